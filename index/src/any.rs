@@ -1,0 +1,129 @@
+//! The closed set of backends. Adding one means deciding every `match` here.
+
+use std::path::Path;
+
+use crate::distance::Metric;
+use crate::error::{IndexError, Result};
+use crate::flat::Flat;
+use crate::hnsw::{Hnsw, HnswParams};
+#[cfg(feature = "hnsw-rs")]
+use crate::hnsw_rs_backend::HnswRs;
+use crate::persist::{Kind, Reader};
+use crate::traits::VectorIndex;
+use crate::types::{Filter, PointId, ScoredPoint, SearchParams};
+
+/// Which implementation to build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Exact scan.
+    Flat,
+    /// vicinity's HNSW.
+    Hnsw,
+    /// The `hnsw_rs` crate (cargo feature `hnsw-rs`).
+    HnswRs,
+}
+
+impl Backend {
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "flat" => Ok(Backend::Flat),
+            "hnsw" => Ok(Backend::Hnsw),
+            "hnsw_rs" | "hnsw-rs" => Ok(Backend::HnswRs),
+            other => Err(IndexError::invalid(
+                "backend",
+                format!("unknown backend {other:?}; expected flat, hnsw or hnsw_rs"),
+            )),
+        }
+    }
+}
+
+/// Any backend, behind the [`VectorIndex`] contract.
+pub enum AnyIndex {
+    Flat(Flat),
+    Hnsw(Hnsw),
+    #[cfg(feature = "hnsw-rs")]
+    HnswRs(HnswRs),
+}
+
+impl AnyIndex {
+    /// An empty index. `params` are ignored by `Flat`.
+    pub fn new(backend: Backend, metric: Metric, dim: usize, params: HnswParams) -> Result<Self> {
+        match backend {
+            Backend::Flat => Ok(AnyIndex::Flat(Flat::new(metric, dim)?)),
+            Backend::Hnsw => Ok(AnyIndex::Hnsw(Hnsw::new(metric, dim, params)?)),
+            #[cfg(feature = "hnsw-rs")]
+            Backend::HnswRs => Ok(AnyIndex::HnswRs(HnswRs::new(metric, dim, params)?)),
+            #[cfg(not(feature = "hnsw-rs"))]
+            Backend::HnswRs => Err(IndexError::Unsupported {
+                backend: "this build",
+                what: "the hnsw_rs backend (cargo feature `hnsw-rs`)".into(),
+            }),
+        }
+    }
+
+    /// Loads a file written by [`VectorIndex::save`], whatever its backend.
+    pub fn load(path: &Path) -> Result<Self> {
+        let mut r = Reader::open(path)?;
+        let index = match r.kind {
+            Kind::Flat => AnyIndex::Flat(Flat::read(&mut r)?),
+            Kind::Hnsw => AnyIndex::Hnsw(Hnsw::read(&mut r)?),
+            #[cfg(feature = "hnsw-rs")]
+            Kind::HnswRs => AnyIndex::HnswRs(HnswRs::read(&mut r)?),
+            #[cfg(not(feature = "hnsw-rs"))]
+            Kind::HnswRs => return Err(r.corrupt("written by the hnsw_rs backend, not in this build")),
+        };
+        r.finish()?;
+        Ok(index)
+    }
+
+    fn inner(&self) -> &dyn VectorIndex {
+        match self {
+            AnyIndex::Flat(i) => i,
+            AnyIndex::Hnsw(i) => i,
+            #[cfg(feature = "hnsw-rs")]
+            AnyIndex::HnswRs(i) => i,
+        }
+    }
+}
+
+impl VectorIndex for AnyIndex {
+    fn backend(&self) -> &'static str {
+        self.inner().backend()
+    }
+    fn metric(&self) -> Metric {
+        self.inner().metric()
+    }
+    fn dim(&self) -> usize {
+        self.inner().dim()
+    }
+    fn len(&self) -> usize {
+        self.inner().len()
+    }
+    fn deleted_count(&self) -> usize {
+        self.inner().deleted_count()
+    }
+    fn contains(&self, id: PointId) -> bool {
+        self.inner().contains(id)
+    }
+    fn upsert(&self, ids: &[PointId], vectors: &[f32]) -> Result<()> {
+        self.inner().upsert(ids, vectors)
+    }
+    fn delete(&self, ids: &[PointId]) -> usize {
+        self.inner().delete(ids)
+    }
+    fn search_batch(
+        &self,
+        queries: &[&[f32]],
+        k: usize,
+        params: &SearchParams,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Vec<ScoredPoint>>> {
+        self.inner().search_batch(queries, k, params, filter)
+    }
+    fn memory_bytes(&self) -> usize {
+        self.inner().memory_bytes()
+    }
+    fn save(&self, path: &Path) -> Result<()> {
+        self.inner().save(path)
+    }
+}

@@ -1,0 +1,59 @@
+//! The engine's one error type. Every message names the offending values.
+
+use crate::PointId;
+
+/// Everything the engine can refuse or fail at. Callers map these to their own layer's errors
+/// (the service maps them to HTTP statuses in one exhaustive `match`).
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("vector dimension mismatch: expected dim {expected}, got {got}")]
+    DimensionMismatch { expected: usize, got: usize },
+
+    #[error("vector component {position} is not finite ({value})")]
+    NonFinite { position: usize, value: f32 },
+
+    #[error("vector has zero length and cannot be normalised for cosine similarity")]
+    ZeroVector,
+
+    #[error("invalid parameter `{name}`: {reason}")]
+    InvalidParameter { name: &'static str, reason: String },
+
+    #[error("ids and vectors disagree: {ids} ids for {values} values of dim {dim}")]
+    BatchShape { ids: usize, values: usize, dim: usize },
+
+    #[error("duplicate point id {id} within one batch")]
+    DuplicateId { id: PointId },
+
+    #[error("{backend} does not support {what}")]
+    Unsupported { backend: &'static str, what: String },
+
+    #[error("index file {path}: {reason}")]
+    Corrupt { path: String, reason: String },
+
+    #[error("index file {path}: format version {found} is newer than this build knows ({known})")]
+    UnknownVersion { path: String, found: u32, known: u32 },
+
+    #[error("i/o error on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = IndexError> = std::result::Result<T, E>;
+
+impl IndexError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        IndexError::Io { path: path.display().to_string(), source }
+    }
+
+    pub(crate) fn corrupt(path: &std::path::Path, reason: impl Into<String>) -> Self {
+        IndexError::Corrupt { path: path.display().to_string(), reason: reason.into() }
+    }
+
+    pub(crate) fn invalid(name: &'static str, reason: impl Into<String>) -> Self {
+        IndexError::InvalidParameter { name, reason: reason.into() }
+    }
+}

@@ -1,0 +1,192 @@
+//! The HNSW graph's memory layout.
+//!
+//! - Level 0: one flat `Vec<AtomicU32>` with a fixed stride of `1 + m0` per offset:
+//!   `[count, neighbour…]`. No per-node allocation, no pointers.
+//! - Upper levels (about `1/m` of the points): `upper_start[offset]` indexes a second flat
+//!   buffer holding `level · (1 + m)` slots for that offset, or is `NO_UPPER`.
+//! - Neighbour ids are `u32` offsets. Readers load them without locks (relaxed atomics, which
+//!   compile to plain loads); a writer holds the node's `Mutex` and stores the neighbours before
+//!   publishing the count with `Release`, so a reader sees a complete older or newer list, or a
+//!   mix of both — every id in it is a valid offset either way.
+//!
+//! The graph, the vectors and the codes live behind one `RwLock` in `Hnsw`: appends take it
+//! exclusively for a memcpy, linking and searching share it.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::quant::Int8Quantizer;
+use crate::store::VectorStore;
+use crate::types::Offset;
+
+pub(super) const NO_ENTRY: u64 = u64::MAX;
+const NO_UPPER: u32 = u32::MAX;
+/// Upper bound on `m0 = 2·m`, so neighbour lists fit a stack buffer.
+pub(super) const MAX_M0: usize = 256;
+
+pub(super) struct Codes {
+    pub quantizer: Int8Quantizer,
+    pub data: Vec<i8>,
+}
+
+pub(super) struct Graph {
+    pub store: VectorStore,
+    pub codes: Option<Codes>,
+    pub m: usize,
+    pub m0: usize,
+    pub levels: Vec<u8>,
+    links0: Vec<AtomicU32>,
+    upper_start: Vec<u32>,
+    upper: Vec<AtomicU32>,
+    pub locks: Vec<Mutex<()>>,
+    /// `level << 32 | offset` of the entry point, or `NO_ENTRY`.
+    pub entry: AtomicU64,
+}
+
+impl Graph {
+    pub fn new(store: VectorStore, m: usize) -> Self {
+        Graph {
+            store,
+            codes: None,
+            m,
+            m0: 2 * m,
+            levels: Vec::new(),
+            links0: Vec::new(),
+            upper_start: Vec::new(),
+            upper: Vec::new(),
+            locks: Vec::new(),
+            entry: AtomicU64::new(NO_ENTRY),
+        }
+    }
+
+    /// Allocates empty neighbour lists for offsets `levels.len()..` with the given levels.
+    pub fn grow(&mut self, new_levels: &[u8]) {
+        let n = new_levels.len();
+        self.links0.reserve_exact(n * (1 + self.m0));
+        self.links0.extend((0..n * (1 + self.m0)).map(|_| AtomicU32::new(0)));
+        self.upper_start.reserve_exact(n);
+        self.locks.reserve_exact(n);
+        for &level in new_levels {
+            if level == 0 {
+                self.upper_start.push(NO_UPPER);
+            } else {
+                self.upper_start.push(self.upper.len() as u32);
+                self.upper.extend((0..level as usize * (1 + self.m)).map(|_| AtomicU32::new(0)));
+            }
+            self.locks.push(Mutex::new(()));
+        }
+        self.levels.extend_from_slice(new_levels);
+    }
+
+    #[inline(always)]
+    pub fn max_links(&self, level: usize) -> usize {
+        if level == 0 {
+            self.m0
+        } else {
+            self.m
+        }
+    }
+
+    #[inline(always)]
+    fn slot(&self, offset: Offset, level: usize) -> &[AtomicU32] {
+        if level == 0 {
+            let start = offset as usize * (1 + self.m0);
+            &self.links0[start..start + 1 + self.m0]
+        } else {
+            let start = self.upper_start[offset as usize] as usize + (level - 1) * (1 + self.m);
+            &self.upper[start..start + 1 + self.m]
+        }
+    }
+
+    /// Copies the neighbours of `offset` at `level` into `buf`; returns how many.
+    #[inline(always)]
+    pub fn neighbours(&self, offset: Offset, level: usize, buf: &mut [u32; MAX_M0]) -> usize {
+        let slot = self.slot(offset, level);
+        let count = (slot[0].load(Ordering::Acquire) as usize).min(slot.len() - 1);
+        for (dst, src) in buf[..count].iter_mut().zip(&slot[1..]) {
+            *dst = src.load(Ordering::Relaxed);
+        }
+        count
+    }
+
+    /// Replaces the neighbours of `offset` at `level`. The caller holds `locks[offset]`.
+    pub fn set_neighbours(&self, offset: Offset, level: usize, ids: &[u32]) {
+        let slot = self.slot(offset, level);
+        debug_assert!(ids.len() < slot.len());
+        for (dst, &id) in slot[1..].iter().zip(ids) {
+            dst.store(id, Ordering::Relaxed);
+        }
+        slot[0].store(ids.len() as u32, Ordering::Release);
+    }
+
+    pub fn entry(&self) -> Option<(Offset, usize)> {
+        let e = self.entry.load(Ordering::Acquire);
+        (e != NO_ENTRY).then(|| (e as u32, (e >> 32) as usize))
+    }
+
+    pub fn set_entry(&self, offset: Offset, level: usize) {
+        self.entry.store((level as u64) << 32 | offset as u64, Ordering::Release);
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        self.store.memory_bytes()
+            + self.codes.as_ref().map_or(0, |c| c.data.capacity())
+            + self.levels.capacity()
+            + (self.links0.capacity() + self.upper.capacity() + self.upper_start.capacity()) * 4
+            + self.locks.capacity() * std::mem::size_of::<Mutex<()>>()
+    }
+
+    /// Raw parts for persistence.
+    pub fn links_raw(&self) -> (Vec<u32>, Vec<u32>, &[u32]) {
+        let load = |v: &[AtomicU32]| v.iter().map(|a| a.load(Ordering::Relaxed)).collect();
+        (load(&self.links0), load(&self.upper), &self.upper_start)
+    }
+
+    pub fn from_raw(
+        store: VectorStore,
+        m: usize,
+        levels: Vec<u8>,
+        links0: Vec<u32>,
+        upper_start: Vec<u32>,
+        upper: Vec<u32>,
+    ) -> Result<Self, String> {
+        let n = store.offsets();
+        let m0 = 2 * m;
+        if levels.len() != n || upper_start.len() != n || links0.len() != n * (1 + m0) {
+            return Err("graph arrays disagree with the point count".into());
+        }
+        // Every id and count must be in range, so searches never index out of bounds.
+        let bad_list = |list: &[u32]| {
+            (list[0] as usize) >= list.len() || list[1..].iter().any(|&id| id as usize >= n)
+        };
+        if links0.chunks_exact(1 + m0).any(|l| bad_list(&l[..1 + (l[0] as usize).min(m0)])) {
+            return Err("level-0 neighbour list out of range".into());
+        }
+        for (offset, (&level, &start)) in levels.iter().zip(&upper_start).enumerate() {
+            if level == 0 {
+                continue;
+            }
+            let len = level as usize * (1 + m);
+            let lists = upper
+                .get(start as usize..start as usize + len)
+                .ok_or_else(|| format!("upper lists of offset {offset} out of range"))?;
+            if lists.chunks_exact(1 + m).any(|l| bad_list(&l[..1 + (l[0] as usize).min(m)])) {
+                return Err(format!("upper neighbour list of offset {offset} out of range"));
+            }
+        }
+        let atomics = |v: Vec<u32>| v.into_iter().map(AtomicU32::new).collect::<Vec<_>>();
+        Ok(Graph {
+            store,
+            codes: None,
+            m,
+            m0,
+            locks: (0..n).map(|_| Mutex::new(())).collect(),
+            levels,
+            links0: atomics(links0),
+            upper_start,
+            upper: atomics(upper),
+            entry: AtomicU64::new(NO_ENTRY),
+        })
+    }
+}

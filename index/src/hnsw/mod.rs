@@ -1,0 +1,288 @@
+//! vicinity's HNSW (Malkov & Yashunin, 2016): a layered proximity graph searched best-first.
+//!
+//! - `graph`: the compact layout (flat `u32` neighbour lists, one vector buffer).
+//! - `build`: parallel insertion with the neighbour heuristic.
+//! - `search`: greedy descent and the filtered beam search.
+//! - `persist`: save/load.
+//!
+//! Invariants: an offset's vector never changes once appended; a deleted or replaced offset
+//! stays in the graph as a waypoint but is never returned; neighbour lists only ever hold
+//! offsets below the number of appended points.
+
+mod build;
+mod graph;
+mod persist;
+mod search;
+mod visited;
+
+use std::path::Path;
+
+use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
+use rayon::prelude::*;
+
+use crate::distance::Metric;
+use crate::error::{IndexError, Result};
+use crate::quant::Int8Quantizer;
+use crate::store::VectorStore;
+use crate::traits::{per_query, prepare_queries, VectorIndex};
+use crate::types::{Filter, Offset, PointId, ScoredPoint, SearchParams};
+use graph::{Codes, Graph, MAX_M0};
+use search::{descend, search_level, F32Scorer, I8Scorer, Scorer};
+use visited::VisitedPool;
+
+/// Build and search parameters, named as in the paper.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HnswParams {
+    /// Neighbours kept per node on the upper levels; level 0 keeps `2·m`. Larger: higher recall
+    /// at the same `ef_search`, but `8·m` more bytes per vector and a slower build and search.
+    pub m: usize,
+    /// Candidate list size while inserting. Larger: a better-connected graph (higher recall at
+    /// the same `ef_search`), at a build time roughly proportional to it.
+    pub ef_construction: usize,
+    /// Default candidate list size while searching (raised to `k` when smaller). Larger: higher
+    /// recall, slower queries (roughly linear).
+    pub ef_search: usize,
+    /// A filtered search whose allowed set is estimated at or below this many points scans
+    /// them exactly instead of walking the graph (as does one allowing ≤ 5% of the points).
+    pub full_scan_threshold: usize,
+    /// Optional int8 codes for the graph walk, rescored with f32 vectors.
+    pub quantization: Option<Quantization>,
+    /// Seed of the level assignment: equal seeds and inputs give equal graphs when built on one
+    /// thread.
+    pub seed: u64,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        HnswParams {
+            m: 16,
+            ef_construction: 200,
+            ef_search: 64,
+            full_scan_threshold: 10_000,
+            quantization: None,
+            seed: 0x5eed,
+        }
+    }
+}
+
+/// Vector compression for the graph walk.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Quantization {
+    /// One byte per component. The walk scores codes; the best `k · oversampling` candidates
+    /// are rescored with the f32 vectors. Larger `oversampling`: higher recall, more f32 work.
+    Int8 { oversampling: f32 },
+}
+
+impl HnswParams {
+    fn validate(&self) -> Result<()> {
+        if self.m < 2 || 2 * self.m > MAX_M0 {
+            return Err(IndexError::invalid("m", format!("must be in 2..={}, got {}", MAX_M0 / 2, self.m)));
+        }
+        if self.ef_construction == 0 {
+            return Err(IndexError::invalid("ef_construction", "must be at least 1"));
+        }
+        if self.ef_search == 0 {
+            return Err(IndexError::invalid("ef_search", "must be at least 1"));
+        }
+        if let Some(Quantization::Int8 { oversampling }) = self.quantization {
+            if !(oversampling.is_finite() && oversampling >= 1.0) {
+                return Err(IndexError::invalid("oversampling", format!("must be >= 1, got {oversampling}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Our HNSW index. See the module docs.
+pub struct Hnsw {
+    params: HnswParams,
+    graph: RwLock<Graph>,
+    /// Serialises writers so at most one waits for the exclusive graph lock.
+    writer: Mutex<()>,
+    /// Held by an insertion that raises the top level.
+    entry_lock: Mutex<()>,
+    visited: VisitedPool,
+}
+
+impl Hnsw {
+    pub fn new(metric: Metric, dim: usize, params: HnswParams) -> Result<Self> {
+        params.validate()?;
+        if dim == 0 {
+            return Err(IndexError::invalid("dim", "must be at least 1"));
+        }
+        let graph = Graph::new(VectorStore::new(metric, dim), params.m);
+        Ok(Self::from_graph(graph, params))
+    }
+
+    fn from_graph(graph: Graph, params: HnswParams) -> Self {
+        Hnsw {
+            params,
+            graph: RwLock::new(graph),
+            writer: Mutex::new(()),
+            entry_lock: Mutex::new(()),
+            visited: VisitedPool::default(),
+        }
+    }
+
+    pub fn params(&self) -> &HnswParams {
+        &self.params
+    }
+
+    /// The level of a new offset: `floor(-ln(u) / ln(m))`, u uniform from a hash of the offset.
+    fn level_for(&self, offset: Offset) -> u8 {
+        let mut x = self.params.seed ^ (offset as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^= x >> 31;
+        let u = ((x >> 11) as f64 + 1.0) / (1u64 << 53) as f64; // (0, 1]
+        let level = -u.ln() / (self.params.m as f64).ln();
+        level.min(15.0) as u8
+    }
+
+    /// Keeps the int8 codes in step with the vectors from offset `first` on; refits the
+    /// quantizer while the index is still small relative to what it was fitted on.
+    fn update_codes(&self, graph: &mut Graph, first: Offset) {
+        if self.params.quantization.is_none() {
+            return;
+        }
+        let store = &graph.store;
+        let dim = store.dim;
+        match &mut graph.codes {
+            Some(codes) if store.offsets() < 2 * codes.quantizer.fitted_on.max(1) || codes.quantizer.fitted_on >= 100_000 => {
+                codes.data.reserve_exact((store.offsets() - first as usize) * dim);
+                for row in store.vectors[first as usize * dim..].chunks_exact(dim) {
+                    codes.quantizer.encode_into(row, &mut codes.data);
+                }
+            }
+            _ => {
+                let quantizer = Int8Quantizer::fit(store.metric, dim, &store.vectors);
+                let data = quantizer.encode_all(&store.vectors, dim);
+                graph.codes = Some(Codes { quantizer, data });
+            }
+        }
+    }
+
+    fn search_one(&self, graph: &Graph, query: &[f32], k: usize, ef: usize, exact: bool, filter: Option<&Filter>) -> Vec<ScoredPoint> {
+        let store = &graph.store;
+        if k == 0 || store.live() == 0 {
+            return Vec::new();
+        }
+        let Some((entry, top)) = graph.entry() else { return store.scan(query, k, filter) };
+        if exact || store.prefers_scan(filter, self.params.full_scan_threshold) {
+            return store.scan(query, k, filter);
+        }
+        let exhaustive = filter.is_some() || store.deleted_count() > 0;
+        let admit = |o: Offset| store.admits(o, filter);
+        let mut visited = self.visited.get(store.offsets());
+        let f32_scorer = F32Scorer { metric: store.metric, query, vectors: &store.vectors, dim: store.dim };
+        let mut hits: Vec<(f32, PointId)> = match (&graph.codes, self.params.quantization) {
+            (Some(codes), Some(Quantization::Int8 { oversampling })) => {
+                let mut code = Vec::with_capacity(store.dim);
+                codes.quantizer.encode_into(query, &mut code);
+                let scorer = I8Scorer { metric: store.metric, query: &code, codes: &codes.data, dim: store.dim };
+                let rescore = ((k as f32 * oversampling).ceil() as usize).max(k);
+                let start = descend(graph, &scorer, (entry, scorer.score(entry)), top, 0);
+                let found = search_level(graph, &scorer, start, ef.max(rescore), 0, &mut visited, admit, exhaustive);
+                found
+                    .into_sorted_vec()
+                    .into_iter()
+                    .take(rescore)
+                    .map(|w| (f32_scorer.score(w.key), store.ids[w.key as usize]))
+                    .collect()
+            }
+            _ => {
+                let start = descend(graph, &f32_scorer, (entry, f32_scorer.score(entry)), top, 0);
+                let found = search_level(graph, &f32_scorer, start, ef.max(k), 0, &mut visited, admit, exhaustive);
+                found.into_sorted_vec().into_iter().map(|w| (w.score, store.ids[w.key as usize])).collect()
+            }
+        };
+        drop(visited);
+        if hits.len() < k.min(store.live()) {
+            // The walk ran dry (tombstones or a filter hid too much): the exact answer may hold
+            // more points, and a caller asking for k should get k when k exist.
+            let exact = store.scan(query, k, filter);
+            if exact.len() > hits.len() {
+                return exact;
+            }
+        }
+        hits.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        hits.truncate(k);
+        hits.into_iter().map(|(score, id)| ScoredPoint { id, score: store.metric.finalize(score) }).collect()
+    }
+}
+
+impl VectorIndex for Hnsw {
+    fn backend(&self) -> &'static str {
+        "hnsw"
+    }
+    fn metric(&self) -> Metric {
+        self.graph.read().store.metric
+    }
+    fn dim(&self) -> usize {
+        self.graph.read().store.dim
+    }
+    fn len(&self) -> usize {
+        self.graph.read().store.live()
+    }
+    fn deleted_count(&self) -> usize {
+        self.graph.read().store.deleted_count()
+    }
+    fn contains(&self, id: PointId) -> bool {
+        self.graph.read().store.offset_of(id).is_some()
+    }
+
+    fn upsert(&self, ids: &[PointId], vectors: &[f32]) -> Result<()> {
+        let _writer = self.writer.lock();
+        let prepared = self.graph.read().store.prepare_batch(ids, vectors)?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut graph = self.graph.write();
+        let first = graph.store.append(ids, &prepared);
+        drop(prepared);
+        let end = first + ids.len() as Offset;
+        let levels: Vec<u8> = (first..end).map(|o| self.level_for(o)).collect();
+        graph.grow(&levels);
+        self.update_codes(&mut graph, first);
+        // Searches resume while the new points are linked.
+        let graph = RwLockWriteGuard::downgrade(graph);
+        let graph: &Graph = &graph;
+        let mut next = first;
+        if graph.entry().is_none() {
+            self.link(graph, first, &self.visited);
+            next += 1;
+        }
+        (next..end).into_par_iter().for_each(|o| self.link(graph, o, &self.visited));
+        Ok(())
+    }
+
+    fn delete(&self, ids: &[PointId]) -> usize {
+        let _writer = self.writer.lock();
+        let mut graph = self.graph.write();
+        ids.iter().filter(|id| graph.store.delete(**id)).count()
+    }
+
+    fn search_batch(
+        &self,
+        queries: &[&[f32]],
+        k: usize,
+        params: &SearchParams,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Vec<ScoredPoint>>> {
+        let graph = self.graph.read();
+        let queries = prepare_queries(graph.store.metric, graph.store.dim, queries)?;
+        let ef = params.ef.unwrap_or(self.params.ef_search);
+        if ef == 0 {
+            return Err(IndexError::invalid("ef", "must be at least 1"));
+        }
+        Ok(per_query(&queries, |q| self.search_one(&graph, q, k, ef, params.exact, filter)))
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.graph.read().memory_bytes() + self.visited.memory_bytes()
+    }
+
+    fn save(&self, path: &Path) -> Result<()> {
+        self.write_file(path)
+    }
+}

@@ -1,0 +1,148 @@
+//! Graph walks: greedy descent through the upper levels, then the best-first beam search of
+//! one level with `ef` candidates. The filter and the tombstones act *inside* the walk: every
+//! reached node may be expanded, but only admitted nodes enter the results, and the walk keeps
+//! going until it holds `ef` admitted results or runs out of candidates (hnswlib's rule).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use super::graph::{Graph, MAX_M0};
+use super::visited::Visited;
+use crate::distance::{prefetch, Metric};
+use crate::topk::Worst;
+use crate::types::Offset;
+
+/// Scores stored points against one query.
+pub(super) trait Scorer {
+    fn score(&self, offset: Offset) -> f32;
+    fn prefetch(&self, offset: Offset);
+}
+
+pub(super) struct F32Scorer<'a> {
+    pub metric: Metric,
+    pub query: &'a [f32],
+    pub vectors: &'a [f32],
+    pub dim: usize,
+}
+
+impl Scorer for F32Scorer<'_> {
+    #[inline(always)]
+    fn score(&self, offset: Offset) -> f32 {
+        let start = offset as usize * self.dim;
+        self.metric.score(self.query, &self.vectors[start..start + self.dim])
+    }
+    #[inline(always)]
+    fn prefetch(&self, offset: Offset) {
+        prefetch(&self.vectors[offset as usize * self.dim..]);
+    }
+}
+
+pub(super) struct I8Scorer<'a> {
+    pub metric: Metric,
+    pub query: &'a [i8],
+    pub codes: &'a [i8],
+    pub dim: usize,
+}
+
+impl Scorer for I8Scorer<'_> {
+    #[inline(always)]
+    fn score(&self, offset: Offset) -> f32 {
+        let start = offset as usize * self.dim;
+        self.metric.score_i8(self.query, &self.codes[start..start + self.dim])
+    }
+    #[inline(always)]
+    fn prefetch(&self, offset: Offset) {
+        prefetch(&self.codes[offset as usize * self.dim..]);
+    }
+}
+
+/// Results of a walk: worst on top.
+pub(super) type Results = BinaryHeap<Worst<Offset>>;
+
+/// Greedy descent from `(entry, score)` through levels `top..=bottom+1`, each step moving to the
+/// best neighbour while it improves; returns the closest node found and its score.
+pub(super) fn descend(
+    graph: &Graph,
+    scorer: &impl Scorer,
+    mut best: (Offset, f32),
+    top: usize,
+    bottom: usize,
+) -> (Offset, f32) {
+    let mut buf = [0u32; MAX_M0];
+    for level in (bottom + 1..=top).rev() {
+        loop {
+            let mut moved = false;
+            let count = graph.neighbours(best.0, level, &mut buf);
+            for &nb in &buf[..count] {
+                let s = scorer.score(nb);
+                if s > best.1 {
+                    best = (nb, s);
+                    moved = true;
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+    best
+}
+
+/// Beam search of one level from `entry`. `admit` decides which nodes may be results; with
+/// `exhaustive_until_full` (filters or tombstones present) the walk only stops early once it
+/// holds `ef` results.
+pub(super) fn search_level(
+    graph: &Graph,
+    scorer: &impl Scorer,
+    entry: (Offset, f32),
+    ef: usize,
+    level: usize,
+    visited: &mut Visited,
+    admit: impl Fn(Offset) -> bool,
+    exhaustive_until_full: bool,
+) -> Results {
+    let mut candidates: BinaryHeap<Reverse<Worst<Offset>>> = BinaryHeap::with_capacity(ef * 2);
+    let mut results: Results = BinaryHeap::with_capacity(ef + 1);
+    let mut buf = [0u32; MAX_M0];
+
+    visited.insert(entry.0);
+    let mut lower_bound = f32::NEG_INFINITY;
+    if admit(entry.0) {
+        results.push(Worst { score: entry.1, key: entry.0 });
+        lower_bound = entry.1;
+    }
+    candidates.push(Reverse(Worst { score: entry.1, key: entry.0 }));
+
+    while let Some(Reverse(current)) = candidates.pop() {
+        if current.score < lower_bound && (results.len() == ef || !exhaustive_until_full) {
+            break;
+        }
+        let count = graph.neighbours(current.key, level, &mut buf);
+        let neighbours = &buf[..count];
+        if let Some(&first) = neighbours.first() {
+            scorer.prefetch(first);
+        }
+        for (i, &nb) in neighbours.iter().enumerate() {
+            if let Some(&next) = neighbours.get(i + 1) {
+                scorer.prefetch(next);
+            }
+            if !visited.insert(nb) {
+                continue;
+            }
+            let s = scorer.score(nb);
+            if results.len() < ef || s > lower_bound {
+                candidates.push(Reverse(Worst { score: s, key: nb }));
+                if admit(nb) {
+                    results.push(Worst { score: s, key: nb });
+                    if results.len() > ef {
+                        results.pop();
+                    }
+                }
+                if let Some(worst) = results.peek() {
+                    lower_bound = worst.score;
+                }
+            }
+        }
+    }
+    results
+}

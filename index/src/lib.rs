@@ -1,0 +1,35 @@
+//! `vicinity-index`: vicinity's approximate-nearest-neighbour engine.
+//!
+//! - [`distance`]: metrics and simsimd kernels; **score is always higher-is-closer**.
+//! - [`VectorIndex`]: the one contract (batch search required, upsert, delete, save).
+//! - [`AnyIndex`]: the closed set of backends — [`Flat`] (exact; the test oracle), [`Hnsw`]
+//!   (ours), and `HnswRs` (the `hnsw_rs` crate, feature `hnsw-rs`).
+//! - Filters ([`Filter`]) are evaluated inside searches; `persist` is the checksummed file format.
+//!
+//! This crate knows nothing of HTTP, RocksDB or async runtimes: it is a library of data
+//! structures that callers drive from their own threads (rayon parallelises builds and batches).
+
+pub mod any;
+pub mod distance;
+pub mod error;
+pub mod flat;
+pub mod hnsw;
+#[cfg(feature = "hnsw-rs")]
+pub mod hnsw_rs_backend;
+pub mod io;
+pub mod persist;
+mod quant;
+mod store;
+mod topk;
+pub mod traits;
+pub mod types;
+
+pub use any::{AnyIndex, Backend};
+pub use distance::Metric;
+pub use error::{IndexError, Result};
+pub use flat::Flat;
+pub use hnsw::{Hnsw, HnswParams, Quantization};
+#[cfg(feature = "hnsw-rs")]
+pub use hnsw_rs_backend::HnswRs;
+pub use traits::VectorIndex;
+pub use types::{Filter, Offset, PointId, ScoredPoint, SearchParams};
