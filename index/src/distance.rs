@@ -187,3 +187,21 @@ mod tests {
         assert!(Metric::parse("manhattan").is_err());
     }
 }
+
+#[cfg(test)]
+mod kernel_tests {
+    use super::*;
+
+    #[test]
+    fn i8_kernels_match_naive_sums() {
+        for dim in [1usize, 4, 15, 16, 33, 64, 128, 384] {
+            let a: Vec<i8> = (0..dim).map(|i| ((i * 91 + 7) % 255) as i16 as i8).map(|x| x.max(-127)).collect();
+            let b: Vec<i8> = (0..dim).map(|i| ((i * 53 + 11) % 255) as i16 as i8).map(|x| x.max(-127)).collect();
+            let dot: i64 = a.iter().zip(&b).map(|(&x, &y)| x as i64 * y as i64).sum();
+            let l2: i64 = a.iter().zip(&b).map(|(&x, &y)| (x as i64 - y as i64).pow(2)).sum();
+            assert_eq!(Metric::Dot.score_i8(&a, &b), dot as f32, "dot dim {dim}");
+            assert_eq!(Metric::L2.score_i8(&a, &b), -(l2 as f32), "l2 dim {dim}");
+            assert_eq!(Metric::L2.score_i8(&a, &a), 0.0, "l2 self dim {dim}");
+        }
+    }
+}

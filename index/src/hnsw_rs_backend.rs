@@ -68,10 +68,10 @@ impl HnswRs {
 
     pub(crate) fn read(r: &mut Reader) -> Result<Self> {
         let params = HnswParams {
-            m: r.len()?,
-            ef_construction: r.len()?,
-            ef_search: r.len()?,
-            full_scan_threshold: r.len()?,
+            m: r.usize()?,
+            ef_construction: r.usize()?,
+            ef_search: r.usize()?,
+            full_scan_threshold: r.usize()?,
             ..HnswParams::default()
         };
         let stored = VectorStore::read(r)?;

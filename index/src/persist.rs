@@ -163,6 +163,11 @@ impl Reader {
     pub fn f32(&mut self) -> Result<f32> {
         Ok(f32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
     }
+    /// A parameter stored as u64.
+    pub fn usize(&mut self) -> Result<usize> {
+        let v = self.u64()?;
+        usize::try_from(v).map_err(|_| self.corrupt(format!("value {v} does not fit this machine")))
+    }
     /// A length or count, checked against what the file can still hold.
     pub fn len(&mut self) -> Result<usize> {
         let v = self.u64()?;

@@ -49,10 +49,10 @@ impl Hnsw {
     }
 
     pub(crate) fn read(r: &mut Reader) -> Result<Self> {
-        let m = r.len()?;
-        let ef_construction = r.len()?;
-        let ef_search = r.len()?;
-        let full_scan_threshold = r.len()?;
+        let m = r.usize()?;
+        let ef_construction = r.usize()?;
+        let ef_search = r.usize()?;
+        let full_scan_threshold = r.usize()?;
         let seed = r.u64()?;
         let quantization = match r.u8()? {
             0 => None,
