@@ -168,7 +168,10 @@ mod tests {
             Err(IndexError::DimensionMismatch { expected: 3, got: 2 })
         ));
         assert!(matches!(m.prepare(&[1.0, f32::NAN], 2), Err(IndexError::NonFinite { position: 1, .. })));
-        assert!(matches!(m.prepare(&[f32::INFINITY, 0.0], 2), Err(IndexError::NonFinite { position: 0, .. })));
+        assert!(matches!(
+            m.prepare(&[f32::INFINITY, 0.0], 2),
+            Err(IndexError::NonFinite { position: 0, .. })
+        ));
         assert!(matches!(Metric::Cosine.prepare(&[0.0, 0.0], 2), Err(IndexError::ZeroVector)));
         assert!(Metric::Dot.checked_score(&[1.0], &[1.0, 2.0]).is_err());
     }
@@ -195,8 +198,10 @@ mod kernel_tests {
     #[test]
     fn i8_kernels_match_naive_sums() {
         for dim in [1usize, 4, 15, 16, 33, 64, 128, 384] {
-            let a: Vec<i8> = (0..dim).map(|i| ((i * 91 + 7) % 255) as i16 as i8).map(|x| x.max(-127)).collect();
-            let b: Vec<i8> = (0..dim).map(|i| ((i * 53 + 11) % 255) as i16 as i8).map(|x| x.max(-127)).collect();
+            let a: Vec<i8> =
+                (0..dim).map(|i| ((i * 91 + 7) % 255) as i16 as i8).map(|x| x.max(-127)).collect();
+            let b: Vec<i8> =
+                (0..dim).map(|i| ((i * 53 + 11) % 255) as i16 as i8).map(|x| x.max(-127)).collect();
             let dot: i64 = a.iter().zip(&b).map(|(&x, &y)| x as i64 * y as i64).sum();
             let l2: i64 = a.iter().zip(&b).map(|(&x, &y)| (x as i64 - y as i64).pow(2)).sum();
             assert_eq!(Metric::Dot.score_i8(&a, &b), dot as f32, "dot dim {dim}");

@@ -54,7 +54,10 @@ pub struct HnswRs {
 impl HnswRs {
     pub fn new(metric: Metric, dim: usize, params: HnswParams) -> Result<Self> {
         if metric == Metric::Dot {
-            return Err(IndexError::Unsupported { backend: "hnsw_rs", what: "the dot metric (it needs distances >= 0)".into() });
+            return Err(IndexError::Unsupported {
+                backend: "hnsw_rs",
+                what: "the dot metric (it needs distances >= 0)".into(),
+            });
         }
         if params.quantization.is_some() {
             return Err(IndexError::Unsupported { backend: "hnsw_rs", what: "quantization".into() });
@@ -63,7 +66,12 @@ impl HnswRs {
             return Err(IndexError::invalid("dim", "must be at least 1"));
         }
         let graph = RsHnsw::new(params.m, 100_000, 16, params.ef_construction, Kernel(metric));
-        Ok(HnswRs { params, graph, store: RwLock::new(VectorStore::new(metric, dim)), writer: Mutex::new(()) })
+        Ok(HnswRs {
+            params,
+            graph,
+            store: RwLock::new(VectorStore::new(metric, dim)),
+            writer: Mutex::new(()),
+        })
     }
 
     pub(crate) fn read(r: &mut Reader) -> Result<Self> {

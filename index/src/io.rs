@@ -25,7 +25,10 @@ fn read_vecs(path: &Path) -> Result<(usize, Vec<u32>)> {
     let dim = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes")) as usize;
     let row = 4 * (dim + 1);
     if dim == 0 || bytes.len() % row != 0 {
-        return Err(IndexError::corrupt(path, format!("{} bytes is not a whole number of dim-{dim} rows", bytes.len())));
+        return Err(IndexError::corrupt(
+            path,
+            format!("{} bytes is not a whole number of dim-{dim} rows", bytes.len()),
+        ));
     }
     let mut out = Vec::with_capacity(bytes.len() / row * dim);
     for (i, chunk) in bytes.chunks_exact(row).enumerate() {

@@ -130,7 +130,9 @@ impl Reader {
         if stored != actual {
             return Err(IndexError::corrupt(
                 path,
-                format!("checksum mismatch (stored {stored:08x}, computed {actual:08x}): truncated or corrupt"),
+                format!(
+                    "checksum mismatch (stored {stored:08x}, computed {actual:08x}): truncated or corrupt"
+                ),
             ));
         }
         let kind = match data[12] {
@@ -177,9 +179,8 @@ impl Reader {
             .ok_or_else(|| self.corrupt(format!("implausible length {v}")))
     }
     fn pods<T: bytemuck::Pod>(&mut self, count: usize) -> Result<Vec<T>> {
-        let bytes = count
-            .checked_mul(std::mem::size_of::<T>())
-            .ok_or_else(|| self.corrupt("size overflow"))?;
+        let bytes =
+            count.checked_mul(std::mem::size_of::<T>()).ok_or_else(|| self.corrupt("size overflow"))?;
         Ok(bytemuck::pod_collect_to_vec(self.take(bytes)?))
     }
     pub fn f32s(&mut self, count: usize) -> Result<Vec<f32>> {

@@ -8,8 +8,8 @@
 //! L2 does not notice; dot products would, so for `Cosine`/`Dot` the offset is zero.
 
 use crate::distance::Metric;
-use crate::persist::{Reader, Writer};
 use crate::error::Result;
+use crate::persist::{Reader, Writer};
 
 /// Fraction of |components| the scale covers; the rest are clipped.
 const QUANTILE: f64 = 0.999;
@@ -42,9 +42,8 @@ impl Int8Quantizer {
             }
             offset.iter_mut().enumerate().for_each(|(d, o)| *o = (lo[d] + hi[d]) / 2.0);
         }
-        let mut magnitudes: Vec<f32> = sample()
-            .flat_map(|row| row.iter().zip(&offset).map(|(x, o)| (x - o).abs()))
-            .collect();
+        let mut magnitudes: Vec<f32> =
+            sample().flat_map(|row| row.iter().zip(&offset).map(|(x, o)| (x - o).abs())).collect();
         let scale = if magnitudes.is_empty() {
             1.0 / 127.0
         } else {

@@ -62,10 +62,7 @@ pub(crate) fn prepare_queries(metric: Metric, dim: usize, queries: &[&[f32]]) ->
 }
 
 /// Runs `f` over the queries, in parallel on the current rayon pool when there are several.
-pub(crate) fn per_query<T: Send>(
-    queries: &[Vec<f32>],
-    f: impl Fn(&[f32]) -> T + Sync + Send,
-) -> Vec<T> {
+pub(crate) fn per_query<T: Send>(queries: &[Vec<f32>], f: impl Fn(&[f32]) -> T + Sync + Send) -> Vec<T> {
     use rayon::prelude::*;
     if queries.len() <= 1 {
         queries.iter().map(|q| f(q)).collect()

@@ -97,7 +97,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some("int8") => Some(Quantization::Int8 { oversampling: args.oversampling }),
         Some(other) => return Err(format!("unknown quantization {other:?}; expected int8").into()),
     };
-    let params = HnswParams { m: args.m, ef_construction: args.ef_construction, quantization, ..HnswParams::default() };
+    let params = HnswParams {
+        m: args.m,
+        ef_construction: args.ef_construction,
+        quantization,
+        ..HnswParams::default()
+    };
     let ids: Vec<PointId> = (0..n as PointId).collect();
 
     let subset: Option<HashSet<PointId>> =

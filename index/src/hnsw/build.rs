@@ -13,7 +13,12 @@ impl Hnsw {
     pub(super) fn link(&self, graph: &Graph, q: Offset, pool: &VisitedPool) {
         let level = graph.levels[q as usize] as usize;
         let store = &graph.store;
-        let scorer = F32Scorer { metric: store.metric, query: store.vector(q), vectors: &store.vectors, dim: store.dim };
+        let scorer = F32Scorer {
+            metric: store.metric,
+            query: store.vector(q),
+            vectors: &store.vectors,
+            dim: store.dim,
+        };
 
         // A node that will become the new top holds the entry lock for its whole insertion
         // (as hnswlib does), so two new tops cannot race.
@@ -43,11 +48,14 @@ impl Hnsw {
                 self.params.ef_construction,
                 lev,
                 &mut visited,
-                |_| true,
-                false,
+                None::<fn(Offset) -> bool>,
             );
-            let candidates: Vec<(f32, Offset)> =
-                found.into_sorted_vec().into_iter().filter(|w| w.key != q).map(|w| (w.score, w.key)).collect();
+            let candidates: Vec<(f32, Offset)> = found
+                .into_sorted_vec()
+                .into_iter()
+                .filter(|w| w.key != q)
+                .map(|w| (w.score, w.key))
+                .collect();
             let Some(&(score, closest)) = candidates.first() else { continue };
             best = (closest, score);
             let selected = self.select_neighbours(graph, &candidates, graph.m);

@@ -99,6 +99,12 @@ impl Graph {
         }
     }
 
+    /// Starts loading the neighbour list of `offset` at `level` into cache.
+    #[inline(always)]
+    pub fn prefetch_neighbours(&self, offset: Offset, level: usize) {
+        crate::distance::prefetch(self.slot(offset, level));
+    }
+
     /// Copies the neighbours of `offset` at `level` into `buf`; returns how many.
     #[inline(always)]
     pub fn neighbours(&self, offset: Offset, level: usize, buf: &mut [u32; MAX_M0]) -> usize {
@@ -122,7 +128,7 @@ impl Graph {
 
     pub fn entry(&self) -> Option<(Offset, usize)> {
         let e = self.entry.load(Ordering::Acquire);
-        (e != NO_ENTRY).then(|| (e as u32, (e >> 32) as usize))
+        (e != NO_ENTRY).then_some((e as u32, (e >> 32) as usize))
     }
 
     pub fn set_entry(&self, offset: Offset, level: usize) {
@@ -157,9 +163,8 @@ impl Graph {
             return Err("graph arrays disagree with the point count".into());
         }
         // Every id and count must be in range, so searches never index out of bounds.
-        let bad_list = |list: &[u32]| {
-            (list[0] as usize) >= list.len() || list[1..].iter().any(|&id| id as usize >= n)
-        };
+        let bad_list =
+            |list: &[u32]| (list[0] as usize) >= list.len() || list[1..].iter().any(|&id| id as usize >= n);
         if links0.chunks_exact(1 + m0).any(|l| bad_list(&l[..1 + (l[0] as usize).min(m0)])) {
             return Err("level-0 neighbour list out of range".into());
         }

@@ -148,7 +148,10 @@ impl Hnsw {
         let store = &graph.store;
         let dim = store.dim;
         match &mut graph.codes {
-            Some(codes) if store.offsets() < 2 * codes.quantizer.fitted_on.max(1) || codes.quantizer.fitted_on >= 100_000 => {
+            Some(codes)
+                if store.offsets() < 2 * codes.quantizer.fitted_on.max(1)
+                    || codes.quantizer.fitted_on >= 100_000 =>
+            {
                 codes.data.reserve_exact((store.offsets() - first as usize) * dim);
                 for row in store.vectors[first as usize * dim..].chunks_exact(dim) {
                     codes.quantizer.encode_into(row, &mut codes.data);
@@ -162,7 +165,15 @@ impl Hnsw {
         }
     }
 
-    fn search_one(&self, graph: &Graph, query: &[f32], k: usize, ef: usize, exact: bool, filter: Option<&Filter>) -> Vec<ScoredPoint> {
+    fn search_one(
+        &self,
+        graph: &Graph,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        exact: bool,
+        filter: Option<&Filter>,
+    ) -> Vec<ScoredPoint> {
         let store = &graph.store;
         if k == 0 || store.live() == 0 {
             return Vec::new();
@@ -171,18 +182,19 @@ impl Hnsw {
         if exact || store.prefers_scan(filter, self.params.full_scan_threshold) {
             return store.scan(query, k, filter);
         }
-        let exhaustive = filter.is_some() || store.deleted_count() > 0;
-        let admit = |o: Offset| store.admits(o, filter);
+        let admit =
+            (filter.is_some() || store.deleted_count() > 0).then_some(|o: Offset| store.admits(o, filter));
         let mut visited = self.visited.get(store.offsets());
         let f32_scorer = F32Scorer { metric: store.metric, query, vectors: &store.vectors, dim: store.dim };
         let mut hits: Vec<(f32, PointId)> = match (&graph.codes, self.params.quantization) {
             (Some(codes), Some(Quantization::Int8 { oversampling })) => {
                 let mut code = Vec::with_capacity(store.dim);
                 codes.quantizer.encode_into(query, &mut code);
-                let scorer = I8Scorer { metric: store.metric, query: &code, codes: &codes.data, dim: store.dim };
+                let scorer =
+                    I8Scorer { metric: store.metric, query: &code, codes: &codes.data, dim: store.dim };
                 let rescore = ((k as f32 * oversampling).ceil() as usize).max(k);
                 let start = descend(graph, &scorer, (entry, scorer.score(entry)), top, 0);
-                let found = search_level(graph, &scorer, start, ef.max(rescore), 0, &mut visited, admit, exhaustive);
+                let found = search_level(graph, &scorer, start, ef.max(rescore), 0, &mut visited, admit);
                 found
                     .into_sorted_vec()
                     .into_iter()
@@ -192,7 +204,7 @@ impl Hnsw {
             }
             _ => {
                 let start = descend(graph, &f32_scorer, (entry, f32_scorer.score(entry)), top, 0);
-                let found = search_level(graph, &f32_scorer, start, ef.max(k), 0, &mut visited, admit, exhaustive);
+                let found = search_level(graph, &f32_scorer, start, ef.max(k), 0, &mut visited, admit);
                 found.into_sorted_vec().into_iter().map(|w| (w.score, store.ids[w.key as usize])).collect()
             }
         };

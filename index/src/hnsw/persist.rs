@@ -71,7 +71,8 @@ impl Hnsw {
         let upper_len = r.len()?;
         let upper = r.u32s(upper_len)?;
         let entry = r.u64()?;
-        let mut graph = Graph::from_raw(store, m, levels, links0, upper_start, upper).map_err(|e| r.corrupt(e))?;
+        let mut graph =
+            Graph::from_raw(store, m, levels, links0, upper_start, upper).map_err(|e| r.corrupt(e))?;
         if entry != super::graph::NO_ENTRY {
             let (offset, level) = (entry as u32 as usize, (entry >> 32) as usize);
             if offset >= n || graph.levels[offset] as usize != level {

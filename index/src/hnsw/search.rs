@@ -88,9 +88,9 @@ pub(super) fn descend(
     best
 }
 
-/// Beam search of one level from `entry`. `admit` decides which nodes may be results; with
-/// `exhaustive_until_full` (filters or tombstones present) the walk only stops early once it
-/// holds `ef` results.
+/// Beam search of one level from `entry`. With `admit` (filters or tombstones present) only
+/// admitted nodes may be results, and the walk only stops early once it holds `ef` of them;
+/// without it every node is a result.
 pub(super) fn search_level(
     graph: &Graph,
     scorer: &impl Scorer,
@@ -98,9 +98,10 @@ pub(super) fn search_level(
     ef: usize,
     level: usize,
     visited: &mut Visited,
-    admit: impl Fn(Offset) -> bool,
-    exhaustive_until_full: bool,
+    admit: Option<impl Fn(Offset) -> bool>,
 ) -> Results {
+    let exhaustive_until_full = admit.is_some();
+    let admit = |o: Offset| admit.as_ref().is_none_or(|f| f(o));
     let mut candidates: BinaryHeap<Reverse<Worst<Offset>>> = BinaryHeap::with_capacity(ef * 2);
     let mut results: Results = BinaryHeap::with_capacity(ef + 1);
     let mut buf = [0u32; MAX_M0];
@@ -116,6 +117,10 @@ pub(super) fn search_level(
     while let Some(Reverse(current)) = candidates.pop() {
         if current.score < lower_bound && (results.len() == ef || !exhaustive_until_full) {
             break;
+        }
+        // The next candidate's list is needed after this one's: start loading it now.
+        if let Some(Reverse(next)) = candidates.peek() {
+            graph.prefetch_neighbours(next.key, level);
         }
         let count = graph.neighbours(current.key, level, &mut buf);
         let neighbours = &buf[..count];

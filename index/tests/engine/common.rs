@@ -2,7 +2,9 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use vicinity_index::{AnyIndex, Backend, HnswParams, Metric, PointId, Quantization, ScoredPoint, VectorIndex};
+use vicinity_index::{
+    AnyIndex, Backend, HnswParams, Metric, PointId, Quantization, ScoredPoint, VectorIndex,
+};
 
 /// Every backend configuration the conformance suite covers.
 pub fn configs() -> Vec<(&'static str, Backend, HnswParams)> {
@@ -50,11 +52,8 @@ pub fn build(backend: Backend, params: &HnswParams, metric: Metric, dim: usize, 
 
 /// Mean overlap of `got` with `want`, over queries, relative to `want`'s sizes.
 pub fn recall(got: &[Vec<ScoredPoint>], want: &[Vec<ScoredPoint>]) -> f64 {
-    let hits: usize = got
-        .iter()
-        .zip(want)
-        .map(|(g, w)| g.iter().filter(|h| w.iter().any(|x| x.id == h.id)).count())
-        .sum();
+    let hits: usize =
+        got.iter().zip(want).map(|(g, w)| g.iter().filter(|h| w.iter().any(|x| x.id == h.id)).count()).sum();
     let total: usize = want.iter().map(Vec::len).sum();
     hits as f64 / total.max(1) as f64
 }

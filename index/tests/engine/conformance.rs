@@ -32,7 +32,8 @@ fn a_stored_point_is_its_own_nearest_neighbour() {
             let index = build(backend, params, metric, DIM, &data);
             assert_eq!(index.len(), 500);
             for i in [0usize, 17, 499] {
-                let hits = index.search(&data[i * DIM..(i + 1) * DIM], 3, &SearchParams::default(), None).unwrap();
+                let hits =
+                    index.search(&data[i * DIM..(i + 1) * DIM], 3, &SearchParams::default(), None).unwrap();
                 assert_eq!(hits[0].id, i as PointId, "{name} {metric:?}");
                 assert_well_formed(&hits);
             }
@@ -60,9 +61,15 @@ fn bad_input_is_an_error_not_a_panic() {
         assert!(matches!(err, IndexError::DimensionMismatch { expected: DIM, got: 3 }), "{name}: {err}");
         let mut nan = vec![0.5; DIM];
         nan[4] = f32::NAN;
-        assert!(matches!(index.upsert(&[99], &nan), Err(IndexError::NonFinite { position: 4, .. })), "{name}");
+        assert!(
+            matches!(index.upsert(&[99], &nan), Err(IndexError::NonFinite { position: 4, .. })),
+            "{name}"
+        );
         assert!(matches!(index.upsert(&[1, 2], &[0.5; DIM]), Err(IndexError::BatchShape { .. })), "{name}");
-        assert!(matches!(index.upsert(&[5, 5], &[0.5; 2 * DIM]), Err(IndexError::DuplicateId { id: 5 })), "{name}");
+        assert!(
+            matches!(index.upsert(&[5, 5], &[0.5; 2 * DIM]), Err(IndexError::DuplicateId { id: 5 })),
+            "{name}"
+        );
         assert!(matches!(index.upsert(&[6], &[0.0; DIM]), Err(IndexError::ZeroVector)), "{name}");
         assert_eq!(index.len(), 20, "{name}: a rejected batch must not change the index");
     });
@@ -115,7 +122,8 @@ fn filters_are_respected_and_small_filters_still_fill_k() {
         }
         // An explicit id set smaller than k: exactly those come back.
         let allowed: HashSet<PointId> = [5, 900, 2999].into();
-        let hits = index.search(queries[0], 10, &SearchParams::default(), Some(&Filter::Ids(&allowed))).unwrap();
+        let hits =
+            index.search(queries[0], 10, &SearchParams::default(), Some(&Filter::Ids(&allowed))).unwrap();
         assert_eq!(hits.iter().map(|h| h.id).collect::<HashSet<_>>(), allowed, "{name}");
         // A broad filter goes through the graph and still only returns allowed points.
         let half = |id: PointId| id % 2 == 0;
@@ -175,7 +183,8 @@ fn inserts_run_concurrently_with_searches() {
         });
         assert_eq!(index.len(), n, "{name}");
         for i in [1500usize, 2500, 3999] {
-            let hits = index.search(&data[i * DIM..(i + 1) * DIM], 1, &SearchParams::default(), None).unwrap();
+            let hits =
+                index.search(&data[i * DIM..(i + 1) * DIM], 1, &SearchParams::default(), None).unwrap();
             assert_eq!(hits[0].id, i as PointId, "{name}: a point inserted concurrently must be found");
         }
     });

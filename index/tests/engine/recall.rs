@@ -3,7 +3,9 @@
 
 use std::collections::HashSet;
 
-use vicinity_index::{AnyIndex, Backend, Filter, HnswParams, Metric, PointId, Quantization, SearchParams, VectorIndex};
+use vicinity_index::{
+    AnyIndex, Backend, Filter, HnswParams, Metric, PointId, Quantization, SearchParams, VectorIndex,
+};
 
 use crate::common::{build, clustered, recall, seed};
 
@@ -38,7 +40,11 @@ fn measure(index: &AnyIndex, fx: &Fixture, params: &SearchParams, filter: Option
 
 fn assert_floor(what: &str, value: f64, floor: f64) {
     println!("{what}: recall@{K} = {value:.4} (seed {})", seed());
-    assert!(value >= floor, "{what}: recall@{K} {value:.4} < {floor} (seed {}; rerun with VICINITY_TEST_SEED)", seed());
+    assert!(
+        value >= floor,
+        "{what}: recall@{K} {value:.4} < {floor} (seed {}; rerun with VICINITY_TEST_SEED)",
+        seed()
+    );
 }
 
 fn params() -> HnswParams {
@@ -87,11 +93,19 @@ fn filtered_recall_on_both_planner_paths() {
     let index = build(Backend::Hnsw, &params(), Metric::Cosine, DIM, &fx.data);
     // 1%: the planner scans the allowed points exactly.
     let one_percent: HashSet<PointId> = (0..N as PointId).filter(|id| id * 7919 % 100 == 3).collect();
-    assert_floor("filter 1%", measure(&index, &fx, &SearchParams::default(), Some(&Filter::Ids(&one_percent))), 0.95);
+    assert_floor(
+        "filter 1%",
+        measure(&index, &fx, &SearchParams::default(), Some(&Filter::Ids(&one_percent))),
+        0.95,
+    );
     // 30% with a low scan threshold: the graph walk admits only allowed points.
     let walk = HnswParams { full_scan_threshold: 0, ..params() };
     let index = build(Backend::Hnsw, &walk, Metric::Cosine, DIM, &fx.data);
     let test = |id: PointId| id * 7919 % 10 < 3;
     let filter = Filter::Predicate { test: &test, estimated_matches: Some(3 * N / 10) };
-    assert_floor("filter 30% (graph walk)", measure(&index, &fx, &SearchParams::default(), Some(&filter)), 0.95);
+    assert_floor(
+        "filter 30% (graph walk)",
+        measure(&index, &fx, &SearchParams::default(), Some(&filter)),
+        0.95,
+    );
 }
