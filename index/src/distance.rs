@@ -128,20 +128,24 @@ fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
     <f32 as SpatialSimilarity>::l2sq(a, b).unwrap_or(f64::NAN) as f32
 }
 
-/// Hints the CPU to start loading the cache line holding `data[0]`: graph search calls this
-/// for the next neighbour while it scores the current one.
+/// Hints the CPU to start loading `data` into cache — its first `max_lines` cache lines at
+/// most. Graph search calls this for the vectors it is about to score.
 #[inline(always)]
 #[allow(unsafe_code)]
-pub(crate) fn prefetch<T>(data: &[T]) {
+pub(crate) fn prefetch<T>(data: &[T], max_lines: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: prefetch is a hint: it never faults and never reads into program state,
-        // whatever the address; the pointer comes from a live slice anyway.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(data.as_ptr().cast::<i8>()) };
+        let bytes = std::mem::size_of_val(data);
+        let base = data.as_ptr().cast::<i8>();
+        for line in 0..bytes.div_ceil(64).min(max_lines) {
+            // SAFETY: prefetch is a hint: it never faults and never reads into program state,
+            // whatever the address; `base + 64·line` stays inside (or one line past) `data`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(line * 64)) };
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = data;
+    let _ = (data, max_lines);
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! lists change only under that node's lock, and no thread holds two node locks at a time.
 
 use super::graph::{Graph, MAX_M0};
-use super::search::{descend, search_level, F32Scorer, Scorer};
+use super::search::{descend, search_level, Beam, F32Scorer, Scorer};
 use super::visited::VisitedPool;
 use super::Hnsw;
 use crate::types::Offset;
@@ -37,19 +37,16 @@ impl Hnsw {
             }
         };
 
+        // Phase 1: choose q's neighbours on every level and write q's own lists. Nobody links
+        // to q yet, so no other thread can reach q and find a list still empty (it would then
+        // link only to q, and q's own write would erase that link: a node nobody reaches).
         let mut best = descend(graph, &scorer, (entry, scorer.score(entry)), top, level);
         let mut visited = pool.get(store.offsets());
+        let mut chosen: Vec<(usize, Vec<Offset>)> = Vec::with_capacity(level.min(top) + 1);
         for lev in (0..=level.min(top)).rev() {
             visited.reset(store.offsets());
-            let found = search_level(
-                graph,
-                &scorer,
-                best,
-                self.params.ef_construction,
-                lev,
-                &mut visited,
-                None::<fn(Offset) -> bool>,
-            );
+            let beam = Beam { ef: self.params.ef_construction, level: lev, fill: true };
+            let found = search_level(graph, &scorer, best, beam, &mut visited, None::<fn(Offset) -> bool>);
             let candidates: Vec<(f32, Offset)> = found
                 .into_sorted_vec()
                 .into_iter()
@@ -63,7 +60,13 @@ impl Hnsw {
                 let _lock = graph.locks[q as usize].lock();
                 graph.set_neighbours(q, lev, &selected);
             }
-            for &nb in &selected {
+            chosen.push((lev, selected));
+        }
+        drop(visited);
+        // Phase 2: make q reachable. Links other threads add to q from now on go through
+        // `add_reverse_link`, under q's lock, and are kept.
+        for (lev, selected) in chosen {
+            for nb in selected {
                 self.add_reverse_link(graph, nb, q, lev);
             }
         }

@@ -102,7 +102,7 @@ impl Graph {
     /// Starts loading the neighbour list of `offset` at `level` into cache.
     #[inline(always)]
     pub fn prefetch_neighbours(&self, offset: Offset, level: usize) {
-        crate::distance::prefetch(self.slot(offset, level));
+        crate::distance::prefetch(self.slot(offset, level), 1);
     }
 
     /// Copies the neighbours of `offset` at `level` into `buf`; returns how many.

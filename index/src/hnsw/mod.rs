@@ -27,7 +27,7 @@ use crate::store::VectorStore;
 use crate::traits::{per_query, prepare_queries, VectorIndex};
 use crate::types::{Filter, Offset, PointId, ScoredPoint, SearchParams};
 use graph::{Codes, Graph, MAX_M0};
-use search::{descend, search_level, F32Scorer, I8Scorer, Scorer};
+use search::{descend, search_level, Beam, F32Scorer, I8Scorer, Scorer};
 use visited::VisitedPool;
 
 /// Build and search parameters, named as in the paper.
@@ -182,8 +182,8 @@ impl Hnsw {
         if exact || store.prefers_scan(filter, self.params.full_scan_threshold) {
             return store.scan(query, k, filter);
         }
-        let admit =
-            (filter.is_some() || store.deleted_count() > 0).then_some(|o: Offset| store.admits(o, filter));
+        let fill = filter.is_some() || store.deleted_count() > 0;
+        let admit = fill.then_some(|o: Offset| store.admits(o, filter));
         let mut visited = self.visited.get(store.offsets());
         let f32_scorer = F32Scorer { metric: store.metric, query, vectors: &store.vectors, dim: store.dim };
         let mut hits: Vec<(f32, PointId)> = match (&graph.codes, self.params.quantization) {
@@ -194,7 +194,14 @@ impl Hnsw {
                     I8Scorer { metric: store.metric, query: &code, codes: &codes.data, dim: store.dim };
                 let rescore = ((k as f32 * oversampling).ceil() as usize).max(k);
                 let start = descend(graph, &scorer, (entry, scorer.score(entry)), top, 0);
-                let found = search_level(graph, &scorer, start, ef.max(rescore), 0, &mut visited, admit);
+                let found = search_level(
+                    graph,
+                    &scorer,
+                    start,
+                    Beam { ef: ef.max(rescore), level: 0, fill },
+                    &mut visited,
+                    admit,
+                );
                 found
                     .into_sorted_vec()
                     .into_iter()
@@ -204,7 +211,14 @@ impl Hnsw {
             }
             _ => {
                 let start = descend(graph, &f32_scorer, (entry, f32_scorer.score(entry)), top, 0);
-                let found = search_level(graph, &f32_scorer, start, ef.max(k), 0, &mut visited, admit);
+                let found = search_level(
+                    graph,
+                    &f32_scorer,
+                    start,
+                    Beam { ef: ef.max(k), level: 0, fill },
+                    &mut visited,
+                    admit,
+                );
                 found.into_sorted_vec().into_iter().map(|w| (w.score, store.ids[w.key as usize])).collect()
             }
         };

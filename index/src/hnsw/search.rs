@@ -12,6 +12,9 @@ use crate::distance::{prefetch, Metric};
 use crate::topk::Worst;
 use crate::types::Offset;
 
+/// Cache lines of a vector prefetched ahead of scoring (the hardware streams the rest).
+const PREFETCH_LINES: usize = 4;
+
 /// Scores stored points against one query.
 pub(super) trait Scorer {
     fn score(&self, offset: Offset) -> f32;
@@ -33,7 +36,8 @@ impl Scorer for F32Scorer<'_> {
     }
     #[inline(always)]
     fn prefetch(&self, offset: Offset) {
-        prefetch(&self.vectors[offset as usize * self.dim..]);
+        let start = offset as usize * self.dim;
+        prefetch(&self.vectors[start..start + self.dim], PREFETCH_LINES);
     }
 }
 
@@ -52,7 +56,8 @@ impl Scorer for I8Scorer<'_> {
     }
     #[inline(always)]
     fn prefetch(&self, offset: Offset) {
-        prefetch(&self.codes[offset as usize * self.dim..]);
+        let start = offset as usize * self.dim;
+        prefetch(&self.codes[start..start + self.dim], PREFETCH_LINES);
     }
 }
 
@@ -88,19 +93,28 @@ pub(super) fn descend(
     best
 }
 
-/// Beam search of one level from `entry`. With `admit` (filters or tombstones present) only
-/// admitted nodes may be results, and the walk only stops early once it holds `ef` of them;
-/// without it every node is a result.
+/// How a beam search of one level runs.
+pub(super) struct Beam {
+    /// Candidate list size.
+    pub ef: usize,
+    pub level: usize,
+    /// Stop only once the results hold `ef` nodes, even when the best open candidate is worse
+    /// than all of them. Set while building (hnswlib's construction rule) and whenever some
+    /// nodes may not be results (filters, tombstones), so a walk does not stop short.
+    pub fill: bool,
+}
+
+/// Beam search of one level from `entry`. With `admit`, only admitted nodes may be results;
+/// without it every node is one.
 pub(super) fn search_level(
     graph: &Graph,
     scorer: &impl Scorer,
     entry: (Offset, f32),
-    ef: usize,
-    level: usize,
+    beam: Beam,
     visited: &mut Visited,
     admit: Option<impl Fn(Offset) -> bool>,
 ) -> Results {
-    let exhaustive_until_full = admit.is_some();
+    let Beam { ef, level, fill } = beam;
     let admit = |o: Offset| admit.as_ref().is_none_or(|f| f(o));
     let mut candidates: BinaryHeap<Reverse<Worst<Offset>>> = BinaryHeap::with_capacity(ef * 2);
     let mut results: Results = BinaryHeap::with_capacity(ef + 1);
@@ -115,25 +129,26 @@ pub(super) fn search_level(
     candidates.push(Reverse(Worst { score: entry.1, key: entry.0 }));
 
     while let Some(Reverse(current)) = candidates.pop() {
-        if current.score < lower_bound && (results.len() == ef || !exhaustive_until_full) {
+        if current.score < lower_bound && (results.len() == ef || !fill) {
             break;
         }
         // The next candidate's list is needed after this one's: start loading it now.
         if let Some(Reverse(next)) = candidates.peek() {
             graph.prefetch_neighbours(next.key, level);
         }
+        // Mark the unvisited neighbours and start loading all their vectors before scoring
+        // any: the cache misses overlap instead of queueing one after another.
         let count = graph.neighbours(current.key, level, &mut buf);
-        let neighbours = &buf[..count];
-        if let Some(&first) = neighbours.first() {
-            scorer.prefetch(first);
+        let mut fresh = 0;
+        for i in 0..count {
+            let nb = buf[i];
+            if visited.insert(nb) {
+                scorer.prefetch(nb);
+                buf[fresh] = nb;
+                fresh += 1;
+            }
         }
-        for (i, &nb) in neighbours.iter().enumerate() {
-            if let Some(&next) = neighbours.get(i + 1) {
-                scorer.prefetch(next);
-            }
-            if !visited.insert(nb) {
-                continue;
-            }
+        for &nb in &buf[..fresh] {
             let s = scorer.score(nb);
             if results.len() < ef || s > lower_bound {
                 candidates.push(Reverse(Worst { score: s, key: nb }));

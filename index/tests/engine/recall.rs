@@ -109,3 +109,22 @@ fn filtered_recall_on_both_planner_paths() {
         0.95,
     );
 }
+
+/// Regression: with several build threads, a node could reach a new node whose lists were still
+/// empty, link only to it, and lose that link when the new node wrote its own lists — leaving
+/// points that no search could reach (recall stuck below 1.0 at any ef).
+#[test]
+fn regression_parallel_build_leaves_no_point_unreachable() {
+    let n = 3000;
+    let dim = 16;
+    let data = clustered(n, dim, 30, seed());
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+    for round in 0..3 {
+        let index = pool.install(|| build(Backend::Hnsw, &params(), Metric::L2, dim, &data));
+        let queries: Vec<&[f32]> = data.chunks_exact(dim).collect();
+        let wide = SearchParams { ef: Some(400), exact: false };
+        let found = index.search_batch(&queries, 1, &wide, None).unwrap();
+        let lost: Vec<usize> = (0..n).filter(|&i| found[i][0].score != 0.0).collect();
+        assert!(lost.is_empty(), "round {round}: points never found by their own vector: {lost:?} (seed {})", seed());
+    }
+}

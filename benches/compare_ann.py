@@ -1,0 +1,283 @@
+"""Side-by-side ANN comparison: hnswlib, faiss HNSW and vicinity's `ann-bench`, in one run.
+
+    python3 benches/compare_ann.py --dataset gmm-1m-128
+
+Every engine indexes the same dataset files (from ../shared/bench, see its README) with the
+same M / ef_construction / ef grid, builds with --build-threads threads and answers queries
+on one thread. Each engine runs in its own process, so the resident-memory growth across the
+build (bytes/vector) is its own. The Python peers run as hidden `--worker` modes of this
+script and print the same JSON lines as ann-bench: a build line, then one line per ef.
+
+Prints a markdown table to stdout: build seconds, bytes/vector and QPS at recall@k >= 0.90 /
+0.95 / 0.99 (the fastest ef point that reaches it) per engine, vicinity's ratios to each
+peer, and the full recall/QPS curves. Raw lines go to stderr as they come.
+
+Outside the benchmark venv it runs ../shared/bench/setup_venv.sh (installs numpy, hnswlib and
+faiss-cpu on first use) and re-executes itself with the venv's python. Unless --no-build, it
+first runs `cargo build --release -p vicinity-index --bin ann-bench`. On a busy machine use
+--repeat 3 or more: a single timed pass per ef is noisy.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("VICINITY_SHARED") or REPO.parent / "shared")
+LABELS = {"hnswlib": "hnswlib", "faiss": "faiss-hnsw", "vicinity": "vicinity",
+          "vicinity-int8": "vicinity-int8"}
+PEERS, OURS = ("hnswlib", "faiss"), ("vicinity", "vicinity-int8")
+TARGETS = (0.90, 0.95, 0.99)
+FILES = ("base.fvecs", "query.fvecs", "gt.ivecs", "base.npy", "query.npy", "gt_ids.npy")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--dataset", default="gmm-tiny")
+    p.add_argument("--data-dir", default=os.environ.get("VICINITY_BENCH_DATA")
+                   or str(Path.home() / ".cache" / "vicinity-bench"))
+    p.add_argument("--m", type=int, default=16)
+    p.add_argument("--ef-construction", type=int, default=200)
+    p.add_argument("--ef", default="10,16,24,32,48,64,96,128,256")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--build-threads", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=1,
+                   help="timed passes over the queries per ef; the fastest counts")
+    p.add_argument("--engines", default=",".join(LABELS))
+    p.add_argument("--oversampling", default="2.0", help="for vicinity-int8")
+    p.add_argument("--json-out", help="also write every raw result line here")
+    p.add_argument("--no-build", action="store_true", help="do not run cargo build first")
+    p.add_argument("--worker", choices=PEERS, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    args.engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = [e for e in args.engines if e not in LABELS]
+    if unknown:
+        p.error(f"unknown engine(s) {unknown}; choose from {list(LABELS)}")
+    args.dir = Path(args.data_dir) / args.dataset
+    return args
+
+
+# ---------------------------------------------------------------- worker (one Python peer)
+
+def resident_bytes():
+    """Resident set size from /proc/self/statm, counted like ann-bench (pages * 4096)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+def worker(args):
+    import numpy as np
+    if args.worker == "hnswlib":
+        import hnswlib
+    else:
+        import faiss
+    base = np.ascontiguousarray(np.load(args.dir / "base.npy"), dtype=np.float32)
+    queries = np.ascontiguousarray(np.load(args.dir / "query.npy"), dtype=np.float32)
+    gt = np.load(args.dir / "gt_ids.npy")[:, :args.k]
+    (n, d), k = base.shape, args.k
+
+    rss_before = resident_bytes()
+    started = time.perf_counter()
+    if args.worker == "hnswlib":
+        index = hnswlib.Index(space="ip", dim=d)
+        index.init_index(max_elements=n, ef_construction=args.ef_construction, M=args.m,
+                         random_seed=100)
+        index.add_items(base, np.arange(n), num_threads=args.build_threads)
+    else:
+        faiss.omp_set_num_threads(args.build_threads)
+        index = faiss.IndexHNSWFlat(d, args.m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = args.ef_construction
+        index.add(base)
+    build_s = time.perf_counter() - started
+    rss_after = resident_bytes()
+    emit(backend=args.worker, build_s=build_s, build_threads=args.build_threads,
+         bytes_per_vector=(rss_after - rss_before) / n, n=n, dim=d, m=args.m,
+         ef_construction=args.ef_construction)
+
+    if args.worker == "faiss":
+        faiss.omp_set_num_threads(1)
+    for ef in parse_efs(args.ef):
+        best = float("inf")
+        for _ in range(max(1, args.repeat)):
+            t = time.perf_counter()
+            if args.worker == "hnswlib":
+                index.set_ef(ef)
+                found, _ = index.knn_query(queries, k=k, num_threads=1)
+            else:
+                index.hnsw.efSearch = ef
+                _, found = index.search(queries, k)
+            best = min(best, time.perf_counter() - t)
+        # ids < 0 (faiss: fewer than k found) never equal a ground-truth id
+        hits = (found[:, :k, None].astype(np.int64) == gt[:, None, :]).any(axis=2).sum()
+        emit(backend=args.worker, ef=ef, recall=float(hits) / gt.size,
+             qps=len(queries) / best, threads=1)
+
+
+def emit(**fields):
+    print(json.dumps(fields), flush=True)
+
+
+def parse_efs(text):
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+# ---------------------------------------------------------------- driver
+
+def ensure_venv(argv):
+    """Re-exec this script with the benchmark venv's python unless already running in it."""
+    if os.environ.get("COMPARE_ANN_PYTHON") == sys.executable:
+        return   # already re-executed with the venv's python
+    setup = SHARED / "bench" / "setup_venv.sh"
+    if not setup.exists():
+        sys.exit(f"compare_ann: {setup} not found (set VICINITY_SHARED to the shared folder)")
+    done = subprocess.run(["bash", str(setup)], stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        sys.exit(f"compare_ann: {setup} failed (exit {done.returncode})")
+    python = done.stdout.strip().splitlines()[-1]
+    if Path(sys.prefix).resolve() != Path(python).parent.parent.resolve():
+        os.environ["COMPARE_ANN_PYTHON"] = python
+        os.execv(python, [python, str(Path(__file__).resolve()), *argv])
+
+
+def check_dataset(args):
+    missing = [f for f in FILES if not (args.dir / f).exists()]
+    if not missing:
+        return
+    if args.dataset.startswith("gcide-minilm"):
+        limit = args.dataset.partition("-limit")[2]
+        make = "make_text_dataset.py" + (f" --limit {limit}" if limit else "")
+    else:
+        make = f"make_synthetic.py {args.dataset}"
+    sys.exit(f"compare_ann: dataset {args.dataset!r} is missing {', '.join(missing)} in "
+             f"{args.dir}.\nMake it with:\n  PY=$(bash {SHARED}/bench/setup_venv.sh)\n"
+             f"  $PY {SHARED}/bench/{make}")
+
+
+def ann_bench_path(args):
+    build = ["cargo", "build", "--release", "-p", "vicinity-index", "--bin", "ann-bench"]
+    if not args.no_build:
+        print("compare_ann: " + " ".join(build), file=sys.stderr)
+        subprocess.run(build, cwd=REPO, check=True)
+    meta = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"],
+                          cwd=REPO, check=True, stdout=subprocess.PIPE, text=True)
+    path = Path(json.loads(meta.stdout)["target_directory"]) / "release" / "ann-bench"
+    if not path.exists():
+        sys.exit(f"compare_ann: {path} not found; run without --no-build")
+    return path
+
+
+def engine_command(engine, args, ann_bench):
+    if engine in PEERS:
+        return [sys.executable, str(Path(__file__).resolve()), *sys.argv[1:], "--worker", engine]
+    d = args.dir
+    cmd = [str(ann_bench), "--base", str(d / "base.fvecs"), "--query", str(d / "query.fvecs"),
+           "--gt", str(d / "gt.ivecs"), "--metric", "cosine", "--k", str(args.k),
+           "--m", str(args.m), "--ef-construction", str(args.ef_construction),
+           "--ef", args.ef, "--threads", "1", "--build-threads", str(args.build_threads),
+           "--backend", "hnsw", "--repeat", str(args.repeat)]
+    if engine == "vicinity-int8":
+        cmd += ["--quantization", "int8", "--oversampling", args.oversampling]
+    return cmd
+
+
+def run_engine(engine, cmd):
+    """Run one engine's process; echo its lines to stderr; return (build line, ef lines)."""
+    print(f"compare_ann: {LABELS[engine]}: {' '.join(cmd)}", file=sys.stderr, flush=True)
+    build, curve = None, []
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as proc:
+        for line in proc.stdout:
+            print(f"  [{engine}] {line.rstrip()}", file=sys.stderr, flush=True)
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            row["engine"] = engine
+            if "ef" in row:
+                curve.append(row)
+            elif build is None:
+                build = row
+    if proc.returncode != 0 or build is None:
+        sys.exit(f"compare_ann: {engine} failed (exit {proc.returncode})")
+    return build, curve
+
+
+def qps_at(curve, target):
+    """Highest QPS among the ef points whose recall reaches the target, or None."""
+    return max((r["qps"] for r in curve if r["recall"] >= target), default=None)
+
+
+def fmt(x, digits=0):
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def ratio(ours, peer):
+    return "-" if ours is None or not peer else f"{ours / peer:.2f}x"
+
+
+def report(args, results, meta):
+    n = meta.get("n_base") or next(iter(results.values()))[0]["n"]
+    dim = meta.get("dim") or next(iter(results.values()))[0]["dim"]
+    print(f"dataset {args.dataset} ({n} x {dim}), M={args.m}, efC={args.ef_construction}, "
+          f"k={args.k}, build threads {args.build_threads}, query threads 1, "
+          f"repeat {args.repeat}\n")
+    print("| engine | build s | bytes/vector | " + " | ".join(f"QPS@{t:.2f}" for t in TARGETS)
+          + " |\n|---|---:|---:|" + "---:|" * len(TARGETS))
+    summary = {}
+    for engine, (build, curve) in results.items():
+        s = summary[engine] = {"build": build["build_s"], "bytes": build["bytes_per_vector"],
+                               "qps": [qps_at(curve, t) for t in TARGETS]}
+        print(f"| {LABELS[engine]} | {s['build']:.2f} | {fmt(s['bytes'])} | "
+              + " | ".join(fmt(q) for q in s["qps"]) + " |")
+
+    pairs = [(o, p) for o in OURS if o in summary for p in PEERS if p in summary]
+    if pairs:
+        print("\nratios (vicinity / peer; QPS higher is better, build time and bytes lower):\n")
+        print("| vs | build time | bytes/vector | " + " | ".join(f"QPS@{t:.2f}" for t in TARGETS)
+              + " |\n|---|---:|---:|" + "---:|" * len(TARGETS))
+        for ours, peer in pairs:
+            o, p = summary[ours], summary[peer]
+            cells = [ratio(o["build"], p["build"]), ratio(o["bytes"], p["bytes"])]
+            cells += [ratio(a, b) for a, b in zip(o["qps"], p["qps"])]
+            print(f"| {LABELS[ours]} / {LABELS[peer]} | " + " | ".join(cells) + " |")
+
+    sha = meta.get("files", {}).get("base.fvecs", {}).get("sha256")
+    print(f"\nbase.fvecs sha256 {sha or '(not in meta.json)'}, seed {meta.get('seed', '?')}")
+    print("\ncurves (recall@%d / QPS per ef):\n" % args.k)
+    print("| ef | " + " | ".join(LABELS[e] for e in results) + " |\n|---:|"
+          + "---|" * len(results))
+    for ef in parse_efs(args.ef):
+        cells = []
+        for build, curve in results.values():
+            row = next((r for r in curve if r["ef"] == ef), None)
+            cells.append("-" if row is None else f"{row['recall']:.4f} / {row['qps']:,.0f}")
+        print(f"| {ef} | " + " | ".join(cells) + " |")
+
+
+def main(argv):
+    args = parse_args(argv)
+    if args.worker:
+        return worker(args)
+    check_dataset(args)
+    if any(e in PEERS for e in args.engines):
+        ensure_venv(argv)
+    ann_bench = ann_bench_path(args) if any(e in OURS for e in args.engines) else None
+    meta_path = args.dir / "meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+
+    results = {}
+    for engine in args.engines:
+        results[engine] = run_engine(engine, engine_command(engine, args, ann_bench))
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            for build, curve in results.values():
+                for row in [build, *curve]:
+                    f.write(json.dumps(row) + "\n")
+    report(args, results, meta)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
