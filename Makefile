@@ -25,8 +25,8 @@ setup:
 # gmm-tiny dataset with the shared benchmark scripts and runs ann-bench on it.
 run: setup
 	@PY=$$(bash $(SHARED)/bench/setup_venv.sh) && \
-	  $$PY $(SHARED)/bench/make_synthetic.py gmm-tiny >/dev/null && \
 	  D=$$($$PY $(SHARED)/bench/common.py dir gmm-tiny) && \
+	  { [ -f $$D/gt.ivecs ] || $$PY $(SHARED)/bench/make_synthetic.py gmm-tiny >/dev/null; } && \
 	  cargo run --release -p vicinity-index --bin ann-bench -- \
 	    --base $$D/base.fvecs --query $$D/query.fvecs --gt $$D/gt.ivecs --metric cosine --k 10
 

@@ -34,7 +34,7 @@ fn search(c: &mut Criterion) {
     for (name, params) in [("hnsw", HnswParams::default()), ("hnsw_int8", int8)] {
         let index = fixture::cached_index(Backend::Hnsw, &params, DIM, &data);
         for ef in [32usize, 64, 128] {
-            let p = SearchParams { ef: Some(ef), exact: false };
+            let p = SearchParams { ef: Some(ef), ..Default::default() };
             let got = index.search_batch(&queries, K, &p, None).unwrap();
             let hits: usize = got
                 .iter()

@@ -22,6 +22,9 @@ pub struct SearchParams {
     pub ef: Option<usize>,
     /// Scan every point exactly instead of walking a graph.
     pub exact: bool,
+    /// For int8-quantized indexes: rescore the best `k · oversampling` candidates with f32
+    /// vectors (overrides the index's setting). Larger: higher recall, more f32 work.
+    pub oversampling: Option<f32>,
 }
 
 /// Restricts a search to some points. It is evaluated *inside* the search: graph walks only

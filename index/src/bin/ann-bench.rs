@@ -57,6 +57,13 @@ struct Args {
     /// Save the built index here, load it back and query the loaded copy.
     #[arg(long)]
     save: Option<PathBuf>,
+    /// Query an index saved earlier with `--save` instead of building one (build flags are
+    /// then ignored; the base set still gives the ids and the ground truth).
+    #[arg(long, conflicts_with = "save")]
+    load: Option<PathBuf>,
+    /// Seed of the HNSW level assignment.
+    #[arg(long, default_value_t = HnswParams::default().seed)]
+    seed: u64,
     /// Timed passes over the queries per ef; the fastest counts.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
@@ -101,14 +108,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         m: args.m,
         ef_construction: args.ef_construction,
         quantization,
+        seed: args.seed,
         ..HnswParams::default()
     };
     let ids: Vec<PointId> = (0..n as PointId).collect();
 
     let subset: Option<HashSet<PointId>> =
         args.filter_selectivity.map(|s| ids.iter().copied().filter(|&id| in_subset(id, s)).collect());
-    let test = |id: PointId| subset.as_ref().is_none_or(|s| s.contains(&id));
-    let filter = subset.as_ref().map(|s| Filter::Predicate { test: &test, estimated_matches: Some(s.len()) });
+    // The allowed set as a payload index would hand it over: explicit ids.
+    let filter = subset.as_ref().map(Filter::Ids);
 
     // Ground truth: the file's, unless the set was cut or filtered, then an exact search.
     let truth: Vec<Vec<PointId>> = if filter.is_some() || args.limit.is_some() {
@@ -127,18 +135,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let build_threads = args.build_threads.unwrap_or_else(rayon::current_num_threads);
-    let build_pool = rayon::ThreadPoolBuilder::new().num_threads(build_threads).build()?;
     let rss_before = resident_bytes();
     let started = Instant::now();
-    let mut index = AnyIndex::new(backend, metric, dim, params)?;
-    build_pool.install(|| index.upsert(&ids, &base))?;
-    let build_s = started.elapsed().as_secs_f64();
+    let mut index = match &args.load {
+        Some(path) => AnyIndex::load(path)?,
+        None => {
+            let index = AnyIndex::new(backend, metric, dim, params)?;
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(build_threads).build()?;
+            pool.install(|| index.upsert(&ids, &base))?;
+            index
+        }
+    };
+    let elapsed = started.elapsed().as_secs_f64();
     let rss_after = resident_bytes();
-    drop(build_pool);
 
     let mut build_line = json!({
         "backend": index.backend(),
-        "build_s": build_s,
         "build_threads": build_threads,
         "bytes_per_vector": rss_after.saturating_sub(rss_before) as f64 / n as f64,
         "index_bytes_per_vector": index.memory_bytes() as f64 / n as f64,
@@ -149,6 +161,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "quantization": args.quantization,
         "filter_selectivity": args.filter_selectivity,
     });
+    build_line[if args.load.is_some() { "load_s" } else { "build_s" }] = json!(elapsed);
     if let Some(path) = &args.save {
         let t = Instant::now();
         index.save(path)?;
@@ -163,7 +176,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let query_pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build()?;
     for &ef in &args.ef {
-        let params = SearchParams { ef: Some(ef), exact: false };
+        let params =
+            SearchParams { ef: Some(ef), oversampling: Some(args.oversampling), ..SearchParams::default() };
         let mut best = f64::INFINITY;
         let mut results = Vec::new();
         for _ in 0..args.repeat.max(1) {

@@ -171,7 +171,7 @@ impl Hnsw {
         query: &[f32],
         k: usize,
         ef: usize,
-        exact: bool,
+        params: &SearchParams,
         filter: Option<&Filter>,
     ) -> Vec<ScoredPoint> {
         let store = &graph.store;
@@ -179,7 +179,7 @@ impl Hnsw {
             return Vec::new();
         }
         let Some((entry, top)) = graph.entry() else { return store.scan(query, k, filter) };
-        if exact || store.prefers_scan(filter, self.params.full_scan_threshold) {
+        if params.exact || store.prefers_scan(filter, self.params.full_scan_threshold) {
             return store.scan(query, k, filter);
         }
         let fill = filter.is_some() || store.deleted_count() > 0;
@@ -192,6 +192,7 @@ impl Hnsw {
                 codes.quantizer.encode_into(query, &mut code);
                 let scorer =
                     I8Scorer { metric: store.metric, query: &code, codes: &codes.data, dim: store.dim };
+                let oversampling = params.oversampling.unwrap_or(oversampling);
                 let rescore = ((k as f32 * oversampling).ceil() as usize).max(k);
                 let start = descend(graph, &scorer, (entry, scorer.score(entry)), top, 0);
                 let found = search_level(
@@ -301,7 +302,10 @@ impl VectorIndex for Hnsw {
         if ef == 0 {
             return Err(IndexError::invalid("ef", "must be at least 1"));
         }
-        Ok(per_query(&queries, |q| self.search_one(&graph, q, k, ef, params.exact, filter)))
+        if let Some(o) = params.oversampling.filter(|o| !(o.is_finite() && *o >= 1.0)) {
+            return Err(IndexError::invalid("oversampling", format!("must be >= 1, got {o}")));
+        }
+        Ok(per_query(&queries, |q| self.search_one(&graph, q, k, ef, params, filter)))
     }
 
     fn memory_bytes(&self) -> usize {

@@ -122,9 +122,13 @@ fn regression_parallel_build_leaves_no_point_unreachable() {
     for round in 0..3 {
         let index = pool.install(|| build(Backend::Hnsw, &params(), Metric::L2, dim, &data));
         let queries: Vec<&[f32]> = data.chunks_exact(dim).collect();
-        let wide = SearchParams { ef: Some(400), exact: false };
+        let wide = SearchParams { ef: Some(400), ..Default::default() };
         let found = index.search_batch(&queries, 1, &wide, None).unwrap();
         let lost: Vec<usize> = (0..n).filter(|&i| found[i][0].score != 0.0).collect();
-        assert!(lost.is_empty(), "round {round}: points never found by their own vector: {lost:?} (seed {})", seed());
+        assert!(
+            lost.is_empty(),
+            "round {round}: points never found by their own vector: {lost:?} (seed {})",
+            seed()
+        );
     }
 }
