@@ -40,6 +40,7 @@ test: lint
 bench: setup
 	cargo bench --bench distance --bench hnsw_search
 
-# Side-by-side with hnswlib and faiss on a public dataset (see README, Performance).
+# Side-by-side with hnswlib and faiss on the public datasets (see README, Performance).
+COMPARE_DATASETS ?= gcide-minilm gmm-1m-128
 compare: setup
-	python3 benches/compare_ann.py --dataset $(or $(DATASET),gmm-1m-128)
+	for d in $(COMPARE_DATASETS); do python3 benches/compare_ann.py --dataset $$d --repeat 3 || exit 1; done

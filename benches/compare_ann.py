@@ -47,7 +47,7 @@ def parse_args(argv):
     p.add_argument("--repeat", type=int, default=1,
                    help="timed passes over the queries per ef; the fastest counts")
     p.add_argument("--engines", default=",".join(LABELS))
-    p.add_argument("--oversampling", default="2.0", help="for vicinity-int8")
+    p.add_argument("--oversampling", default="6.0", help="for vicinity-int8 (rescored: k x this)")
     p.add_argument("--json-out", help="also write every raw result line here")
     p.add_argument("--no-build", action="store_true", help="do not run cargo build first")
     p.add_argument("--worker", choices=PEERS, help=argparse.SUPPRESS)

@@ -46,7 +46,8 @@ struct Args {
     /// `int8` to walk the graph on int8 codes and rescore with f32.
     #[arg(long)]
     quantization: Option<String>,
-    #[arg(long, default_value_t = 2.0)]
+    /// int8: rescore the best `k · oversampling` walk results with f32 vectors.
+    #[arg(long, default_value_t = 6.0)]
     oversampling: f32,
     /// Restrict every query to a pseudo-random subset of this fraction of the points.
     #[arg(long)]
