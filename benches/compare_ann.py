@@ -41,13 +41,14 @@ def parse_args(argv):
                    or str(Path.home() / ".cache" / "vicinity-bench"))
     p.add_argument("--m", type=int, default=16)
     p.add_argument("--ef-construction", type=int, default=200)
-    p.add_argument("--ef", default="10,16,24,32,48,64,96,128,256")
+    p.add_argument("--ef", default="10,16,24,32,40,48,56,64,80,96,128,192,256")
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--build-threads", type=int, default=2)
     p.add_argument("--repeat", type=int, default=1,
                    help="timed passes over the queries per ef; the fastest counts")
     p.add_argument("--engines", default=",".join(LABELS))
-    p.add_argument("--oversampling", default="6.0", help="for vicinity-int8 (rescored: k x this)")
+    p.add_argument("--oversampling", default="2,4,6",
+                   help="vicinity-int8 query-time sweep: rescore k x each value (with every ef)")
     p.add_argument("--json-out", help="also write every raw result line here")
     p.add_argument("--no-build", action="store_true", help="do not run cargo build first")
     p.add_argument("--worker", choices=PEERS, help=argparse.SUPPRESS)

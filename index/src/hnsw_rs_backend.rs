@@ -142,7 +142,9 @@ impl VectorIndex for HnswRs {
         // appends to the store before it inserts into hnsw_rs).
         let store = self.store.read();
         let queries = prepare_queries(store.metric, store.dim, queries)?;
-        let ef = params.ef.unwrap_or(self.params.ef_search).max(k);
+        // Nothing beyond the index size can be returned or kept: clamp absurd requests.
+        let k = k.min(store.live());
+        let ef = params.ef.unwrap_or(self.params.ef_search).min(store.offsets()).max(k);
         let admit = Admit { store: &store, filter };
         let filtered = filter.is_some() || store.deleted_count() > 0;
         Ok(per_query(&queries, |q| {

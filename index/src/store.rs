@@ -161,7 +161,7 @@ impl VectorStore {
 
     /// Exact top-k of the admitted points.
     pub fn scan(&self, query: &[f32], k: usize, filter: Option<&Filter>) -> Vec<ScoredPoint> {
-        let mut top = TopK::new(k);
+        let mut top = TopK::new(k.min(self.live()));
         let mut consider = |offset: Offset| {
             if self.admits(offset, filter) {
                 top.push(self.metric.score(query, self.vector(offset)), self.ids[offset as usize]);

@@ -46,9 +46,10 @@ struct Args {
     /// `int8` to walk the graph on int8 codes and rescore with f32.
     #[arg(long)]
     quantization: Option<String>,
-    /// int8: rescore the best `k · oversampling` walk results with f32 vectors.
-    #[arg(long, default_value_t = 6.0)]
-    oversampling: f32,
+    /// int8: rescore the best `k · oversampling` walk results with f32 vectors. A comma list
+    /// sweeps every value with every ef (a second query-time parameter).
+    #[arg(long, default_value = "2,4,6", value_delimiter = ',')]
+    oversampling: Vec<f32>,
     /// Restrict every query to a pseudo-random subset of this fraction of the points.
     #[arg(long)]
     filter_selectivity: Option<f64>,
@@ -84,6 +85,10 @@ fn in_subset(id: PointId, selectivity: f64) -> bool {
     ((h >> 11) as f64 / (1u64 << 53) as f64) < selectivity
 }
 
+fn quantization_used(index: &AnyIndex) -> bool {
+    matches!(index, AnyIndex::Hnsw(h) if h.params().quantization.is_some())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let metric = Metric::parse(&args.metric)?;
@@ -102,7 +107,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let quantization = match args.quantization.as_deref() {
         None | Some("none") => None,
-        Some("int8") => Some(Quantization::Int8 { oversampling: args.oversampling }),
+        Some("int8") => {
+            Some(Quantization::Int8 { oversampling: args.oversampling.first().copied().unwrap_or(2.0) })
+        }
         Some(other) => return Err(format!("unknown quantization {other:?}; expected int8").into()),
     };
     let params = HnswParams {
@@ -176,32 +183,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{build_line}");
 
     let query_pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build()?;
-    for &ef in &args.ef {
-        let params =
-            SearchParams { ef: Some(ef), oversampling: Some(args.oversampling), ..SearchParams::default() };
-        let mut best = f64::INFINITY;
-        let mut results = Vec::new();
-        for _ in 0..args.repeat.max(1) {
-            let t = Instant::now();
-            results = query_pool.install(|| index.search_batch(&queries, k, &params, filter.as_ref()))?;
-            best = best.min(t.elapsed().as_secs_f64());
-        }
-        let hits: usize = results
-            .iter()
-            .zip(&truth)
-            .map(|(got, want)| got.iter().filter(|h| want.contains(&h.id)).count())
-            .sum();
-        let expected: usize = truth.iter().map(|t| t.len().min(k)).sum();
-        println!(
-            "{}",
-            json!({
+    // Oversampling only means something for a quantized index: sweep it only there.
+    let oversamplings: Vec<Option<f32>> = if quantization_used(&index) {
+        args.oversampling.iter().map(|&o| Some(o)).collect()
+    } else {
+        vec![None]
+    };
+    for &oversampling in &oversamplings {
+        for &ef in &args.ef {
+            let params = SearchParams { ef: Some(ef), oversampling, ..SearchParams::default() };
+            let mut best = f64::INFINITY;
+            let mut results = Vec::new();
+            for _ in 0..args.repeat.max(1) {
+                let t = Instant::now();
+                results = query_pool.install(|| index.search_batch(&queries, k, &params, filter.as_ref()))?;
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            let hits: usize = results
+                .iter()
+                .zip(&truth)
+                .map(|(got, want)| got.iter().filter(|h| want.contains(&h.id)).count())
+                .sum();
+            let expected: usize = truth.iter().map(|t| t.len().min(k)).sum();
+            let mut line = json!({
                 "backend": index.backend(),
                 "ef": ef,
                 "recall": hits as f64 / expected.max(1) as f64,
                 "qps": queries.len() as f64 / best,
                 "threads": args.threads,
-            })
-        );
+            });
+            if let Some(o) = oversampling {
+                line["oversampling"] = json!(o);
+            }
+            println!("{line}");
+        }
     }
     Ok(())
 }

@@ -178,6 +178,8 @@ impl Hnsw {
         if k == 0 || store.live() == 0 {
             return Vec::new();
         }
+        // Nothing beyond the index size can be returned or kept: clamp absurd requests.
+        let (k, ef) = (k.min(store.live()), ef.min(store.offsets()));
         let Some((entry, top)) = graph.entry() else { return store.scan(query, k, filter) };
         if params.exact || store.prefers_scan(filter, self.params.full_scan_threshold) {
             return store.scan(query, k, filter);

@@ -49,6 +49,10 @@ fn k_larger_than_the_index_returns_every_point() {
         let hits = index.search(&data[..DIM], 50, &SearchParams::default(), None).unwrap();
         assert_eq!(hits.len(), 7, "{name}");
         assert_well_formed(&hits);
+        // Absurd sizes are clamped, not allocated.
+        let huge = SearchParams { ef: Some(usize::MAX), ..Default::default() };
+        let hits = index.search(&data[..DIM], usize::MAX, &huge, None).unwrap();
+        assert_eq!(hits.len(), 7, "{name}");
     });
 }
 
