@@ -168,9 +168,14 @@ impl VectorStore {
             }
         };
         match filter {
-            // A small explicit id set: visit just those points.
+            // A small explicit id set: visit just those points, in memory order (the id map
+            // only holds live offsets, and every id in the set passes by definition).
             Some(Filter::Ids(set)) if set.len() < self.offsets() / 4 => {
-                set.iter().filter_map(|id| self.offset_of(*id)).for_each(&mut consider)
+                let mut offsets: Vec<Offset> = set.iter().filter_map(|id| self.offset_of(*id)).collect();
+                offsets.sort_unstable();
+                for offset in offsets {
+                    top.push(self.metric.score(query, self.vector(offset)), self.ids[offset as usize]);
+                }
             }
             _ => (0..self.offsets() as Offset).for_each(&mut consider),
         }
