@@ -18,7 +18,7 @@ mod visited;
 use std::path::Path;
 
 use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::distance::Metric;
 use crate::error::{IndexError, Result};
@@ -281,7 +281,16 @@ impl VectorIndex for Hnsw {
             self.link(graph, first, &self.visited);
             next += 1;
         }
-        (next..end).into_par_iter().for_each(|o| self.link(graph, o, &self.visited));
+        // Every worker takes the next offset from one counter, so points are linked in about
+        // their insertion order (as hnswlib's ParallelFor does), not in far-apart runs.
+        let cursor = AtomicU32::new(next);
+        rayon::broadcast(|_| loop {
+            let o = cursor.fetch_add(1, Ordering::Relaxed);
+            if o >= end {
+                break;
+            }
+            self.link(graph, o, &self.visited);
+        });
         Ok(())
     }
 
