@@ -27,7 +27,7 @@ use crate::store::VectorStore;
 use crate::traits::{per_query, prepare_queries, VectorIndex};
 use crate::types::{Filter, Offset, PointId, ScoredPoint, SearchParams};
 use graph::{Codes, Graph, MAX_M0};
-use search::{descend, search_level, Beam, F32Scorer, I8Scorer, Scorer};
+use search::{walk, Beam, F32Scorer, I8Scorer, Scorer};
 use visited::VisitedPool;
 
 /// Build and search parameters, named as in the paper.
@@ -196,15 +196,8 @@ impl Hnsw {
                     I8Scorer { metric: store.metric, query: &code, codes: &codes.data, dim: store.dim };
                 let oversampling = params.oversampling.unwrap_or(oversampling);
                 let rescore = ((k as f32 * oversampling).ceil() as usize).max(k);
-                let start = descend(graph, &scorer, (entry, scorer.score(entry)), top, 0);
-                let found = search_level(
-                    graph,
-                    &scorer,
-                    start,
-                    Beam { ef: ef.max(rescore), level: 0, fill },
-                    &mut visited,
-                    admit,
-                );
+                let beam = Beam { ef: ef.max(rescore), level: 0, fill };
+                let found = walk(graph, &scorer, (entry, top), beam, &mut visited, admit);
                 found
                     .into_sorted_vec()
                     .into_iter()
@@ -213,15 +206,8 @@ impl Hnsw {
                     .collect()
             }
             _ => {
-                let start = descend(graph, &f32_scorer, (entry, f32_scorer.score(entry)), top, 0);
-                let found = search_level(
-                    graph,
-                    &f32_scorer,
-                    start,
-                    Beam { ef: ef.max(k), level: 0, fill },
-                    &mut visited,
-                    admit,
-                );
+                let beam = Beam { ef: ef.max(k), level: 0, fill };
+                let found = walk(graph, &f32_scorer, (entry, top), beam, &mut visited, admit);
                 found.into_sorted_vec().into_iter().map(|w| (w.score, store.ids[w.key as usize])).collect()
             }
         };

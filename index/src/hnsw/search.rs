@@ -166,3 +166,17 @@ pub(super) fn search_level(
     }
     results
 }
+
+/// A query's whole walk: greedy descent from the entry point `(offset, top level)` to level 1,
+/// then the beam search of level 0.
+pub(super) fn walk(
+    graph: &Graph,
+    scorer: &impl Scorer,
+    (entry, top): (Offset, usize),
+    beam: Beam,
+    visited: &mut Visited,
+    admit: Option<impl Fn(Offset) -> bool>,
+) -> Results {
+    let start = descend(graph, scorer, (entry, scorer.score(entry)), top, 0);
+    search_level(graph, scorer, start, beam, visited, admit)
+}
