@@ -85,11 +85,18 @@ impl HnswParams {
             return Err(IndexError::invalid("ef_search", "must be at least 1"));
         }
         if let Some(Quantization::Int8 { oversampling }) = self.quantization {
-            if !(oversampling.is_finite() && oversampling >= 1.0) {
-                return Err(IndexError::invalid("oversampling", format!("must be >= 1, got {oversampling}")));
-            }
+            check_oversampling(oversampling)?;
         }
         Ok(())
+    }
+}
+
+/// The one rule for `oversampling`, whether set on the index or per request.
+fn check_oversampling(oversampling: f32) -> Result<()> {
+    if oversampling.is_finite() && oversampling >= 1.0 {
+        Ok(())
+    } else {
+        Err(IndexError::invalid("oversampling", format!("must be >= 1, got {oversampling}")))
     }
 }
 
@@ -299,8 +306,8 @@ impl VectorIndex for Hnsw {
         if ef == 0 {
             return Err(IndexError::invalid("ef", "must be at least 1"));
         }
-        if let Some(o) = params.oversampling.filter(|o| !(o.is_finite() && *o >= 1.0)) {
-            return Err(IndexError::invalid("oversampling", format!("must be >= 1, got {o}")));
+        if let Some(oversampling) = params.oversampling {
+            check_oversampling(oversampling)?;
         }
         Ok(per_query(&queries, |q| self.search_one(&graph, q, k, ef, params, filter)))
     }
