@@ -1,6 +1,18 @@
-//! `vicinity`: the vector similarity search and recommendation service.
+//! `vicinity`: vector similarity search and recommendations over HTTP.
 //!
-//! The HTTP service (collections in RocksDB behind a Qdrant-compatible API) is built on the
-//! engine re-exported here; see ARCHITECTURE.md for the layers.
+//! - [`api`]: the HTTP surface (Qdrant-compatible); the only module that knows HTTP.
+//! - [`catalog`] / [`collection`]: collections, their points, filters, searches.
+//! - [`storage`]: RocksDB, the source of truth.
+//! - [`config`]: layered configuration.
+//!
+//! The ANN engine is the `vicinity-index` crate, re-exported as [`index`].
+
+pub mod api;
+pub mod catalog;
+pub mod collection;
+pub mod config;
+pub mod error;
+pub mod serve;
+pub mod storage;
 
 pub use vicinity_index as index;

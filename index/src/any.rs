@@ -105,6 +105,9 @@ impl VectorIndex for AnyIndex {
     fn contains(&self, id: PointId) -> bool {
         self.inner().contains(id)
     }
+    fn vector(&self, id: PointId) -> Option<Vec<f32>> {
+        self.inner().vector(id)
+    }
     fn upsert(&self, ids: &[PointId], vectors: &[f32]) -> Result<()> {
         self.inner().upsert(ids, vectors)
     }

@@ -45,6 +45,20 @@ pub enum IndexError {
 pub type Result<T, E = IndexError> = std::result::Result<T, E>;
 
 impl IndexError {
+    /// Whether the caller's input is at fault (as opposed to files, i/o or the backend).
+    pub fn is_invalid_input(&self) -> bool {
+        match self {
+            IndexError::DimensionMismatch { .. }
+            | IndexError::NonFinite { .. }
+            | IndexError::ZeroVector
+            | IndexError::InvalidParameter { .. }
+            | IndexError::BatchShape { .. }
+            | IndexError::DuplicateId { .. }
+            | IndexError::Unsupported { .. } => true,
+            IndexError::Corrupt { .. } | IndexError::UnknownVersion { .. } | IndexError::Io { .. } => false,
+        }
+    }
+
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         IndexError::Io { path: path.display().to_string(), source }
     }

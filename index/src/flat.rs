@@ -49,6 +49,10 @@ impl VectorIndex for Flat {
     fn contains(&self, id: PointId) -> bool {
         self.store.read().offset_of(id).is_some()
     }
+    fn vector(&self, id: PointId) -> Option<Vec<f32>> {
+        let store = self.store.read();
+        store.offset_of(id).map(|o| store.vector(o).to_vec())
+    }
 
     fn upsert(&self, ids: &[PointId], vectors: &[f32]) -> Result<()> {
         let prepared = self.store.read().prepare_batch(ids, vectors)?;

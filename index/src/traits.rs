@@ -24,6 +24,8 @@ pub trait VectorIndex: Send + Sync {
     /// Tombstoned points still occupying space (the service vacuums when this grows).
     fn deleted_count(&self) -> usize;
     fn contains(&self, id: PointId) -> bool;
+    /// The stored (prepared: normalised under cosine) vector of a live point.
+    fn vector(&self, id: PointId) -> Option<Vec<f32>>;
 
     /// Inserts or replaces points.
     fn upsert(&self, ids: &[PointId], vectors: &[f32]) -> Result<()>;

@@ -252,6 +252,10 @@ impl VectorIndex for Hnsw {
     fn contains(&self, id: PointId) -> bool {
         self.graph.read().store.offset_of(id).is_some()
     }
+    fn vector(&self, id: PointId) -> Option<Vec<f32>> {
+        let graph = self.graph.read();
+        graph.store.offset_of(id).map(|o| graph.store.vector(o).to_vec())
+    }
 
     fn upsert(&self, ids: &[PointId], vectors: &[f32]) -> Result<()> {
         let _writer = self.writer.lock();

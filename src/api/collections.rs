@@ -1,0 +1,185 @@
+//! `/collections…`: create, inspect, list, delete; payload indexes.
+
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use serde_json::{json, Value};
+
+use super::extract::{Body, Params, WaitParam};
+use super::models::{CreateCollection, CreateFieldIndex, HnswConfigDiff, QuantizationConfig, UpdateResult};
+use super::{blocking, ok, ApiError, ApiResult, AppState};
+use crate::collection::{CollectionConfig, FieldType, HnswConfig, ScalarQuantization};
+
+/// Default rescoring oversampling for int8 collections.
+const DEFAULT_OVERSAMPLING: f32 = 3.0;
+
+fn hnsw_config(diffs: [&Option<HnswConfigDiff>; 2]) -> HnswConfig {
+    let mut c = HnswConfig::default();
+    for d in diffs.into_iter().flatten() {
+        c.m = d.m.unwrap_or(c.m);
+        c.ef_construct = d.ef_construct.unwrap_or(c.ef_construct);
+        c.full_scan_threshold = d.full_scan_threshold.unwrap_or(c.full_scan_threshold);
+    }
+    c
+}
+
+fn quantization(q: Option<&QuantizationConfig>) -> Result<Option<ScalarQuantization>, ApiError> {
+    let Some(q) = q else { return Ok(None) };
+    if q.product.is_some() || q.binary.is_some() {
+        return Err(ApiError::bad("quantization_config: only scalar (int8) quantization is supported"));
+    }
+    match &q.scalar {
+        None => Ok(None),
+        Some(s) if s.kind == "int8" => {
+            if let Some(quantile) = s.quantile {
+                if !(0.5..=1.0).contains(&quantile) {
+                    return Err(ApiError::bad(format!("quantization_config.scalar.quantile must be in 0.5..=1, got {quantile}")));
+                }
+            }
+            Ok(Some(ScalarQuantization { oversampling: DEFAULT_OVERSAMPLING }))
+        }
+        Some(s) => Err(ApiError::bad(format!("quantization_config.scalar.type must be \"int8\", got {:?}", s.kind))),
+    }
+}
+
+#[utoipa::path(put, path = "/collections/{name}", request_body = CreateCollection,
+    params(("name" = String, Path, description = "collection name")),
+    responses((status = 200, description = "created"), (status = 400, description = "bad config"), (status = 409, description = "exists")))]
+pub async fn create(State(st): State<AppState>, Path(name): Path<String>, Body(body): Body<CreateCollection>) -> ApiResult {
+    let started = Instant::now();
+    if body.sparse_vectors.as_ref().is_some_and(|v| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty())) {
+        return Err(ApiError::bad("sparse_vectors are not supported"));
+    }
+    let config = CollectionConfig {
+        id: 0,
+        size: body.vectors.size,
+        distance: body.vectors.distance,
+        hnsw: hnsw_config([&body.hnsw_config, &body.vectors.hnsw_config]),
+        quantization: quantization(body.vectors.quantization_config.as_ref().or(body.quantization_config.as_ref()))?,
+        payload_schema: Default::default(),
+    };
+    let catalog = st.catalog.clone();
+    blocking(move || catalog.create(&name, config)).await?;
+    Ok(ok(true, started))
+}
+
+#[utoipa::path(get, path = "/collections/{name}", params(("name" = String, Path)),
+    responses((status = 200, description = "collection info"), (status = 404, description = "no such collection")))]
+pub async fn info(State(st): State<AppState>, Path(name): Path<String>) -> ApiResult {
+    let started = Instant::now();
+    let c = st.catalog.get(&name)?;
+    let config = c.config();
+    let (points, deleted, bytes) = c.stats();
+    let points_per_field = c.field_index_counts();
+    let payload_schema: serde_json::Map<String, Value> = config
+        .payload_schema
+        .iter()
+        .map(|(k, t)| (k.clone(), json!({"data_type": t, "params": null, "points": points_per_field.get(k).copied().unwrap_or(0)})))
+        .collect();
+    let quantization = config.quantization.as_ref().map(|_| json!({"scalar": {"type": "int8", "quantile": null, "always_ram": true}}));
+    let info = json!({
+        "status": "green",
+        "optimizer_status": "ok",
+        "indexed_vectors_count": points,
+        "points_count": points,
+        "segments_count": 1,
+        "config": {
+            "params": {
+                "vectors": {"size": config.size, "distance": config.distance},
+                "shard_number": 1,
+                "replication_factor": 1,
+                "write_consistency_factor": 1,
+                "on_disk_payload": false
+            },
+            "hnsw_config": {
+                "m": config.hnsw.m,
+                "ef_construct": config.hnsw.ef_construct,
+                "full_scan_threshold": config.hnsw.full_scan_threshold,
+                "max_indexing_threads": 0,
+                "on_disk": false
+            },
+            "optimizer_config": {
+                "deleted_threshold": 0.2,
+                "vacuum_min_vector_number": 1000,
+                "default_segment_number": 1,
+                "max_segment_size": null,
+                "memmap_threshold": null,
+                "indexing_threshold": 0,
+                "flush_interval_sec": 5,
+                "max_optimization_threads": null
+            },
+            "wal_config": {"wal_capacity_mb": 32, "wal_segments_ahead": 0},
+            "quantization_config": quantization
+        },
+        "payload_schema": payload_schema,
+        "vicinity": {"deleted_points": deleted, "index_bytes": bytes, "backend": "hnsw"}
+    });
+    Ok(ok(info, started))
+}
+
+#[utoipa::path(get, path = "/collections", responses((status = 200, description = "collection names")))]
+pub async fn list(State(st): State<AppState>) -> ApiResult {
+    let started = Instant::now();
+    let names: Vec<Value> = st.catalog.names().into_iter().map(|n| json!({"name": n})).collect();
+    Ok(ok(json!({"collections": names}), started))
+}
+
+#[utoipa::path(get, path = "/collections/{name}/exists", params(("name" = String, Path)),
+    responses((status = 200, description = "whether it exists")))]
+pub async fn exists(State(st): State<AppState>, Path(name): Path<String>) -> ApiResult {
+    let started = Instant::now();
+    Ok(ok(json!({"exists": st.catalog.get(&name).is_ok()}), started))
+}
+
+#[utoipa::path(delete, path = "/collections/{name}", params(("name" = String, Path)),
+    responses((status = 200, description = "true when it existed")))]
+pub async fn remove(State(st): State<AppState>, Path(name): Path<String>) -> ApiResult {
+    let started = Instant::now();
+    let catalog = st.catalog.clone();
+    let existed = blocking(move || catalog.delete(&name)).await?;
+    Ok(ok(existed, started))
+}
+
+fn field_type(schema: &Value) -> Result<FieldType, ApiError> {
+    let name = match schema {
+        Value::String(s) => s.as_str(),
+        Value::Object(o) => o.get("type").and_then(Value::as_str).unwrap_or(""),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::Array(_) => "",
+    };
+    serde_json::from_value(Value::String(name.to_string())).map_err(|_| {
+        ApiError::bad(format!("field_schema: unsupported type {name:?} (expected keyword, integer, float or bool)"))
+    })
+}
+
+#[utoipa::path(put, path = "/collections/{name}/index", request_body = CreateFieldIndex,
+    params(("name" = String, Path), WaitParam), responses((status = 200, description = "created")))]
+pub async fn create_field_index(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Params(wait): Params<WaitParam>,
+    Body(body): Body<CreateFieldIndex>,
+) -> ApiResult {
+    let started = Instant::now();
+    let kind = field_type(&body.field_schema)?;
+    if body.field_name.is_empty() {
+        return Err(ApiError::bad("field_name must not be empty"));
+    }
+    let c = st.catalog.get(&name)?;
+    let sync = wait.sync();
+    let seq = blocking(move || c.create_field_index(&body.field_name, kind, sync)).await?;
+    Ok(ok(UpdateResult::new(seq, sync), started))
+}
+
+#[utoipa::path(delete, path = "/collections/{name}/index/{field}",
+    params(("name" = String, Path), ("field" = String, Path), WaitParam), responses((status = 200, description = "deleted")))]
+pub async fn delete_field_index(
+    State(st): State<AppState>,
+    Path((name, field)): Path<(String, String)>,
+    Params(wait): Params<WaitParam>,
+) -> ApiResult {
+    let started = Instant::now();
+    let c = st.catalog.get(&name)?;
+    let sync = wait.sync();
+    let seq = blocking(move || c.delete_field_index(&field, sync)).await?;
+    Ok(ok(UpdateResult::new(seq, sync), started))
+}

@@ -1,0 +1,45 @@
+//! The HTTP face of errors: Qdrant's envelope `{"status": {"error": "…"}, "time": …}` and the one
+//! exhaustive mapping from [`Error`] to a status code. 5xx details are logged, not sent.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::error::Error;
+
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn bad(message: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::BAD_REQUEST, message: message.into() }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let status = match &e {
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::NotFound { .. } => StatusCode::NOT_FOUND,
+            Error::AlreadyExists { .. } => StatusCode::CONFLICT,
+            Error::Storage(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = if status.is_server_error() {
+            tracing::error!("{e}");
+            "internal error; see the server log".to_string()
+        } else {
+            e.to_string()
+        };
+        ApiError { status, message }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"status": {"error": self.message}, "result": null, "time": 0.0});
+        (self.status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,65 @@
+//! Extractors whose rejections answer in the error envelope, naming what was wrong.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use super::error::ApiError;
+
+/// A JSON body. Malformed JSON and wrong types are 400 (413 when too large).
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Body(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> ApiError {
+    let status = match r.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let message = match &r {
+        JsonRejection::JsonDataError(_) | JsonRejection::JsonSyntaxError(_) => {
+            format!("Format error in JSON body: {}", r.body_text().trim_start_matches("Failed to deserialize the JSON body into the target type: "))
+        }
+        _ => r.body_text(),
+    };
+    ApiError { status, message }
+}
+
+/// Query-string parameters; bad ones are 400.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Params(q.0))
+            .map_err(|r: QueryRejection| ApiError::bad(format!("Bad query string: {}", r.body_text())))
+    }
+}
+
+/// `?wait=` — `true` (the default, as Qdrant's client sends) fsyncs before answering.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct WaitParam {
+    pub wait: Option<bool>,
+}
+
+impl WaitParam {
+    pub fn sync(&self) -> bool {
+        self.wait.unwrap_or(true)
+    }
+}

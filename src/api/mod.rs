@@ -1,0 +1,90 @@
+//! The HTTP API: Qdrant-compatible routes (same paths, JSON shapes and envelope) over the
+//! catalog. The only module that knows HTTP exists.
+//!
+//! - `collections.rs`: create / get / list / delete collections, payload indexes.
+//! - `points.rs`: upsert, retrieve, delete, payload updates, scroll, count.
+//! - `query.rs`: `points/query` (+ batch) and the legacy `search` / `recommend` adapters.
+//! - `service.rs`: `/`, `/healthz`, `/readyz`, `/openapi.json`.
+//!
+//! Handlers run storage and search work on the blocking pool, never on the tokio workers.
+
+mod collections;
+mod error;
+mod extract;
+mod models;
+mod points;
+mod query;
+mod service;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::error::Error;
+pub use error::ApiError;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub catalog: Arc<Catalog>,
+    pub config: Arc<Config>,
+}
+
+/// All routes with their state.
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.service.max_request_bytes;
+    Router::new()
+        .route("/", get(service::root))
+        .route("/healthz", get(service::healthz))
+        .route("/livez", get(service::healthz))
+        .route("/readyz", get(service::healthz))
+        .route("/openapi.json", get(service::openapi))
+        .route("/collections", get(collections::list))
+        .route(
+            "/collections/{name}",
+            put(collections::create).get(collections::info).delete(collections::remove),
+        )
+        .route("/collections/{name}/exists", get(collections::exists))
+        .route("/collections/{name}/index", put(collections::create_field_index))
+        .route("/collections/{name}/index/{field}", delete(collections::delete_field_index))
+        .route("/collections/{name}/points", put(points::upsert).post(points::retrieve))
+        .route("/collections/{name}/points/{id}", get(points::get_one))
+        .route("/collections/{name}/points/delete", post(points::delete))
+        .route("/collections/{name}/points/payload", post(points::set_payload).put(points::overwrite_payload))
+        .route("/collections/{name}/points/payload/delete", post(points::delete_payload))
+        .route("/collections/{name}/points/payload/clear", post(points::clear_payload))
+        .route("/collections/{name}/points/scroll", post(points::scroll))
+        .route("/collections/{name}/points/count", post(points::count))
+        .route("/collections/{name}/points/query", post(query::query))
+        .route("/collections/{name}/points/query/batch", post(query::query_batch))
+        .route("/collections/{name}/points/search", post(query::search))
+        .route("/collections/{name}/points/search/batch", post(query::search_batch))
+        .route("/collections/{name}/points/recommend", post(query::recommend))
+        .route("/collections/{name}/points/recommend/batch", post(query::recommend_batch))
+        .fallback(service::not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Qdrant's success envelope.
+pub(crate) fn ok<T: Serialize>(result: T, started: Instant) -> Json<serde_json::Value> {
+    Json(json!({"result": result, "status": "ok", "time": started.elapsed().as_secs_f64()}))
+}
+
+/// Runs blocking work (RocksDB, index search) off the tokio workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::from(Error::Internal(format!("worker failed: {e}"))))?
+        .map_err(ApiError::from)
+}
+
+pub(crate) type ApiResult = Result<Json<serde_json::Value>, ApiError>;

@@ -1,0 +1,329 @@
+//! Request and response bodies, shaped as Qdrant's. Fields Qdrant accepts that do not apply to
+//! a single-node vicinity (sharding, replication, optimizer and WAL tuning, on-disk flags) are
+//! accepted and ignored; any other unknown field is an error naming it.
+
+// Fields typed `Ignored` are parsed (so a wrong type is still an error) but never read.
+#![allow(dead_code)]
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::collection::{Distance, ExtId, Filter, Payload, PayloadSelector, Strategy};
+
+/// Accepted for compatibility, ignored.
+type Ignored = Option<Value>;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCollection {
+    pub vectors: VectorParams,
+    pub hnsw_config: Option<HnswConfigDiff>,
+    pub quantization_config: Option<QuantizationConfig>,
+    #[schema(value_type = Option<Object>)]
+    pub shard_number: Ignored,
+    #[schema(value_type = Option<Object>)]
+    pub sharding_method: Ignored,
+    #[schema(value_type = Option<Object>)]
+    pub replication_factor: Ignored,
+    #[schema(value_type = Option<Object>)]
+    pub write_consistency_factor: Ignored,
+    #[schema(value_type = Option<Object>)]
+    pub on_disk_payload: Ignored,
+    #[schema(value_type = Option<Object>)]
+    pub optimizers_config: Ignored,
+    #[schema(value_type = Option<Object>)]
+    pub wal_config: Ignored,
+    #[schema(value_type = Option<Object>)]
+    pub strict_mode_config: Ignored,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Ignored,
+    /// Sparse vectors are not supported; only an empty/null value is accepted.
+    #[schema(value_type = Option<Object>)]
+    pub sparse_vectors: Ignored,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VectorParams {
+    pub size: usize,
+    pub distance: Distance,
+    pub hnsw_config: Option<HnswConfigDiff>,
+    pub quantization_config: Option<QuantizationConfig>,
+    #[schema(value_type = Option<Object>)]
+    pub on_disk: Ignored,
+    #[schema(value_type = Option<Object>)]
+    pub datatype: Ignored,
+}
+
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HnswConfigDiff {
+    pub m: Option<usize>,
+    pub ef_construct: Option<usize>,
+    pub full_scan_threshold: Option<usize>,
+    #[schema(value_type = Option<Object>)]
+    pub max_indexing_threads: Ignored,
+    #[schema(value_type = Option<Object>)]
+    pub on_disk: Ignored,
+    #[schema(value_type = Option<Object>)]
+    pub payload_m: Ignored,
+    #[schema(value_type = Option<Object>)]
+    pub inline_storage: Ignored,
+}
+
+/// `{"scalar": {"type": "int8", "quantile"?, "always_ram"?}}`.
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuantizationConfig {
+    pub scalar: Option<ScalarConfig>,
+    #[schema(value_type = Option<Object>)]
+    pub product: Ignored,
+    #[schema(value_type = Option<Object>)]
+    pub binary: Ignored,
+}
+
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScalarConfig {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub quantile: Option<f32>,
+    pub always_ram: Option<bool>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PointStruct {
+    pub id: ExtId,
+    pub vector: Vec<f32>,
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<Payload>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    pub ids: Vec<ExtId>,
+    pub vectors: Vec<Vec<f32>>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub payloads: Option<Vec<Option<Payload>>>,
+}
+
+/// `{"points": [...]}` or `{"batch": {...}}`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpsertPoints {
+    pub points: Option<Vec<PointStruct>>,
+    pub batch: Option<Batch>,
+    #[schema(value_type = Option<Object>)]
+    pub shard_key: Ignored,
+    #[schema(value_type = Option<Object>)]
+    pub update_filter: Ignored,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrievePoints {
+    pub ids: Vec<ExtId>,
+    pub with_payload: Option<PayloadSelector>,
+    pub with_vector: Option<WithVector>,
+    #[schema(value_type = Option<Object>)]
+    pub shard_key: Ignored,
+}
+
+/// `with_vector`: a bool or a list of vector names (any non-empty list means "the vector").
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum WithVector {
+    Bool(bool),
+    Names(Vec<String>),
+}
+
+impl WithVector {
+    pub fn wanted(w: &Option<WithVector>) -> bool {
+        match w {
+            None | Some(WithVector::Bool(false)) => false,
+            Some(WithVector::Bool(true)) => true,
+            Some(WithVector::Names(n)) => !n.is_empty(),
+        }
+    }
+}
+
+/// Point selection for delete and payload updates: `points` (ids) or `filter`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PointsSelector {
+    pub points: Option<Vec<ExtId>>,
+    pub filter: Option<Filter>,
+    #[schema(value_type = Option<Object>)]
+    pub shard_key: Ignored,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPayload {
+    #[schema(value_type = Object)]
+    pub payload: Payload,
+    pub points: Option<Vec<ExtId>>,
+    pub filter: Option<Filter>,
+    pub key: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub shard_key: Ignored,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeletePayload {
+    pub keys: Vec<String>,
+    pub points: Option<Vec<ExtId>>,
+    pub filter: Option<Filter>,
+    #[schema(value_type = Option<Object>)]
+    pub shard_key: Ignored,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScrollRequest {
+    pub offset: Option<ExtId>,
+    pub limit: Option<usize>,
+    pub filter: Option<Filter>,
+    pub with_payload: Option<PayloadSelector>,
+    pub with_vector: Option<WithVector>,
+    #[schema(value_type = Option<Object>)]
+    pub order_by: Ignored,
+    #[schema(value_type = Option<Object>)]
+    pub shard_key: Ignored,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CountRequest {
+    pub filter: Option<Filter>,
+    pub exact: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    pub shard_key: Ignored,
+}
+
+#[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuantizationSearchParams {
+    pub ignore: Option<bool>,
+    pub rescore: Option<bool>,
+    pub oversampling: Option<f32>,
+}
+
+#[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParamsBody {
+    pub hnsw_ef: Option<usize>,
+    pub exact: Option<bool>,
+    pub quantization: Option<QuantizationSearchParams>,
+    #[schema(value_type = Option<Object>)]
+    pub indexed_only: Ignored,
+    #[schema(value_type = Option<Object>)]
+    pub acorn: Ignored,
+}
+
+/// `POST /collections/{c}/points/query`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRequest {
+    /// A vector, a point id, `{"nearest": …}` or `{"recommend": {"positive", "negative", "strategy"}}`.
+    #[schema(value_type = Option<Object>)]
+    pub query: Option<Value>,
+    pub filter: Option<Filter>,
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
+    pub score_threshold: Option<f32>,
+    pub with_payload: Option<PayloadSelector>,
+    pub with_vector: Option<WithVector>,
+    pub params: Option<SearchParamsBody>,
+    pub using: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub prefetch: Ignored,
+    #[schema(value_type = Option<Object>)]
+    pub lookup_from: Ignored,
+    #[schema(value_type = Option<Object>)]
+    pub shard_key: Ignored,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueryBatch {
+    pub searches: Vec<QueryRequest>,
+}
+
+/// Legacy `POST /collections/{c}/points/search`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    #[schema(value_type = Object)]
+    pub vector: Value,
+    pub filter: Option<Filter>,
+    pub limit: usize,
+    pub offset: Option<usize>,
+    pub score_threshold: Option<f32>,
+    pub with_payload: Option<PayloadSelector>,
+    pub with_vector: Option<WithVector>,
+    pub params: Option<SearchParamsBody>,
+    #[schema(value_type = Option<Object>)]
+    pub shard_key: Ignored,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchBatch {
+    pub searches: Vec<SearchRequest>,
+}
+
+/// Legacy `POST /collections/{c}/points/recommend`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecommendRequest {
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub positive: Vec<Value>,
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub negative: Vec<Value>,
+    pub strategy: Option<Strategy>,
+    pub filter: Option<Filter>,
+    pub limit: usize,
+    pub offset: Option<usize>,
+    pub score_threshold: Option<f32>,
+    pub with_payload: Option<PayloadSelector>,
+    pub with_vector: Option<WithVector>,
+    pub params: Option<SearchParamsBody>,
+    pub using: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub lookup_from: Ignored,
+    #[schema(value_type = Option<Object>)]
+    pub shard_key: Ignored,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecommendBatch {
+    pub searches: Vec<RecommendRequest>,
+}
+
+/// `PUT /collections/{c}/index`: `field_schema` is a type name or `{"type": …}`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateFieldIndex {
+    pub field_name: String,
+    #[schema(value_type = Object)]
+    pub field_schema: Value,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UpdateResult {
+    pub operation_id: u64,
+    pub status: &'static str,
+}
+
+impl UpdateResult {
+    pub fn new(seq: u64, sync: bool) -> Self {
+        UpdateResult { operation_id: seq, status: if sync { "completed" } else { "acknowledged" } }
+    }
+}

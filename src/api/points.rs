@@ -1,0 +1,203 @@
+//! `/collections/{c}/points…`: upsert, retrieve, delete, payload updates, scroll, count.
+
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use serde_json::json;
+
+use super::extract::{Body, Params, WaitParam};
+use super::models::{
+    CountRequest, DeletePayload, PointsSelector, RetrievePoints, ScrollRequest, SetPayload, UpdateResult,
+    UpsertPoints, WithVector,
+};
+use super::{blocking, ok, ApiError, ApiResult, AppState};
+use crate::collection::{ExtId, Filter, NewPoint, PayloadSelector, PayloadUpdate, Selector};
+
+fn selector(points: Option<Vec<ExtId>>, filter: Option<Filter>) -> Result<Selector, ApiError> {
+    match (points, filter) {
+        (Some(ids), None) => Ok(Selector::Ids(ids)),
+        (None, Some(f)) => Ok(Selector::Filter(f)),
+        (Some(_), Some(_)) => Err(ApiError::bad("give either `points` or `filter`, not both")),
+        (None, None) => Err(ApiError::bad("expected `points` (a list of ids) or `filter`")),
+    }
+}
+
+pub(super) fn check_limit(limit: usize, offset: usize, max: usize) -> Result<(), ApiError> {
+    if limit == 0 {
+        return Err(ApiError::bad("limit must be at least 1"));
+    }
+    if limit.saturating_add(offset) > max {
+        return Err(ApiError::bad(format!("limit + offset must be at most {max}, got {}", limit.saturating_add(offset))));
+    }
+    Ok(())
+}
+
+#[utoipa::path(put, path = "/collections/{name}/points", request_body = UpsertPoints,
+    params(("name" = String, Path), WaitParam),
+    responses((status = 200, description = "UpdateResult"), (status = 400, description = "bad points"), (status = 404, description = "no such collection")))]
+pub async fn upsert(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Params(wait): Params<WaitParam>,
+    Body(body): Body<UpsertPoints>,
+) -> ApiResult {
+    let started = Instant::now();
+    let points: Vec<NewPoint> = match (body.points, body.batch) {
+        (Some(points), None) => {
+            points.into_iter().map(|p| NewPoint { id: p.id, vector: p.vector, payload: p.payload }).collect()
+        }
+        (None, Some(b)) => {
+            if b.vectors.len() != b.ids.len() {
+                return Err(ApiError::bad(format!("batch: {} ids but {} vectors", b.ids.len(), b.vectors.len())));
+            }
+            let payloads = match b.payloads {
+                Some(p) if p.len() != b.ids.len() => {
+                    return Err(ApiError::bad(format!("batch: {} ids but {} payloads", b.ids.len(), p.len())))
+                }
+                Some(p) => p,
+                None => vec![None; b.ids.len()],
+            };
+            b.ids
+                .into_iter()
+                .zip(b.vectors)
+                .zip(payloads)
+                .map(|((id, vector), payload)| NewPoint { id, vector, payload })
+                .collect()
+        }
+        (Some(_), Some(_)) => return Err(ApiError::bad("give either `points` or `batch`, not both")),
+        (None, None) => return Err(ApiError::bad("expected `points` (a list) or `batch`")),
+    };
+    let c = st.catalog.get(&name)?;
+    let sync = wait.sync();
+    let seq = blocking(move || c.upsert(points, sync)).await?;
+    Ok(ok(UpdateResult::new(seq, sync), started))
+}
+
+#[utoipa::path(post, path = "/collections/{name}/points", request_body = RetrievePoints,
+    params(("name" = String, Path)), responses((status = 200, description = "the points that exist")))]
+pub async fn retrieve(State(st): State<AppState>, Path(name): Path<String>, Body(body): Body<RetrievePoints>) -> ApiResult {
+    let started = Instant::now();
+    let c = st.catalog.get(&name)?;
+    let with_payload = body.with_payload.unwrap_or(PayloadSelector::Bool(true));
+    let with_vector = WithVector::wanted(&body.with_vector);
+    let records = blocking(move || Ok(c.retrieve(&body.ids, &with_payload, with_vector))).await?;
+    Ok(ok(records, started))
+}
+
+#[utoipa::path(get, path = "/collections/{name}/points/{id}",
+    params(("name" = String, Path), ("id" = String, Path, description = "unsigned integer or UUID")),
+    responses((status = 200, description = "the point"), (status = 404, description = "no such point")))]
+pub async fn get_one(State(st): State<AppState>, Path((name, id)): Path<(String, String)>) -> ApiResult {
+    let started = Instant::now();
+    let ext: ExtId = match id.parse::<u64>() {
+        Ok(n) => ExtId::Num(n),
+        Err(_) => serde_json::from_value(json!(id)).map_err(|e| ApiError::bad(e.to_string()))?,
+    };
+    let c = st.catalog.get(&name)?;
+    let mut found = c.retrieve(&[ext], &PayloadSelector::Bool(true), true);
+    match found.pop() {
+        Some(record) => Ok(ok(record, started)),
+        None => Err(crate::error::Error::not_found(format!("point {ext}")).into()),
+    }
+}
+
+#[utoipa::path(post, path = "/collections/{name}/points/delete", request_body = PointsSelector,
+    params(("name" = String, Path), WaitParam), responses((status = 200, description = "UpdateResult")))]
+pub async fn delete(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Params(wait): Params<WaitParam>,
+    Body(body): Body<PointsSelector>,
+) -> ApiResult {
+    let started = Instant::now();
+    let sel = selector(body.points, body.filter)?;
+    let c = st.catalog.get(&name)?;
+    let sync = wait.sync();
+    let seq = blocking(move || c.delete(&sel, sync)).await?;
+    Ok(ok(UpdateResult::new(seq, sync), started))
+}
+
+async fn payload_op(st: AppState, name: String, wait: WaitParam, sel: Selector, update: PayloadUpdate) -> ApiResult {
+    let started = Instant::now();
+    let c = st.catalog.get(&name)?;
+    let sync = wait.sync();
+    let seq = blocking(move || c.update_payload(&sel, &update, sync)).await?;
+    Ok(ok(UpdateResult::new(seq, sync), started))
+}
+
+#[utoipa::path(post, path = "/collections/{name}/points/payload", request_body = SetPayload,
+    params(("name" = String, Path), WaitParam), responses((status = 200, description = "UpdateResult")))]
+pub async fn set_payload(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Params(wait): Params<WaitParam>,
+    Body(body): Body<SetPayload>,
+) -> ApiResult {
+    let sel = selector(body.points, body.filter)?;
+    payload_op(st, name, wait, sel, PayloadUpdate::Set { payload: body.payload, key: body.key }).await
+}
+
+#[utoipa::path(put, path = "/collections/{name}/points/payload", request_body = SetPayload,
+    params(("name" = String, Path), WaitParam), responses((status = 200, description = "UpdateResult")))]
+pub async fn overwrite_payload(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Params(wait): Params<WaitParam>,
+    Body(body): Body<SetPayload>,
+) -> ApiResult {
+    if body.key.is_some() {
+        return Err(ApiError::bad("`key` is not supported when overwriting a payload"));
+    }
+    let sel = selector(body.points, body.filter)?;
+    payload_op(st, name, wait, sel, PayloadUpdate::Overwrite(body.payload)).await
+}
+
+#[utoipa::path(post, path = "/collections/{name}/points/payload/delete", request_body = DeletePayload,
+    params(("name" = String, Path), WaitParam), responses((status = 200, description = "UpdateResult")))]
+pub async fn delete_payload(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Params(wait): Params<WaitParam>,
+    Body(body): Body<DeletePayload>,
+) -> ApiResult {
+    let sel = selector(body.points, body.filter)?;
+    payload_op(st, name, wait, sel, PayloadUpdate::DeleteKeys(body.keys)).await
+}
+
+#[utoipa::path(post, path = "/collections/{name}/points/payload/clear", request_body = PointsSelector,
+    params(("name" = String, Path), WaitParam), responses((status = 200, description = "UpdateResult")))]
+pub async fn clear_payload(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Params(wait): Params<WaitParam>,
+    Body(body): Body<PointsSelector>,
+) -> ApiResult {
+    let sel = selector(body.points, body.filter)?;
+    payload_op(st, name, wait, sel, PayloadUpdate::Clear).await
+}
+
+#[utoipa::path(post, path = "/collections/{name}/points/scroll", request_body = ScrollRequest,
+    params(("name" = String, Path)), responses((status = 200, description = "points and next_page_offset")))]
+pub async fn scroll(State(st): State<AppState>, Path(name): Path<String>, Body(body): Body<ScrollRequest>) -> ApiResult {
+    let started = Instant::now();
+    let limit = body.limit.unwrap_or(10);
+    check_limit(limit, 0, st.config.search.max_limit)?;
+    if body.order_by.as_ref().is_some_and(|v| !v.is_null()) {
+        return Err(ApiError::bad("order_by is not supported; scroll returns points in id order"));
+    }
+    let c = st.catalog.get(&name)?;
+    let with_payload = body.with_payload.unwrap_or(PayloadSelector::Bool(true));
+    let with_vector = WithVector::wanted(&body.with_vector);
+    let (points, next) =
+        blocking(move || c.scroll(body.offset, limit, body.filter.as_ref(), &with_payload, with_vector)).await?;
+    Ok(ok(json!({"points": points, "next_page_offset": next}), started))
+}
+
+#[utoipa::path(post, path = "/collections/{name}/points/count", request_body = CountRequest,
+    params(("name" = String, Path)), responses((status = 200, description = "{count}")))]
+pub async fn count(State(st): State<AppState>, Path(name): Path<String>, Body(body): Body<CountRequest>) -> ApiResult {
+    let started = Instant::now();
+    let c = st.catalog.get(&name)?;
+    let n = blocking(move || Ok(c.count(body.filter.as_ref()))).await?;
+    Ok(ok(json!({"count": n}), started))
+}

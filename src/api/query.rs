@@ -1,0 +1,239 @@
+//! `points/query` (+ batch) and the legacy `points/search` / `points/recommend` adapters, which
+//! all become one [`Search`].
+
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use rayon::prelude::*;
+use serde_json::{json, Value};
+use vicinity_index::SearchParams;
+
+use super::extract::Body;
+use super::models::{
+    QueryBatch, QueryRequest, RecommendBatch, RecommendRequest, SearchBatch, SearchParamsBody, SearchRequest,
+    WithVector,
+};
+use super::points::check_limit;
+use super::{blocking, ok, ApiError, ApiResult, AppState};
+use crate::collection::{Example, ExtId, PayloadSelector, Query, Search, Strategy};
+use crate::config::Config;
+
+fn params(p: Option<SearchParamsBody>) -> Result<SearchParams, ApiError> {
+    let p = p.unwrap_or_default();
+    if p.hnsw_ef == Some(0) {
+        return Err(ApiError::bad("params.hnsw_ef must be at least 1"));
+    }
+    let q = p.quantization.unwrap_or_default();
+    let oversampling = match (q.ignore, q.rescore) {
+        // Skipping rescoring is not offered: int8 results are always rescored with f32.
+        (Some(true), _) | (_, Some(false)) => None,
+        _ => q.oversampling,
+    };
+    Ok(SearchParams { ef: p.hnsw_ef, exact: p.exact.unwrap_or(false), oversampling })
+}
+
+fn example(v: &Value, at: &str) -> Result<Example, ApiError> {
+    match v {
+        Value::Array(_) => serde_json::from_value::<Vec<f32>>(v.clone())
+            .map(Example::Vector)
+            .map_err(|_| ApiError::bad(format!("{at}: a vector must be a list of numbers"))),
+        Value::Number(_) | Value::String(_) => serde_json::from_value::<ExtId>(v.clone())
+            .map(Example::Id)
+            .map_err(|e| ApiError::bad(format!("{at}: {e}"))),
+        Value::Null | Value::Bool(_) | Value::Object(_) => {
+            Err(ApiError::bad(format!("{at}: expected a vector (list of numbers) or a point id")))
+        }
+    }
+}
+
+fn examples(v: Option<&Value>, at: &str) -> Result<Vec<Example>, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items.iter().enumerate().map(|(i, e)| example(e, &format!("{at}[{i}]"))).collect(),
+        Some(_) => Err(ApiError::bad(format!("{at}: expected a list of vectors or point ids"))),
+    }
+}
+
+fn strategy(v: Option<&Value>) -> Result<Strategy, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(Strategy::default()),
+        Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
+            ApiError::bad(format!("recommend.strategy: expected average_vector, best_score or sum_scores, got {v}"))
+        }),
+    }
+}
+
+fn parse_query(v: &Value) -> Result<Query, ApiError> {
+    match v {
+        Value::Object(o) => {
+            let (kind, inner) = match (o.len(), o.iter().next()) {
+                (1, Some(entry)) => entry,
+                _ => return Err(ApiError::bad("query: expected one of nearest, recommend")),
+            };
+            match kind.as_str() {
+                "nearest" => Ok(Query::Nearest(example(inner, "query.nearest")?)),
+                "recommend" => {
+                    let Value::Object(r) = inner else {
+                        return Err(ApiError::bad("query.recommend: expected {positive, negative, strategy}"));
+                    };
+                    if let Some(unknown) = r.keys().find(|k| !matches!(k.as_str(), "positive" | "negative" | "strategy")) {
+                        return Err(ApiError::bad(format!("query.recommend: unknown field `{unknown}`")));
+                    }
+                    let positive = examples(r.get("positive"), "query.recommend.positive")?;
+                    let negative = examples(r.get("negative"), "query.recommend.negative")?;
+                    Ok(Query::Recommend { positive, negative, strategy: strategy(r.get("strategy"))? })
+                }
+                other => Err(ApiError::bad(format!("query: `{other}` queries are not supported (use nearest or recommend)"))),
+            }
+        }
+        Value::Array(items) if items.first().is_some_and(Value::is_array) => {
+            Err(ApiError::bad("query: multi-vectors are not supported"))
+        }
+        _ => Ok(Query::Nearest(example(v, "query")?)),
+    }
+}
+
+fn unnamed(using: &Option<String>) -> Result<(), ApiError> {
+    match using.as_deref() {
+        None | Some("") => Ok(()),
+        Some(name) => Err(ApiError::bad(format!("using: named vectors are not supported (got {name:?})"))),
+    }
+}
+
+fn from_query_request(r: QueryRequest, config: &Config) -> Result<Search, ApiError> {
+    unnamed(&r.using)?;
+    if r.prefetch.as_ref().is_some_and(|p| !p.is_null()) {
+        return Err(ApiError::bad("prefetch is not supported"));
+    }
+    if r.lookup_from.as_ref().is_some_and(|p| !p.is_null()) {
+        return Err(ApiError::bad("lookup_from is not supported"));
+    }
+    let query = parse_query(r.query.as_ref().ok_or_else(|| ApiError::bad("query is required"))?)?;
+    let (limit, offset) = (r.limit.unwrap_or(10), r.offset.unwrap_or(0));
+    check_limit(limit, offset, config.search.max_limit)?;
+    Ok(Search {
+        query,
+        filter: r.filter,
+        limit,
+        offset,
+        score_threshold: r.score_threshold,
+        params: params(r.params)?,
+        with_payload: r.with_payload.unwrap_or(PayloadSelector::Bool(false)),
+        with_vector: WithVector::wanted(&r.with_vector),
+    })
+}
+
+fn from_search_request(r: SearchRequest, config: &Config) -> Result<Search, ApiError> {
+    let vector = match &r.vector {
+        Value::Object(o) => o.get("vector").cloned().unwrap_or(Value::Null),
+        other => other.clone(),
+    };
+    let vector: Vec<f32> = serde_json::from_value(vector).map_err(|_| ApiError::bad("vector: expected a list of numbers"))?;
+    let offset = r.offset.unwrap_or(0);
+    check_limit(r.limit, offset, config.search.max_limit)?;
+    Ok(Search {
+        query: Query::Nearest(Example::Vector(vector)),
+        filter: r.filter,
+        limit: r.limit,
+        offset,
+        score_threshold: r.score_threshold,
+        params: params(r.params)?,
+        with_payload: r.with_payload.unwrap_or(PayloadSelector::Bool(false)),
+        with_vector: WithVector::wanted(&r.with_vector),
+    })
+}
+
+fn from_recommend_request(r: RecommendRequest, config: &Config) -> Result<Search, ApiError> {
+    unnamed(&r.using)?;
+    let positive = examples(Some(&Value::Array(r.positive)), "positive")?;
+    let negative = examples(Some(&Value::Array(r.negative)), "negative")?;
+    let offset = r.offset.unwrap_or(0);
+    check_limit(r.limit, offset, config.search.max_limit)?;
+    Ok(Search {
+        query: Query::Recommend { positive, negative, strategy: r.strategy.unwrap_or_default() },
+        filter: r.filter,
+        limit: r.limit,
+        offset,
+        score_threshold: r.score_threshold,
+        params: params(r.params)?,
+        with_payload: r.with_payload.unwrap_or(PayloadSelector::Bool(false)),
+        with_vector: WithVector::wanted(&r.with_vector),
+    })
+}
+
+/// Runs searches on the blocking pool (spread over rayon when there are several).
+async fn run(st: &AppState, name: &str, searches: Vec<Search>) -> Result<Vec<Vec<crate::collection::Hit>>, ApiError> {
+    if searches.len() > st.config.search.max_batch {
+        return Err(ApiError::bad(format!(
+            "a batch may hold at most {} searches, got {}",
+            st.config.search.max_batch,
+            searches.len()
+        )));
+    }
+    let c = st.catalog.get(name)?;
+    blocking(move || {
+        if searches.len() == 1 {
+            return Ok(vec![c.search(&searches[0])?]);
+        }
+        searches.par_iter().map(|s| c.search(s)).collect()
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/collections/{name}/points/query", request_body = QueryRequest,
+    params(("name" = String, Path)),
+    responses((status = 200, description = "{points: [ScoredPoint]}"), (status = 400, description = "bad query"), (status = 404, description = "no such collection or example point")))]
+pub async fn query(State(st): State<AppState>, Path(name): Path<String>, Body(body): Body<QueryRequest>) -> ApiResult {
+    let started = Instant::now();
+    let search = from_query_request(body, &st.config)?;
+    let mut hits = run(&st, &name, vec![search]).await?;
+    Ok(ok(json!({"points": hits.pop().unwrap_or_default()}), started))
+}
+
+#[utoipa::path(post, path = "/collections/{name}/points/query/batch", request_body = QueryBatch,
+    params(("name" = String, Path)), responses((status = 200, description = "[{points}]")))]
+pub async fn query_batch(State(st): State<AppState>, Path(name): Path<String>, Body(body): Body<QueryBatch>) -> ApiResult {
+    let started = Instant::now();
+    let searches = body.searches.into_iter().map(|r| from_query_request(r, &st.config)).collect::<Result<_, _>>()?;
+    let hits = run(&st, &name, searches).await?;
+    let result: Vec<Value> = hits.into_iter().map(|points| json!({"points": points})).collect();
+    Ok(ok(result, started))
+}
+
+#[utoipa::path(post, path = "/collections/{name}/points/search", request_body = SearchRequest,
+    params(("name" = String, Path)), responses((status = 200, description = "[ScoredPoint]")))]
+pub async fn search(State(st): State<AppState>, Path(name): Path<String>, Body(body): Body<SearchRequest>) -> ApiResult {
+    let started = Instant::now();
+    let search = from_search_request(body, &st.config)?;
+    let mut hits = run(&st, &name, vec![search]).await?;
+    Ok(ok(hits.pop().unwrap_or_default(), started))
+}
+
+#[utoipa::path(post, path = "/collections/{name}/points/search/batch", request_body = SearchBatch,
+    params(("name" = String, Path)), responses((status = 200, description = "[[ScoredPoint]]")))]
+pub async fn search_batch(State(st): State<AppState>, Path(name): Path<String>, Body(body): Body<SearchBatch>) -> ApiResult {
+    let started = Instant::now();
+    let searches = body.searches.into_iter().map(|r| from_search_request(r, &st.config)).collect::<Result<_, _>>()?;
+    Ok(ok(run(&st, &name, searches).await?, started))
+}
+
+#[utoipa::path(post, path = "/collections/{name}/points/recommend", request_body = RecommendRequest,
+    params(("name" = String, Path)), responses((status = 200, description = "[ScoredPoint]")))]
+pub async fn recommend(State(st): State<AppState>, Path(name): Path<String>, Body(body): Body<RecommendRequest>) -> ApiResult {
+    let started = Instant::now();
+    let search = from_recommend_request(body, &st.config)?;
+    let mut hits = run(&st, &name, vec![search]).await?;
+    Ok(ok(hits.pop().unwrap_or_default(), started))
+}
+
+#[utoipa::path(post, path = "/collections/{name}/points/recommend/batch", request_body = RecommendBatch,
+    params(("name" = String, Path)), responses((status = 200, description = "[[ScoredPoint]]")))]
+pub async fn recommend_batch(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<RecommendBatch>,
+) -> ApiResult {
+    let started = Instant::now();
+    let searches = body.searches.into_iter().map(|r| from_recommend_request(r, &st.config)).collect::<Result<_, _>>()?;
+    Ok(ok(run(&st, &name, searches).await?, started))
+}

@@ -1,0 +1,43 @@
+//! Service routes: version, health, readiness, the OpenAPI document, and the 404 fallback.
+
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::json;
+use utoipa::OpenApi;
+
+use super::{collections, models, points, query, ApiError, ApiResult, AppState};
+
+pub async fn root() -> Json<serde_json::Value> {
+    Json(json!({"title": "vicinity - vector search engine", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+/// Liveness and readiness: the server answers only once every collection is open.
+pub async fn healthz(State(st): State<AppState>) -> ApiResult {
+    Ok(super::ok(json!({"collections": st.catalog.names().len()}), Instant::now()))
+}
+
+pub async fn not_found(uri: Uri) -> impl IntoResponse {
+    ApiError { status: StatusCode::NOT_FOUND, message: format!("no route for {}", uri.path()) }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "vicinity", description = "Vector similarity search and recommendations; Qdrant-compatible REST API"),
+    paths(
+        collections::create, collections::info, collections::list, collections::exists, collections::remove,
+        collections::create_field_index, collections::delete_field_index,
+        points::upsert, points::retrieve, points::get_one, points::delete, points::set_payload,
+        points::overwrite_payload, points::delete_payload, points::clear_payload, points::scroll, points::count,
+        query::query, query::query_batch, query::search, query::search_batch, query::recommend, query::recommend_batch,
+    ),
+    components(schemas(models::UpdateResult, crate::collection::Record, crate::collection::Hit))
+)]
+pub struct ApiDoc;
+
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,118 @@
+//! The set of collections: create, open at start-up, drop, and the background task that saves
+//! indexes that have new writes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+use rocksdb::WriteBatch;
+
+use crate::collection::{Collection, CollectionConfig};
+use crate::error::{Error, Result};
+use crate::storage::{Storage, CF_COLLECTIONS};
+
+pub struct Catalog {
+    storage: Arc<Storage>,
+    index_dir: PathBuf,
+    collections: RwLock<BTreeMap<String, Arc<Collection>>>,
+    /// Serialises create / delete so two requests cannot race on one name.
+    ddl: parking_lot::Mutex<()>,
+}
+
+/// Collection names become storage keys and file names: keep them plain.
+pub fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && name != "."
+        && name != "..";
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::bad(format!(
+            "invalid collection name {name:?}: use 1-255 characters from A-Z a-z 0-9 _ - ."
+        )))
+    }
+}
+
+impl Catalog {
+    /// Opens the storage under `data_dir` and every collection in it.
+    pub fn open(data_dir: &std::path::Path) -> Result<Catalog> {
+        let storage = Arc::new(Storage::open(data_dir)?);
+        let index_dir = data_dir.join("indexes");
+        let mut collections = BTreeMap::new();
+        for (name, json) in storage.collections()? {
+            let config: CollectionConfig = serde_json::from_slice(&json)
+                .map_err(|e| Error::Storage(format!("collection {name}: bad stored config: {e}")))?;
+            let c = Collection::open(&name, config, storage.clone(), &index_dir)?;
+            collections.insert(name, Arc::new(c));
+        }
+        Ok(Catalog { storage, index_dir, collections: RwLock::new(collections), ddl: Default::default() })
+    }
+
+    pub fn get(&self, name: &str) -> Result<Arc<Collection>> {
+        self.collections
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("collection `{name}`")))
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.collections.read().keys().cloned().collect()
+    }
+
+    pub fn all(&self) -> Vec<Arc<Collection>> {
+        self.collections.read().values().cloned().collect()
+    }
+
+    /// Creates a collection; `config.id` is assigned here.
+    pub fn create(&self, name: &str, mut config: CollectionConfig) -> Result<()> {
+        validate_name(name)?;
+        config.validate()?;
+        let _ddl = self.ddl.lock();
+        if self.collections.read().contains_key(name) {
+            return Err(Error::AlreadyExists { what: format!("collection `{name}`") });
+        }
+        config.id = self.storage.next_collection_id()?;
+        let collection = Collection::create(name, config.clone(), self.storage.clone(), &self.index_dir)?;
+        let mut batch = WriteBatch::default();
+        let json = serde_json::to_vec(&config).map_err(|e| Error::Internal(e.to_string()))?;
+        batch.put_cf(self.storage.cf(CF_COLLECTIONS), name.as_bytes(), json);
+        self.storage.write(batch, true)?;
+        self.collections.write().insert(name.to_string(), Arc::new(collection));
+        Ok(())
+    }
+
+    /// Drops a collection and everything stored for it. Returns whether it existed.
+    pub fn delete(&self, name: &str) -> Result<bool> {
+        let _ddl = self.ddl.lock();
+        let Some(c) = self.collections.read().get(name).cloned() else { return Ok(false) };
+        self.storage.write(self.storage.drop_collection_batch(c.config().id, name), true)?;
+        self.collections.write().remove(name);
+        let _ = std::fs::remove_file(c.index_path());
+        Ok(true)
+    }
+
+    /// Saves every index with writes older than `min_age` since its last save (all of them
+    /// when `min_age` is zero).
+    pub fn save_dirty(&self, last_saved: &mut BTreeMap<String, Instant>, min_age: Duration) {
+        for c in self.all() {
+            if !c.is_dirty() {
+                continue;
+            }
+            let due = last_saved.get(&c.name).is_none_or(|t| t.elapsed() >= min_age);
+            if !due {
+                continue;
+            }
+            match c.save_index() {
+                Ok(_) => {
+                    last_saved.insert(c.name.clone(), Instant::now());
+                }
+                Err(e) => tracing::error!("collection {}: saving index failed: {e}", c.name),
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! A collection's settings as stored in RocksDB and reported by `GET /collections/{c}`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use vicinity_index::{HnswParams, Metric, Quantization};
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum Distance {
+    Cosine,
+    Dot,
+    Euclid,
+}
+
+impl Distance {
+    pub fn metric(self) -> Metric {
+        match self {
+            Distance::Cosine => Metric::Cosine,
+            Distance::Dot => Metric::Dot,
+            Distance::Euclid => Metric::L2,
+        }
+    }
+}
+
+/// Qdrant's `hnsw_config`. `full_scan_threshold` is in KiB of vectors, as in Qdrant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HnswConfig {
+    pub m: usize,
+    pub ef_construct: usize,
+    pub full_scan_threshold: usize,
+}
+
+impl Default for HnswConfig {
+    fn default() -> Self {
+        HnswConfig { m: 16, ef_construct: 100, full_scan_threshold: 10_000 }
+    }
+}
+
+/// Scalar (int8) quantization; searches rescore `oversampling × limit` candidates with f32.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ScalarQuantization {
+    pub oversampling: f32,
+}
+
+/// Payload index kinds (`PUT /collections/{c}/index`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    Keyword,
+    Integer,
+    Float,
+    Bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CollectionConfig {
+    /// Numeric id used in storage keys; never reused.
+    pub id: u32,
+    pub size: usize,
+    pub distance: Distance,
+    pub hnsw: HnswConfig,
+    pub quantization: Option<ScalarQuantization>,
+    #[serde(default)]
+    pub payload_schema: BTreeMap<String, FieldType>,
+}
+
+pub const MAX_DIM: usize = 65_536;
+
+impl CollectionConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.size == 0 || self.size > MAX_DIM {
+            return Err(Error::bad(format!("vectors.size must be in 1..={MAX_DIM}, got {}", self.size)));
+        }
+        let h = &self.hnsw;
+        if !(2..=64).contains(&h.m) {
+            return Err(Error::bad(format!("hnsw_config.m must be in 2..=64, got {}", h.m)));
+        }
+        if !(4..=4096).contains(&h.ef_construct) {
+            return Err(Error::bad(format!("hnsw_config.ef_construct must be in 4..=4096, got {}", h.ef_construct)));
+        }
+        if let Some(q) = &self.quantization {
+            if !(q.oversampling.is_finite() && (1.0..=100.0).contains(&q.oversampling)) {
+                return Err(Error::bad(format!("oversampling must be in 1..=100, got {}", q.oversampling)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Engine parameters. The search-time `ef` defaults to `ef_construct` (as in Qdrant).
+    pub fn hnsw_params(&self) -> HnswParams {
+        let vector_bytes = (self.size * 4).max(1);
+        HnswParams {
+            m: self.hnsw.m,
+            ef_construction: self.hnsw.ef_construct,
+            ef_search: self.hnsw.ef_construct,
+            full_scan_threshold: self.hnsw.full_scan_threshold.saturating_mul(1024) / vector_bytes,
+            quantization: self.quantization.as_ref().map(|q| Quantization::Int8 { oversampling: q.oversampling }),
+            ..HnswParams::default()
+        }
+    }
+}

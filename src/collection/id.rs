@@ -1,0 +1,134 @@
+//! External point ids as clients send them: unsigned integers or UUIDs.
+
+use std::fmt;
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+/// A point's id as clients know it. Numbers order before UUIDs (as in Qdrant).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ExtId {
+    Num(u64),
+    Uuid(Uuid),
+}
+
+impl ExtId {
+    /// Storage key bytes: a tag, then the value big-endian, so byte order is id order.
+    pub fn to_key(self) -> Vec<u8> {
+        match self {
+            ExtId::Num(n) => {
+                let mut k = vec![0u8];
+                k.extend_from_slice(&n.to_be_bytes());
+                k
+            }
+            ExtId::Uuid(u) => {
+                let mut k = vec![1u8];
+                k.extend_from_slice(u.as_bytes());
+                k
+            }
+        }
+    }
+
+    /// Decodes [`to_key`](Self::to_key) bytes; returns the id and the bytes used.
+    pub fn from_key(bytes: &[u8]) -> Option<(ExtId, usize)> {
+        match bytes.first()? {
+            0 => Some((ExtId::Num(u64::from_be_bytes(bytes.get(1..9)?.try_into().ok()?)), 9)),
+            1 => Some((ExtId::Uuid(Uuid::from_bytes(bytes.get(1..17)?.try_into().ok()?)), 17)),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ExtId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExtId::Num(n) => write!(f, "{n}"),
+            ExtId::Uuid(u) => write!(f, "{u}"),
+        }
+    }
+}
+
+impl Serialize for ExtId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ExtId::Num(n) => s.serialize_u64(*n),
+            ExtId::Uuid(u) => s.collect_str(&u.hyphenated()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ExtId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct IdVisitor;
+        impl Visitor<'_> for IdVisitor {
+            type Value = ExtId;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a point id: an unsigned integer or a UUID string")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ExtId, E> {
+                Ok(ExtId::Num(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ExtId, E> {
+                u64::try_from(v).map(ExtId::Num).map_err(|_| {
+                    E::custom(format!("point id {v} is negative; ids are unsigned integers or UUIDs"))
+                })
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ExtId, E> {
+                Err(E::custom(format!("point id {v} is not an integer; ids are unsigned integers or UUIDs")))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ExtId, E> {
+                Uuid::parse_str(v)
+                    .map(ExtId::Uuid)
+                    .map_err(|_| E::custom(format!("point id {v:?} is not a UUID; ids are unsigned integers or UUIDs")))
+            }
+        }
+        d.deserialize_any(IdVisitor)
+    }
+}
+
+impl utoipa::PartialSchema for ExtId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Integer).format(Some(SchemaFormat::Custom("uint64".into()))))
+            .item(ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::Custom("uuid".into()))))
+            .description(Some("An unsigned integer or a UUID"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ExtId {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_bytes_round_trip_and_sort_like_ids() {
+        let ids = [
+            ExtId::Num(0),
+            ExtId::Num(255),
+            ExtId::Num(256),
+            ExtId::Num(u64::MAX),
+            ExtId::Uuid(Uuid::from_u128(1)),
+            ExtId::Uuid(Uuid::from_u128(u128::MAX)),
+        ];
+        for w in ids.windows(2) {
+            assert!(w[0].to_key() < w[1].to_key(), "{} vs {}", w[0], w[1]);
+        }
+        for id in ids {
+            assert_eq!(ExtId::from_key(&id.to_key()), Some((id, id.to_key().len())));
+        }
+    }
+
+    #[test]
+    fn json_forms() {
+        let u: ExtId = serde_json::from_str("\"550e8400-e29b-41d4-a716-446655440000\"").unwrap();
+        assert_eq!(serde_json::to_string(&u).unwrap(), "\"550e8400-e29b-41d4-a716-446655440000\"");
+        assert_eq!(serde_json::from_str::<ExtId>("7").unwrap(), ExtId::Num(7));
+        for bad in ["-1", "1.5", "\"abc\"", "null", "[]"] {
+            assert!(serde_json::from_str::<ExtId>(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! One collection: its config, its points' payloads (in memory, for filters), its index (derived
+//! from RocksDB, persisted beside it) and the write sequence that orders every change.
+//!
+//! - `write.rs`: upsert, delete, payload updates — one RocksDB batch each, then applied in memory.
+//! - `read.rs`: retrieve, scroll, count, nearest-neighbour search and recommendations.
+//! - `filter.rs` / `payload_index.rs`: Qdrant's filter language and the indexes that plan it.
+//!
+//! Concurrency: writers are serialised by `writer`; readers never wait for RocksDB. A write is
+//! applied to the payloads before the index on upsert and after it on delete, so every hit a
+//! search finds has its payload.
+
+pub mod config;
+pub mod filter;
+pub mod id;
+pub mod payload_index;
+mod read;
+mod write;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use parking_lot::{Mutex, RwLock};
+use rocksdb::WriteBatch;
+use vicinity_index::{AnyIndex, Backend, VectorIndex};
+
+use crate::error::{Error, Result};
+use crate::storage::{keys, Storage, CF_CHANGES, CF_META, CF_POINTS, CF_VECTORS};
+pub use config::{CollectionConfig, Distance, FieldType, HnswConfig, ScalarQuantization};
+pub use filter::{Filter, Payload};
+pub use id::ExtId;
+use payload_index::PayloadIndex;
+pub use read::{Example, Hit, PayloadSelector, Query, Record, Search, Strategy};
+pub use write::{NewPoint, PayloadUpdate, Selector};
+
+/// What is kept in memory per point (vectors live in the index).
+pub struct PointMeta {
+    pub ext: ExtId,
+    /// The write sequence that last changed the point.
+    pub version: u64,
+    pub payload: Payload,
+}
+
+#[derive(Default)]
+pub struct Points {
+    pub by_ext: HashMap<ExtId, u64>,
+    pub meta: HashMap<u64, PointMeta>,
+    pub payload_index: PayloadIndex,
+}
+
+pub struct Collection {
+    pub name: String,
+    config: RwLock<CollectionConfig>,
+    storage: Arc<Storage>,
+    index: ArcSwap<AnyIndex>,
+    points: RwLock<Points>,
+    /// Held by writers; guards the next internal id.
+    writer: Mutex<u64>,
+    /// Last write applied in memory.
+    seq: AtomicU64,
+    /// Write the persisted index covers.
+    saved_seq: AtomicU64,
+    index_path: PathBuf,
+    save_lock: Mutex<()>,
+}
+
+/// Vectors are read from RocksDB and inserted into a fresh index in chunks of this many.
+const REBUILD_CHUNK: usize = 10_000;
+
+impl Collection {
+    fn new_index(config: &CollectionConfig) -> Result<AnyIndex> {
+        Ok(AnyIndex::new(Backend::Hnsw, config.distance.metric(), config.size, config.hnsw_params())?)
+    }
+
+    fn assemble(name: &str, config: CollectionConfig, storage: Arc<Storage>, index: AnyIndex, index_dir: &Path) -> Self {
+        let index_path = index_dir.join(format!("{}.hnsw", config.id));
+        Collection {
+            name: name.to_string(),
+            config: RwLock::new(config),
+            storage,
+            index: ArcSwap::from_pointee(index),
+            points: RwLock::new(Points::default()),
+            writer: Mutex::new(0),
+            seq: AtomicU64::new(0),
+            saved_seq: AtomicU64::new(0),
+            index_path,
+            save_lock: Mutex::new(()),
+        }
+    }
+
+    /// A new, empty collection. The caller has stored its config.
+    pub fn create(name: &str, config: CollectionConfig, storage: Arc<Storage>, index_dir: &Path) -> Result<Self> {
+        let index = Self::new_index(&config)?;
+        Ok(Self::assemble(name, config, storage, index, index_dir))
+    }
+
+    /// Opens a stored collection: payloads from RocksDB, the index from its file caught up with
+    /// the later writes, or rebuilt from the stored vectors when there is no usable file.
+    pub fn open(name: &str, config: CollectionConfig, storage: Arc<Storage>, index_dir: &Path) -> Result<Self> {
+        let started = Instant::now();
+        let cid = config.id;
+        let schema = config.payload_schema.clone();
+        let fresh = Self::new_index(&config)?;
+        let c = Self::assemble(name, config, storage, fresh, index_dir);
+        let seq = c.storage.get_u64(CF_META, &keys::meta(b"seq/", cid))?.unwrap_or(0);
+        let next = c.storage.get_u64(CF_META, &keys::meta(b"next/", cid))?.unwrap_or(0);
+        let saved = c.storage.get_u64(CF_META, &keys::meta(b"saved/", cid))?;
+        *c.writer.lock() = next;
+        c.seq.store(seq, Ordering::SeqCst);
+        {
+            let mut points = c.points.write();
+            let prefix = keys::prefix(cid);
+            for item in c.storage.scan_prefix(CF_POINTS, &prefix, None) {
+                let (key, value) = item?;
+                let internal = keys::number_of(&key).ok_or_else(|| Error::Storage("bad point key".into()))?;
+                let meta = write::decode_point(&value)?;
+                points.by_ext.insert(meta.ext, internal);
+                points.meta.insert(internal, meta);
+            }
+            let Points { meta, payload_index, .. } = &mut *points;
+            for (field, kind) in &schema {
+                payload_index.create(field, *kind, meta.iter().map(|(id, m)| (*id, &m.payload)));
+            }
+        }
+        let live = c.points.read().meta.len();
+        match saved.map(|s| (s, c.load_index_file())) {
+            Some((saved, Ok(index))) => {
+                c.index.store(Arc::new(index));
+                let replayed = c.replay_since(saved)?;
+                c.saved_seq.store(saved, Ordering::SeqCst);
+                tracing::info!(
+                    "collection {name}: loaded persisted index at seq {saved} ({live} points), replayed {replayed} changes in {:.0?}",
+                    started.elapsed()
+                );
+            }
+            other => {
+                if let Some((_, Err(e))) = other {
+                    tracing::warn!("collection {name}: persisted index unusable ({e}); rebuilding from storage");
+                }
+                c.rebuild_from_storage()?;
+                tracing::info!("collection {name}: rebuilt index from storage ({live} points) in {:.0?}", started.elapsed());
+            }
+        }
+        Ok(c)
+    }
+
+    fn load_index_file(&self) -> Result<AnyIndex> {
+        let index = AnyIndex::load(&self.index_path)?;
+        let config = self.config.read();
+        if index.dim() != config.size || index.metric() != config.distance.metric() {
+            return Err(Error::Internal(format!(
+                "index file {} has dim {} / {:?}, collection has {} / {:?}",
+                self.index_path.display(),
+                index.dim(),
+                index.metric(),
+                config.size,
+                config.distance
+            )));
+        }
+        Ok(index)
+    }
+
+    fn rebuild_from_storage(&self) -> Result<()> {
+        let index = self.index.load_full();
+        let cid = self.config.read().id;
+        let prefix = keys::prefix(cid);
+        let (mut ids, mut values) = (Vec::new(), Vec::new());
+        for item in self.storage.scan_prefix(CF_VECTORS, &prefix, None) {
+            let (key, value) = item?;
+            ids.push(keys::number_of(&key).ok_or_else(|| Error::Storage("bad vector key".into()))?);
+            values.extend(write::decode_vector(&value)?);
+            if ids.len() == REBUILD_CHUNK {
+                index.upsert(&ids, &values)?;
+                ids.clear();
+                values.clear();
+            }
+        }
+        index.upsert(&ids, &values)?;
+        Ok(())
+    }
+
+    /// Re-applies every vector change after `saved`; returns how many writes were replayed.
+    /// Idempotent: each changed point is set to its current stored state.
+    fn replay_since(&self, saved: u64) -> Result<usize> {
+        let cid = self.config.read().id;
+        let prefix = keys::prefix(cid);
+        let start = keys::numbered(cid, saved + 1);
+        let mut changed: HashSet<u64> = HashSet::new();
+        let mut writes = 0;
+        for item in self.storage.scan_prefix(CF_CHANGES, &prefix, Some(&start)) {
+            let (_, value) = item?;
+            writes += 1;
+            changed.extend(value.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default())));
+        }
+        let index = self.index.load_full();
+        let (mut ids, mut values, mut gone) = (Vec::new(), Vec::new(), Vec::new());
+        for id in changed {
+            match self.storage.get(CF_VECTORS, &keys::numbered(cid, id))? {
+                Some(v) => {
+                    ids.push(id);
+                    values.extend(write::decode_vector(&v)?);
+                }
+                None => gone.push(id),
+            }
+        }
+        index.delete(&gone);
+        index.upsert(&ids, &values)?;
+        Ok(writes)
+    }
+
+    /// Saves the index when writes arrived since the last save. Returns whether it saved.
+    pub fn save_index(&self) -> Result<bool> {
+        let _saving = self.save_lock.lock();
+        let seq = self.seq.load(Ordering::SeqCst);
+        if seq == self.saved_seq.load(Ordering::SeqCst) && self.index_path.exists() {
+            return Ok(false);
+        }
+        if let Some(dir) = self.index_path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Storage(format!("{}: {e}", dir.display())))?;
+        }
+        self.index.load_full().save(&self.index_path)?;
+        let cid = self.config.read().id;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.storage.cf(CF_META), keys::meta(b"saved/", cid), seq.to_le_bytes());
+        batch.delete_range_cf(self.storage.cf(CF_CHANGES), keys::numbered(cid, 0), keys::numbered(cid, seq + 1));
+        self.storage.write(batch, true)?;
+        self.saved_seq.store(seq, Ordering::SeqCst);
+        tracing::info!("collection {}: saved index at seq {seq}", self.name);
+        Ok(true)
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.seq.load(Ordering::SeqCst) != self.saved_seq.load(Ordering::SeqCst)
+    }
+
+    pub fn config(&self) -> CollectionConfig {
+        self.config.read().clone()
+    }
+
+    pub fn index_path(&self) -> &Path {
+        &self.index_path
+    }
+
+    /// Live points, deleted-but-not-vacuumed points, index bytes.
+    pub fn stats(&self) -> (usize, usize, usize) {
+        let index = self.index.load();
+        (self.points.read().meta.len(), index.deleted_count(), index.memory_bytes())
+    }
+
+    /// Creates a payload index on `field`, stored in the config.
+    pub fn create_field_index(&self, field: &str, kind: FieldType, sync: bool) -> Result<u64> {
+        let _writer = self.writer.lock();
+        let mut config = self.config.read().clone();
+        config.payload_schema.insert(field.to_string(), kind);
+        self.store_config(&config, sync)?;
+        let mut points = self.points.write();
+        let Points { meta, payload_index, .. } = &mut *points;
+        payload_index.create(field, kind, meta.iter().map(|(id, m)| (*id, &m.payload)));
+        *self.config.write() = config;
+        Ok(self.seq.load(Ordering::SeqCst))
+    }
+
+    pub fn delete_field_index(&self, field: &str, sync: bool) -> Result<u64> {
+        let _writer = self.writer.lock();
+        let mut config = self.config.read().clone();
+        if config.payload_schema.remove(field).is_none() {
+            return Err(Error::not_found(format!("payload index on field `{field}`")));
+        }
+        self.store_config(&config, sync)?;
+        self.points.write().payload_index.drop_field(field);
+        *self.config.write() = config;
+        Ok(self.seq.load(Ordering::SeqCst))
+    }
+
+    fn store_config(&self, config: &CollectionConfig, sync: bool) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        let json = serde_json::to_vec(config).map_err(|e| Error::Internal(e.to_string()))?;
+        batch.put_cf(self.storage.cf(crate::storage::CF_COLLECTIONS), self.name.as_bytes(), json);
+        self.storage.write(batch, sync)
+    }
+}
+
+impl Collection {
+    /// Points per indexed payload field (for `payload_schema` in the collection info).
+    pub fn field_index_counts(&self) -> HashMap<String, usize> {
+        let points = self.points.read();
+        let schema = self.config.read().payload_schema.clone();
+        schema
+            .keys()
+            .map(|k| {
+                let n = points.meta.values().filter(|m| !filter::values_at(&m.payload, k, true).is_empty()).count();
+                (k.clone(), n)
+            })
+            .collect()
+    }
+}

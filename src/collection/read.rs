@@ -1,0 +1,370 @@
+//! Reads: retrieve, scroll, count, and search — nearest neighbours of a vector or of a point,
+//! and recommendations from positive / negative examples.
+//!
+//! Filters run inside the engine's search as a predicate over payloads. When an indexed `must`
+//! condition narrows the candidates to few points, the exact allowed set is handed to the
+//! engine instead, which scans it exactly (so a selective filter still returns `limit` hits).
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+use vicinity_index::{Metric, ScoredPoint, SearchParams, VectorIndex};
+
+use super::filter::{Filter, Payload};
+use super::id::ExtId;
+use super::{Collection, Points};
+use crate::error::{Error, Result};
+use crate::storage::{keys, CF_IDS};
+
+/// `with_payload`: `true`/`false`, a list of keys, or `{"include": [...]}` / `{"exclude": [...]}`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum PayloadSelector {
+    #[default]
+    #[serde(skip)]
+    None,
+    Bool(bool),
+    Include(Vec<String>),
+    Fields {
+        #[serde(default)]
+        include: Option<Vec<String>>,
+        #[serde(default)]
+        exclude: Option<Vec<String>>,
+    },
+}
+
+impl PayloadSelector {
+    fn pick(&self, payload: &Payload) -> Option<Payload> {
+        match self {
+            PayloadSelector::None | PayloadSelector::Bool(false) => None,
+            PayloadSelector::Bool(true) => Some(payload.clone()),
+            PayloadSelector::Include(keys) | PayloadSelector::Fields { include: Some(keys), exclude: None } => {
+                Some(payload.iter().filter(|(k, _)| keys.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect())
+            }
+            PayloadSelector::Fields { include, exclude } => Some(
+                payload
+                    .iter()
+                    .filter(|(k, _)| include.as_ref().is_none_or(|i| i.contains(k)))
+                    .filter(|(k, _)| exclude.as_ref().is_none_or(|x| !x.contains(k)))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// A stored point as `retrieve` and `scroll` answer it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Record {
+    pub id: ExtId,
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<Payload>,
+    pub vector: Option<Vec<f32>>,
+}
+
+/// A search result.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Hit {
+    pub id: ExtId,
+    pub version: u64,
+    pub score: f32,
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<Payload>,
+    pub vector: Option<Vec<f32>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Example {
+    Id(ExtId),
+    Vector(Vec<f32>),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    #[default]
+    AverageVector,
+    BestScore,
+    SumScores,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Query {
+    /// Nearest to an example (a point id: the point itself is not returned).
+    Nearest(Example),
+    Recommend { positive: Vec<Example>, negative: Vec<Example>, strategy: Strategy },
+}
+
+#[derive(Clone, Debug)]
+pub struct Search {
+    pub query: Query,
+    pub filter: Option<Filter>,
+    pub limit: usize,
+    pub offset: usize,
+    pub score_threshold: Option<f32>,
+    pub params: SearchParams,
+    pub with_payload: PayloadSelector,
+    pub with_vector: bool,
+}
+
+/// Qdrant reports Euclid as a distance (smaller is closer); the engine's scores are
+/// higher-is-closer everywhere.
+fn reported(metric: Metric, score: f32) -> f32 {
+    match metric {
+        Metric::L2 => -score,
+        Metric::Cosine | Metric::Dot => score,
+    }
+}
+
+fn scaled_sigmoid(x: f32) -> f32 {
+    0.5 * (x / (1.0 + x.abs()) + 1.0)
+}
+
+impl Collection {
+    fn vector_of(&self, id: u64) -> Option<Vec<f32>> {
+        self.index.load().vector(id)
+    }
+
+    fn record(&self, points: &Points, id: u64, with_payload: &PayloadSelector, with_vector: bool) -> Option<Record> {
+        let m = points.meta.get(&id)?;
+        Some(Record {
+            id: m.ext,
+            payload: with_payload.pick(&m.payload),
+            vector: if with_vector { self.vector_of(id) } else { None },
+        })
+    }
+
+    /// The points among `ids` that exist, in the order asked.
+    pub fn retrieve(&self, ids: &[ExtId], with_payload: &PayloadSelector, with_vector: bool) -> Vec<Record> {
+        let points = self.points.read();
+        let mut seen = HashSet::new();
+        ids.iter()
+            .filter(|e| seen.insert(**e))
+            .filter_map(|e| points.by_ext.get(e))
+            .filter_map(|id| self.record(&points, *id, with_payload, with_vector))
+            .collect()
+    }
+
+    /// Up to `limit` points in id order from `offset` (inclusive), and the id to continue from.
+    pub fn scroll(
+        &self,
+        offset: Option<ExtId>,
+        limit: usize,
+        filter: Option<&Filter>,
+        with_payload: &PayloadSelector,
+        with_vector: bool,
+    ) -> Result<(Vec<Record>, Option<ExtId>)> {
+        let cid = self.config.read().id;
+        let prefix = keys::prefix(cid);
+        let start = offset.map(|o| keys::id(cid, &o.to_key()));
+        let points = self.points.read();
+        let mut records = Vec::with_capacity(limit.min(1024));
+        for item in self.storage.scan_prefix(CF_IDS, &prefix, start.as_deref()) {
+            let (_, value) = item?;
+            let id = u64::from_le_bytes(value.as_ref().try_into().map_err(|_| Error::Storage("bad id map".into()))?);
+            let Some(m) = points.meta.get(&id) else { continue };
+            if filter.is_some_and(|f| !f.matches(&m.payload, Some(m.ext))) {
+                continue;
+            }
+            if records.len() == limit {
+                return Ok((records, Some(m.ext)));
+            }
+            records.extend(self.record(&points, id, with_payload, with_vector));
+        }
+        Ok((records, None))
+    }
+
+    pub fn count(&self, filter: Option<&Filter>) -> usize {
+        let points = self.points.read();
+        match filter {
+            None => points.meta.len(),
+            Some(f) => match points.payload_index.candidates(f) {
+                Some(cands) => cands
+                    .iter()
+                    .filter(|id| points.meta.get(id).is_some_and(|m| f.matches(&m.payload, Some(m.ext))))
+                    .count(),
+                None => points.meta.values().filter(|m| f.matches(&m.payload, Some(m.ext))).count(),
+            },
+        }
+    }
+
+    /// Runs a search or recommendation.
+    pub fn search(&self, s: &Search) -> Result<Vec<Hit>> {
+        let (metric, dim) = {
+            let c = self.config.read();
+            (c.distance.metric(), c.size)
+        };
+        let points = self.points.read();
+        let resolve = |e: &Example| -> Result<(Vec<f32>, Option<u64>)> {
+            match e {
+                Example::Vector(v) => Ok((metric.prepare(v, dim)?, None)),
+                Example::Id(ext) => {
+                    let id = *points.by_ext.get(ext).ok_or_else(|| Error::not_found(format!("point {ext}")))?;
+                    let v = self.vector_of(id).ok_or_else(|| Error::not_found(format!("point {ext}")))?;
+                    Ok((v, Some(id)))
+                }
+            }
+        };
+        let k = s.limit + s.offset;
+        let (scored, exclude): (Vec<ScoredPoint>, HashSet<u64>) = match &s.query {
+            Query::Nearest(e) => {
+                let (v, id) = resolve(e)?;
+                let exclude: HashSet<u64> = id.into_iter().collect();
+                let hits = self.nearest(&points, &v, k, s, &exclude)?;
+                (hits.into_iter().map(|p| ScoredPoint { score: reported(metric, p.score), ..p }).collect(), exclude)
+            }
+            Query::Recommend { positive, negative, strategy } => {
+                let pos = positive.iter().map(resolve).collect::<Result<Vec<_>>>()?;
+                let neg = negative.iter().map(resolve).collect::<Result<Vec<_>>>()?;
+                let exclude: HashSet<u64> = pos.iter().chain(&neg).filter_map(|(_, id)| *id).collect();
+                let pos: Vec<Vec<f32>> = pos.into_iter().map(|(v, _)| v).collect();
+                let neg: Vec<Vec<f32>> = neg.into_iter().map(|(v, _)| v).collect();
+                let hits = match strategy {
+                    Strategy::AverageVector => {
+                        if pos.is_empty() {
+                            return Err(Error::bad("recommend with strategy average_vector needs at least one positive example"));
+                        }
+                        let q = average_query(&pos, &neg);
+                        let q = metric.prepare(&q, dim).map_err(|e| Error::bad(format!("recommend query vector: {e}")))?;
+                        self.nearest(&points, &q, k, s, &exclude)?
+                            .into_iter()
+                            .map(|p| ScoredPoint { score: reported(metric, p.score), ..p })
+                            .collect()
+                    }
+                    Strategy::BestScore | Strategy::SumScores => {
+                        if pos.is_empty() && neg.is_empty() {
+                            return Err(Error::bad("recommend needs at least one positive or negative example"));
+                        }
+                        self.rescore_examples(&points, metric, &pos, &neg, *strategy, k, s, &exclude)?
+                    }
+                };
+                (hits, exclude)
+            }
+        };
+        let threshold_ok = |score: f32| match (s.score_threshold, metric, &s.query) {
+            (None, _, _) => true,
+            (Some(t), Metric::L2, Query::Nearest(_))
+            | (Some(t), Metric::L2, Query::Recommend { strategy: Strategy::AverageVector, .. }) => score <= t,
+            (Some(t), _, _) => score >= t,
+        };
+        Ok(scored
+            .into_iter()
+            .filter(|p| !exclude.contains(&p.id) && threshold_ok(p.score))
+            .skip(s.offset)
+            .take(s.limit)
+            .filter_map(|p| {
+                let m = points.meta.get(&p.id)?;
+                Some(Hit {
+                    id: m.ext,
+                    version: m.version,
+                    score: p.score,
+                    payload: s.with_payload.pick(&m.payload),
+                    vector: if s.with_vector { self.vector_of(p.id) } else { None },
+                })
+            })
+            .collect())
+    }
+
+    /// The engine's top `k` for a prepared query, with the filter and exclusions applied inside.
+    fn nearest(&self, points: &Points, query: &[f32], k: usize, s: &Search, exclude: &HashSet<u64>) -> Result<Vec<ScoredPoint>> {
+        let index = self.index.load();
+        let admit = |id: u64| -> bool {
+            !exclude.contains(&id)
+                && points.meta.get(&id).is_some_and(|m| s.filter.as_ref().is_none_or(|f| f.matches(&m.payload, Some(m.ext))))
+        };
+        let k = k + exclude.len();
+        let Some(filter) = &s.filter else {
+            if exclude.is_empty() {
+                return Ok(index.search(query, k, &s.params, None)?);
+            }
+            let test = |id: u64| !exclude.contains(&id);
+            return Ok(index.search(query, k, &s.params, Some(&vicinity_index::Filter::predicate(&test)))?);
+        };
+        let candidates = points.payload_index.candidates(filter);
+        let scan_limit = (self.config.read().hnsw_params().full_scan_threshold).max(points.meta.len() / 20);
+        match candidates {
+            Some(c) if c.len() <= scan_limit => {
+                let allowed: HashSet<u64> = c.into_iter().filter(|id| admit(*id)).collect();
+                Ok(index.search(query, k, &s.params, Some(&vicinity_index::Filter::Ids(&allowed)))?)
+            }
+            other => {
+                let f = vicinity_index::Filter::Predicate { test: &admit, estimated_matches: other.map(|c| c.len()) };
+                Ok(index.search(query, k, &s.params, Some(&f))?)
+            }
+        }
+    }
+
+    /// best_score / sum_scores: candidates are every allowed point for small collections or
+    /// `exact`, otherwise the neighbours of each positive example; each is scored exactly
+    /// against all examples (Qdrant's formulas).
+    #[allow(clippy::too_many_arguments)]
+    fn rescore_examples(
+        &self,
+        points: &Points,
+        metric: Metric,
+        pos: &[Vec<f32>],
+        neg: &[Vec<f32>],
+        strategy: Strategy,
+        k: usize,
+        s: &Search,
+        exclude: &HashSet<u64>,
+    ) -> Result<Vec<ScoredPoint>> {
+        let index = self.index.load();
+        let small = points.meta.len() <= self.config.read().hnsw_params().full_scan_threshold;
+        let candidates: Vec<u64> = if s.params.exact || small || pos.is_empty() {
+            points
+                .meta
+                .iter()
+                .filter(|(id, m)| !exclude.contains(id) && s.filter.as_ref().is_none_or(|f| f.matches(&m.payload, Some(m.ext))))
+                .map(|(id, _)| *id)
+                .collect()
+        } else {
+            let wide = (k * 4).max(s.params.ef.unwrap_or(0)).max(64);
+            let mut set = HashSet::new();
+            for p in pos {
+                set.extend(self.nearest(points, p, wide, s, exclude)?.into_iter().map(|h| h.id));
+            }
+            set.into_iter().collect()
+        };
+        let score = |v: &[f32]| -> f32 {
+            let sims = |ex: &[Vec<f32>]| ex.iter().map(|e| metric.score(e, v)).collect::<Vec<f32>>();
+            match strategy {
+                Strategy::SumScores => sims(pos).iter().sum::<f32>() - sims(neg).iter().sum::<f32>(),
+                Strategy::BestScore | Strategy::AverageVector => {
+                    let best_pos = sims(pos).into_iter().fold(f32::NEG_INFINITY, f32::max);
+                    let best_neg = sims(neg).into_iter().fold(f32::NEG_INFINITY, f32::max);
+                    if best_pos > best_neg {
+                        scaled_sigmoid(best_pos)
+                    } else {
+                        -scaled_sigmoid(best_neg)
+                    }
+                }
+            }
+        };
+        let mut scored: Vec<ScoredPoint> = candidates
+            .into_iter()
+            .filter_map(|id| index.vector(id).map(|v| ScoredPoint { id, score: score(&v) }))
+            .collect();
+        scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+        scored.truncate(k);
+        Ok(scored)
+    }
+}
+
+/// Qdrant's average_vector: `avg(pos) + (avg(pos) - avg(neg))`, or `avg(pos)` without negatives.
+fn average_query(pos: &[Vec<f32>], neg: &[Vec<f32>]) -> Vec<f32> {
+    let avg = |vs: &[Vec<f32>]| {
+        let mut out = vec![0.0f32; vs[0].len()];
+        for v in vs {
+            out.iter_mut().zip(v).for_each(|(o, x)| *o += x);
+        }
+        out.iter_mut().for_each(|o| *o /= vs.len() as f32);
+        out
+    };
+    let p = avg(pos);
+    if neg.is_empty() {
+        return p;
+    }
+    let n = avg(neg);
+    p.iter().zip(&n).map(|(p, n)| p + (p - n)).collect()
+}

@@ -1,0 +1,255 @@
+//! Service configuration, layered: compiled-in defaults → `config/*.toml` (sorted by name) →
+//! the `--config` file → environment `VICINITY__SECTION__KEY` → command-line flags.
+//! Every layer is merged as TOML and validated once at start-up; an error names the key.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub service: ServiceConfig,
+    pub storage: StorageConfig,
+    pub search: SearchConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    pub host: String,
+    /// 0 picks a free port (the `listening on` line names it).
+    pub port: u16,
+    /// Largest accepted request body.
+    pub max_request_bytes: usize,
+    /// `RUST_LOG`-style filter, e.g. `info,vicinity=debug`.
+    pub log: String,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+    /// A collection's index is saved at most this often while writes arrive (and at shutdown);
+    /// a restart replays only the writes after the last save.
+    pub index_save_interval_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Largest `limit + offset` a query may ask for.
+    pub max_limit: usize,
+    /// Largest number of queries in one batch request.
+    pub max_batch: usize,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            host: "127.0.0.1".into(),
+            port: 6333,
+            max_request_bytes: 32 * 1024 * 1024,
+            log: "info".into(),
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig { data_dir: "./data".into(), index_save_interval_secs: 30 }
+    }
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig { max_limit: 10_000, max_batch: 1_000 }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            service: ServiceConfig::default(),
+            storage: StorageConfig::default(),
+            search: SearchConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("environment variable {name}: {reason}")]
+    Env { name: String, reason: String },
+    #[error("config key `{key}`: {reason}")]
+    Key { key: String, reason: String },
+}
+
+/// Values given on the command line; `None` leaves the lower layers alone.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub data_dir: Option<PathBuf>,
+    pub config_file: Option<PathBuf>,
+}
+
+const ENV_PREFIX: &str = "VICINITY__";
+
+impl Config {
+    /// Loads every layer from `config_dir`, the process environment and `flags`.
+    pub fn load(config_dir: &Path, flags: &Overrides) -> Result<Config, ConfigError> {
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(config_dir) {
+            Ok(dir) => dir
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        files.sort();
+        files.extend(flags.config_file.iter().cloned());
+        Self::from_layers(&files, std::env::vars(), flags)
+    }
+
+    /// The layering itself, with the environment passed in (tests use their own).
+    pub fn from_layers(
+        files: &[PathBuf],
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let mut merged = toml::Table::new();
+        for path in files {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::File { path: path.clone(), reason: e.to_string() })?;
+            let table: toml::Table = text
+                .parse()
+                .map_err(|e: toml::de::Error| ConfigError::File { path: path.clone(), reason: e.to_string() })?;
+            merge(&mut merged, table);
+        }
+        for (name, raw) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else { continue };
+            let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
+            if path.len() != 2 || path.iter().any(|p| p.is_empty()) {
+                return Err(ConfigError::Env {
+                    name,
+                    reason: "expected VICINITY__SECTION__KEY, e.g. VICINITY__SERVICE__PORT".into(),
+                });
+            }
+            let mut section = toml::Table::new();
+            section.insert(path[1].clone(), env_value(&raw));
+            let mut layer = toml::Table::new();
+            layer.insert(path[0].clone(), toml::Value::Table(section));
+            merge(&mut merged, layer);
+        }
+        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
+            ConfigError::Key { key: e.path().to_string(), reason: e.inner().to_string() }
+        })?;
+        if let Some(host) = &flags.host {
+            config.service.host = host.clone();
+        }
+        if let Some(port) = flags.port {
+            config.service.port = port;
+        }
+        if let Some(dir) = &flags.data_dir {
+            config.storage.data_dir = dir.clone();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, reason: &str| Err(ConfigError::Key { key: key.into(), reason: reason.into() });
+        if self.service.host.trim().is_empty() {
+            return bad("service.host", "must not be empty");
+        }
+        if self.service.max_request_bytes < 1024 {
+            return bad("service.max_request_bytes", "must be at least 1024");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.service.log).is_err() {
+            return bad("service.log", "not a valid log filter (e.g. `info` or `info,vicinity=debug`)");
+        }
+        if self.storage.data_dir.as_os_str().is_empty() {
+            return bad("storage.data_dir", "must not be empty");
+        }
+        if self.storage.index_save_interval_secs == 0 {
+            return bad("storage.index_save_interval_secs", "must be at least 1");
+        }
+        if self.search.max_limit == 0 {
+            return bad("search.max_limit", "must be at least 1");
+        }
+        if self.search.max_batch == 0 {
+            return bad("search.max_batch", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// An environment value as TOML when it parses as a scalar (`6333`, `true`, `1.5`), else a string.
+fn env_value(raw: &str) -> toml::Value {
+    match format!("v = {raw}").parse::<toml::Table>() {
+        Ok(mut t) => match t.remove("v") {
+            Some(v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_))) => v,
+            _ => toml::Value::String(raw.to_string()),
+        },
+        Err(_) => toml::Value::String(raw.to_string()),
+    }
+}
+
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.toml");
+        std::fs::write(&file, "[service]\nport = 7000\nhost = \"0.0.0.0\"\n[search]\nmax_limit = 50\n").unwrap();
+        let flags = Overrides { port: Some(9000), ..Overrides::default() };
+        let env = env(&[("VICINITY__SERVICE__HOST", "10.0.0.1"), ("VICINITY__SEARCH__MAX_LIMIT", "70")]);
+        let c = Config::from_layers(&[file], env, &flags).unwrap();
+        assert_eq!(c.service.port, 9000);
+        assert_eq!(c.service.host, "10.0.0.1");
+        assert_eq!(c.search.max_limit, 70);
+        assert_eq!(c.storage, StorageConfig::default());
+    }
+
+    #[test]
+    fn unknown_or_mistyped_keys_are_named() {
+        let err = Config::from_layers(&[], env(&[("VICINITY__SERVICE__PROT", "1")]), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("prot"), "{err}");
+        let err = Config::from_layers(&[], env(&[("VICINITY__SERVICE__PORT", "many")]), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("service.port"), "{err}");
+        let err = Config::from_layers(&[], env(&[("VICINITY__SEARCH__MAX_LIMIT", "0")]), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("search.max_limit"), "{err}");
+    }
+
+    #[test]
+    fn shipped_default_file_matches_compiled_defaults() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+        let c = Config::from_layers(&[file], Vec::new(), &Overrides::default()).unwrap();
+        assert_eq!(c, Config::default());
+    }
+}

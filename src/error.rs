@@ -1,0 +1,49 @@
+//! The service's error type. Messages name the offending value; `src/api/error.rs` maps every
+//! variant to an HTTP status in one exhaustive match.
+
+use vicinity_index::IndexError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed or asks for something impossible.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("{what} already exists")]
+    AlreadyExists { what: String },
+    /// RocksDB failed; the write was not acknowledged.
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// A bug or an unexpected state; the detail is logged, clients see an opaque message.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn bad(msg: impl Into<String>) -> Self {
+        Error::BadRequest(msg.into())
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Error::NotFound { what: what.into() }
+    }
+}
+
+impl From<rocksdb::Error> for Error {
+    fn from(e: rocksdb::Error) -> Self {
+        Error::Storage(e.into_string())
+    }
+}
+
+impl From<IndexError> for Error {
+    fn from(e: IndexError) -> Self {
+        if e.is_invalid_input() {
+            Error::BadRequest(e.to_string())
+        } else {
+            Error::Internal(e.to_string())
+        }
+    }
+}

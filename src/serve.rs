@@ -1,0 +1,77 @@
+//! `vicinity serve`: open the catalog, serve HTTP, save indexes in the background, and on
+//! SIGTERM / ctrl-c stop accepting requests, finish the ones in flight and save every index.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::{router, AppState};
+use crate::catalog::Catalog;
+use crate::config::Config;
+
+pub async fn serve(config: Config) -> Result<(), String> {
+    let data_dir = config.storage.data_dir.clone();
+    let catalog = tokio::task::spawn_blocking(move || Catalog::open(&data_dir))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot open data dir {}: {e}", config.storage.data_dir.display()))?;
+    let catalog = Arc::new(catalog);
+    let addr = format!("{}:{}", config.service.host, config.service.port);
+    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let interval = Duration::from_secs(config.storage.index_save_interval_secs);
+    let saver = tokio::spawn(save_loop(catalog.clone(), interval));
+    let state = AppState { catalog: catalog.clone(), config: Arc::new(config) };
+    tracing::info!("listening on {local}");
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| e.to_string())?;
+    saver.abort();
+    tracing::info!("shutting down: saving indexes");
+    tokio::task::spawn_blocking(move || catalog.save_dirty(&mut BTreeMap::new(), Duration::ZERO))
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn save_loop(catalog: Arc<Catalog>, interval: Duration) {
+    let mut last_saved = BTreeMap::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1).min(interval));
+    loop {
+        tick.tick().await;
+        let c = catalog.clone();
+        let mut ls = std::mem::take(&mut last_saved);
+        last_saved = match tokio::task::spawn_blocking(move || {
+            c.save_dirty(&mut ls, interval);
+            ls
+        })
+        .await
+        {
+            Ok(ls) => ls,
+            Err(e) => {
+                tracing::error!("index saver failed: {e}");
+                BTreeMap::new()
+            }
+        };
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

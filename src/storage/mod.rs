@@ -1,0 +1,193 @@
+//! RocksDB, the source of truth. Every index is derived from what is stored here.
+//!
+//! Column families and keys (`cid` = a collection's numeric id, big-endian u32, never reused):
+//! - `meta`: `schema_version` → u32; `next_collection_id` → u32; per collection
+//!   `seq/{cid}` (last write sequence), `next/{cid}` (next internal point id) and
+//!   `saved/{cid}` (the write sequence the persisted index covers) → u64.
+//! - `collections`: name → the collection's config as JSON.
+//! - `ids`: `cid · external id key` → internal id (u64). External keys sort numbers before
+//!   UUIDs and numbers numerically, so iterating this family is scrolling in id order.
+//! - `points`: `cid · internal id` → external id key, version, payload JSON.
+//! - `vectors`: `cid · internal id` → the prepared vector (f32 little-endian).
+//! - `changes`: `cid · seq` → the internal ids whose vector changed in that write. A restart
+//!   replays the entries after the persisted index's sequence; saving an index prunes them.
+//!
+//! Every write of the service is one `WriteBatch`; `sync` writes fsync the WAL before returning.
+
+use std::path::Path;
+
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+
+use crate::error::{Error, Result};
+
+pub const CF_META: &str = "meta";
+pub const CF_COLLECTIONS: &str = "collections";
+pub const CF_IDS: &str = "ids";
+pub const CF_POINTS: &str = "points";
+pub const CF_VECTORS: &str = "vectors";
+pub const CF_CHANGES: &str = "changes";
+const FAMILIES: [&str; 6] = [CF_META, CF_COLLECTIONS, CF_IDS, CF_POINTS, CF_VECTORS, CF_CHANGES];
+/// Families whose keys start with the collection id.
+pub const PER_COLLECTION: [&str; 4] = [CF_IDS, CF_POINTS, CF_VECTORS, CF_CHANGES];
+
+const SCHEMA_VERSION: &[u8] = b"schema_version";
+const NEXT_COLLECTION_ID: &[u8] = b"next_collection_id";
+
+pub struct Storage {
+    db: DB,
+}
+
+impl Storage {
+    /// Opens (or creates) the database under `dir`, checking and upgrading its format version.
+    pub fn open(dir: &Path) -> Result<Storage> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Storage(format!("cannot create data dir {}: {e}", dir.display())))?;
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let families = FAMILIES.iter().map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, dir.join("db"), families)?;
+        let storage = Storage { db };
+        storage.check_schema()?;
+        Ok(storage)
+    }
+
+    fn check_schema(&self) -> Result<()> {
+        let meta = self.cf(CF_META);
+        let found = match self.db.get_cf(meta, SCHEMA_VERSION)? {
+            Some(bytes) => u32::from_le_bytes(
+                bytes.as_slice().try_into().map_err(|_| Error::Storage("schema_version is not a u32".into()))?,
+            ),
+            None => {
+                let empty = self.db.iterator_cf(self.cf(CF_COLLECTIONS), IteratorMode::Start).next().is_none();
+                if !empty {
+                    return Err(Error::Storage("database has collections but no schema_version".into()));
+                }
+                self.put_meta_u32(SCHEMA_VERSION, vicinity_migrations::CURRENT)?;
+                return Ok(());
+            }
+        };
+        let steps = vicinity_migrations::plan(found).map_err(|e| Error::Storage(e.to_string()))?;
+        for step in steps {
+            tracing::info!("upgrading storage format v{} → v{}: {}", step.from, step.from + 1, step.describe);
+            vicinity_migrations::apply(step, &self.db).map_err(|e| Error::Storage(e.to_string()))?;
+            self.put_meta_u32(SCHEMA_VERSION, step.from + 1)?;
+        }
+        Ok(())
+    }
+
+    fn put_meta_u32(&self, key: &[u8], value: u32) -> Result<()> {
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db.put_cf_opt(self.cf(CF_META), key, value.to_le_bytes(), &opts)?;
+        Ok(())
+    }
+
+    pub fn cf(&self, name: &str) -> &ColumnFamily {
+        // The families are created at open; a missing one is a bug, not an input error.
+        self.db.cf_handle(name).unwrap_or_else(|| panic!("column family {name} exists after open"))
+    }
+
+    pub fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(cf), key)?)
+    }
+
+    pub fn get_u64(&self, cf: &str, key: &[u8]) -> Result<Option<u64>> {
+        match self.get(cf, key)? {
+            Some(b) => Ok(Some(u64::from_le_bytes(
+                b.as_slice().try_into().map_err(|_| Error::Storage(format!("{cf} value is not a u64")))?,
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    /// Commits a batch; `sync` waits for the WAL to reach the disk.
+    pub fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
+        let mut opts = WriteOptions::default();
+        opts.set_sync(sync);
+        self.db.write_opt(batch, &opts)?;
+        Ok(())
+    }
+
+    /// Every entry of `cf` whose key starts with `prefix`, from `start` (a full key) on.
+    pub fn scan_prefix<'a>(
+        &'a self,
+        cf: &str,
+        prefix: &'a [u8],
+        start: Option<&[u8]>,
+    ) -> impl Iterator<Item = Result<(Box<[u8]>, Box<[u8]>)>> + 'a {
+        let from = start.unwrap_or(prefix);
+        self.db
+            .iterator_cf(self.cf(cf), IteratorMode::From(from, Direction::Forward))
+            .map(|item| item.map_err(Error::from))
+            .take_while(move |item| item.as_ref().map_or(true, |(k, _)| k.starts_with(prefix)))
+    }
+
+    /// All (name, JSON) collection records.
+    pub fn collections(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        self.scan_prefix(CF_COLLECTIONS, b"", None)
+            .map(|item| {
+                let (k, v) = item?;
+                Ok((String::from_utf8_lossy(&k).into_owned(), v.into_vec()))
+            })
+            .collect()
+    }
+
+    /// Allocates a collection id (never reused, so a re-created name starts empty).
+    pub fn next_collection_id(&self) -> Result<u32> {
+        let current = match self.get(CF_META, NEXT_COLLECTION_ID)? {
+            Some(b) => u32::from_le_bytes(b.as_slice().try_into().map_err(|_| Error::Storage("bad id".into()))?),
+            None => 1,
+        };
+        self.put_meta_u32(NEXT_COLLECTION_ID, current + 1)?;
+        Ok(current)
+    }
+
+    /// A batch that removes everything stored for collection `cid` (named `name`).
+    pub fn drop_collection_batch(&self, cid: u32, name: &str) -> WriteBatch {
+        let mut batch = WriteBatch::default();
+        let (from, to) = (keys::prefix(cid), keys::prefix(cid + 1));
+        for cf in PER_COLLECTION {
+            batch.delete_range_cf(self.cf(cf), from, to);
+        }
+        for key in [keys::meta(b"seq/", cid), keys::meta(b"next/", cid), keys::meta(b"saved/", cid)] {
+            batch.delete_cf(self.cf(CF_META), key);
+        }
+        batch.delete_cf(self.cf(CF_COLLECTIONS), name.as_bytes());
+        batch
+    }
+}
+
+/// Key layout helpers (see the module docs).
+pub mod keys {
+    pub fn prefix(cid: u32) -> [u8; 4] {
+        cid.to_be_bytes()
+    }
+
+    /// `cid · n`, for points, vectors (n = internal id) and changes (n = sequence).
+    pub fn numbered(cid: u32, n: u64) -> [u8; 12] {
+        let mut k = [0u8; 12];
+        k[..4].copy_from_slice(&cid.to_be_bytes());
+        k[4..].copy_from_slice(&n.to_be_bytes());
+        k
+    }
+
+    /// The number of a `numbered` key.
+    pub fn number_of(key: &[u8]) -> Option<u64> {
+        key.get(4..12).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes)
+    }
+
+    pub fn id(cid: u32, external: &[u8]) -> Vec<u8> {
+        let mut k = Vec::with_capacity(4 + external.len());
+        k.extend_from_slice(&cid.to_be_bytes());
+        k.extend_from_slice(external);
+        k
+    }
+
+    pub fn meta(kind: &[u8], cid: u32) -> Vec<u8> {
+        let mut k = kind.to_vec();
+        k.extend_from_slice(&cid.to_be_bytes());
+        k
+    }
+}
