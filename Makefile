@@ -7,9 +7,19 @@ SHELL := /bin/bash
 CARGO_TARGET_DIR ?= /var/cache/vicinity/target
 export CARGO_TARGET_DIR
 SHARED ?= $(abspath ../shared)
-APT_PACKAGES := build-essential pkg-config python3 python3-venv python3-dev
+# RocksDB comes from Debian's shared library (see ARCHITECTURE.md, "Storage"); libclang is for
+# the bindings generator of librocksdb-sys.
+APT_PACKAGES := build-essential pkg-config python3 python3-venv python3-dev \
+  librocksdb-dev libclang-dev libsnappy-dev liblz4-dev libzstd-dev zlib1g-dev libbz2-dev
+# Python venv for the end-to-end tests (the real qdrant-client) — outside the clone, reused.
+VENV ?= /var/cache/vicinity/venv
+export VENV
+PY_TEST_PACKAGES := qdrant-client pytest numpy
+BIN := $(CARGO_TARGET_DIR)/release/vicinity
+PORT ?= 6333
+DATA_DIR ?= ./data
 
-.PHONY: setup run test lint bench compare
+.PHONY: setup build run test test-rust test-e2e lint bench compare
 
 setup:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -19,23 +29,30 @@ setup:
 	fi
 	@command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust stable with rustup"; exit 1; }
 	@mkdir -p $(CARGO_TARGET_DIR)
-	@echo "setup: ok (target dir $(CARGO_TARGET_DIR))"
+	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	@$(VENV)/bin/python -c "import qdrant_client, pytest, numpy" 2>/dev/null || \
+	  $(VENV)/bin/pip install -q $(PY_TEST_PACKAGES)
+	@echo "setup: ok (target dir $(CARGO_TARGET_DIR), venv $(VENV))"
 
-# Until the HTTP service lands, `run` exercises the engine end to end: it makes the small
-# gmm-tiny dataset with the shared benchmark scripts and runs ann-bench on it.
-run: setup
-	@PY=$$(bash $(SHARED)/bench/setup_venv.sh) && \
-	  D=$$($$PY $(SHARED)/bench/common.py dir gmm-tiny) && \
-	  { [ -f $$D/gt.ivecs ] || $$PY $(SHARED)/bench/make_synthetic.py gmm-tiny >/dev/null; } && \
-	  cargo run --release -p vicinity-index --bin ann-bench -- \
-	    --base $$D/base.fvecs --query $$D/query.fvecs --gt $$D/gt.ivecs --metric cosine --k 10
+build: setup
+	cargo build --release --workspace
+
+# The service on the embedded default: RocksDB under ./data, port 6333.
+run: build
+	$(BIN) serve --port $(PORT) --data-dir $(DATA_DIR)
 
 lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-test: lint
+test: lint build test-rust test-e2e
+
+test-rust:
 	cargo test --workspace --release
+
+# Starts real servers and drives them with the qdrant-client package.
+test-e2e: build
+	VICINITY_BIN=$(BIN) bash tests/e2e/run.sh
 
 bench: setup
 	cargo bench --bench distance --bench hnsw_search

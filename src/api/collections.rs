@@ -132,12 +132,15 @@ pub async fn exists(State(st): State<AppState>, Path(name): Path<String>) -> Api
 }
 
 #[utoipa::path(delete, path = "/collections/{name}", params(("name" = String, Path)),
-    responses((status = 200, description = "true when it existed")))]
+    responses((status = 200, description = "deleted"), (status = 404, description = "no such collection")))]
 pub async fn remove(State(st): State<AppState>, Path(name): Path<String>) -> ApiResult {
     let started = Instant::now();
     let catalog = st.catalog.clone();
-    let existed = blocking(move || catalog.delete(&name)).await?;
-    Ok(ok(existed, started))
+    let what = format!("collection `{name}`");
+    if !blocking(move || catalog.delete(&name)).await? {
+        return Err(crate::error::Error::not_found(what).into());
+    }
+    Ok(ok(true, started))
 }
 
 fn field_type(schema: &Value) -> Result<FieldType, ApiError> {

@@ -33,6 +33,8 @@ pub enum Condition {
     HasId(HashSet<ExtId>),
     Nested { key: String, filter: Filter },
     Filter(Filter),
+    /// `has_vector`: every point has the one unnamed vector; named vectors do not exist.
+    HasVector(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -130,6 +132,7 @@ impl Condition {
                 })
             }
             Condition::Filter(f) => f.matches(payload, id),
+            Condition::HasVector(name) => name.is_empty(),
         }
     }
 }
@@ -288,6 +291,10 @@ fn parse_condition(v: &Value, at: &str) -> Result<Condition, String> {
     if let Some(ids) = o.get("has_id") {
         let ids: Vec<ExtId> = serde_json::from_value(ids.clone()).map_err(|e| format!("{at}.has_id: {e}"))?;
         return Ok(Condition::HasId(ids.into_iter().collect()));
+    }
+    if let Some(name) = o.get("has_vector") {
+        let name = name.as_str().ok_or(format!("{at}.has_vector: expected a vector name (\"\" for the unnamed vector)"))?;
+        return Ok(Condition::HasVector(name.to_string()));
     }
     if o.contains_key("key") {
         return parse_field_condition(o, at);

@@ -74,6 +74,8 @@ def make_payload(rng: np.random.Generator, i: int) -> dict:
     elif o == 2:
         p["opt"] = int(rng.integers(0, 10))
     # else: "opt" missing
+    if i % 3 == 0:
+        p["meta"] = {"color": TAGS[int(rng.integers(0, len(TAGS)))], "size": int(rng.integers(0, 10))}
     return p
 
 
@@ -417,6 +419,14 @@ def filter_cases(ds: Dataset) -> list[tuple[str, M.Filter, Callable[[Any, dict],
          and bool(p.get("tags"))),
         ("very_selective", M.Filter(must=[fc_value("n", 7), fc_value("group", "a")]),
          lambda pid, p: nv(pid, p) and gv(pid, p)),
+        ("nested_key_value", M.Filter(must=[fc_value("meta.color", "red")]),
+         lambda pid, p: isinstance(p.get("meta"), dict) and p["meta"].get("color") == "red"),
+        ("nested_key_range", M.Filter(must=[fc_range("meta.size", gte=7)]),
+         lambda pid, p: isinstance(p.get("meta"), dict) and p["meta"].get("size", -1) >= 7),
+        ("values_count_gte", M.Filter(must=[M.FieldCondition(key="tags", values_count=M.ValuesCount(gte=2))]),
+         lambda pid, p: len(_vals(p, "tags")) >= 2),
+        ("values_count_lt", M.Filter(must=[M.FieldCondition(key="tags", values_count=M.ValuesCount(lt=2))]),
+         lambda pid, p: len(_vals(p, "tags")) < 2),
         ("single_condition_not_list", M.Filter(must=fc_value("group", "d")), p_value("group", "d")),
         ("no_match", M.Filter(must=[fc_value("n", 5000)]), lambda pid, p: False),
     ]
