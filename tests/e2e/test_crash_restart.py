@@ -233,10 +233,11 @@ def test_kill9_before_any_save(server_factory):
     c.close()
 
 
-def test_kill9_during_writes_loses_no_acknowledged_write(server_factory):
+@pytest.mark.parametrize("extra_delay", [0.0, 0.037, 0.211])
+def test_kill9_during_writes_loses_no_acknowledged_write(server_factory, extra_delay: float):
     """A writer upserts wait=true batches while the server is killed at an arbitrary moment:
     every batch acknowledged before the kill is there after the restart, whole."""
-    ds = S.make_dataset(20_000, seed=2027, distance=M.Distance.COSINE)
+    ds = S.make_dataset(40_000, seed=2027, distance=M.Distance.COSINE)
     srv = server_factory.start(env=SAVE_ENV)
     name = "crash_stream"
     c = connect(srv)
@@ -255,6 +256,7 @@ def test_kill9_during_writes_loses_no_acknowledged_write(server_factory):
                 failed.set()
                 return
             acked.append(start)
+            time.sleep(0.005)  # keep the stream going for a while on fast machines
 
     t = threading.Thread(target=writer, daemon=True)
     t.start()
@@ -264,7 +266,7 @@ def test_kill9_during_writes_loses_no_acknowledged_write(server_factory):
     deadline = time.monotonic() + 30
     while len(acked) < n0 + 7 and time.monotonic() < deadline and t.is_alive():
         time.sleep(0.01)
-    time.sleep(0.037)
+    time.sleep(extra_delay)
     srv.kill()
     t.join(timeout=60)
     n_acked = len(acked)
@@ -331,3 +333,39 @@ def test_deleted_collection_stays_deleted_after_restart(server_factory):
     assert c.count(gone).count == 0
     assert c.get_collection(gone).config.params.vectors.distance == M.Distance.EUCLID
     c.close()
+
+
+def test_kill9_around_index_saves(server_factory):
+    """Kill -9 at moments spread around the periodic save (about 1 s after the last write), many
+    times on the same data dir: a torn save must never cost data or the ability to start."""
+    ds = S.make_dataset(8000, seed=2028, distance=M.Distance.COSINE)
+    name = "crash_saves"
+    srv = server_factory.start(env=SAVE_ENV)
+    c = connect(srv)
+    S.create(c, name, M.Distance.COSINE)
+    S.upload(c, name, S.Dataset(ids=ds.ids[:4000], vectors=ds.vectors[:4000], payloads=ds.payloads[:4000],
+                                distance=ds.distance))
+    c.close()
+    rng = np.random.default_rng(8)
+    total = 4000
+    loaded = rebuilt = 0
+    for it in range(8):
+        c = connect(srv)
+        rows = range(total, total + 500)
+        c.upsert(name, wait=True, points=M.Batch(ids=[ds.ids[r] for r in rows], vectors=ds.vectors[total:total + 500].tolist(),
+                                                 payloads=[ds.payloads[r] for r in rows]))
+        total += 500
+        c.close()
+        time.sleep(float(rng.uniform(0.85, 1.25)))
+        srv = server_factory.restart(srv, crash=True)
+        log = srv.log_text()
+        loaded += f"collection {name}: loaded persisted index" in log
+        rebuilt += f"collection {name}: rebuilt index" in log
+        c = connect(srv)
+        assert c.count(name).count == total, (it, total)
+        r = int(rng.integers(0, total))
+        res = c.query_points(name, query=ds.vectors[r].tolist(), limit=1).points
+        assert res and res[0].id == ds.ids[r], (it, ds.ids[r], res)
+        c.close()
+    print(f"restarts: {loaded} loaded a persisted index, {rebuilt} rebuilt")
+    assert loaded >= 1

@@ -40,6 +40,7 @@ def local() -> QdrantClient:
 # ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.skipif(S.LOCAL_MODE, reason="needs the real server")
 def test_root_version(server):
     r = httpx.get(server.url + "/", timeout=10)
     assert r.status_code == 200, r.text
