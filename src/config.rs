@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub service: ServiceConfig,
@@ -67,16 +67,6 @@ impl Default for SearchConfig {
     }
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            service: ServiceConfig::default(),
-            storage: StorageConfig::default(),
-            search: SearchConfig::default(),
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("config file {path}: {reason}")]
@@ -123,9 +113,10 @@ impl Config {
         for path in files {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| ConfigError::File { path: path.clone(), reason: e.to_string() })?;
-            let table: toml::Table = text
-                .parse()
-                .map_err(|e: toml::de::Error| ConfigError::File { path: path.clone(), reason: e.to_string() })?;
+            let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::File {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
             merge(&mut merged, table);
         }
         for (name, raw) in env {
@@ -143,9 +134,8 @@ impl Config {
             layer.insert(path[0].clone(), toml::Value::Table(section));
             merge(&mut merged, layer);
         }
-        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
-            ConfigError::Key { key: e.path().to_string(), reason: e.inner().to_string() }
-        })?;
+        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(merged))
+            .map_err(|e| ConfigError::Key { key: e.path().to_string(), reason: e.inner().to_string() })?;
         if let Some(host) = &flags.host {
             config.service.host = host.clone();
         }
@@ -220,7 +210,8 @@ mod tests {
     fn layers_apply_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a.toml");
-        std::fs::write(&file, "[service]\nport = 7000\nhost = \"0.0.0.0\"\n[search]\nmax_limit = 50\n").unwrap();
+        std::fs::write(&file, "[service]\nport = 7000\nhost = \"0.0.0.0\"\n[search]\nmax_limit = 50\n")
+            .unwrap();
         let flags = Overrides { port: Some(9000), ..Overrides::default() };
         let env = env(&[("VICINITY__SERVICE__HOST", "10.0.0.1"), ("VICINITY__SEARCH__MAX_LIMIT", "70")]);
         let c = Config::from_layers(&[file], env, &flags).unwrap();
@@ -236,13 +227,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("prot"), "{err}");
-        let err = Config::from_layers(&[], env(&[("VICINITY__SERVICE__PORT", "many")]), &Overrides::default())
-            .unwrap_err()
-            .to_string();
+        let err =
+            Config::from_layers(&[], env(&[("VICINITY__SERVICE__PORT", "many")]), &Overrides::default())
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("service.port"), "{err}");
-        let err = Config::from_layers(&[], env(&[("VICINITY__SEARCH__MAX_LIMIT", "0")]), &Overrides::default())
-            .unwrap_err()
-            .to_string();
+        let err =
+            Config::from_layers(&[], env(&[("VICINITY__SEARCH__MAX_LIMIT", "0")]), &Overrides::default())
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("search.max_limit"), "{err}");
     }
 

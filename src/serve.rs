@@ -17,13 +17,17 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot open data dir {}: {e}", config.storage.data_dir.display()))?;
     let catalog = Arc::new(catalog);
     let addr = format!("{}:{}", config.service.host, config.service.port);
-    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let interval = Duration::from_secs(config.storage.index_save_interval_secs);
     let saver = tokio::spawn(save_loop(catalog.clone(), interval));
     let state = AppState { catalog: catalog.clone(), config: Arc::new(config) };
     tracing::info!("listening on {local}");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| e.to_string())?;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
     saver.abort();
     tracing::info!("shutting down: saving indexes");
     tokio::task::spawn_blocking(move || catalog.save_dirty(&mut BTreeMap::new(), Duration::ZERO))

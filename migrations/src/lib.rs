@@ -17,6 +17,7 @@ use rocksdb::DB;
 pub const CURRENT: u32 = 1;
 
 /// One upgrade: from `from` to `from + 1`.
+#[derive(Debug)]
 pub struct Step {
     pub from: u32,
     pub describe: &'static str,
@@ -55,7 +56,11 @@ fn plan_with(found: u32, current: u32, steps: &'static [Step]) -> Result<Vec<&'s
 
 /// Runs one step, mapping its failure to a [`MigrationError`].
 pub fn apply(step: &Step, db: &DB) -> Result<(), MigrationError> {
-    (step.apply)(db).map_err(|reason| MigrationError::StepFailed { from: step.from, describe: step.describe, reason })
+    (step.apply)(db).map_err(|reason| MigrationError::StepFailed {
+        from: step.from,
+        describe: step.describe,
+        reason,
+    })
 }
 
 #[cfg(test)]
@@ -66,10 +71,8 @@ mod tests {
         Ok(())
     }
 
-    static TWO_STEPS: [Step; 2] = [
-        Step { from: 1, describe: "one", apply: noop },
-        Step { from: 2, describe: "two", apply: noop },
-    ];
+    static TWO_STEPS: [Step; 2] =
+        [Step { from: 1, describe: "one", apply: noop }, Step { from: 2, describe: "two", apply: noop }];
 
     #[test]
     fn current_needs_no_steps() {
@@ -81,7 +84,10 @@ mod tests {
         let err = plan(CURRENT + 1).unwrap_err();
         assert_eq!(err, MigrationError::TooNew { found: CURRENT + 1, current: CURRENT });
         let text = err.to_string();
-        assert!(text.contains(&format!("v{}", CURRENT + 1)) && text.contains(&format!("v{CURRENT}")), "{text}");
+        assert!(
+            text.contains(&format!("v{}", CURRENT + 1)) && text.contains(&format!("v{CURRENT}")),
+            "{text}"
+        );
     }
 
     #[test]

@@ -2,10 +2,10 @@
 
 use std::time::Instant;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::{json, Value};
 
-use super::extract::{Body, Params, WaitParam};
+use super::extract::{Body, Params, Path, WaitParam};
 use super::models::{CreateCollection, CreateFieldIndex, HnswConfigDiff, QuantizationConfig, UpdateResult};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
 use crate::collection::{CollectionConfig, FieldType, HnswConfig, ScalarQuantization};
@@ -33,21 +33,33 @@ fn quantization(q: Option<&QuantizationConfig>) -> Result<Option<ScalarQuantizat
         Some(s) if s.kind == "int8" => {
             if let Some(quantile) = s.quantile {
                 if !(0.5..=1.0).contains(&quantile) {
-                    return Err(ApiError::bad(format!("quantization_config.scalar.quantile must be in 0.5..=1, got {quantile}")));
+                    return Err(ApiError::bad(format!(
+                        "quantization_config.scalar.quantile must be in 0.5..=1, got {quantile}"
+                    )));
                 }
             }
             Ok(Some(ScalarQuantization { oversampling: DEFAULT_OVERSAMPLING }))
         }
-        Some(s) => Err(ApiError::bad(format!("quantization_config.scalar.type must be \"int8\", got {:?}", s.kind))),
+        Some(s) => {
+            Err(ApiError::bad(format!("quantization_config.scalar.type must be \"int8\", got {:?}", s.kind)))
+        }
     }
 }
 
 #[utoipa::path(put, path = "/collections/{name}", request_body = CreateCollection,
     params(("name" = String, Path, description = "collection name")),
     responses((status = 200, description = "created"), (status = 400, description = "bad config"), (status = 409, description = "exists")))]
-pub async fn create(State(st): State<AppState>, Path(name): Path<String>, Body(body): Body<CreateCollection>) -> ApiResult {
+pub async fn create(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<CreateCollection>,
+) -> ApiResult {
     let started = Instant::now();
-    if body.sparse_vectors.as_ref().is_some_and(|v| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty())) {
+    if body
+        .sparse_vectors
+        .as_ref()
+        .is_some_and(|v| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty()))
+    {
         return Err(ApiError::bad("sparse_vectors are not supported"));
     }
     let config = CollectionConfig {
@@ -55,7 +67,9 @@ pub async fn create(State(st): State<AppState>, Path(name): Path<String>, Body(b
         size: body.vectors.size,
         distance: body.vectors.distance,
         hnsw: hnsw_config([&body.hnsw_config, &body.vectors.hnsw_config]),
-        quantization: quantization(body.vectors.quantization_config.as_ref().or(body.quantization_config.as_ref()))?,
+        quantization: quantization(
+            body.vectors.quantization_config.as_ref().or(body.quantization_config.as_ref()),
+        )?,
         payload_schema: Default::default(),
     };
     let catalog = st.catalog.clone();
@@ -76,7 +90,10 @@ pub async fn info(State(st): State<AppState>, Path(name): Path<String>) -> ApiRe
         .iter()
         .map(|(k, t)| (k.clone(), json!({"data_type": t, "params": null, "points": points_per_field.get(k).copied().unwrap_or(0)})))
         .collect();
-    let quantization = config.quantization.as_ref().map(|_| json!({"scalar": {"type": "int8", "quantile": null, "always_ram": true}}));
+    let quantization = config
+        .quantization
+        .as_ref()
+        .map(|_| json!({"scalar": {"type": "int8", "quantile": null, "always_ram": true}}));
     let info = json!({
         "status": "green",
         "optimizer_status": "ok",
@@ -150,7 +167,9 @@ fn field_type(schema: &Value) -> Result<FieldType, ApiError> {
         Value::Null | Value::Bool(_) | Value::Number(_) | Value::Array(_) => "",
     };
     serde_json::from_value(Value::String(name.to_string())).map_err(|_| {
-        ApiError::bad(format!("field_schema: unsupported type {name:?} (expected keyword, integer, float or bool)"))
+        ApiError::bad(format!(
+            "field_schema: unsupported type {name:?} (expected keyword, integer, float or bool)"
+        ))
     })
 }
 

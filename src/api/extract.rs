@@ -1,6 +1,6 @@
 //! Extractors whose rejections answer in the error envelope, naming what was wrong.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -8,34 +8,55 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::error::ApiError;
+use super::AppState;
 
 /// A JSON body. Malformed JSON and wrong types are 400 (413 when too large).
 pub struct Body<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Body(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
+            Err(rejection) => Err(json_rejection(rejection, state.config.service.max_request_bytes)),
         }
     }
 }
 
-fn json_rejection(r: JsonRejection) -> ApiError {
+fn json_rejection(r: JsonRejection, max_bytes: usize) -> ApiError {
     let status = match r.status() {
         StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         _ => StatusCode::BAD_REQUEST,
     };
-    let message = match &r {
-        JsonRejection::JsonDataError(_) | JsonRejection::JsonSyntaxError(_) => {
-            format!("Format error in JSON body: {}", r.body_text().trim_start_matches("Failed to deserialize the JSON body into the target type: "))
-        }
-        _ => r.body_text(),
+    // `JsonRejection` is non-exhaustive: tested with `matches!`, not matched arm by arm.
+    let message = if matches!(r, JsonRejection::JsonDataError(_) | JsonRejection::JsonSyntaxError(_)) {
+        let text = r.body_text();
+        let text = text.trim_start_matches("Failed to deserialize the JSON body into the target type: ");
+        format!("Format error in JSON body: {text}")
+    } else if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("request body too large: the limit is {max_bytes} bytes (service.max_request_bytes)")
+    } else {
+        r.body_text()
     };
     ApiError { status, message }
+}
+
+/// Path parameters; a bad one (e.g. invalid UTF-8 once percent-decoded) is 400, in the envelope.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| Path(p.0)).map_err(
+            |r: PathRejection| ApiError {
+                status: r.status(),
+                message: format!("Bad path: {}", r.body_text()),
+            },
+        )
+    }
 }
 
 /// Query-string parameters; bad ones are 400.

@@ -42,8 +42,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(service::root))
         .route("/healthz", get(service::healthz))
-        .route("/livez", get(service::healthz))
-        .route("/readyz", get(service::healthz))
+        .route("/livez", get(service::livez))
+        .route("/readyz", get(service::readyz))
         .route("/openapi.json", get(service::openapi))
         .route("/collections", get(collections::list))
         .route(
@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/collections/{name}/points/recommend", post(query::recommend))
         .route("/collections/{name}/points/recommend/batch", post(query::recommend_batch))
         .fallback(service::not_found)
+        .method_not_allowed_fallback(service::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }

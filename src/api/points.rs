@@ -2,10 +2,10 @@
 
 use std::time::Instant;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::json;
 
-use super::extract::{Body, Params, WaitParam};
+use super::extract::{Body, Params, Path, WaitParam};
 use super::models::{
     CountRequest, DeletePayload, PointsSelector, RetrievePoints, ScrollRequest, SetPayload, UpdateResult,
     UpsertPoints, WithVector,
@@ -27,7 +27,10 @@ pub(super) fn check_limit(limit: usize, offset: usize, max: usize) -> Result<(),
         return Err(ApiError::bad("limit must be at least 1"));
     }
     if limit.saturating_add(offset) > max {
-        return Err(ApiError::bad(format!("limit + offset must be at most {max}, got {}", limit.saturating_add(offset))));
+        return Err(ApiError::bad(format!(
+            "limit + offset must be at most {max}, got {}",
+            limit.saturating_add(offset)
+        )));
     }
     Ok(())
 }
@@ -48,7 +51,11 @@ pub async fn upsert(
         }
         (None, Some(b)) => {
             if b.vectors.len() != b.ids.len() {
-                return Err(ApiError::bad(format!("batch: {} ids but {} vectors", b.ids.len(), b.vectors.len())));
+                return Err(ApiError::bad(format!(
+                    "batch: {} ids but {} vectors",
+                    b.ids.len(),
+                    b.vectors.len()
+                )));
             }
             let payloads = match b.payloads {
                 Some(p) if p.len() != b.ids.len() => {
@@ -75,7 +82,11 @@ pub async fn upsert(
 
 #[utoipa::path(post, path = "/collections/{name}/points", request_body = RetrievePoints,
     params(("name" = String, Path)), responses((status = 200, description = "the points that exist")))]
-pub async fn retrieve(State(st): State<AppState>, Path(name): Path<String>, Body(body): Body<RetrievePoints>) -> ApiResult {
+pub async fn retrieve(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<RetrievePoints>,
+) -> ApiResult {
     let started = Instant::now();
     let c = st.catalog.get(&name)?;
     let with_payload = body.with_payload.unwrap_or(PayloadSelector::Bool(true));
@@ -84,15 +95,25 @@ pub async fn retrieve(State(st): State<AppState>, Path(name): Path<String>, Body
     Ok(ok(records, started))
 }
 
+/// A point id from a path: numbers go through the JSON parser so the message matches a body's
+/// (negative, not an integer, too large); anything else must be a UUID.
+fn path_id(id: &str) -> Result<ExtId, ApiError> {
+    if let Ok(n) = id.parse::<u64>() {
+        return Ok(ExtId::Num(n));
+    }
+    let value = match serde_json::from_str::<serde_json::Value>(id) {
+        Ok(v @ serde_json::Value::Number(_)) => v,
+        _ => json!(id),
+    };
+    serde_json::from_value(value).map_err(|e| ApiError::bad(e.to_string()))
+}
+
 #[utoipa::path(get, path = "/collections/{name}/points/{id}",
     params(("name" = String, Path), ("id" = String, Path, description = "unsigned integer or UUID")),
     responses((status = 200, description = "the point"), (status = 404, description = "no such point")))]
 pub async fn get_one(State(st): State<AppState>, Path((name, id)): Path<(String, String)>) -> ApiResult {
     let started = Instant::now();
-    let ext: ExtId = match id.parse::<u64>() {
-        Ok(n) => ExtId::Num(n),
-        Err(_) => serde_json::from_value(json!(id)).map_err(|e| ApiError::bad(e.to_string()))?,
-    };
+    let ext = path_id(&id)?;
     let c = st.catalog.get(&name)?;
     let mut found = c.retrieve(&[ext], &PayloadSelector::Bool(true), true);
     match found.pop() {
@@ -117,7 +138,13 @@ pub async fn delete(
     Ok(ok(UpdateResult::new(seq, sync), started))
 }
 
-async fn payload_op(st: AppState, name: String, wait: WaitParam, sel: Selector, update: PayloadUpdate) -> ApiResult {
+async fn payload_op(
+    st: AppState,
+    name: String,
+    wait: WaitParam,
+    sel: Selector,
+    update: PayloadUpdate,
+) -> ApiResult {
     let started = Instant::now();
     let c = st.catalog.get(&name)?;
     let sync = wait.sync();
@@ -178,7 +205,11 @@ pub async fn clear_payload(
 
 #[utoipa::path(post, path = "/collections/{name}/points/scroll", request_body = ScrollRequest,
     params(("name" = String, Path)), responses((status = 200, description = "points and next_page_offset")))]
-pub async fn scroll(State(st): State<AppState>, Path(name): Path<String>, Body(body): Body<ScrollRequest>) -> ApiResult {
+pub async fn scroll(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<ScrollRequest>,
+) -> ApiResult {
     let started = Instant::now();
     let limit = body.limit.unwrap_or(10);
     check_limit(limit, 0, st.config.search.max_limit)?;
@@ -189,13 +220,18 @@ pub async fn scroll(State(st): State<AppState>, Path(name): Path<String>, Body(b
     let with_payload = body.with_payload.unwrap_or(PayloadSelector::Bool(true));
     let with_vector = WithVector::wanted(&body.with_vector);
     let (points, next) =
-        blocking(move || c.scroll(body.offset, limit, body.filter.as_ref(), &with_payload, with_vector)).await?;
+        blocking(move || c.scroll(body.offset, limit, body.filter.as_ref(), &with_payload, with_vector))
+            .await?;
     Ok(ok(json!({"points": points, "next_page_offset": next}), started))
 }
 
 #[utoipa::path(post, path = "/collections/{name}/points/count", request_body = CountRequest,
     params(("name" = String, Path)), responses((status = 200, description = "{count}")))]
-pub async fn count(State(st): State<AppState>, Path(name): Path<String>, Body(body): Body<CountRequest>) -> ApiResult {
+pub async fn count(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<CountRequest>,
+) -> ApiResult {
     let started = Instant::now();
     let c = st.catalog.get(&name)?;
     let n = blocking(move || Ok(c.count(body.filter.as_ref()))).await?;

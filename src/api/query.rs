@@ -3,12 +3,12 @@
 
 use std::time::Instant;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use rayon::prelude::*;
 use serde_json::{json, Value};
 use vicinity_index::SearchParams;
 
-use super::extract::Body;
+use super::extract::{Body, Path};
 use super::models::{
     QueryBatch, QueryRequest, RecommendBatch, RecommendRequest, SearchBatch, SearchParamsBody, SearchRequest,
     WithVector,
@@ -49,7 +49,9 @@ fn example(v: &Value, at: &str) -> Result<Example, ApiError> {
 fn examples(v: Option<&Value>, at: &str) -> Result<Vec<Example>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items.iter().enumerate().map(|(i, e)| example(e, &format!("{at}[{i}]"))).collect(),
+        Some(Value::Array(items)) => {
+            items.iter().enumerate().map(|(i, e)| example(e, &format!("{at}[{i}]"))).collect()
+        }
         Some(_) => Err(ApiError::bad(format!("{at}: expected a list of vectors or point ids"))),
     }
 }
@@ -58,7 +60,9 @@ fn strategy(v: Option<&Value>) -> Result<Strategy, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(Strategy::default()),
         Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
-            ApiError::bad(format!("recommend.strategy: expected average_vector, best_score or sum_scores, got {v}"))
+            ApiError::bad(format!(
+                "recommend.strategy: expected average_vector, best_score or sum_scores, got {v}"
+            ))
         }),
     }
 }
@@ -74,22 +78,30 @@ fn parse_query(v: &Value) -> Result<Query, ApiError> {
                 "nearest" => Ok(Query::Nearest(example(inner, "query.nearest")?)),
                 "recommend" => {
                     let Value::Object(r) = inner else {
-                        return Err(ApiError::bad("query.recommend: expected {positive, negative, strategy}"));
+                        return Err(ApiError::bad(
+                            "query.recommend: expected {positive, negative, strategy}",
+                        ));
                     };
-                    if let Some(unknown) = r.keys().find(|k| !matches!(k.as_str(), "positive" | "negative" | "strategy")) {
+                    if let Some(unknown) =
+                        r.keys().find(|k| !matches!(k.as_str(), "positive" | "negative" | "strategy"))
+                    {
                         return Err(ApiError::bad(format!("query.recommend: unknown field `{unknown}`")));
                     }
                     let positive = examples(r.get("positive"), "query.recommend.positive")?;
                     let negative = examples(r.get("negative"), "query.recommend.negative")?;
                     Ok(Query::Recommend { positive, negative, strategy: strategy(r.get("strategy"))? })
                 }
-                other => Err(ApiError::bad(format!("query: `{other}` queries are not supported (use nearest or recommend)"))),
+                other => Err(ApiError::bad(format!(
+                    "query: `{other}` queries are not supported (use nearest or recommend)"
+                ))),
             }
         }
         Value::Array(items) if items.first().is_some_and(Value::is_array) => {
             Err(ApiError::bad("query: multi-vectors are not supported"))
         }
-        _ => Ok(Query::Nearest(example(v, "query")?)),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Array(_) => {
+            Ok(Query::Nearest(example(v, "query")?))
+        }
     }
 }
 
@@ -124,11 +136,29 @@ fn from_query_request(r: QueryRequest, config: &Config) -> Result<Search, ApiErr
 }
 
 fn from_search_request(r: SearchRequest, config: &Config) -> Result<Search, ApiError> {
+    // A plain list, or Qdrant's named form `{"name": "", "vector": [...]}` for the unnamed vector.
     let vector = match &r.vector {
-        Value::Object(o) => o.get("vector").cloned().unwrap_or(Value::Null),
-        other => other.clone(),
+        Value::Object(o) => {
+            if let Some(k) = o.keys().find(|k| !matches!(k.as_str(), "name" | "vector")) {
+                return Err(ApiError::bad(format!("vector: unknown field `{k}` (expected name, vector)")));
+            }
+            match o.get("name") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(n)) if n.is_empty() => {}
+                Some(other) => {
+                    return Err(ApiError::bad(format!(
+                        "vector.name: named vectors are not supported (got {other})"
+                    )))
+                }
+            }
+            o.get("vector").cloned().unwrap_or(Value::Null)
+        }
+        other @ (Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Array(_)) => {
+            other.clone()
+        }
     };
-    let vector: Vec<f32> = serde_json::from_value(vector).map_err(|_| ApiError::bad("vector: expected a list of numbers"))?;
+    let vector: Vec<f32> =
+        serde_json::from_value(vector).map_err(|_| ApiError::bad("vector: expected a list of numbers"))?;
     let offset = r.offset.unwrap_or(0);
     check_limit(r.limit, offset, config.search.max_limit)?;
     Ok(Search {
@@ -162,7 +192,11 @@ fn from_recommend_request(r: RecommendRequest, config: &Config) -> Result<Search
 }
 
 /// Runs searches on the blocking pool (spread over rayon when there are several).
-async fn run(st: &AppState, name: &str, searches: Vec<Search>) -> Result<Vec<Vec<crate::collection::Hit>>, ApiError> {
+async fn run(
+    st: &AppState,
+    name: &str,
+    searches: Vec<Search>,
+) -> Result<Vec<Vec<crate::collection::Hit>>, ApiError> {
     if searches.len() > st.config.search.max_batch {
         return Err(ApiError::bad(format!(
             "a batch may hold at most {} searches, got {}",
@@ -183,7 +217,11 @@ async fn run(st: &AppState, name: &str, searches: Vec<Search>) -> Result<Vec<Vec
 #[utoipa::path(post, path = "/collections/{name}/points/query", request_body = QueryRequest,
     params(("name" = String, Path)),
     responses((status = 200, description = "{points: [ScoredPoint]}"), (status = 400, description = "bad query"), (status = 404, description = "no such collection or example point")))]
-pub async fn query(State(st): State<AppState>, Path(name): Path<String>, Body(body): Body<QueryRequest>) -> ApiResult {
+pub async fn query(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<QueryRequest>,
+) -> ApiResult {
     let started = Instant::now();
     let search = from_query_request(body, &st.config)?;
     let mut hits = run(&st, &name, vec![search]).await?;
@@ -192,9 +230,14 @@ pub async fn query(State(st): State<AppState>, Path(name): Path<String>, Body(bo
 
 #[utoipa::path(post, path = "/collections/{name}/points/query/batch", request_body = QueryBatch,
     params(("name" = String, Path)), responses((status = 200, description = "[{points}]")))]
-pub async fn query_batch(State(st): State<AppState>, Path(name): Path<String>, Body(body): Body<QueryBatch>) -> ApiResult {
+pub async fn query_batch(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<QueryBatch>,
+) -> ApiResult {
     let started = Instant::now();
-    let searches = body.searches.into_iter().map(|r| from_query_request(r, &st.config)).collect::<Result<_, _>>()?;
+    let searches =
+        body.searches.into_iter().map(|r| from_query_request(r, &st.config)).collect::<Result<_, _>>()?;
     let hits = run(&st, &name, searches).await?;
     let result: Vec<Value> = hits.into_iter().map(|points| json!({"points": points})).collect();
     Ok(ok(result, started))
@@ -202,7 +245,11 @@ pub async fn query_batch(State(st): State<AppState>, Path(name): Path<String>, B
 
 #[utoipa::path(post, path = "/collections/{name}/points/search", request_body = SearchRequest,
     params(("name" = String, Path)), responses((status = 200, description = "[ScoredPoint]")))]
-pub async fn search(State(st): State<AppState>, Path(name): Path<String>, Body(body): Body<SearchRequest>) -> ApiResult {
+pub async fn search(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<SearchRequest>,
+) -> ApiResult {
     let started = Instant::now();
     let search = from_search_request(body, &st.config)?;
     let mut hits = run(&st, &name, vec![search]).await?;
@@ -211,15 +258,24 @@ pub async fn search(State(st): State<AppState>, Path(name): Path<String>, Body(b
 
 #[utoipa::path(post, path = "/collections/{name}/points/search/batch", request_body = SearchBatch,
     params(("name" = String, Path)), responses((status = 200, description = "[[ScoredPoint]]")))]
-pub async fn search_batch(State(st): State<AppState>, Path(name): Path<String>, Body(body): Body<SearchBatch>) -> ApiResult {
+pub async fn search_batch(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<SearchBatch>,
+) -> ApiResult {
     let started = Instant::now();
-    let searches = body.searches.into_iter().map(|r| from_search_request(r, &st.config)).collect::<Result<_, _>>()?;
+    let searches =
+        body.searches.into_iter().map(|r| from_search_request(r, &st.config)).collect::<Result<_, _>>()?;
     Ok(ok(run(&st, &name, searches).await?, started))
 }
 
 #[utoipa::path(post, path = "/collections/{name}/points/recommend", request_body = RecommendRequest,
     params(("name" = String, Path)), responses((status = 200, description = "[ScoredPoint]")))]
-pub async fn recommend(State(st): State<AppState>, Path(name): Path<String>, Body(body): Body<RecommendRequest>) -> ApiResult {
+pub async fn recommend(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<RecommendRequest>,
+) -> ApiResult {
     let started = Instant::now();
     let search = from_recommend_request(body, &st.config)?;
     let mut hits = run(&st, &name, vec![search]).await?;
@@ -234,6 +290,7 @@ pub async fn recommend_batch(
     Body(body): Body<RecommendBatch>,
 ) -> ApiResult {
     let started = Instant::now();
-    let searches = body.searches.into_iter().map(|r| from_recommend_request(r, &st.config)).collect::<Result<_, _>>()?;
+    let searches =
+        body.searches.into_iter().map(|r| from_recommend_request(r, &st.config)).collect::<Result<_, _>>()?;
     Ok(ok(run(&st, &name, searches).await?, started))
 }

@@ -78,7 +78,10 @@ impl CollectionConfig {
             return Err(Error::bad(format!("hnsw_config.m must be in 2..=64, got {}", h.m)));
         }
         if !(4..=4096).contains(&h.ef_construct) {
-            return Err(Error::bad(format!("hnsw_config.ef_construct must be in 4..=4096, got {}", h.ef_construct)));
+            return Err(Error::bad(format!(
+                "hnsw_config.ef_construct must be in 4..=4096, got {}",
+                h.ef_construct
+            )));
         }
         if let Some(q) = &self.quantization {
             if !(q.oversampling.is_finite() && (1.0..=100.0).contains(&q.oversampling)) {
@@ -96,7 +99,10 @@ impl CollectionConfig {
             ef_construction: self.hnsw.ef_construct,
             ef_search: self.hnsw.ef_construct,
             full_scan_threshold: self.hnsw.full_scan_threshold.saturating_mul(1024) / vector_bytes,
-            quantization: self.quantization.as_ref().map(|q| Quantization::Int8 { oversampling: q.oversampling }),
+            quantization: self
+                .quantization
+                .as_ref()
+                .map(|q| Quantization::Int8 { oversampling: q.oversampling }),
             ..HnswParams::default()
         }
     }

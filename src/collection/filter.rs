@@ -27,11 +27,17 @@ pub struct Filter {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Condition {
-    Field { key: String, check: FieldCheck },
+    Field {
+        key: String,
+        check: FieldCheck,
+    },
     IsEmpty(String),
     IsNull(String),
     HasId(HashSet<ExtId>),
-    Nested { key: String, filter: Filter },
+    Nested {
+        key: String,
+        filter: Filter,
+    },
     Filter(Filter),
     /// `has_vector`: every point has the one unnamed vector; named vectors do not exist.
     HasVector(String),
@@ -128,7 +134,9 @@ impl Condition {
                     Value::Array(items) => {
                         items.iter().any(|item| item.as_object().is_some_and(|o| filter.matches(o, None)))
                     }
-                    Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Object(_) => false,
+                    Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Object(_) => {
+                        false
+                    }
                 })
             }
             Condition::Filter(f) => f.matches(payload, id),
@@ -228,7 +236,11 @@ pub fn values_at<'a>(payload: &'a Payload, path: &str, flatten: bool) -> Vec<&'a
             .into_iter()
             .flat_map(|v| match v {
                 Value::Array(items) => items.iter().collect::<Vec<_>>(),
-                other => vec![other],
+                other @ (Value::Null
+                | Value::Bool(_)
+                | Value::Number(_)
+                | Value::String(_)
+                | Value::Object(_)) => vec![other],
             })
             .collect()
     } else {
@@ -267,7 +279,11 @@ fn parse_filter(v: &Value, at: &str) -> Result<Filter, String> {
                     .ok_or_else(|| format!("{here}.min_count: expected an unsigned integer"))?;
                 f.min_should = Some((conds, min as usize));
             }
-            other => return Err(format!("{at}: unknown field `{other}` (expected must, should, must_not, min_should)")),
+            other => {
+                return Err(format!(
+                    "{at}: unknown field `{other}` (expected must, should, must_not, min_should)"
+                ))
+            }
         }
     }
     Ok(f)
@@ -293,7 +309,9 @@ fn parse_condition(v: &Value, at: &str) -> Result<Condition, String> {
         return Ok(Condition::HasId(ids.into_iter().collect()));
     }
     if let Some(name) = o.get("has_vector") {
-        let name = name.as_str().ok_or(format!("{at}.has_vector: expected a vector name (\"\" for the unnamed vector)"))?;
+        let name = name
+            .as_str()
+            .ok_or(format!("{at}.has_vector: expected a vector name (\"\" for the unnamed vector)"))?;
         return Ok(Condition::HasVector(name.to_string()));
     }
     if o.contains_key("key") {
@@ -311,7 +329,8 @@ fn parse_condition(v: &Value, at: &str) -> Result<Condition, String> {
         let filter = parse_filter(inner.get("filter").unwrap_or(&Value::Null), &format!("{here}.filter"))?;
         return Ok(Condition::Nested { key, filter });
     }
-    if o.keys().all(|k| matches!(k.as_str(), "must" | "should" | "must_not" | "min_should")) && !o.is_empty() {
+    if o.keys().all(|k| matches!(k.as_str(), "must" | "should" | "must_not" | "min_should")) && !o.is_empty()
+    {
         return Ok(Condition::Filter(parse_filter(v, at)?));
     }
     Err(format!(
@@ -343,10 +362,14 @@ fn parse_field_condition(o: &Map<String, Value>, at: &str) -> Result<Condition, 
             other => return Err(format!("{at}: unsupported field condition `{other}`")),
         };
         if check.replace(parsed).is_some() {
-            return Err(format!("{at}: a field condition takes exactly one of match, range, values_count, is_empty, is_null"));
+            return Err(format!(
+                "{at}: a field condition takes exactly one of match, range, values_count, is_empty, is_null"
+            ));
         }
     }
-    let check = check.ok_or(format!("{at}: field condition on `{key}` has no match, range, values_count, is_empty or is_null"))?;
+    let check = check.ok_or(format!(
+        "{at}: field condition on `{key}` has no match, range, values_count, is_empty or is_null"
+    ))?;
     Ok(Condition::Field { key, check })
 }
 
@@ -354,8 +377,13 @@ fn parse_scalar(v: &Value, at: &str) -> Result<Scalar, String> {
     match v {
         Value::String(s) => Ok(Scalar::Keyword(s.clone())),
         Value::Bool(b) => Ok(Scalar::Bool(*b)),
-        Value::Number(n) => n.as_i64().map(Scalar::Integer).ok_or(format!("{at}: {n} is not an integer; match takes keywords, integers or bools")),
-        Value::Null | Value::Array(_) | Value::Object(_) => Err(format!("{at}: expected a string, integer or bool")),
+        Value::Number(n) => n
+            .as_i64()
+            .map(Scalar::Integer)
+            .ok_or(format!("{at}: {n} is not an integer; match takes keywords, integers or bools")),
+        Value::Null | Value::Array(_) | Value::Object(_) => {
+            Err(format!("{at}: expected a string, integer or bool"))
+        }
     }
 }
 
@@ -440,9 +468,15 @@ mod tests {
             (json!({"must": [{"is_null": {"key": "z"}}]}), true),
             (json!({"must": [{"is_null": {"key": "missing"}}]}), false),
             (json!({"must": [{"key": "tags", "values_count": {"gte": 2}}]}), true),
-            (json!({"should": [{"key": "g", "match": {"value": "b"}}, {"key": "n", "match": {"value": 5}}]}), true),
+            (
+                json!({"should": [{"key": "g", "match": {"value": "b"}}, {"key": "n", "match": {"value": 5}}]}),
+                true,
+            ),
             (json!({"must_not": [{"key": "g", "match": {"value": "a"}}]}), false),
-            (json!({"min_should": {"conditions": [{"key": "g", "match": {"value": "a"}}, {"key": "n", "match": {"value": 4}}], "min_count": 2}}), false),
+            (
+                json!({"min_should": {"conditions": [{"key": "g", "match": {"value": "a"}}, {"key": "n", "match": {"value": 4}}], "min_count": 2}}),
+                false,
+            ),
             (json!({"must": [{"must_not": [{"key": "n", "match": {"value": 4}}]}]}), true),
         ];
         for (filter, want) in cases {

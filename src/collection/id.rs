@@ -75,12 +75,23 @@ impl<'de> Deserialize<'de> for ExtId {
                 })
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<ExtId, E> {
+                // Integers beyond i64 / u64 arrive here as floats.
+                if v.fract() == 0.0 && v >= u64::MAX as f64 {
+                    return Err(E::custom(format!(
+                        "point id {v} is too large; ids are unsigned 64-bit integers or UUIDs"
+                    )));
+                }
+                if v.fract() == 0.0 && v < 0.0 {
+                    return Err(E::custom(format!(
+                        "point id {v} is negative; ids are unsigned integers or UUIDs"
+                    )));
+                }
                 Err(E::custom(format!("point id {v} is not an integer; ids are unsigned integers or UUIDs")))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ExtId, E> {
-                Uuid::parse_str(v)
-                    .map(ExtId::Uuid)
-                    .map_err(|_| E::custom(format!("point id {v:?} is not a UUID; ids are unsigned integers or UUIDs")))
+                Uuid::parse_str(v).map(ExtId::Uuid).map_err(|_| {
+                    E::custom(format!("point id {v:?} is not a UUID; ids are unsigned integers or UUIDs"))
+                })
             }
         }
         d.deserialize_any(IdVisitor)
@@ -91,8 +102,16 @@ impl utoipa::PartialSchema for ExtId {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
         OneOfBuilder::new()
-            .item(ObjectBuilder::new().schema_type(Type::Integer).format(Some(SchemaFormat::Custom("uint64".into()))))
-            .item(ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::Custom("uuid".into()))))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::Custom("uint64".into()))),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::Custom("uuid".into()))),
+            )
             .description(Some("An unsigned integer or a UUID"))
             .into()
     }

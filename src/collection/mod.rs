@@ -67,6 +67,28 @@ pub struct Collection {
     save_lock: Mutex<()>,
 }
 
+/// Checks a vector from a request (dimension, finiteness, magnitude) and returns it in the form
+/// the engine stores and searches with.
+///
+/// Magnitude: under Dot and Euclid any two vectors with squared norms up to `f32::MAX / 4`
+/// score (dot product, squared distance) within f32 range, so no score overflows to ±inf or
+/// NaN; under Cosine the norm itself must fit in f32 to normalise.
+pub(crate) fn prepare_vector(metric: vicinity_index::Metric, v: &[f32], dim: usize) -> Result<Vec<f32>> {
+    let limit = match metric {
+        vicinity_index::Metric::Cosine => f64::from(f32::MAX),
+        vicinity_index::Metric::Dot | vicinity_index::Metric::L2 => f64::from(f32::MAX) / 4.0,
+    };
+    let norm_sq: f64 = v.iter().map(|x| f64::from(*x) * f64::from(*x)).sum();
+    if v.len() == dim && norm_sq.is_finite() && norm_sq > limit {
+        return Err(Error::bad(format!(
+            "vector norm {:.3e} is too large: scores would overflow f32 (the limit is {:.3e})",
+            norm_sq.sqrt(),
+            limit.sqrt()
+        )));
+    }
+    Ok(metric.prepare(v, dim)?)
+}
+
 /// Vectors are read from RocksDB and inserted into a fresh index in chunks of this many.
 const REBUILD_CHUNK: usize = 10_000;
 
@@ -75,7 +97,13 @@ impl Collection {
         Ok(AnyIndex::new(Backend::Hnsw, config.distance.metric(), config.size, config.hnsw_params())?)
     }
 
-    fn assemble(name: &str, config: CollectionConfig, storage: Arc<Storage>, index: AnyIndex, index_dir: &Path) -> Self {
+    fn assemble(
+        name: &str,
+        config: CollectionConfig,
+        storage: Arc<Storage>,
+        index: AnyIndex,
+        index_dir: &Path,
+    ) -> Self {
         let index_path = index_dir.join(format!("{}.hnsw", config.id));
         Collection {
             name: name.to_string(),
@@ -92,14 +120,24 @@ impl Collection {
     }
 
     /// A new, empty collection. The caller has stored its config.
-    pub fn create(name: &str, config: CollectionConfig, storage: Arc<Storage>, index_dir: &Path) -> Result<Self> {
+    pub fn create(
+        name: &str,
+        config: CollectionConfig,
+        storage: Arc<Storage>,
+        index_dir: &Path,
+    ) -> Result<Self> {
         let index = Self::new_index(&config)?;
         Ok(Self::assemble(name, config, storage, index, index_dir))
     }
 
     /// Opens a stored collection: payloads from RocksDB, the index from its file caught up with
     /// the later writes, or rebuilt from the stored vectors when there is no usable file.
-    pub fn open(name: &str, config: CollectionConfig, storage: Arc<Storage>, index_dir: &Path) -> Result<Self> {
+    pub fn open(
+        name: &str,
+        config: CollectionConfig,
+        storage: Arc<Storage>,
+        index_dir: &Path,
+    ) -> Result<Self> {
         let started = Instant::now();
         let cid = config.id;
         let schema = config.payload_schema.clone();
@@ -138,10 +176,15 @@ impl Collection {
             }
             other => {
                 if let Some((_, Err(e))) = other {
-                    tracing::warn!("collection {name}: persisted index unusable ({e}); rebuilding from storage");
+                    tracing::warn!(
+                        "collection {name}: persisted index unusable ({e}); rebuilding from storage"
+                    );
                 }
                 c.rebuild_from_storage()?;
-                tracing::info!("collection {name}: rebuilt index from storage ({live} points) in {:.0?}", started.elapsed());
+                tracing::info!(
+                    "collection {name}: rebuilt index from storage ({live} points) in {:.0?}",
+                    started.elapsed()
+                );
             }
         }
         Ok(c)
@@ -193,7 +236,8 @@ impl Collection {
         for item in self.storage.scan_prefix(CF_CHANGES, &prefix, Some(&start)) {
             let (_, value) = item?;
             writes += 1;
-            changed.extend(value.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default())));
+            changed
+                .extend(value.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default())));
         }
         let index = self.index.load_full();
         let (mut ids, mut values, mut gone) = (Vec::new(), Vec::new(), Vec::new());
@@ -225,7 +269,11 @@ impl Collection {
         let cid = self.config.read().id;
         let mut batch = WriteBatch::default();
         batch.put_cf(self.storage.cf(CF_META), keys::meta(b"saved/", cid), seq.to_le_bytes());
-        batch.delete_range_cf(self.storage.cf(CF_CHANGES), keys::numbered(cid, 0), keys::numbered(cid, seq + 1));
+        batch.delete_range_cf(
+            self.storage.cf(CF_CHANGES),
+            keys::numbered(cid, 0),
+            keys::numbered(cid, seq + 1),
+        );
         self.storage.write(batch, true)?;
         self.saved_seq.store(seq, Ordering::SeqCst);
         tracing::info!("collection {}: saved index at seq {seq}", self.name);
@@ -291,7 +339,11 @@ impl Collection {
         schema
             .keys()
             .map(|k| {
-                let n = points.meta.values().filter(|m| !filter::values_at(&m.payload, k, true).is_empty()).count();
+                let n = points
+                    .meta
+                    .values()
+                    .filter(|m| !filter::values_at(&m.payload, k, true).is_empty())
+                    .count();
                 (k.clone(), n)
             })
             .collect()

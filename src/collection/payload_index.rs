@@ -12,6 +12,12 @@ use super::filter::{values_at, Condition, FieldCheck, Filter, Match, Payload, Sc
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct OrdF64(f64);
+impl OrdF64 {
+    /// The key of a number: -0.0 files as 0.0 (they compare equal, `total_cmp` would not).
+    fn of(x: f64) -> OrdF64 {
+        OrdF64(x + 0.0)
+    }
+}
 impl Eq for OrdF64 {}
 impl PartialOrd for OrdF64 {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
@@ -36,7 +42,12 @@ pub struct PayloadIndex {
 
 impl PayloadIndex {
     /// Creates (or replaces) the index of `key`, filling it from `points`.
-    pub fn create<'a>(&mut self, key: &str, kind: FieldType, points: impl Iterator<Item = (u64, &'a Payload)>) {
+    pub fn create<'a>(
+        &mut self,
+        key: &str,
+        kind: FieldType,
+        points: impl Iterator<Item = (u64, &'a Payload)>,
+    ) {
         let index = match kind {
             FieldType::Keyword | FieldType::Bool => FieldIndex::Scalar(HashMap::new()),
             FieldType::Integer | FieldType::Float => FieldIndex::Numeric(BTreeMap::new()),
@@ -69,7 +80,7 @@ impl PayloadIndex {
                 }
                 FieldIndex::Numeric(map) => {
                     if let Some(x) = numeric(*kind, v) {
-                        map.entry(OrdF64(x)).or_default().insert(id);
+                        map.entry(OrdF64::of(x)).or_default().insert(id);
                     }
                 }
             }
@@ -86,7 +97,7 @@ impl PayloadIndex {
                         }
                     }
                     FieldIndex::Numeric(map) => {
-                        if let Some(set) = numeric(*kind, v).and_then(|x| map.get_mut(&OrdF64(x))) {
+                        if let Some(set) = numeric(*kind, v).and_then(|x| map.get_mut(&OrdF64::of(x))) {
                             set.remove(&id);
                         }
                     }
@@ -107,22 +118,34 @@ impl PayloadIndex {
 
     fn condition(&self, c: &Condition) -> Option<HashSet<u64>> {
         let Condition::Field { key, check } = c else { return None };
-        let (_, index) = self.fields.get(key)?;
+        let (kind, index) = self.fields.get(key)?;
+        // A keyword / bool index holds only values of its kind: a condition on another kind of
+        // value is evaluated on the payloads instead.
         match (check, index) {
-            (FieldCheck::Match(Match::Value(s)), FieldIndex::Scalar(map)) => Some(map.get(s).cloned().unwrap_or_default()),
-            (FieldCheck::Match(Match::Any(list)), FieldIndex::Scalar(map)) => {
+            (FieldCheck::Match(Match::Value(s)), FieldIndex::Scalar(map)) if kind_accepts(*kind, s) => {
+                Some(map.get(s).cloned().unwrap_or_default())
+            }
+            (FieldCheck::Match(Match::Any(list)), FieldIndex::Scalar(map))
+                if list.iter().all(|s| kind_accepts(*kind, s)) =>
+            {
                 Some(list.iter().filter_map(|s| map.get(s)).flatten().copied().collect())
             }
             (FieldCheck::Match(Match::Value(Scalar::Integer(i))), FieldIndex::Numeric(map)) => {
-                Some(map.get(&OrdF64(*i as f64)).cloned().unwrap_or_default())
+                Some(map.get(&OrdF64::of(*i as f64)).cloned().unwrap_or_default())
             }
             (FieldCheck::Range(r), FieldIndex::Numeric(map)) => {
-                let lo = r.gte.or(r.gt).map(OrdF64).unwrap_or(OrdF64(f64::NEG_INFINITY));
-                let hi = r.lte.or(r.lt).map(OrdF64).unwrap_or(OrdF64(f64::INFINITY));
+                let lo = r.gte.or(r.gt).map(OrdF64::of).unwrap_or(OrdF64(f64::NEG_INFINITY));
+                let hi = r.lte.or(r.lt).map(OrdF64::of).unwrap_or(OrdF64(f64::INFINITY));
                 if lo > hi {
                     return Some(HashSet::new());
                 }
-                Some(map.range(lo..=hi).filter(|(k, _)| r.contains(k.0)).flat_map(|(_, s)| s).copied().collect())
+                Some(
+                    map.range(lo..=hi)
+                        .filter(|(k, _)| r.contains(k.0))
+                        .flat_map(|(_, s)| s)
+                        .copied()
+                        .collect(),
+                )
             }
             _ => None,
         }
@@ -130,16 +153,15 @@ impl PayloadIndex {
 }
 
 fn kind_accepts(kind: FieldType, s: &Scalar) -> bool {
-    matches!(
-        (kind, s),
-        (FieldType::Keyword, Scalar::Keyword(_)) | (FieldType::Bool, Scalar::Bool(_))
-    )
+    matches!((kind, s), (FieldType::Keyword, Scalar::Keyword(_)) | (FieldType::Bool, Scalar::Bool(_)))
 }
 
+/// The key a numeric index files a value under. Integer and float indexes both hold every
+/// number (as f64), so their candidates are a superset of what `match` / `range` accept
+/// whatever mix of integers and floats a field holds.
 fn numeric(kind: FieldType, v: &Value) -> Option<f64> {
     match kind {
-        FieldType::Integer => v.as_i64().map(|i| i as f64),
-        FieldType::Float => v.as_f64().filter(|_| !v.is_boolean()),
+        FieldType::Integer | FieldType::Float => v.as_f64(),
         FieldType::Keyword | FieldType::Bool => None,
     }
 }
@@ -152,7 +174,12 @@ mod tests {
     #[test]
     fn candidates_agree_with_the_filter() {
         let payloads: Vec<Payload> = (0..200)
-            .map(|i| json!({"g": format!("g{}", i % 7), "n": i % 50, "x": i as f64 / 3.0}).as_object().unwrap().clone())
+            .map(|i| {
+                json!({"g": format!("g{}", i % 7), "n": i % 50, "x": i as f64 / 3.0})
+                    .as_object()
+                    .unwrap()
+                    .clone()
+            })
             .collect();
         let mut index = PayloadIndex::default();
         index.create("g", FieldType::Keyword, payloads.iter().enumerate().map(|(i, p)| (i as u64, p)));

@@ -18,7 +18,7 @@ use crate::storage::{keys, CF_IDS};
 
 /// `with_payload`: `true`/`false`, a list of keys, or `{"include": [...]}` / `{"exclude": [...]}`.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, utoipa::ToSchema)]
-#[serde(untagged)]
+#[serde(untagged, try_from = "serde_json::Value")]
 pub enum PayloadSelector {
     #[default]
     #[serde(skip)]
@@ -33,14 +33,47 @@ pub enum PayloadSelector {
     },
 }
 
+/// Parsed by hand so a wrong shape or an unknown field is named (an untagged enum would only
+/// say that nothing matched).
+impl TryFrom<serde_json::Value> for PayloadSelector {
+    type Error = String;
+
+    fn try_from(v: serde_json::Value) -> Result<Self, String> {
+        use serde_json::Value;
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Fields {
+            include: Option<Vec<String>>,
+            exclude: Option<Vec<String>>,
+        }
+        match v {
+            Value::Bool(b) => Ok(PayloadSelector::Bool(b)),
+            Value::Array(_) => serde_json::from_value(v)
+                .map(PayloadSelector::Include)
+                .map_err(|e| format!("expected a list of payload keys: {e}")),
+            Value::Object(_) => serde_json::from_value::<Fields>(v)
+                .map(|f| PayloadSelector::Fields { include: f.include, exclude: f.exclude })
+                .map_err(|e| format!("{e} (expected include, exclude)")),
+            Value::Null | Value::Number(_) | Value::String(_) => Err(format!(
+                "expected true, false, a list of keys or {{\"include\"/\"exclude\": [keys]}}, got {v}"
+            )),
+        }
+    }
+}
+
 impl PayloadSelector {
     fn pick(&self, payload: &Payload) -> Option<Payload> {
         match self {
             PayloadSelector::None | PayloadSelector::Bool(false) => None,
             PayloadSelector::Bool(true) => Some(payload.clone()),
-            PayloadSelector::Include(keys) | PayloadSelector::Fields { include: Some(keys), exclude: None } => {
-                Some(payload.iter().filter(|(k, _)| keys.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect())
-            }
+            PayloadSelector::Include(keys)
+            | PayloadSelector::Fields { include: Some(keys), exclude: None } => Some(
+                payload
+                    .iter()
+                    .filter(|(k, _)| keys.contains(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
             PayloadSelector::Fields { include, exclude } => Some(
                 payload
                     .iter()
@@ -92,7 +125,11 @@ pub enum Strategy {
 pub enum Query {
     /// Nearest to an example (a point id: the point itself is not returned).
     Nearest(Example),
-    Recommend { positive: Vec<Example>, negative: Vec<Example>, strategy: Strategy },
+    Recommend {
+        positive: Vec<Example>,
+        negative: Vec<Example>,
+        strategy: Strategy,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -125,7 +162,13 @@ impl Collection {
         self.index.load().vector(id)
     }
 
-    fn record(&self, points: &Points, id: u64, with_payload: &PayloadSelector, with_vector: bool) -> Option<Record> {
+    fn record(
+        &self,
+        points: &Points,
+        id: u64,
+        with_payload: &PayloadSelector,
+        with_vector: bool,
+    ) -> Option<Record> {
         let m = points.meta.get(&id)?;
         Some(Record {
             id: m.ext,
@@ -161,7 +204,9 @@ impl Collection {
         let mut records = Vec::with_capacity(limit.min(1024));
         for item in self.storage.scan_prefix(CF_IDS, &prefix, start.as_deref()) {
             let (_, value) = item?;
-            let id = u64::from_le_bytes(value.as_ref().try_into().map_err(|_| Error::Storage("bad id map".into()))?);
+            let id = u64::from_le_bytes(
+                value.as_ref().try_into().map_err(|_| Error::Storage("bad id map".into()))?,
+            );
             let Some(m) = points.meta.get(&id) else { continue };
             if filter.is_some_and(|f| !f.matches(&m.payload, Some(m.ext))) {
                 continue;
@@ -197,9 +242,10 @@ impl Collection {
         let points = self.points.read();
         let resolve = |e: &Example| -> Result<(Vec<f32>, Option<u64>)> {
             match e {
-                Example::Vector(v) => Ok((metric.prepare(v, dim)?, None)),
+                Example::Vector(v) => Ok((super::prepare_vector(metric, v, dim)?, None)),
                 Example::Id(ext) => {
-                    let id = *points.by_ext.get(ext).ok_or_else(|| Error::not_found(format!("point {ext}")))?;
+                    let id =
+                        *points.by_ext.get(ext).ok_or_else(|| Error::not_found(format!("point {ext}")))?;
                     let v = self.vector_of(id).ok_or_else(|| Error::not_found(format!("point {ext}")))?;
                     Ok((v, Some(id)))
                 }
@@ -211,7 +257,10 @@ impl Collection {
                 let (v, id) = resolve(e)?;
                 let exclude: HashSet<u64> = id.into_iter().collect();
                 let hits = self.nearest(&points, &v, k, s, &exclude)?;
-                (hits.into_iter().map(|p| ScoredPoint { score: reported(metric, p.score), ..p }).collect(), exclude)
+                (
+                    hits.into_iter().map(|p| ScoredPoint { score: reported(metric, p.score), ..p }).collect(),
+                    exclude,
+                )
             }
             Query::Recommend { positive, negative, strategy } => {
                 let pos = positive.iter().map(resolve).collect::<Result<Vec<_>>>()?;
@@ -222,10 +271,13 @@ impl Collection {
                 let hits = match strategy {
                     Strategy::AverageVector => {
                         if pos.is_empty() {
-                            return Err(Error::bad("recommend with strategy average_vector needs at least one positive example"));
+                            return Err(Error::bad(
+                                "recommend with strategy average_vector needs at least one positive example",
+                            ));
                         }
                         let q = average_query(&pos, &neg);
-                        let q = metric.prepare(&q, dim).map_err(|e| Error::bad(format!("recommend query vector: {e}")))?;
+                        let q = super::prepare_vector(metric, &q, dim)
+                            .map_err(|e| Error::bad(format!("recommend query vector: {e}")))?;
                         self.nearest(&points, &q, k, s, &exclude)?
                             .into_iter()
                             .map(|p| ScoredPoint { score: reported(metric, p.score), ..p })
@@ -233,7 +285,9 @@ impl Collection {
                     }
                     Strategy::BestScore | Strategy::SumScores => {
                         if pos.is_empty() && neg.is_empty() {
-                            return Err(Error::bad("recommend needs at least one positive or negative example"));
+                            return Err(Error::bad(
+                                "recommend needs at least one positive or negative example",
+                            ));
                         }
                         self.rescore_examples(&points, metric, &pos, &neg, *strategy, k, s, &exclude)?
                     }
@@ -266,13 +320,23 @@ impl Collection {
     }
 
     /// The engine's top `k` for a prepared query, with the filter and exclusions applied inside.
-    fn nearest(&self, points: &Points, query: &[f32], k: usize, s: &Search, exclude: &HashSet<u64>) -> Result<Vec<ScoredPoint>> {
+    fn nearest(
+        &self,
+        points: &Points,
+        query: &[f32],
+        k: usize,
+        s: &Search,
+        exclude: &HashSet<u64>,
+    ) -> Result<Vec<ScoredPoint>> {
         let index = self.index.load();
         let admit = |id: u64| -> bool {
             !exclude.contains(&id)
-                && points.meta.get(&id).is_some_and(|m| s.filter.as_ref().is_none_or(|f| f.matches(&m.payload, Some(m.ext))))
+                && points
+                    .meta
+                    .get(&id)
+                    .is_some_and(|m| s.filter.as_ref().is_none_or(|f| f.matches(&m.payload, Some(m.ext))))
         };
-        let k = k + exclude.len();
+        let k = k.saturating_add(exclude.len());
         let Some(filter) = &s.filter else {
             if exclude.is_empty() {
                 return Ok(index.search(query, k, &s.params, None)?);
@@ -288,7 +352,10 @@ impl Collection {
                 Ok(index.search(query, k, &s.params, Some(&vicinity_index::Filter::Ids(&allowed)))?)
             }
             other => {
-                let f = vicinity_index::Filter::Predicate { test: &admit, estimated_matches: other.map(|c| c.len()) };
+                let f = vicinity_index::Filter::Predicate {
+                    test: &admit,
+                    estimated_matches: other.map(|c| c.len()),
+                };
                 Ok(index.search(query, k, &s.params, Some(&f))?)
             }
         }
@@ -315,7 +382,10 @@ impl Collection {
             points
                 .meta
                 .iter()
-                .filter(|(id, m)| !exclude.contains(id) && s.filter.as_ref().is_none_or(|f| f.matches(&m.payload, Some(m.ext))))
+                .filter(|(id, m)| {
+                    !exclude.contains(id)
+                        && s.filter.as_ref().is_none_or(|f| f.matches(&m.payload, Some(m.ext)))
+                })
                 .map(|(id, _)| *id)
                 .collect()
         } else {

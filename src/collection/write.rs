@@ -29,7 +29,10 @@ pub enum Selector {
 
 pub enum PayloadUpdate {
     /// Merge these keys into the payload (optionally under a nested `key`).
-    Set { payload: Payload, key: Option<String> },
+    Set {
+        payload: Payload,
+        key: Option<String>,
+    },
     /// Replace the whole payload.
     Overwrite(Payload),
     /// Remove these keys.
@@ -47,7 +50,8 @@ pub(super) fn encode_point(meta: &PointMeta) -> Vec<u8> {
 pub(super) fn decode_point(bytes: &[u8]) -> Result<PointMeta> {
     let bad = || Error::Storage("corrupt point record".into());
     let (ext, used) = ExtId::from_key(bytes).ok_or_else(bad)?;
-    let version = u64::from_le_bytes(bytes.get(used..used + 8).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
+    let version =
+        u64::from_le_bytes(bytes.get(used..used + 8).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
     let payload = serde_json::from_slice(&bytes[used + 8..]).map_err(|_| bad())?;
     Ok(PointMeta { ext, version, payload })
 }
@@ -78,7 +82,8 @@ impl Collection {
         let mut prepared: Vec<(ExtId, Vec<f32>, Payload)> = Vec::with_capacity(points.len());
         let mut position: HashMap<ExtId, usize> = HashMap::new();
         for p in points {
-            let v = metric.prepare(&p.vector, dim).map_err(|e| Error::bad(format!("point {}: {e}", p.id)))?;
+            let v = super::prepare_vector(metric, &p.vector, dim)
+                .map_err(|e| Error::bad(format!("point {}: {e}", p.id)))?;
             let entry = (p.id, v, p.payload.unwrap_or_default());
             match position.get(&p.id) {
                 Some(&i) => prepared[i] = entry,
@@ -130,7 +135,8 @@ impl Collection {
         }
         let applied = self.index.load().upsert(&internal, &vectors);
         self.seq.store(seq, Ordering::SeqCst);
-        applied.map_err(|e| Error::Internal(format!("stored write {seq} failed to apply to the index: {e}")))?;
+        applied
+            .map_err(|e| Error::Internal(format!("stored write {seq} failed to apply to the index: {e}")))?;
         Ok(seq)
     }
 

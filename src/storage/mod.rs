@@ -16,7 +16,9 @@
 
 use std::path::Path;
 
-use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{
+    ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB,
+};
 
 use crate::error::{Error, Result};
 
@@ -32,6 +34,9 @@ pub const PER_COLLECTION: [&str; 4] = [CF_IDS, CF_POINTS, CF_VECTORS, CF_CHANGES
 
 const SCHEMA_VERSION: &[u8] = b"schema_version";
 const NEXT_COLLECTION_ID: &[u8] = b"next_collection_id";
+
+/// A key and its value, as iterators yield them.
+pub type Entry = (Box<[u8]>, Box<[u8]>);
 
 pub struct Storage {
     db: DB,
@@ -57,10 +62,14 @@ impl Storage {
         let meta = self.cf(CF_META);
         let found = match self.db.get_cf(meta, SCHEMA_VERSION)? {
             Some(bytes) => u32::from_le_bytes(
-                bytes.as_slice().try_into().map_err(|_| Error::Storage("schema_version is not a u32".into()))?,
+                bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| Error::Storage("schema_version is not a u32".into()))?,
             ),
             None => {
-                let empty = self.db.iterator_cf(self.cf(CF_COLLECTIONS), IteratorMode::Start).next().is_none();
+                let empty =
+                    self.db.iterator_cf(self.cf(CF_COLLECTIONS), IteratorMode::Start).next().is_none();
                 if !empty {
                     return Err(Error::Storage("database has collections but no schema_version".into()));
                 }
@@ -116,7 +125,7 @@ impl Storage {
         cf: &str,
         prefix: &'a [u8],
         start: Option<&[u8]>,
-    ) -> impl Iterator<Item = Result<(Box<[u8]>, Box<[u8]>)>> + 'a {
+    ) -> impl Iterator<Item = Result<Entry>> + 'a {
         let from = start.unwrap_or(prefix);
         self.db
             .iterator_cf(self.cf(cf), IteratorMode::From(from, Direction::Forward))
@@ -137,7 +146,9 @@ impl Storage {
     /// Allocates a collection id (never reused, so a re-created name starts empty).
     pub fn next_collection_id(&self) -> Result<u32> {
         let current = match self.get(CF_META, NEXT_COLLECTION_ID)? {
-            Some(b) => u32::from_le_bytes(b.as_slice().try_into().map_err(|_| Error::Storage("bad id".into()))?),
+            Some(b) => {
+                u32::from_le_bytes(b.as_slice().try_into().map_err(|_| Error::Storage("bad id".into()))?)
+            }
             None => 1,
         };
         self.put_meta_u32(NEXT_COLLECTION_ID, current + 1)?;

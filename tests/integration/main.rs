@@ -1,3 +1,11 @@
-//! HTTP integration tests: the router driven in-process with `tower::ServiceExt::oneshot`.
+//! HTTP integration tests: the router driven in-process with `tower::ServiceExt::oneshot`
+//! over a catalog in a temporary directory.
+//!
+//! - `bad_input`: every kind of bad request answers a 4xx naming the problem and writes nothing.
+//! - `api`: search, recommendations, payloads, scroll and count checked against brute force.
+//! - `restart`: what survives closing and re-opening the catalog.
 
+mod api;
+mod bad_input;
 mod common;
+mod restart;

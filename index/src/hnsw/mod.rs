@@ -202,7 +202,8 @@ impl Hnsw {
                 let scorer =
                     I8Scorer { metric: store.metric, query: &code, codes: &codes.data, dim: store.dim };
                 let oversampling = params.oversampling.unwrap_or(oversampling);
-                let rescore = ((k as f32 * oversampling).ceil() as usize).max(k);
+                // Never more candidates than points: a huge oversampling must not size the beam.
+                let rescore = ((k as f32 * oversampling).ceil() as usize).clamp(k, store.offsets().max(k));
                 let beam = Beam { ef: ef.max(rescore), level: 0, fill };
                 let found = walk(graph, &scorer, (entry, top), beam, &mut visited, admit);
                 found
