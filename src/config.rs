@@ -12,6 +12,7 @@ pub struct Config {
     pub service: ServiceConfig,
     pub storage: StorageConfig,
     pub search: SearchConfig,
+    pub embedding: crate::embedding::EmbeddingConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -168,6 +169,19 @@ impl Config {
         }
         if self.search.max_limit == 0 {
             return bad("search.max_limit", "must be at least 1");
+        }
+        let e = &self.embedding;
+        if e.sessions == 0 || e.sessions > 64 {
+            return bad("embedding.sessions", "must be in 1..=64");
+        }
+        if e.intra_threads == 0 || e.intra_threads > 256 {
+            return bad("embedding.intra_threads", "must be in 1..=256");
+        }
+        if e.max_batch == 0 || e.max_batch > 1024 {
+            return bad("embedding.max_batch", "must be in 1..=1024");
+        }
+        if e.max_texts == 0 {
+            return bad("embedding.max_texts", "must be at least 1");
         }
         if self.search.max_batch == 0 {
             return bad("search.max_batch", "must be at least 1");

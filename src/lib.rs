@@ -3,6 +3,7 @@
 //! - [`api`]: the HTTP surface (Qdrant-compatible); the only module that knows HTTP.
 //! - [`catalog`] / [`collection`]: collections, their points, filters, searches.
 //! - [`storage`]: RocksDB, the source of truth.
+//! - [`embedding`]: server-side text embedding (ONNX Runtime), micro-batched and cached.
 //! - [`config`]: layered configuration.
 //!
 //! The ANN engine is the `vicinity-index` crate, re-exported as [`index`].
@@ -11,6 +12,7 @@ pub mod api;
 pub mod catalog;
 pub mod collection;
 pub mod config;
+pub mod embedding;
 pub mod error;
 pub mod serve;
 pub mod storage;

@@ -1,0 +1,62 @@
+//! `embed-bench`: bulk embedding throughput of one model, for `benches/compare_embed.py`.
+//!
+//! embed-bench --model-dir DIR --ort-lib PATH --texts FILE [--batch 32] [--threads 1] [--repeat 3]
+//!
+//! Texts (one per line) are tokenized, sorted by length and embedded in batches on one session
+//! with `--threads` intra-op threads, as the Python reference does. Prints one JSON line.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Parser;
+use vicinity::embedding::{self, OnnxModel};
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long)]
+    model_dir: PathBuf,
+    #[arg(long)]
+    ort_lib: PathBuf,
+    #[arg(long)]
+    texts: PathBuf,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+}
+
+fn main() -> Result<(), String> {
+    let a = Args::parse();
+    let text = std::fs::read_to_string(&a.texts).map_err(|e| format!("{}: {e}", a.texts.display()))?;
+    let texts: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let env = embedding::environment(&a.ort_lib).map_err(|e| e.to_string())?;
+    let model = OnnxModel::load(env, &a.model_dir, 1, a.threads).map_err(|e| e.to_string())?;
+    let run = |texts: &[&str]| -> Result<usize, String> {
+        let order = model.length_order(texts).map_err(|e| e.to_string())?;
+        let mut done = 0;
+        for chunk in order.chunks(a.batch.max(1)) {
+            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+            done += model.embed(0, &batch).map_err(|e| e.to_string())?.len();
+        }
+        Ok(done)
+    };
+    run(&texts[..texts.len().min(64)])?;
+    let mut best = f64::INFINITY;
+    for _ in 0..a.repeat.max(1) {
+        let started = Instant::now();
+        let n = run(&texts)?;
+        assert_eq!(n, texts.len());
+        best = best.min(started.elapsed().as_secs_f64());
+    }
+    println!(
+        "{{\"sentences_per_s\": {:.2}, \"batch\": {}, \"threads\": {}, \"n\": {}, \"seconds\": {:.3}}}",
+        texts.len() as f64 / best,
+        a.batch,
+        a.threads,
+        texts.len(),
+        best
+    );
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! Server-side text embedding: sentence-embedding ONNX models run through ONNX Runtime (`ort`,
+//! loaded at run time from `embedding.ort_library`), micro-batched on dedicated threads, with a
+//! byte-bounded cache of recent texts.
+//!
+//! - `model.rs`: tokenizer + session pool + pooling (one model).
+//! - `batcher.rs`: the micro-batching queue and its worker threads.
+//!
+//! Models live in `embedding.models_dir/<name>/{model.toml, model.onnx, tokenizer.json}`;
+//! `scripts/setup-embedding.sh` installs the default, all-MiniLM-L6-v2.
+
+mod batcher;
+pub mod model;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use batcher::Batcher;
+pub use model::{Embedding, ModelSpec, OnnxModel};
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddingConfig {
+    /// Load models at start-up. Without them, text requests answer 400.
+    pub enabled: bool,
+    pub models_dir: std::path::PathBuf,
+    /// ONNX Runtime shared library (loaded once per process).
+    pub ort_library: std::path::PathBuf,
+    /// The model a request without `model` uses.
+    pub default_model: String,
+    /// Sessions per model, each with its own worker thread.
+    pub sessions: usize,
+    /// ONNX Runtime intra-op threads per session.
+    pub intra_threads: usize,
+    /// A micro-batch closes at this many texts …
+    pub max_batch: usize,
+    /// … or after this long.
+    pub max_wait_ms: u64,
+    /// Embedding cache capacity in bytes (0 disables it).
+    pub cache_bytes: u64,
+    /// Texts longer than this (in bytes) are not cached.
+    pub cache_max_text_bytes: usize,
+    /// Most texts in one request.
+    pub max_texts: usize,
+}
+
+impl Default for EmbeddingConfig {
+    fn default() -> Self {
+        EmbeddingConfig {
+            enabled: true,
+            models_dir: "/var/cache/vicinity/models".into(),
+            ort_library: "/var/cache/vicinity/models/onnxruntime/libonnxruntime.so".into(),
+            default_model: "all-minilm-l6-v2".into(),
+            sessions: 2,
+            intra_threads: 1,
+            max_batch: 32,
+            max_wait_ms: 5,
+            cache_bytes: 64 * 1024 * 1024,
+            cache_max_text_bytes: 2048,
+            max_texts: 10_000,
+        }
+    }
+}
+
+struct Loaded {
+    model: Arc<OnnxModel>,
+    batcher: Batcher,
+}
+
+/// Cache and batch counters for `/metrics`.
+#[derive(Default)]
+pub struct EmbedStats {
+    pub cache_hits: AtomicU64,
+    pub cache_misses: AtomicU64,
+}
+
+pub struct Embedder {
+    models: BTreeMap<String, Loaded>,
+    default_model: String,
+    cache: Option<moka::sync::Cache<(String, String), Arc<Embedding>>>,
+    cache_max_text_bytes: usize,
+    pub max_texts: usize,
+    pub stats: EmbedStats,
+}
+
+/// ONNX Runtime can be loaded once per process.
+static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> = OnceLock::new();
+
+pub fn environment(library: &Path) -> Result<&'static ort::environment::Environment> {
+    ENVIRONMENT
+        .get_or_init(|| {
+            let builder = ort::init_from(library).map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", library.display()))?;
+            builder.with_name("vicinity").build().map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| Error::Internal(e.clone()))
+}
+
+/// Whitespace-normalised text: the cache key, and what is embedded.
+pub fn normalise(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl Embedder {
+    /// Loads every model under `models_dir`.
+    pub fn load(config: &EmbeddingConfig) -> Result<Embedder> {
+        let env = environment(&config.ort_library)?;
+        let mut models = BTreeMap::new();
+        let dirs = std::fs::read_dir(&config.models_dir)
+            .map_err(|e| Error::Internal(format!("models dir {}: {e}", config.models_dir.display())))?;
+        for dir in dirs.filter_map(|d| d.ok().map(|d| d.path())) {
+            if !dir.join("model.toml").exists() {
+                continue;
+            }
+            let model = Arc::new(OnnxModel::load(env, &dir, config.sessions, config.intra_threads)?);
+            let batcher = Batcher::start(model.clone(), config.max_batch, Duration::from_millis(config.max_wait_ms));
+            tracing::info!("embedding model {} loaded from {} (dim {})", model.spec.name, dir.display(), model.spec.dim);
+            models.insert(model.spec.name.clone(), Loaded { model, batcher });
+        }
+        if !models.contains_key(&config.default_model) {
+            return Err(Error::Internal(format!(
+                "default embedding model `{}` not found under {}",
+                config.default_model,
+                config.models_dir.display()
+            )));
+        }
+        let cache = (config.cache_bytes > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(config.cache_bytes)
+                .weigher(|k: &(String, String), v: &Arc<Embedding>| {
+                    (k.0.len() + k.1.len() + v.vector.len() * 4 + 64).try_into().unwrap_or(u32::MAX)
+                })
+                .build()
+        });
+        Ok(Embedder {
+            models,
+            default_model: config.default_model.clone(),
+            cache,
+            cache_max_text_bytes: config.cache_max_text_bytes,
+            max_texts: config.max_texts,
+            stats: EmbedStats::default(),
+        })
+    }
+
+    pub fn model_names(&self) -> Vec<String> {
+        self.models.keys().cloned().collect()
+    }
+
+    /// The spec of `name` (or of the default model).
+    pub fn spec(&self, name: Option<&str>) -> Result<&ModelSpec> {
+        Ok(&self.resolve(name)?.1.model.spec)
+    }
+
+    fn resolve(&self, name: Option<&str>) -> Result<(&str, &Loaded)> {
+        let name = name.unwrap_or(&self.default_model);
+        self.models.get_key_value(name).map(|(k, v)| (k.as_str(), v)).ok_or_else(|| {
+            Error::bad(format!("unknown embedding model `{name}` (available: {})", self.model_names().join(", ")))
+        })
+    }
+
+    /// Embeds texts with `model` (default if `None`). Empty texts are refused.
+    pub async fn embed(&self, model: Option<&str>, texts: &[String]) -> Result<(String, Vec<Embedding>)> {
+        let (name, loaded) = self.resolve(model)?;
+        if texts.len() > self.max_texts {
+            return Err(Error::bad(format!("at most {} texts per request, got {}", self.max_texts, texts.len())));
+        }
+        let texts: Vec<String> = texts.iter().map(|t| normalise(t)).collect();
+        if let Some(i) = texts.iter().position(String::is_empty) {
+            return Err(Error::bad(format!("text {i} is empty")));
+        }
+        let mut out: Vec<Option<Embedding>> = vec![None; texts.len()];
+        let mut missing: Vec<usize> = Vec::new();
+        for (i, t) in texts.iter().enumerate() {
+            let cached = self.cacheable(t).then(|| self.cache.as_ref()?.get(&(name.to_string(), t.clone()))).flatten();
+            match cached {
+                Some(e) => {
+                    self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                    out[i] = Some((*e).clone());
+                }
+                None => {
+                    self.stats.cache_misses.fetch_add(1, Ordering::Relaxed);
+                    missing.push(i);
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let todo: Vec<String> = missing.iter().map(|&i| texts[i].clone()).collect();
+            let fresh = loaded.batcher.embed(&todo).await?;
+            for (&i, e) in missing.iter().zip(fresh) {
+                if let Some(cache) = self.cache.as_ref().filter(|_| self.cacheable(&texts[i])) {
+                    cache.insert((name.to_string(), texts[i].clone()), Arc::new(e.clone()));
+                }
+                out[i] = Some(e);
+            }
+        }
+        Ok((name.to_string(), out.into_iter().flatten().collect()))
+    }
+
+    fn cacheable(&self, text: &str) -> bool {
+        text.len() <= self.cache_max_text_bytes
+    }
+
+    /// (batches run, texts embedded) per model.
+    pub fn batch_stats(&self) -> Vec<(String, u64, u64)> {
+        self.models
+            .iter()
+            .map(|(n, l)| {
+                let s = &l.batcher.stats;
+                (n.clone(), s.batches.load(Ordering::Relaxed), s.texts.load(Ordering::Relaxed))
+            })
+            .collect()
+    }
+}

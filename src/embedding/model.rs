@@ -1,0 +1,185 @@
+//! One sentence-embedding model: a tokenizer and a pool of ONNX Runtime sessions.
+//!
+//! Recipe (sentence-transformers): tokenize, truncate at `max_tokens`, pad to the longest text of
+//! the batch, run the model, mean-pool `last_hidden_state` over the attention mask, and
+//! L2-normalise when the model calls for it. The model's inputs are inspected once at load:
+//! `input_ids` and `attention_mask` are required, `token_type_ids` (all zeros) is fed when the
+//! model declares it.
+
+use std::path::{Path, PathBuf};
+
+use ort::session::Session;
+use ort::value::Tensor;
+use parking_lot::Mutex;
+use serde::Deserialize;
+use tokenizers::{Tokenizer, TruncationParams};
+
+use crate::error::{Error, Result};
+
+/// `model.toml` beside `model.onnx` and `tokenizer.json`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    pub name: String,
+    pub dim: usize,
+    pub max_tokens: usize,
+    pub pooling: Pooling,
+    pub normalize: bool,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    /// Mean over the tokens whose attention mask is 1.
+    Mean,
+    /// The first token's hidden state.
+    Cls,
+}
+
+/// One embedded text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Embedding {
+    pub vector: Vec<f32>,
+    /// The text was longer than the model's window and was cut.
+    pub truncated: bool,
+}
+
+pub struct OnnxModel {
+    pub spec: ModelSpec,
+    pub dir: PathBuf,
+    tokenizer: Tokenizer,
+    sessions: Vec<Mutex<Session>>,
+    has_token_types: bool,
+    output: String,
+}
+
+fn model_err(dir: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Internal(format!("model {}: {e}", dir.display()))
+}
+
+impl OnnxModel {
+    /// Loads `dir/{model.toml, model.onnx, tokenizer.json}` with `sessions` sessions of
+    /// `intra_threads` threads each.
+    pub fn load(env: &ort::environment::Environment, dir: &Path, sessions: usize, intra_threads: usize) -> Result<Self> {
+        let spec_text = std::fs::read_to_string(dir.join("model.toml")).map_err(|e| model_err(dir, e))?;
+        let spec: ModelSpec = toml::from_str(&spec_text).map_err(|e| model_err(dir, e))?;
+        if spec.dim == 0 || spec.max_tokens < 2 {
+            return Err(model_err(dir, "model.toml: dim and max_tokens must be positive"));
+        }
+        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| model_err(dir, e))?;
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(Some(TruncationParams { max_length: spec.max_tokens, ..TruncationParams::default() }))
+            .map_err(|e| model_err(dir, e))?;
+        let sessions = (0..sessions.max(1))
+            .map(|_| {
+                Session::builder(env)
+                    .and_then(|b| Ok(b.with_intra_threads(intra_threads.max(1))?))
+                    .and_then(|b| Ok(b.with_inter_threads(1)?))
+                    .and_then(|mut b| b.commit_from_file(dir.join("model.onnx")))
+                    .map(Mutex::new)
+                    .map_err(|e| model_err(dir, e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let first = sessions[0].lock();
+        let inputs: Vec<String> = first.inputs().iter().map(|i| i.name().to_string()).collect();
+        for required in ["input_ids", "attention_mask"] {
+            if !inputs.iter().any(|i| i == required) {
+                return Err(model_err(dir, format!("model has no `{required}` input (inputs: {inputs:?})")));
+            }
+        }
+        let has_token_types = inputs.iter().any(|i| i == "token_type_ids");
+        let output = first
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_string())
+            .find(|n| n == "last_hidden_state")
+            .or_else(|| first.outputs().first().map(|o| o.name().to_string()))
+            .ok_or_else(|| model_err(dir, "model has no outputs"))?;
+        drop(first);
+        Ok(OnnxModel { spec, dir: dir.to_path_buf(), tokenizer, sessions, has_token_types, output })
+    }
+
+    /// Indices of `texts` ordered by token count (bulk jobs batch neighbours to pad little).
+    pub fn length_order(&self, texts: &[&str]) -> Result<Vec<usize>> {
+        let mut lens = Vec::with_capacity(texts.len());
+        for t in texts {
+            lens.push(self.tokenizer.encode(*t, true).map_err(|e| model_err(&self.dir, e))?.get_ids().len());
+        }
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| lens[i]);
+        Ok(order)
+    }
+
+    /// Sessions in the pool (the batcher runs one worker per session).
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Embeds a batch on session `slot` (callers keep one slot per thread).
+    pub fn embed(&self, slot: usize, texts: &[&str]) -> Result<Vec<Embedding>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encodings = texts
+            .iter()
+            .map(|t| self.tokenizer.encode(*t, true))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| model_err(&self.dir, e))?;
+        let seq = encodings.iter().map(|e| e.get_ids().len()).max().unwrap_or(0).max(1);
+        let batch = texts.len();
+        let mut ids = vec![0i64; batch * seq];
+        let mut mask = vec![0i64; batch * seq];
+        for (row, enc) in encodings.iter().enumerate() {
+            for (col, (&id, &m)) in enc.get_ids().iter().zip(enc.get_attention_mask()).enumerate() {
+                ids[row * seq + col] = i64::from(id);
+                mask[row * seq + col] = i64::from(m);
+            }
+        }
+        let hidden = {
+            let tensor = |v: Vec<i64>| Tensor::from_array(([batch, seq], v.into_boxed_slice()));
+            let err = |e: ort::Error| model_err(&self.dir, e);
+            let mut inputs = ort::inputs![
+                "input_ids" => tensor(ids).map_err(err)?,
+                "attention_mask" => tensor(mask.clone()).map_err(err)?,
+            ];
+            if self.has_token_types {
+                inputs.push(("token_type_ids".into(), tensor(vec![0i64; batch * seq]).map_err(err)?.into()));
+            }
+            let mut session = self.sessions[slot % self.sessions.len()].lock();
+            let outputs = session.run(inputs).map_err(err)?;
+            let (shape, data) = outputs[self.output.as_str()].try_extract_tensor::<f32>().map_err(err)?;
+            if shape.len() != 3 || shape[0] as usize != batch || shape[1] as usize != seq || shape[2] as usize != self.spec.dim {
+                return Err(model_err(&self.dir, format!("unexpected output shape {shape:?}; model.toml says dim {}", self.spec.dim)));
+            }
+            data.to_vec()
+        };
+        let dim = self.spec.dim;
+        Ok(encodings
+            .iter()
+            .enumerate()
+            .map(|(row, enc)| {
+                let rows = &hidden[row * seq * dim..(row + 1) * seq * dim];
+                let mut v = vec![0f32; dim];
+                match self.spec.pooling {
+                    Pooling::Cls => v.copy_from_slice(&rows[..dim]),
+                    Pooling::Mean => {
+                        let mut n = 0f32;
+                        for t in 0..seq {
+                            if mask[row * seq + t] == 1 {
+                                v.iter_mut().zip(&rows[t * dim..(t + 1) * dim]).for_each(|(a, b)| *a += b);
+                                n += 1.0;
+                            }
+                        }
+                        v.iter_mut().for_each(|a| *a /= n.max(1e-9));
+                    }
+                }
+                if self.spec.normalize {
+                    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                    v.iter_mut().for_each(|a| *a /= norm);
+                }
+                Embedding { vector: v, truncated: !enc.get_overflowing().is_empty() }
+            })
+            .collect())
+    }
+}
