@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::api::{router, AppState};
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::embedding::Embedder;
 
 pub async fn serve(config: Config) -> Result<(), String> {
     let data_dir = config.storage.data_dir.clone();
@@ -22,7 +23,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let interval = Duration::from_secs(config.storage.index_save_interval_secs);
     let saver = tokio::spawn(save_loop(catalog.clone(), interval));
-    let state = AppState { catalog: catalog.clone(), config: Arc::new(config) };
+    let embedder = load_embedder(&config).await;
+    let state = AppState { catalog: catalog.clone(), config: Arc::new(config), embedder };
     tracing::info!("listening on {local}");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
@@ -35,6 +37,25 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Loads the embedding models; without them the service runs and text requests are refused.
+async fn load_embedder(config: &Config) -> Option<Arc<Embedder>> {
+    if !config.embedding.enabled {
+        return None;
+    }
+    let c = config.embedding.clone();
+    match tokio::task::spawn_blocking(move || Embedder::load(&c)).await {
+        Ok(Ok(e)) => Some(Arc::new(e)),
+        Ok(Err(e)) => {
+            tracing::warn!("text embedding disabled: {e} (run `make setup` to install the default model)");
+            None
+        }
+        Err(e) => {
+            tracing::warn!("text embedding disabled: {e}");
+            None
+        }
+    }
 }
 
 async fn save_loop(catalog: Arc<Catalog>, interval: Duration) {

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::extract::{Body, Params, Path, WaitParam};
 use super::models::{CreateCollection, CreateFieldIndex, HnswConfigDiff, QuantizationConfig, UpdateResult};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
-use crate::collection::{CollectionConfig, FieldType, HnswConfig, ScalarQuantization};
+use crate::collection::{CollectionConfig, Distance, FieldType, HnswConfig, ScalarQuantization};
 
 /// Default rescoring oversampling for int8 collections.
 const DEFAULT_OVERSAMPLING: f32 = 3.0;
@@ -62,15 +62,32 @@ pub async fn create(
     {
         return Err(ApiError::bad("sparse_vectors are not supported"));
     }
+    // A collection with a model may leave out `vectors`: the model's size, cosine.
+    let model_dim = match &body.embedding {
+        Some(e) => Some(super::embed::embedder(&st)?.spec(Some(&e.model)).map_err(ApiError::from)?.dim),
+        None => None,
+    };
+    let (size, distance, vector_hnsw, vector_quant) = match (&body.vectors, model_dim) {
+        (Some(v), _) => (v.size, v.distance, v.hnsw_config.clone(), v.quantization_config.clone()),
+        (None, Some(dim)) => (dim, Distance::Cosine, None, None),
+        (None, None) => return Err(ApiError::bad("vectors: required (or name an embedding model)")),
+    };
+    if let (Some(dim), Some(e)) = (model_dim, &body.embedding) {
+        if dim != size {
+            return Err(ApiError::bad(format!(
+                "vectors.size is {size} but embedding model `{}` produces {dim}-d vectors",
+                e.model
+            )));
+        }
+    }
     let config = CollectionConfig {
         id: 0,
-        size: body.vectors.size,
-        distance: body.vectors.distance,
-        hnsw: hnsw_config([&body.hnsw_config, &body.vectors.hnsw_config]),
-        quantization: quantization(
-            body.vectors.quantization_config.as_ref().or(body.quantization_config.as_ref()),
-        )?,
+        size,
+        distance,
+        hnsw: hnsw_config([&body.hnsw_config, &vector_hnsw]),
+        quantization: quantization(vector_quant.as_ref().or(body.quantization_config.as_ref()))?,
         payload_schema: Default::default(),
+        embedding: body.embedding,
     };
     let catalog = st.catalog.clone();
     blocking(move || catalog.create(&name, config)).await?;
@@ -129,6 +146,7 @@ pub async fn info(State(st): State<AppState>, Path(name): Path<String>) -> ApiRe
             "quantization_config": quantization
         },
         "payload_schema": payload_schema,
+        "embedding": config.embedding,
         "vicinity": {"deleted_points": deleted, "index_bytes": bytes, "backend": "hnsw"}
     });
     Ok(ok(info, started))

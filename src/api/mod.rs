@@ -4,11 +4,13 @@
 //! - `collections.rs`: create / get / list / delete collections, payload indexes.
 //! - `points.rs`: upsert, retrieve, delete, payload updates, scroll, count.
 //! - `query.rs`: `points/query` (+ batch) and the legacy `search` / `recommend` adapters.
+//! - `embed.rs`: `/embed`, text in upserts and queries (embedded with the collection's model), `/metrics`.
 //! - `service.rs`: `/`, `/healthz`, `/readyz`, `/openapi.json`.
 //!
 //! Handlers run storage and search work on the blocking pool, never on the tokio workers.
 
 mod collections;
+mod embed;
 mod error;
 mod extract;
 mod models;
@@ -27,6 +29,7 @@ use serde_json::json;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::embedding::Embedder;
 use crate::error::Error;
 pub use error::ApiError;
 
@@ -34,6 +37,8 @@ pub use error::ApiError;
 pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub config: Arc<Config>,
+    /// `None` when embedding is disabled or no model could be loaded: text requests are 400.
+    pub embedder: Option<Arc<Embedder>>,
 }
 
 /// All routes with their state.
@@ -45,6 +50,8 @@ pub fn router(state: AppState) -> Router {
         .route("/livez", get(service::livez))
         .route("/readyz", get(service::readyz))
         .route("/openapi.json", get(service::openapi))
+        .route("/metrics", get(embed::metrics))
+        .route("/embed", post(embed::embed))
         .route("/collections", get(collections::list))
         .route(
             "/collections/{name}",

@@ -16,7 +16,10 @@ type Ignored = Option<Value>;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCollection {
-    pub vectors: VectorParams,
+    /// Required unless `embedding` names a model (then: the model's size, Cosine).
+    pub vectors: Option<VectorParams>,
+    /// vicinity: embed texts in upserts and queries with this model.
+    pub embedding: Option<crate::collection::EmbeddingModel>,
     pub hnsw_config: Option<HnswConfigDiff>,
     pub quantization_config: Option<QuantizationConfig>,
     #[schema(value_type = Option<Object>)]
@@ -42,7 +45,7 @@ pub struct CreateCollection {
     pub sparse_vectors: Ignored,
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VectorParams {
     pub size: usize,
@@ -95,7 +98,11 @@ pub struct ScalarConfig {
 #[serde(deny_unknown_fields)]
 pub struct PointStruct {
     pub id: ExtId,
-    pub vector: Vec<f32>,
+    /// A list of numbers, or a document `{"text", "model"?}` to embed.
+    #[schema(value_type = Option<Object>)]
+    pub vector: Option<Value>,
+    /// vicinity: a text to embed in place of `vector`.
+    pub text: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub payload: Option<Payload>,
 }
@@ -104,7 +111,9 @@ pub struct PointStruct {
 #[serde(deny_unknown_fields)]
 pub struct Batch {
     pub ids: Vec<ExtId>,
-    pub vectors: Vec<Vec<f32>>,
+    /// Lists of numbers, or documents `{"text", "model"?}` to embed.
+    #[schema(value_type = Vec<Object>)]
+    pub vectors: Vec<Value>,
     #[schema(value_type = Option<Vec<Object>>)]
     pub payloads: Option<Vec<Option<Payload>>>,
 }

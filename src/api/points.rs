@@ -11,7 +11,30 @@ use super::models::{
     UpsertPoints, WithVector,
 };
 use super::{blocking, ok, ApiError, ApiResult, AppState};
-use crate::collection::{ExtId, Filter, NewPoint, PayloadSelector, PayloadUpdate, Selector};
+use super::embed::TextInput;
+use crate::collection::{Payload, ExtId, Filter, NewPoint, PayloadSelector, PayloadUpdate, Selector};
+
+enum VectorInput {
+    Dense(Vec<f32>),
+    Text(TextInput),
+}
+
+/// A point's `vector` (numbers or a document) or vicinity's `text`, exactly one of them.
+fn vector_input(vector: Option<serde_json::Value>, text: Option<String>, at: &str) -> Result<VectorInput, ApiError> {
+    match (vector, text) {
+        (Some(v), None) if !v.is_null() => {
+            if let Some(doc) = super::embed::document(&v, &format!("{at}.vector"))? {
+                return Ok(VectorInput::Text(doc));
+            }
+            serde_json::from_value::<Vec<f32>>(v)
+                .map(VectorInput::Dense)
+                .map_err(|e| ApiError::bad(format!("{at}.vector: expected a list of numbers or {{\"text\": …}} ({e})")))
+        }
+        (None, Some(text)) => Ok(VectorInput::Text(TextInput { text, model: None })),
+        (Some(_), Some(_)) => Err(ApiError::bad(format!("{at}: give either `vector` or `text`, not both"))),
+        (_, None) => Err(ApiError::bad(format!("{at}: missing `vector` (or `text` for a collection with an embedding model)"))),
+    }
+}
 
 fn selector(points: Option<Vec<ExtId>>, filter: Option<Filter>) -> Result<Selector, ApiError> {
     match (points, filter) {
@@ -45,10 +68,13 @@ pub async fn upsert(
     Body(body): Body<UpsertPoints>,
 ) -> ApiResult {
     let started = Instant::now();
-    let points: Vec<NewPoint> = match (body.points, body.batch) {
-        (Some(points), None) => {
-            points.into_iter().map(|p| NewPoint { id: p.id, vector: p.vector, payload: p.payload }).collect()
-        }
+    // (id, vector or text, payload), checked in request order.
+    let rows: Vec<(ExtId, VectorInput, Option<Payload>)> = match (body.points, body.batch) {
+        (Some(points), None) => points
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| Ok((p.id, vector_input(p.vector, p.text, &format!("points[{i}]"))?, p.payload)))
+            .collect::<Result<_, ApiError>>()?,
         (None, Some(b)) => {
             if b.vectors.len() != b.ids.len() {
                 return Err(ApiError::bad(format!(
@@ -68,12 +94,43 @@ pub async fn upsert(
                 .into_iter()
                 .zip(b.vectors)
                 .zip(payloads)
-                .map(|((id, vector), payload)| NewPoint { id, vector, payload })
-                .collect()
+                .enumerate()
+                .map(|(i, ((id, v), payload))| Ok((id, vector_input(Some(v), None, &format!("batch.vectors[{i}]"))?, payload)))
+                .collect::<Result<_, ApiError>>()?
         }
         (Some(_), Some(_)) => return Err(ApiError::bad("give either `points` or `batch`, not both")),
         (None, None) => return Err(ApiError::bad("expected `points` (a list) or `batch`")),
     };
+    let c = st.catalog.get(&name)?;
+    let config = c.config();
+    let texts: Vec<TextInput> = rows
+        .iter()
+        .filter_map(|(_, v, _)| match v {
+            VectorInput::Text(t) => Some(t.clone()),
+            VectorInput::Dense(_) => None,
+        })
+        .collect();
+    let mut embedded = super::embed::for_collection(&st, &name, &config, texts).await?.into_iter();
+    let store_text = config.embedding.as_ref().and_then(|e| e.store_text.clone());
+    let mut points = Vec::with_capacity(rows.len());
+    for (id, input, payload) in rows {
+        let (vector, payload) = match input {
+            VectorInput::Dense(v) => (v, payload),
+            VectorInput::Text(t) => {
+                let e = embedded.next().ok_or_else(|| ApiError::from(crate::error::Error::Internal("embedding count mismatch".into())))?;
+                let payload = match &store_text {
+                    Some(key) => {
+                        let mut p = payload.unwrap_or_default();
+                        p.insert(key.clone(), serde_json::Value::String(t.text));
+                        Some(p)
+                    }
+                    None => payload,
+                };
+                (e.vector, payload)
+            }
+        };
+        points.push(NewPoint { id, vector, payload });
+    }
     let c = st.catalog.get(&name)?;
     let sync = wait.sync();
     let seq = blocking(move || c.upsert(points, sync)).await?;

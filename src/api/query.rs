@@ -33,6 +33,9 @@ fn params(p: Option<SearchParamsBody>) -> Result<SearchParams, ApiError> {
 }
 
 fn example(v: &Value, at: &str) -> Result<Example, ApiError> {
+    if let Some(doc) = super::embed::document(v, at)? {
+        return Ok(Example::Text { text: doc.text, model: doc.model });
+    }
     match v {
         Value::Array(_) => serde_json::from_value::<Vec<f32>>(v.clone())
             .map(Example::Vector)
@@ -41,7 +44,7 @@ fn example(v: &Value, at: &str) -> Result<Example, ApiError> {
             .map(Example::Id)
             .map_err(|e| ApiError::bad(format!("{at}: {e}"))),
         Value::Null | Value::Bool(_) | Value::Object(_) => {
-            Err(ApiError::bad(format!("{at}: expected a vector (list of numbers) or a point id")))
+            Err(ApiError::bad(format!("{at}: expected a vector (list of numbers), a point id or {{\"text\": …}}")))
         }
     }
 }
@@ -68,6 +71,9 @@ fn strategy(v: Option<&Value>) -> Result<Strategy, ApiError> {
 }
 
 fn parse_query(v: &Value) -> Result<Query, ApiError> {
+    if let Some(doc) = super::embed::document(v, "query")? {
+        return Ok(Query::Nearest(Example::Text { text: doc.text, model: doc.model }));
+    }
     match v {
         Value::Object(o) => {
             let (kind, inner) = match (o.len(), o.iter().next()) {
@@ -204,6 +210,8 @@ async fn run(
             searches.len()
         )));
     }
+    let mut searches = searches;
+    super::embed::resolve_search_texts(st, name, &mut searches).await?;
     let c = st.catalog.get(name)?;
     blocking(move || {
         if searches.len() == 1 {

@@ -54,6 +54,16 @@ pub enum FieldType {
     Bool,
 }
 
+/// The collection's text-embedding model: texts in upserts and queries are embedded with it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingModel {
+    pub model: String,
+    /// When set, an upserted text is also stored in the payload under this key.
+    #[serde(default)]
+    pub store_text: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CollectionConfig {
     /// Numeric id used in storage keys; never reused.
@@ -64,6 +74,8 @@ pub struct CollectionConfig {
     pub quantization: Option<ScalarQuantization>,
     #[serde(default)]
     pub payload_schema: BTreeMap<String, FieldType>,
+    #[serde(default)]
+    pub embedding: Option<EmbeddingModel>,
 }
 
 pub const MAX_DIM: usize = 65_536;

@@ -29,7 +29,7 @@ use vicinity_index::{AnyIndex, Backend, VectorIndex};
 
 use crate::error::{Error, Result};
 use crate::storage::{keys, Storage, CF_CHANGES, CF_META, CF_POINTS, CF_VECTORS};
-pub use config::{CollectionConfig, Distance, FieldType, HnswConfig, ScalarQuantization};
+pub use config::{CollectionConfig, Distance, EmbeddingModel, FieldType, HnswConfig, ScalarQuantization};
 pub use filter::{Filter, Payload};
 pub use id::ExtId;
 use payload_index::PayloadIndex;

@@ -41,7 +41,7 @@ impl Server {
 
     pub fn open_with(dir: &Path, config: Config) -> Server {
         let catalog = Arc::new(Catalog::open(dir).expect("open catalog"));
-        let app = router(AppState { catalog: catalog.clone(), config: Arc::new(config) });
+        let app = router(AppState { catalog: catalog.clone(), config: Arc::new(config), embedder: None });
         Server { app, catalog, dir: None }
     }
 

@@ -1,0 +1,144 @@
+//! Text in: `POST /embed`, text (or Qdrant `Document` `{"text", "model"}`) in place of vectors in
+//! upserts and queries, and `GET /metrics` for the embedding counters. Texts are embedded with the
+//! collection's model; a document naming another model is refused.
+
+use std::time::Instant;
+
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::extract::Body;
+use super::{ok, ApiError, ApiResult, AppState};
+use crate::collection::{CollectionConfig, Example, Query, Search};
+use crate::embedding::{Embedder, Embedding};
+use crate::error::Error;
+
+/// `POST /embed`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedRequest {
+    pub texts: Vec<String>,
+    pub model: Option<String>,
+}
+
+/// A text to embed, as found in a request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextInput {
+    pub text: String,
+    pub model: Option<String>,
+}
+
+/// `{"text": "…", "model"?: "…"}` (Qdrant's Document; `options` is accepted and ignored).
+pub fn document(v: &Value, at: &str) -> Result<Option<TextInput>, ApiError> {
+    let Value::Object(o) = v else { return Ok(None) };
+    let Some(text) = o.get("text") else { return Ok(None) };
+    if let Some(unknown) = o.keys().find(|k| !matches!(k.as_str(), "text" | "model" | "options")) {
+        return Err(ApiError::bad(format!("{at}: unknown field `{unknown}` in a document (expected text, model)")));
+    }
+    let text = text.as_str().ok_or_else(|| ApiError::bad(format!("{at}.text: expected a string")))?;
+    let model = match o.get("model") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(m)) => Some(m.clone()),
+        Some(_) => return Err(ApiError::bad(format!("{at}.model: expected a string"))),
+    };
+    Ok(Some(TextInput { text: text.to_string(), model }))
+}
+
+pub(super) fn embedder(st: &AppState) -> Result<&Embedder, ApiError> {
+    st.embedder.as_deref().ok_or_else(|| {
+        ApiError::bad("text embedding is not available on this server (no model loaded; see embedding.* config)")
+    })
+}
+
+/// Embeds texts for a collection with its model.
+pub async fn for_collection(st: &AppState, name: &str, config: &CollectionConfig, texts: Vec<TextInput>) -> Result<Vec<Embedding>, ApiError> {
+    if texts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let model = config.embedding.as_ref().map(|e| e.model.clone()).ok_or_else(|| {
+        ApiError::bad(format!(
+            "collection `{name}` has no embedding model: create it with \"embedding\": {{\"model\": …}} to send text"
+        ))
+    })?;
+    if let Some(other) = texts.iter().find_map(|t| t.model.as_ref().filter(|m| **m != model)) {
+        return Err(ApiError::bad(format!("collection `{name}` embeds with `{model}`, not `{other}`")));
+    }
+    let texts: Vec<String> = texts.into_iter().map(|t| t.text).collect();
+    let (_, out) = embedder(st)?.embed(Some(&model), &texts).await.map_err(ApiError::from)?;
+    Ok(out)
+}
+
+/// Replaces every text example of the searches with its embedding.
+pub async fn resolve_search_texts(st: &AppState, name: &str, searches: &mut [Search]) -> Result<(), ApiError> {
+    let mut texts = Vec::new();
+    for s in searches.iter() {
+        for e in examples_mut_ref(&s.query) {
+            if let Example::Text { text, model } = e {
+                texts.push(TextInput { text: text.clone(), model: model.clone() });
+            }
+        }
+    }
+    if texts.is_empty() {
+        return Ok(());
+    }
+    let config = st.catalog.get(name)?.config();
+    let mut vectors = for_collection(st, name, &config, texts).await?.into_iter();
+    for s in searches.iter_mut() {
+        let list: Vec<&mut Example> = match &mut s.query {
+            Query::Nearest(e) => vec![e],
+            Query::Recommend { positive, negative, .. } => positive.iter_mut().chain(negative.iter_mut()).collect(),
+        };
+        for e in list {
+            if matches!(e, Example::Text { .. }) {
+                let v = vectors.next().ok_or_else(|| ApiError::from(Error::Internal("embedding count mismatch".into())))?;
+                *e = Example::Vector(v.vector);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn examples_mut_ref(q: &Query) -> Vec<&Example> {
+    match q {
+        Query::Nearest(e) => vec![e],
+        Query::Recommend { positive, negative, .. } => positive.iter().chain(negative).collect(),
+    }
+}
+
+#[utoipa::path(post, path = "/embed", request_body = EmbedRequest,
+    responses((status = 200, description = "{model, vectors, truncated}"), (status = 400, description = "empty text, unknown model, too many texts")))]
+pub async fn embed(State(st): State<AppState>, Body(body): Body<EmbedRequest>) -> ApiResult {
+    let started = Instant::now();
+    if body.texts.is_empty() {
+        return Err(ApiError::bad("texts: expected at least one text"));
+    }
+    let (model, out) = embedder(&st)?.embed(body.model.as_deref(), &body.texts).await.map_err(ApiError::from)?;
+    let truncated: Vec<bool> = out.iter().map(|e| e.truncated).collect();
+    let vectors: Vec<Vec<f32>> = out.into_iter().map(|e| e.vector).collect();
+    Ok(ok(json!({"model": model, "vectors": vectors, "truncated": truncated}), started))
+}
+
+/// `GET /metrics` (Prometheus text): the embedding counters.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
+pub async fn metrics(State(st): State<AppState>) -> String {
+    let mut out = String::new();
+    if let Some(e) = st.embedder.as_deref() {
+        let hits = e.stats.cache_hits.load(std::sync::atomic::Ordering::Relaxed);
+        let misses = e.stats.cache_misses.load(std::sync::atomic::Ordering::Relaxed);
+        out.push_str("# HELP vicinity_embedding_cache_hits_total Texts answered from the embedding cache.\n");
+        out.push_str("# TYPE vicinity_embedding_cache_hits_total counter\n");
+        out.push_str(&format!("vicinity_embedding_cache_hits_total {hits}\n"));
+        out.push_str("# HELP vicinity_embedding_cache_misses_total Texts that needed inference.\n");
+        out.push_str("# TYPE vicinity_embedding_cache_misses_total counter\n");
+        out.push_str(&format!("vicinity_embedding_cache_misses_total {misses}\n"));
+        out.push_str("# HELP vicinity_embedding_batches_total Inference batches run, and the texts in them.\n");
+        out.push_str("# TYPE vicinity_embedding_batches_total counter\n");
+        out.push_str("# TYPE vicinity_embedding_batched_texts_total counter\n");
+        for (model, batches, texts) in e.batch_stats() {
+            out.push_str(&format!("vicinity_embedding_batches_total{{model=\"{model}\"}} {batches}\n"));
+            out.push_str(&format!("vicinity_embedding_batched_texts_total{{model=\"{model}\"}} {texts}\n"));
+        }
+    }
+    out
+}
