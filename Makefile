@@ -19,7 +19,7 @@ BIN := $(CARGO_TARGET_DIR)/release/vicinity
 PORT ?= 6333
 DATA_DIR ?= ./data
 
-.PHONY: setup build run test test-rust test-e2e lint bench compare
+.PHONY: setup build run test test-rust test-e2e lint bench compare compare-embed
 
 setup:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -32,6 +32,7 @@ setup:
 	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
 	@$(VENV)/bin/python -c "import qdrant_client, pytest, numpy" 2>/dev/null || \
 	  $(VENV)/bin/pip install -q $(PY_TEST_PACKAGES)
+	@VENV=$(VENV) bash scripts/setup-embedding.sh
 	@echo "setup: ok (target dir $(CARGO_TARGET_DIR), venv $(VENV))"
 
 build: setup
@@ -55,7 +56,12 @@ test-e2e: build
 	VICINITY_BIN=$(BIN) bash tests/e2e/run.sh
 
 bench: setup
-	cargo bench --bench distance --bench hnsw_search
+	cargo bench --bench distance --bench hnsw_search --bench embed
+
+# Text embedding side by side with Python onnxruntime (bulk), and micro-batching under load.
+compare-embed: build
+	$(VENV)/bin/python benches/compare_embed.py
+	$(VENV)/bin/python benches/embed_load.py
 
 # Side-by-side with hnswlib and faiss on the public datasets (see README, Performance).
 COMPARE_DATASETS ?= gcide-minilm gmm-1m-128

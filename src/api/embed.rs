@@ -34,7 +34,9 @@ pub fn document(v: &Value, at: &str) -> Result<Option<TextInput>, ApiError> {
     let Value::Object(o) = v else { return Ok(None) };
     let Some(text) = o.get("text") else { return Ok(None) };
     if let Some(unknown) = o.keys().find(|k| !matches!(k.as_str(), "text" | "model" | "options")) {
-        return Err(ApiError::bad(format!("{at}: unknown field `{unknown}` in a document (expected text, model)")));
+        return Err(ApiError::bad(format!(
+            "{at}: unknown field `{unknown}` in a document (expected text, model)"
+        )));
     }
     let text = text.as_str().ok_or_else(|| ApiError::bad(format!("{at}.text: expected a string")))?;
     let model = match o.get("model") {
@@ -47,12 +49,19 @@ pub fn document(v: &Value, at: &str) -> Result<Option<TextInput>, ApiError> {
 
 pub(super) fn embedder(st: &AppState) -> Result<&Embedder, ApiError> {
     st.embedder.as_deref().ok_or_else(|| {
-        ApiError::bad("text embedding is not available on this server (no model loaded; see embedding.* config)")
+        ApiError::bad(
+            "text embedding is not available on this server (no model loaded; see embedding.* config)",
+        )
     })
 }
 
 /// Embeds texts for a collection with its model.
-pub async fn for_collection(st: &AppState, name: &str, config: &CollectionConfig, texts: Vec<TextInput>) -> Result<Vec<Embedding>, ApiError> {
+pub async fn for_collection(
+    st: &AppState,
+    name: &str,
+    config: &CollectionConfig,
+    texts: Vec<TextInput>,
+) -> Result<Vec<Embedding>, ApiError> {
     if texts.is_empty() {
         return Ok(Vec::new());
     }
@@ -70,7 +79,11 @@ pub async fn for_collection(st: &AppState, name: &str, config: &CollectionConfig
 }
 
 /// Replaces every text example of the searches with its embedding.
-pub async fn resolve_search_texts(st: &AppState, name: &str, searches: &mut [Search]) -> Result<(), ApiError> {
+pub async fn resolve_search_texts(
+    st: &AppState,
+    name: &str,
+    searches: &mut [Search],
+) -> Result<(), ApiError> {
     let mut texts = Vec::new();
     for s in searches.iter() {
         for e in examples_mut_ref(&s.query) {
@@ -87,11 +100,15 @@ pub async fn resolve_search_texts(st: &AppState, name: &str, searches: &mut [Sea
     for s in searches.iter_mut() {
         let list: Vec<&mut Example> = match &mut s.query {
             Query::Nearest(e) => vec![e],
-            Query::Recommend { positive, negative, .. } => positive.iter_mut().chain(negative.iter_mut()).collect(),
+            Query::Recommend { positive, negative, .. } => {
+                positive.iter_mut().chain(negative.iter_mut()).collect()
+            }
         };
         for e in list {
             if matches!(e, Example::Text { .. }) {
-                let v = vectors.next().ok_or_else(|| ApiError::from(Error::Internal("embedding count mismatch".into())))?;
+                let v = vectors
+                    .next()
+                    .ok_or_else(|| ApiError::from(Error::Internal("embedding count mismatch".into())))?;
                 *e = Example::Vector(v.vector);
             }
         }
@@ -113,7 +130,8 @@ pub async fn embed(State(st): State<AppState>, Body(body): Body<EmbedRequest>) -
     if body.texts.is_empty() {
         return Err(ApiError::bad("texts: expected at least one text"));
     }
-    let (model, out) = embedder(&st)?.embed(body.model.as_deref(), &body.texts).await.map_err(ApiError::from)?;
+    let (model, out) =
+        embedder(&st)?.embed(body.model.as_deref(), &body.texts).await.map_err(ApiError::from)?;
     let truncated: Vec<bool> = out.iter().map(|e| e.truncated).collect();
     let vectors: Vec<Vec<f32>> = out.into_iter().map(|e| e.vector).collect();
     Ok(ok(json!({"model": model, "vectors": vectors, "truncated": truncated}), started))
@@ -132,7 +150,9 @@ pub async fn metrics(State(st): State<AppState>) -> String {
         out.push_str("# HELP vicinity_embedding_cache_misses_total Texts that needed inference.\n");
         out.push_str("# TYPE vicinity_embedding_cache_misses_total counter\n");
         out.push_str(&format!("vicinity_embedding_cache_misses_total {misses}\n"));
-        out.push_str("# HELP vicinity_embedding_batches_total Inference batches run, and the texts in them.\n");
+        out.push_str(
+            "# HELP vicinity_embedding_batches_total Inference batches run, and the texts in them.\n",
+        );
         out.push_str("# TYPE vicinity_embedding_batches_total counter\n");
         out.push_str("# TYPE vicinity_embedding_batched_texts_total counter\n");
         for (model, batches, texts) in e.batch_stats() {

@@ -5,14 +5,14 @@ use std::time::Instant;
 use axum::extract::State;
 use serde_json::json;
 
+use super::embed::TextInput;
 use super::extract::{Body, Params, Path, WaitParam};
 use super::models::{
     CountRequest, DeletePayload, PointsSelector, RetrievePoints, ScrollRequest, SetPayload, UpdateResult,
     UpsertPoints, WithVector,
 };
 use super::{blocking, ok, ApiError, ApiResult, AppState};
-use super::embed::TextInput;
-use crate::collection::{Payload, ExtId, Filter, NewPoint, PayloadSelector, PayloadUpdate, Selector};
+use crate::collection::{ExtId, Filter, NewPoint, Payload, PayloadSelector, PayloadUpdate, Selector};
 
 enum VectorInput {
     Dense(Vec<f32>),
@@ -20,19 +20,25 @@ enum VectorInput {
 }
 
 /// A point's `vector` (numbers or a document) or vicinity's `text`, exactly one of them.
-fn vector_input(vector: Option<serde_json::Value>, text: Option<String>, at: &str) -> Result<VectorInput, ApiError> {
+fn vector_input(
+    vector: Option<serde_json::Value>,
+    text: Option<String>,
+    at: &str,
+) -> Result<VectorInput, ApiError> {
     match (vector, text) {
         (Some(v), None) if !v.is_null() => {
             if let Some(doc) = super::embed::document(&v, &format!("{at}.vector"))? {
                 return Ok(VectorInput::Text(doc));
             }
-            serde_json::from_value::<Vec<f32>>(v)
-                .map(VectorInput::Dense)
-                .map_err(|e| ApiError::bad(format!("{at}.vector: expected a list of numbers or {{\"text\": …}} ({e})")))
+            serde_json::from_value::<Vec<f32>>(v).map(VectorInput::Dense).map_err(|e| {
+                ApiError::bad(format!("{at}.vector: expected a list of numbers or {{\"text\": …}} ({e})"))
+            })
         }
         (None, Some(text)) => Ok(VectorInput::Text(TextInput { text, model: None })),
         (Some(_), Some(_)) => Err(ApiError::bad(format!("{at}: give either `vector` or `text`, not both"))),
-        (_, None) => Err(ApiError::bad(format!("{at}: missing `vector` (or `text` for a collection with an embedding model)"))),
+        (_, None) => Err(ApiError::bad(format!(
+            "{at}: missing `vector` (or `text` for a collection with an embedding model)"
+        ))),
     }
 }
 
@@ -95,7 +101,9 @@ pub async fn upsert(
                 .zip(b.vectors)
                 .zip(payloads)
                 .enumerate()
-                .map(|(i, ((id, v), payload))| Ok((id, vector_input(Some(v), None, &format!("batch.vectors[{i}]"))?, payload)))
+                .map(|(i, ((id, v), payload))| {
+                    Ok((id, vector_input(Some(v), None, &format!("batch.vectors[{i}]"))?, payload))
+                })
                 .collect::<Result<_, ApiError>>()?
         }
         (Some(_), Some(_)) => return Err(ApiError::bad("give either `points` or `batch`, not both")),
@@ -117,7 +125,9 @@ pub async fn upsert(
         let (vector, payload) = match input {
             VectorInput::Dense(v) => (v, payload),
             VectorInput::Text(t) => {
-                let e = embedded.next().ok_or_else(|| ApiError::from(crate::error::Error::Internal("embedding count mismatch".into())))?;
+                let e = embedded.next().ok_or_else(|| {
+                    ApiError::from(crate::error::Error::Internal("embedding count mismatch".into()))
+                })?;
                 let payload = match &store_text {
                     Some(key) => {
                         let mut p = payload.unwrap_or_default();

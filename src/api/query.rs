@@ -43,9 +43,9 @@ fn example(v: &Value, at: &str) -> Result<Example, ApiError> {
         Value::Number(_) | Value::String(_) => serde_json::from_value::<ExtId>(v.clone())
             .map(Example::Id)
             .map_err(|e| ApiError::bad(format!("{at}: {e}"))),
-        Value::Null | Value::Bool(_) | Value::Object(_) => {
-            Err(ApiError::bad(format!("{at}: expected a vector (list of numbers), a point id or {{\"text\": …}}")))
-        }
+        Value::Null | Value::Bool(_) | Value::Object(_) => Err(ApiError::bad(format!(
+            "{at}: expected a vector (list of numbers), a point id or {{\"text\": …}}"
+        ))),
     }
 }
 

@@ -111,7 +111,10 @@ pub enum Example {
     Id(ExtId),
     Vector(Vec<f32>),
     /// A text, embedded by the API layer before the search runs.
-    Text { text: String, model: Option<String> },
+    Text {
+        text: String,
+        model: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]

@@ -70,7 +70,14 @@ impl Batcher {
     }
 }
 
-fn worker(model: &OnnxModel, slot: usize, rx: &Mutex<Receiver<Job>>, max_batch: usize, max_wait: Duration, stats: &BatchStats) {
+fn worker(
+    model: &OnnxModel,
+    slot: usize,
+    rx: &Mutex<Receiver<Job>>,
+    max_batch: usize,
+    max_wait: Duration,
+    stats: &BatchStats,
+) {
     loop {
         let jobs = {
             let rx = rx.lock();

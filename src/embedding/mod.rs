@@ -94,7 +94,8 @@ static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, 
 pub fn environment(library: &Path) -> Result<&'static ort::environment::Environment> {
     ENVIRONMENT
         .get_or_init(|| {
-            let builder = ort::init_from(library).map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", library.display()))?;
+            let builder = ort::init_from(library)
+                .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", library.display()))?;
             builder.with_name("vicinity").build().map_err(|e| e.to_string())
         })
         .as_ref()
@@ -118,8 +119,14 @@ impl Embedder {
                 continue;
             }
             let model = Arc::new(OnnxModel::load(env, &dir, config.sessions, config.intra_threads)?);
-            let batcher = Batcher::start(model.clone(), config.max_batch, Duration::from_millis(config.max_wait_ms));
-            tracing::info!("embedding model {} loaded from {} (dim {})", model.spec.name, dir.display(), model.spec.dim);
+            let batcher =
+                Batcher::start(model.clone(), config.max_batch, Duration::from_millis(config.max_wait_ms));
+            tracing::info!(
+                "embedding model {} loaded from {} (dim {})",
+                model.spec.name,
+                dir.display(),
+                model.spec.dim
+            );
             models.insert(model.spec.name.clone(), Loaded { model, batcher });
         }
         if !models.contains_key(&config.default_model) {
@@ -159,7 +166,10 @@ impl Embedder {
     fn resolve(&self, name: Option<&str>) -> Result<(&str, &Loaded)> {
         let name = name.unwrap_or(&self.default_model);
         self.models.get_key_value(name).map(|(k, v)| (k.as_str(), v)).ok_or_else(|| {
-            Error::bad(format!("unknown embedding model `{name}` (available: {})", self.model_names().join(", ")))
+            Error::bad(format!(
+                "unknown embedding model `{name}` (available: {})",
+                self.model_names().join(", ")
+            ))
         })
     }
 
@@ -167,7 +177,11 @@ impl Embedder {
     pub async fn embed(&self, model: Option<&str>, texts: &[String]) -> Result<(String, Vec<Embedding>)> {
         let (name, loaded) = self.resolve(model)?;
         if texts.len() > self.max_texts {
-            return Err(Error::bad(format!("at most {} texts per request, got {}", self.max_texts, texts.len())));
+            return Err(Error::bad(format!(
+                "at most {} texts per request, got {}",
+                self.max_texts,
+                texts.len()
+            )));
         }
         let texts: Vec<String> = texts.iter().map(|t| normalise(t)).collect();
         if let Some(i) = texts.iter().position(String::is_empty) {
@@ -176,7 +190,8 @@ impl Embedder {
         let mut out: Vec<Option<Embedding>> = vec![None; texts.len()];
         let mut missing: Vec<usize> = Vec::new();
         for (i, t) in texts.iter().enumerate() {
-            let cached = self.cacheable(t).then(|| self.cache.as_ref()?.get(&(name.to_string(), t.clone()))).flatten();
+            let cached =
+                self.cacheable(t).then(|| self.cache.as_ref()?.get(&(name.to_string(), t.clone()))).flatten();
             match cached {
                 Some(e) => {
                     self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);

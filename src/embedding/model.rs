@@ -60,16 +60,25 @@ fn model_err(dir: &Path, e: impl std::fmt::Display) -> Error {
 impl OnnxModel {
     /// Loads `dir/{model.toml, model.onnx, tokenizer.json}` with `sessions` sessions of
     /// `intra_threads` threads each.
-    pub fn load(env: &ort::environment::Environment, dir: &Path, sessions: usize, intra_threads: usize) -> Result<Self> {
+    pub fn load(
+        env: &ort::environment::Environment,
+        dir: &Path,
+        sessions: usize,
+        intra_threads: usize,
+    ) -> Result<Self> {
         let spec_text = std::fs::read_to_string(dir.join("model.toml")).map_err(|e| model_err(dir, e))?;
         let spec: ModelSpec = toml::from_str(&spec_text).map_err(|e| model_err(dir, e))?;
         if spec.dim == 0 || spec.max_tokens < 2 {
             return Err(model_err(dir, "model.toml: dim and max_tokens must be positive"));
         }
-        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| model_err(dir, e))?;
+        let mut tokenizer =
+            Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| model_err(dir, e))?;
         tokenizer.with_padding(None);
         tokenizer
-            .with_truncation(Some(TruncationParams { max_length: spec.max_tokens, ..TruncationParams::default() }))
+            .with_truncation(Some(TruncationParams {
+                max_length: spec.max_tokens,
+                ..TruncationParams::default()
+            }))
             .map_err(|e| model_err(dir, e))?;
         let sessions = (0..sessions.max(1))
             .map(|_| {
@@ -149,8 +158,15 @@ impl OnnxModel {
             let mut session = self.sessions[slot % self.sessions.len()].lock();
             let outputs = session.run(inputs).map_err(err)?;
             let (shape, data) = outputs[self.output.as_str()].try_extract_tensor::<f32>().map_err(err)?;
-            if shape.len() != 3 || shape[0] as usize != batch || shape[1] as usize != seq || shape[2] as usize != self.spec.dim {
-                return Err(model_err(&self.dir, format!("unexpected output shape {shape:?}; model.toml says dim {}", self.spec.dim)));
+            if shape.len() != 3
+                || shape[0] as usize != batch
+                || shape[1] as usize != seq
+                || shape[2] as usize != self.spec.dim
+            {
+                return Err(model_err(
+                    &self.dir,
+                    format!("unexpected output shape {shape:?}; model.toml says dim {}", self.spec.dim),
+                ));
             }
             data.to_vec()
         };

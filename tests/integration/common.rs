@@ -15,6 +15,19 @@ use vicinity::api::{router, AppState};
 use vicinity::catalog::Catalog;
 use vicinity::config::Config;
 
+/// The default model, loaded once per test binary (ONNX Runtime loads once per process).
+pub fn embedder() -> Arc<vicinity::embedding::Embedder> {
+    static EMBEDDER: std::sync::OnceLock<Arc<vicinity::embedding::Embedder>> = std::sync::OnceLock::new();
+    EMBEDDER
+        .get_or_init(|| {
+            let config = vicinity::embedding::EmbeddingConfig::default();
+            Arc::new(vicinity::embedding::Embedder::load(&config).unwrap_or_else(|e| {
+                panic!("{e}: the embedding tests need the default model; run `make setup`")
+            }))
+        })
+        .clone()
+}
+
 /// A router over its own catalog. `dir` is kept alive for as long as the server.
 pub struct Server {
     pub app: Router,
@@ -43,6 +56,27 @@ impl Server {
         let catalog = Arc::new(Catalog::open(dir).expect("open catalog"));
         let app = router(AppState { catalog: catalog.clone(), config: Arc::new(config), embedder: None });
         Server { app, catalog, dir: None }
+    }
+
+    /// A server with the default embedding model (installed by `make setup`).
+    pub fn with_embedder() -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let catalog = Arc::new(Catalog::open(dir.path()).expect("open catalog"));
+        let state = AppState {
+            catalog: catalog.clone(),
+            config: Arc::new(Config::default()),
+            embedder: Some(embedder()),
+        };
+        Server { app: router(state), catalog, dir: Some(dir) }
+    }
+
+    /// GETs a non-JSON route (`/metrics`): status and body text.
+    pub async fn raw_text(&self, uri: &str) -> (StatusCode, String) {
+        let req = Request::builder().method(Method::GET).uri(uri).body(Body::empty()).expect("request");
+        let resp = self.app.clone().oneshot(req).await.expect("infallible");
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// Sends raw bytes; returns the status and the body parsed as JSON (`Value::Null` when the

@@ -8,4 +8,5 @@
 mod api;
 mod bad_input;
 mod common;
+mod embedding;
 mod restart;
