@@ -1,0 +1,42 @@
+//! Embedding throughput of the default model (installed by `make setup`): 32 sentences as one
+//! batch vs one at a time, on one session with one intra-op thread. Reports time per batch;
+//! sentences/s = 32 / time. `benches/compare_embed.py` runs the side-by-side with Python.
+
+use std::path::PathBuf;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use vicinity::embedding::{environment, EmbeddingConfig, OnnxModel};
+
+fn sentences() -> Vec<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/embedding/reference.json");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
+    v["sentences"]
+        .as_array()
+        .expect("sentences")
+        .iter()
+        .filter(|s| s["tokens"].as_u64().unwrap_or(0) < 64)
+        .map(|s| s["text"].as_str().unwrap_or_default().to_string())
+        .cycle()
+        .take(32)
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let config = EmbeddingConfig::default();
+    let env = environment(&config.ort_library).expect("ONNX Runtime (run `make setup`)");
+    let dir: PathBuf = config.models_dir.join(&config.default_model);
+    let model = OnnxModel::load(env, &dir, 1, 1).expect("model");
+    let texts = sentences();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let mut g = c.benchmark_group("embed_32_sentences");
+    g.throughput(Throughput::Elements(refs.len() as u64));
+    g.sample_size(10);
+    g.bench_function("batch_32", |b| b.iter(|| model.embed(0, &refs).expect("embed")));
+    g.bench_function("batch_1", |b| {
+        b.iter(|| refs.iter().map(|t| model.embed(0, &[t]).expect("embed")).count())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
