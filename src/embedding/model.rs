@@ -12,7 +12,7 @@ use ort::session::Session;
 use ort::value::Tensor;
 use parking_lot::Mutex;
 use serde::Deserialize;
-use tokenizers::{Tokenizer, TruncationParams};
+use tokenizers::{Encoding, Tokenizer, TruncationParams};
 
 use crate::error::{Error, Result};
 
@@ -126,17 +126,34 @@ impl OnnxModel {
     }
 
     /// Embeds a batch on session `slot` (callers keep one slot per thread).
+    ///
+    /// The texts run in groups of similar token counts (padding at most ~25% of a group), so a
+    /// micro-batch of mixed lengths costs little more than its tokens.
     pub fn embed(&self, slot: usize, texts: &[&str]) -> Result<Vec<Embedding>> {
-        if texts.is_empty() {
-            return Ok(Vec::new());
-        }
         let encodings = texts
             .iter()
             .map(|t| self.tokenizer.encode(*t, true))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| model_err(&self.dir, e))?;
+        let mut order: Vec<usize> = (0..encodings.len()).collect();
+        order.sort_by_key(|&i| encodings[i].get_ids().len());
+        let mut out: Vec<Option<Embedding>> = vec![None; encodings.len()];
+        for group in padding_groups(&order, |i| encodings[i].get_ids().len()) {
+            let batch: Vec<&Encoding> = group.iter().map(|&i| &encodings[i]).collect();
+            for (&i, e) in group.iter().zip(self.run(slot, &batch)?) {
+                out[i] = Some(e);
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// One model run over tokenized texts, padded to the longest.
+    fn run(&self, slot: usize, encodings: &[&Encoding]) -> Result<Vec<Embedding>> {
+        if encodings.is_empty() {
+            return Ok(Vec::new());
+        }
         let seq = encodings.iter().map(|e| e.get_ids().len()).max().unwrap_or(0).max(1);
-        let batch = texts.len();
+        let batch = encodings.len();
         let mut ids = vec![0i64; batch * seq];
         let mut mask = vec![0i64; batch * seq];
         for (row, enc) in encodings.iter().enumerate() {
@@ -197,5 +214,48 @@ impl OnnxModel {
                 Embedding { vector: v, truncated: !enc.get_overflowing().is_empty() }
             })
             .collect())
+    }
+}
+
+/// Splits indices sorted by length into runs whose padded size (count × longest) stays within
+/// 25% of their real tokens (plus a little slack for very short texts).
+fn padding_groups(sorted: &[usize], len: impl Fn(usize) -> usize) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    let mut tokens = 0usize;
+    for &i in sorted {
+        let l = len(i).max(1);
+        let padded = l * (current.len() + 1);
+        if !current.is_empty() && padded * 4 > (tokens + l) * 5 + 16 {
+            groups.push(std::mem::take(&mut current));
+            tokens = 0;
+        }
+        current.push(i);
+        tokens += l;
+    }
+    if !current.is_empty() {
+        groups.push(current);
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::padding_groups;
+
+    #[test]
+    fn groups_keep_every_index_once_and_bound_padding() {
+        let lens = [3usize, 3, 4, 5, 9, 10, 12, 30, 31, 80];
+        let order: Vec<usize> = (0..lens.len()).collect();
+        let groups = padding_groups(&order, |i| lens[i]);
+        let mut seen: Vec<usize> = groups.iter().flatten().copied().collect();
+        seen.sort();
+        assert_eq!(seen, order);
+        for g in &groups {
+            let max = g.iter().map(|&i| lens[i]).max().unwrap();
+            let sum: usize = g.iter().map(|&i| lens[i]).sum();
+            assert!(max * g.len() * 4 <= sum * 5 + 16, "{g:?}");
+        }
+        assert!(groups.len() < lens.len(), "similar lengths share a group: {groups:?}");
     }
 }
