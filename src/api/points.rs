@@ -14,6 +14,17 @@ use super::models::{
 use super::{blocking, ok, ApiError, ApiResult, AppState};
 use crate::collection::{ExtId, Filter, NewPoint, Payload, PayloadSelector, PayloadUpdate, Selector};
 
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "bool",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "list",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
 enum VectorInput {
     Dense(Vec<f32>),
     Text(TextInput),
@@ -24,15 +35,31 @@ fn vector_input(
     vector: Option<serde_json::Value>,
     text: Option<String>,
     at: &str,
+    vec_at: &str,
 ) -> Result<VectorInput, ApiError> {
     match (vector, text) {
         (Some(v), None) if !v.is_null() => {
-            if let Some(doc) = super::embed::document(&v, &format!("{at}.vector"))? {
+            if let Some(doc) = super::embed::document(&v, vec_at)? {
                 return Ok(VectorInput::Text(doc));
             }
-            serde_json::from_value::<Vec<f32>>(v).map(VectorInput::Dense).map_err(|e| {
-                ApiError::bad(format!("{at}.vector: expected a list of numbers or {{\"text\": …}} ({e})"))
-            })
+            let serde_json::Value::Array(items) = v else {
+                return Err(ApiError::bad(format!(
+                    "{vec_at}: expected a list of numbers or {{\"text\": …}}, got {v}"
+                )));
+            };
+            items
+                .iter()
+                .enumerate()
+                .map(|(j, x)| match x.as_f64() {
+                    // Out-of-range values become ±inf here and are refused by the vector checks.
+                    Some(f) => Ok(f as f32),
+                    None => Err(ApiError::bad(format!(
+                        "{vec_at}[{j}]: expected a number, got {} {x}",
+                        json_kind(x)
+                    ))),
+                })
+                .collect::<Result<Vec<f32>, _>>()
+                .map(VectorInput::Dense)
         }
         (None, Some(text)) => Ok(VectorInput::Text(TextInput { text, model: None })),
         (Some(_), Some(_)) => Err(ApiError::bad(format!("{at}: give either `vector` or `text`, not both"))),
@@ -79,7 +106,13 @@ pub async fn upsert(
         (Some(points), None) => points
             .into_iter()
             .enumerate()
-            .map(|(i, p)| Ok((p.id, vector_input(p.vector, p.text, &format!("points[{i}]"))?, p.payload)))
+            .map(|(i, p)| {
+                Ok((
+                    p.id,
+                    vector_input(p.vector, p.text, &format!("points[{i}]"), &format!("points[{i}].vector"))?,
+                    p.payload,
+                ))
+            })
             .collect::<Result<_, ApiError>>()?,
         (None, Some(b)) => {
             if b.vectors.len() != b.ids.len() {
@@ -102,7 +135,16 @@ pub async fn upsert(
                 .zip(payloads)
                 .enumerate()
                 .map(|(i, ((id, v), payload))| {
-                    Ok((id, vector_input(Some(v), None, &format!("batch.vectors[{i}]"))?, payload))
+                    Ok((
+                        id,
+                        vector_input(
+                            Some(v),
+                            None,
+                            &format!("batch.vectors[{i}]"),
+                            &format!("batch.vectors[{i}]"),
+                        )?,
+                        payload,
+                    ))
                 })
                 .collect::<Result<_, ApiError>>()?
         }

@@ -617,7 +617,7 @@ async fn wrong_field_types_are_named() {
         &s,
         json!({"points": [{"id": 10, "vector": "1,2,3,4"}]}),
         BAD,
-        &["points[0].vector", "invalid type"],
+        &["points[0].vector", "expected a list of numbers"],
     )
     .await;
     rejected_upsert(
@@ -639,7 +639,7 @@ async fn wrong_field_types_are_named() {
     rejected_upsert(&s, json!({"batch": {"ids": 10, "vectors": [v4(1.0)]}}), BAD, &["batch.ids"]).await;
     rejected_upsert(&s, json!({"points": [{"vector": v4(1.0)}]}), BAD, &["points[0]", "missing field `id`"])
         .await;
-    rejected_upsert(&s, json!({"points": [{"id": 10}]}), BAD, &["points[0]", "missing field `vector`"]).await;
+    rejected_upsert(&s, json!({"points": [{"id": 10}]}), BAD, &["points[0]", "missing `vector`"]).await;
     let cases: Vec<(Method, &str, Value, &str)> = vec![
         (PUT, "/collections/new", json!({"vectors": {"size": "4", "distance": "Dot"}}), "vectors.size"),
         (PUT, "/collections/new", json!({"vectors": {"size": 4, "distance": 1}}), "vectors.distance"),
@@ -1154,7 +1154,7 @@ async fn bad_collection_configs_create_nothing() {
             json!({"vectors": {"image": {"size": 4, "distance": "Cosine"}}}),
             vec!["vectors", "unknown field `image`"],
         ),
-        (json!({}), vec!["missing field `vectors`"]),
+        (json!({}), vec!["vectors: required"]),
     ];
     for (body, needles) in cases {
         s.err(PUT, "/collections/new", Some(body), BAD, &needles).await;
