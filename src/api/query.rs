@@ -118,6 +118,34 @@ fn unnamed(using: &Option<String>) -> Result<(), ApiError> {
     }
 }
 
+/// The fields every query form shares.
+struct Shared {
+    filter: Option<crate::collection::Filter>,
+    limit: usize,
+    offset: Option<usize>,
+    score_threshold: Option<f32>,
+    params: Option<SearchParamsBody>,
+    with_payload: Option<PayloadSelector>,
+    with_vector: Option<WithVector>,
+}
+
+impl Shared {
+    fn into_search(self, query: Query, config: &Config) -> Result<Search, ApiError> {
+        let offset = self.offset.unwrap_or(0);
+        check_limit(self.limit, offset, config.search.max_limit)?;
+        Ok(Search {
+            query,
+            filter: self.filter,
+            limit: self.limit,
+            offset,
+            score_threshold: self.score_threshold,
+            params: params(self.params)?,
+            with_payload: self.with_payload.unwrap_or(PayloadSelector::Bool(false)),
+            with_vector: WithVector::wanted(&self.with_vector),
+        })
+    }
+}
+
 fn from_query_request(r: QueryRequest, config: &Config) -> Result<Search, ApiError> {
     unnamed(&r.using)?;
     if r.prefetch.as_ref().is_some_and(|p| !p.is_null()) {
@@ -127,18 +155,16 @@ fn from_query_request(r: QueryRequest, config: &Config) -> Result<Search, ApiErr
         return Err(ApiError::bad("lookup_from is not supported"));
     }
     let query = parse_query(r.query.as_ref().ok_or_else(|| ApiError::bad("query is required"))?)?;
-    let (limit, offset) = (r.limit.unwrap_or(10), r.offset.unwrap_or(0));
-    check_limit(limit, offset, config.search.max_limit)?;
-    Ok(Search {
-        query,
+    let shared = Shared {
         filter: r.filter,
-        limit,
-        offset,
+        limit: r.limit.unwrap_or(10),
+        offset: r.offset,
         score_threshold: r.score_threshold,
-        params: params(r.params)?,
-        with_payload: r.with_payload.unwrap_or(PayloadSelector::Bool(false)),
-        with_vector: WithVector::wanted(&r.with_vector),
-    })
+        params: r.params,
+        with_payload: r.with_payload,
+        with_vector: r.with_vector,
+    };
+    shared.into_search(query, config)
 }
 
 fn from_search_request(r: SearchRequest, config: &Config) -> Result<Search, ApiError> {
@@ -165,36 +191,33 @@ fn from_search_request(r: SearchRequest, config: &Config) -> Result<Search, ApiE
     };
     let vector: Vec<f32> =
         serde_json::from_value(vector).map_err(|_| ApiError::bad("vector: expected a list of numbers"))?;
-    let offset = r.offset.unwrap_or(0);
-    check_limit(r.limit, offset, config.search.max_limit)?;
-    Ok(Search {
-        query: Query::Nearest(Example::Vector(vector)),
+    let shared = Shared {
         filter: r.filter,
         limit: r.limit,
-        offset,
+        offset: r.offset,
         score_threshold: r.score_threshold,
-        params: params(r.params)?,
-        with_payload: r.with_payload.unwrap_or(PayloadSelector::Bool(false)),
-        with_vector: WithVector::wanted(&r.with_vector),
-    })
+        params: r.params,
+        with_payload: r.with_payload,
+        with_vector: r.with_vector,
+    };
+    shared.into_search(Query::Nearest(Example::Vector(vector)), config)
 }
 
 fn from_recommend_request(r: RecommendRequest, config: &Config) -> Result<Search, ApiError> {
     unnamed(&r.using)?;
     let positive = examples(Some(&Value::Array(r.positive)), "positive")?;
     let negative = examples(Some(&Value::Array(r.negative)), "negative")?;
-    let offset = r.offset.unwrap_or(0);
-    check_limit(r.limit, offset, config.search.max_limit)?;
-    Ok(Search {
-        query: Query::Recommend { positive, negative, strategy: r.strategy.unwrap_or_default() },
+    let query = Query::Recommend { positive, negative, strategy: r.strategy.unwrap_or_default() };
+    let shared = Shared {
         filter: r.filter,
         limit: r.limit,
-        offset,
+        offset: r.offset,
         score_threshold: r.score_threshold,
-        params: params(r.params)?,
-        with_payload: r.with_payload.unwrap_or(PayloadSelector::Bool(false)),
-        with_vector: WithVector::wanted(&r.with_vector),
-    })
+        params: r.params,
+        with_payload: r.with_payload,
+        with_vector: r.with_vector,
+    };
+    shared.into_search(query, config)
 }
 
 /// Runs searches on the blocking pool (spread over rayon when there are several).
@@ -251,6 +274,16 @@ pub async fn query_batch(
     Ok(ok(result, started))
 }
 
+/// The legacy routes answer bare lists: `[hit]` for one search, `[[hit]]` for a batch.
+async fn legacy(st: &AppState, name: &str, searches: Vec<Search>, single: bool) -> ApiResult {
+    let started = Instant::now();
+    let mut hits = run(st, name, searches).await?;
+    if single {
+        return Ok(ok(hits.pop().unwrap_or_default(), started));
+    }
+    Ok(ok(hits, started))
+}
+
 #[utoipa::path(post, path = "/collections/{name}/points/search", request_body = SearchRequest,
     params(("name" = String, Path)), responses((status = 200, description = "[ScoredPoint]")))]
 pub async fn search(
@@ -258,10 +291,7 @@ pub async fn search(
     Path(name): Path<String>,
     Body(body): Body<SearchRequest>,
 ) -> ApiResult {
-    let started = Instant::now();
-    let search = from_search_request(body, &st.config)?;
-    let mut hits = run(&st, &name, vec![search]).await?;
-    Ok(ok(hits.pop().unwrap_or_default(), started))
+    legacy(&st, &name, vec![from_search_request(body, &st.config)?], true).await
 }
 
 #[utoipa::path(post, path = "/collections/{name}/points/search/batch", request_body = SearchBatch,
@@ -271,10 +301,9 @@ pub async fn search_batch(
     Path(name): Path<String>,
     Body(body): Body<SearchBatch>,
 ) -> ApiResult {
-    let started = Instant::now();
     let searches =
         body.searches.into_iter().map(|r| from_search_request(r, &st.config)).collect::<Result<_, _>>()?;
-    Ok(ok(run(&st, &name, searches).await?, started))
+    legacy(&st, &name, searches, false).await
 }
 
 #[utoipa::path(post, path = "/collections/{name}/points/recommend", request_body = RecommendRequest,
@@ -284,10 +313,7 @@ pub async fn recommend(
     Path(name): Path<String>,
     Body(body): Body<RecommendRequest>,
 ) -> ApiResult {
-    let started = Instant::now();
-    let search = from_recommend_request(body, &st.config)?;
-    let mut hits = run(&st, &name, vec![search]).await?;
-    Ok(ok(hits.pop().unwrap_or_default(), started))
+    legacy(&st, &name, vec![from_recommend_request(body, &st.config)?], true).await
 }
 
 #[utoipa::path(post, path = "/collections/{name}/points/recommend/batch", request_body = RecommendBatch,
@@ -297,8 +323,7 @@ pub async fn recommend_batch(
     Path(name): Path<String>,
     Body(body): Body<RecommendBatch>,
 ) -> ApiResult {
-    let started = Instant::now();
     let searches =
         body.searches.into_iter().map(|r| from_recommend_request(r, &st.config)).collect::<Result<_, _>>()?;
-    Ok(ok(run(&st, &name, searches).await?, started))
+    legacy(&st, &name, searches, false).await
 }
