@@ -13,6 +13,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub search: SearchConfig,
     pub embedding: crate::embedding::EmbeddingConfig,
+    pub cache: crate::api::CacheConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -43,6 +44,12 @@ pub struct SearchConfig {
     pub max_limit: usize,
     /// Largest number of queries in one batch request.
     pub max_batch: usize,
+    /// Searches running at once (0: one per core).
+    pub max_concurrent: usize,
+    /// Searches waiting beyond those; more are answered 503 with Retry-After.
+    pub max_queued: usize,
+    /// A search not answered within this is a 503.
+    pub timeout_ms: u64,
 }
 
 impl Default for ServiceConfig {
@@ -64,7 +71,13 @@ impl Default for StorageConfig {
 
 impl Default for SearchConfig {
     fn default() -> Self {
-        SearchConfig { max_limit: 10_000, max_batch: 1_000 }
+        SearchConfig {
+            max_limit: 10_000,
+            max_batch: 1_000,
+            max_concurrent: 0,
+            max_queued: 1024,
+            timeout_ms: 30_000,
+        }
     }
 }
 
@@ -182,6 +195,9 @@ impl Config {
         }
         if e.max_texts == 0 {
             return bad("embedding.max_texts", "must be at least 1");
+        }
+        if self.search.timeout_ms == 0 {
+            return bad("search.timeout_ms", "must be at least 1");
         }
         if self.search.max_batch == 0 {
             return bad("search.max_batch", "must be at least 1");

@@ -24,7 +24,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let interval = Duration::from_secs(config.storage.index_save_interval_secs);
     let saver = tokio::spawn(save_loop(catalog.clone(), interval));
     let embedder = load_embedder(&config).await;
-    let state = AppState { catalog: catalog.clone(), config: Arc::new(config), embedder };
+    let state = AppState::new(catalog.clone(), config, embedder);
     tracing::info!("listening on {local}");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())

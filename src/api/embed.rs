@@ -136,29 +136,3 @@ pub async fn embed(State(st): State<AppState>, Body(body): Body<EmbedRequest>) -
     let vectors: Vec<Vec<f32>> = out.into_iter().map(|e| e.vector).collect();
     Ok(ok(json!({"model": model, "vectors": vectors, "truncated": truncated}), started))
 }
-
-/// `GET /metrics` (Prometheus text): the embedding counters.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
-pub async fn metrics(State(st): State<AppState>) -> String {
-    let mut out = String::new();
-    if let Some(e) = st.embedder.as_deref() {
-        let hits = e.stats.cache_hits.load(std::sync::atomic::Ordering::Relaxed);
-        let misses = e.stats.cache_misses.load(std::sync::atomic::Ordering::Relaxed);
-        out.push_str("# HELP vicinity_embedding_cache_hits_total Texts answered from the embedding cache.\n");
-        out.push_str("# TYPE vicinity_embedding_cache_hits_total counter\n");
-        out.push_str(&format!("vicinity_embedding_cache_hits_total {hits}\n"));
-        out.push_str("# HELP vicinity_embedding_cache_misses_total Texts that needed inference.\n");
-        out.push_str("# TYPE vicinity_embedding_cache_misses_total counter\n");
-        out.push_str(&format!("vicinity_embedding_cache_misses_total {misses}\n"));
-        out.push_str(
-            "# HELP vicinity_embedding_batches_total Inference batches run, and the texts in them.\n",
-        );
-        out.push_str("# TYPE vicinity_embedding_batches_total counter\n");
-        out.push_str("# TYPE vicinity_embedding_batched_texts_total counter\n");
-        for (model, batches, texts) in e.batch_stats() {
-            out.push_str(&format!("vicinity_embedding_batches_total{{model=\"{model}\"}} {batches}\n"));
-            out.push_str(&format!("vicinity_embedding_batched_texts_total{{model=\"{model}\"}} {texts}\n"));
-        }
-    }
-    out
-}

@@ -9,13 +9,16 @@
 //!
 //! Handlers run storage and search work on the blocking pool, never on the tokio workers.
 
+mod admission;
 mod collections;
 mod embed;
 mod error;
 mod extract;
+mod metrics;
 mod models;
 mod points;
 mod query;
+mod result_cache;
 mod service;
 
 use std::sync::Arc;
@@ -31,7 +34,9 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::embedding::Embedder;
 use crate::error::Error;
+use admission::Admission;
 pub use error::ApiError;
+pub use result_cache::{CacheConfig, ResultCache};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -39,18 +44,39 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// `None` when embedding is disabled or no model could be loaded: text requests are 400.
     pub embedder: Option<Arc<Embedder>>,
+    /// `None` when the result cache is off.
+    pub results: Option<Arc<ResultCache>>,
+    pub admission: Arc<Admission>,
+}
+
+impl AppState {
+    pub fn new(catalog: Arc<Catalog>, config: Config, embedder: Option<Arc<Embedder>>) -> AppState {
+        let s = &config.search;
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let concurrent = if s.max_concurrent == 0 { cores } else { s.max_concurrent };
+        let admission =
+            Admission::new(concurrent, s.max_queued, std::time::Duration::from_millis(s.timeout_ms));
+        AppState {
+            catalog,
+            results: ResultCache::new(&config.cache).map(Arc::new),
+            config: Arc::new(config),
+            embedder,
+            admission: Arc::new(admission),
+        }
+    }
 }
 
 /// All routes with their state.
 pub fn router(state: AppState) -> Router {
     let limit = state.config.service.max_request_bytes;
+    metrics::handle();
     Router::new()
         .route("/", get(service::root))
         .route("/healthz", get(service::healthz))
         .route("/livez", get(service::livez))
         .route("/readyz", get(service::readyz))
         .route("/openapi.json", get(service::openapi))
-        .route("/metrics", get(embed::metrics))
+        .route("/metrics", get(metrics::render))
         .route("/embed", post(embed::embed))
         .route("/collections", get(collections::list))
         .route(
@@ -74,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .route("/collections/{name}/points/search/batch", post(query::search_batch))
         .route("/collections/{name}/points/recommend", post(query::recommend))
         .route("/collections/{name}/points/recommend/batch", post(query::recommend_batch))
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(service::not_found)
         .method_not_allowed_fallback(service::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

@@ -254,12 +254,16 @@ pub struct QueryRequest {
     pub lookup_from: Ignored,
     #[schema(value_type = Option<Object>)]
     pub shard_key: Ignored,
+    /// vicinity: `false` bypasses the result cache for this request.
+    pub cache: Option<bool>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueryBatch {
     pub searches: Vec<QueryRequest>,
+    /// vicinity: `false` bypasses the result cache for this request.
+    pub cache: Option<bool>,
 }
 
 /// Legacy `POST /collections/{c}/points/search`.

@@ -14,9 +14,11 @@ use super::models::{
     WithVector,
 };
 use super::points::check_limit;
-use super::{blocking, ok, ApiError, ApiResult, AppState};
+use super::ResultCache;
+use super::{ok, ApiError, ApiResult, AppState};
 use crate::collection::{Example, ExtId, PayloadSelector, Query, Search, Strategy};
 use crate::config::Config;
+use std::sync::Arc;
 
 fn params(p: Option<SearchParamsBody>) -> Result<SearchParams, ApiError> {
     let p = p.unwrap_or_default();
@@ -236,13 +238,14 @@ async fn run(
     let mut searches = searches;
     super::embed::resolve_search_texts(st, name, &mut searches).await?;
     let c = st.catalog.get(name)?;
-    blocking(move || {
-        if searches.len() == 1 {
-            return Ok(vec![c.search(&searches[0])?]);
-        }
-        searches.par_iter().map(|s| c.search(s)).collect()
-    })
-    .await
+    st.admission
+        .run(move || {
+            if searches.len() == 1 {
+                return Ok(vec![c.search(&searches[0])?]);
+            }
+            searches.par_iter().map(|s| c.search(s)).collect()
+        })
+        .await
 }
 
 #[utoipa::path(post, path = "/collections/{name}/points/query", request_body = QueryRequest,
@@ -251,12 +254,14 @@ async fn run(
 pub async fn query(
     State(st): State<AppState>,
     Path(name): Path<String>,
-    Body(body): Body<QueryRequest>,
+    Body(body): Body<Value>,
 ) -> ApiResult {
-    let started = Instant::now();
-    let search = from_query_request(body, &st.config)?;
-    let mut hits = run(&st, &name, vec![search]).await?;
-    Ok(ok(json!({"points": hits.pop().unwrap_or_default()}), started))
+    cached(&st, &name, body, |st, name, req: QueryRequest| async move {
+        let search = from_query_request(req, &st.config)?;
+        let mut hits = run(&st, &name, vec![search]).await?;
+        Ok(json!({"points": hits.pop().unwrap_or_default()}))
+    })
+    .await
 }
 
 #[utoipa::path(post, path = "/collections/{name}/points/query/batch", request_body = QueryBatch,
@@ -264,13 +269,52 @@ pub async fn query(
 pub async fn query_batch(
     State(st): State<AppState>,
     Path(name): Path<String>,
-    Body(body): Body<QueryBatch>,
+    Body(body): Body<Value>,
 ) -> ApiResult {
+    cached(&st, &name, body, |st, name, req: QueryBatch| async move {
+        let searches =
+            req.searches.into_iter().map(|r| from_query_request(r, &st.config)).collect::<Result<_, _>>()?;
+        let hits = run(&st, &name, searches).await?;
+        Ok(Value::Array(hits.into_iter().map(|points| json!({"points": points})).collect()))
+    })
+    .await
+}
+
+/// Answers from the result cache when the collection has not changed since the same request
+/// (in any field order) was answered; otherwise parses `body` as `R`, runs `answer` and keeps
+/// its result. `"cache": false` in the body bypasses the cache both ways.
+async fn cached<R, F, Fut>(st: &AppState, name: &str, body: Value, answer: F) -> ApiResult
+where
+    R: serde::de::DeserializeOwned,
+    F: FnOnce(AppState, String, R) -> Fut,
+    Fut: std::future::Future<Output = Result<Value, ApiError>>,
+{
     let started = Instant::now();
-    let searches =
-        body.searches.into_iter().map(|r| from_query_request(r, &st.config)).collect::<Result<_, _>>()?;
-    let hits = run(&st, &name, searches).await?;
-    let result: Vec<Value> = hits.into_iter().map(|points| json!({"points": points})).collect();
+    let use_cache = body.get("cache").and_then(Value::as_bool) != Some(false);
+    let req: R = serde_path_to_error::deserialize(body.clone())
+        .map_err(|e| ApiError::bad(format!("Format error in JSON body: {}: {}", e.path(), e.inner())))?;
+    // The version is read before the search: a write racing with it makes this entry
+    // unreachable rather than stale.
+    let cache = st.results.as_deref().filter(|_| use_cache);
+    let key = match cache {
+        Some(_) => {
+            // The collection id too: a dropped and re-created name starts again at version 0.
+            let c = st.catalog.get(name)?;
+            Some(ResultCache::key(&format!("{name}#{}", c.id()), c.version(), &body))
+        }
+        None => None,
+    };
+    if let (Some(cache), Some(key)) = (cache, &key) {
+        if let Some(hit) = cache.get(key) {
+            return Ok(ok(&*hit, started));
+        }
+    }
+    let result = answer(st.clone(), name.to_string(), req).await?;
+    if let (Some(cache), Some(key)) = (cache, key) {
+        let result = Arc::new(result);
+        cache.insert(key, result.clone());
+        return Ok(ok(&*result, started));
+    }
     Ok(ok(result, started))
 }
 

@@ -9,7 +9,7 @@ use axum::Json;
 use serde_json::json;
 use utoipa::OpenApi;
 
-use super::{collections, embed, models, points, query, ApiError, ApiResult, AppState};
+use super::{collections, embed, metrics, models, points, query, ApiError, ApiResult, AppState};
 
 #[utoipa::path(get, path = "/", responses((status = 200, description = "{title, version}")))]
 pub async fn root() -> Json<serde_json::Value> {
@@ -77,7 +77,7 @@ pub async fn method_not_allowed(method: Method, uri: Uri) -> impl IntoResponse {
         query::recommend,
         query::recommend_batch,
         embed::embed,
-        embed::metrics,
+        metrics::render,
     ),
     components(schemas(models::UpdateResult, crate::collection::Record, crate::collection::Hit))
 )]

@@ -280,6 +280,16 @@ impl Collection {
         Ok(true)
     }
 
+    /// The collection's numeric id (never reused).
+    pub fn id(&self) -> u32 {
+        self.config.read().id
+    }
+
+    /// The collection's write version: every acknowledged write raises it.
+    pub fn version(&self) -> u64 {
+        self.seq.load(Ordering::SeqCst)
+    }
+
     pub fn is_dirty(&self) -> bool {
         self.seq.load(Ordering::SeqCst) != self.saved_seq.load(Ordering::SeqCst)
     }

@@ -97,6 +97,7 @@ fn worker(
         let texts: Vec<&str> = jobs.iter().map(|j| j.text.as_str()).collect();
         let result = model.embed(slot, &texts);
         stats.batches.fetch_add(1, Ordering::Relaxed);
+        metrics::histogram!("vicinity_embedding_batch_size").record(jobs.len() as f64);
         stats.texts.fetch_add(jobs.len() as u64, Ordering::Relaxed);
         match result {
             Ok(embeddings) => {

@@ -10,3 +10,4 @@ mod bad_input;
 mod common;
 mod embedding;
 mod restart;
+mod serving;

@@ -1,0 +1,90 @@
+//! Prometheus metrics: `GET /metrics` in the text format, and the middleware that counts every
+//! request by route template (never the raw URI) and status.
+//!
+//! Series: `vicinity_http_requests_total{method, route, status}`,
+//! `vicinity_http_request_duration_seconds{method, route}` (histogram), `vicinity_search_duration_seconds`
+//! (histogram), `vicinity_result_cache_{hits,misses,evictions}_total`, per collection
+//! `vicinity_collection_points` / `_deleted_points` / `_index_bytes`, and the embedding counters
+//! and batch-size histogram.
+
+use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use super::AppState;
+
+const LATENCY_BUCKETS: &[f64] =
+    &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0];
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
+
+/// The process-wide recorder (installed once; later routers share it).
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), LATENCY_BUCKETS)
+            .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("batch_size".into()), BATCH_BUCKETS));
+        let recorder = match builder {
+            Ok(b) => b.build_recorder(),
+            Err(e) => {
+                tracing::warn!("metrics buckets: {e}");
+                PrometheusBuilder::new().build_recorder()
+            }
+        };
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
+        }
+        handle
+    })
+}
+
+/// Counts and times every request under its route template.
+pub async fn track(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    let secs = started.elapsed().as_secs_f64();
+    metrics::counter!("vicinity_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("vicinity_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(secs);
+    response
+}
+
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
+pub async fn render(State(st): State<AppState>) -> String {
+    for c in st.catalog.all() {
+        let (points, deleted, bytes) = c.stats();
+        let name = c.name.clone();
+        metrics::gauge!("vicinity_collection_points", "collection" => name.clone()).set(points as f64);
+        metrics::gauge!("vicinity_collection_deleted_points", "collection" => name.clone())
+            .set(deleted as f64);
+        metrics::gauge!("vicinity_collection_index_bytes", "collection" => name).set(bytes as f64);
+    }
+    if let Some(e) = st.embedder.as_deref() {
+        metrics::counter!("vicinity_embedding_cache_hits_total")
+            .absolute(e.stats.cache_hits.load(Ordering::Relaxed));
+        metrics::counter!("vicinity_embedding_cache_misses_total")
+            .absolute(e.stats.cache_misses.load(Ordering::Relaxed));
+        for (model, batches, texts) in e.batch_stats() {
+            metrics::counter!("vicinity_embedding_batches_total", "model" => model.clone()).absolute(batches);
+            metrics::counter!("vicinity_embedding_batched_texts_total", "model" => model).absolute(texts);
+        }
+    }
+    if let Some(cache) = st.results.as_deref() {
+        cache.publish();
+    }
+    handle().render()
+}

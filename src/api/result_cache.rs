@@ -1,0 +1,102 @@
+//! The query-result cache: answers keyed by collection, the collection's write version and the
+//! canonical request (object keys sorted, so field order does not matter). A write bumps the
+//! version, so older entries become unreachable at once — a query after an acknowledged write
+//! never sees the pre-write answer — and age out of the byte-bounded cache.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    pub enabled: bool,
+    /// Capacity in bytes (keys + JSON answers).
+    pub capacity_bytes: u64,
+    /// Entries older than this are dropped even if the collection did not change.
+    pub ttl_secs: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig { enabled: true, capacity_bytes: 256 * 1024 * 1024, ttl_secs: 600 }
+    }
+}
+
+type Key = (String, u64, String);
+
+pub struct ResultCache {
+    cache: moka::sync::Cache<Key, Arc<Value>>,
+}
+
+impl ResultCache {
+    pub fn new(config: &CacheConfig) -> Option<ResultCache> {
+        if !config.enabled || config.capacity_bytes == 0 {
+            return None;
+        }
+        let cache = moka::sync::Cache::builder()
+            .max_capacity(config.capacity_bytes)
+            .weigher(|k: &Key, v: &Arc<Value>| {
+                // Serialised size is a fair proxy for the memory a JSON answer holds.
+                let bytes = k.0.len() + k.2.len() + v.to_string().len() + 64;
+                u32::try_from(bytes).unwrap_or(u32::MAX)
+            })
+            .time_to_live(Duration::from_secs(config.ttl_secs.max(1)))
+            .eviction_listener(|_, _, cause| {
+                if cause.was_evicted() {
+                    metrics::counter!("vicinity_result_cache_evictions_total").increment(1);
+                }
+            })
+            .build();
+        Some(ResultCache { cache })
+    }
+
+    /// The key of a request body for `collection` at write `version`. `cache` (the bypass
+    /// switch) is not part of it.
+    pub fn key(collection: &str, version: u64, body: &Value) -> Key {
+        let mut canonical = body.clone();
+        if let Value::Object(o) = &mut canonical {
+            o.remove("cache");
+        }
+        // serde_json maps are sorted by key, so this text is the same for any field order.
+        (collection.to_string(), version, canonical.to_string())
+    }
+
+    pub fn get(&self, key: &Key) -> Option<Arc<Value>> {
+        let found = self.cache.get(key);
+        match found {
+            Some(_) => metrics::counter!("vicinity_result_cache_hits_total").increment(1),
+            None => metrics::counter!("vicinity_result_cache_misses_total").increment(1),
+        }
+        found
+    }
+
+    pub fn insert(&self, key: Key, value: Arc<Value>) {
+        self.cache.insert(key, value);
+    }
+
+    /// Publishes the cache's size (the counters are updated as they happen).
+    pub fn publish(&self) {
+        metrics::gauge!("vicinity_result_cache_bytes").set(self.cache.weighted_size() as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn field_order_and_the_bypass_switch_do_not_change_the_key() {
+        let a: Value = serde_json::from_str(r#"{"limit": 10, "query": [1, 2], "cache": true}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"query": [1, 2], "limit": 10}"#).unwrap();
+        assert_eq!(ResultCache::key("c", 3, &a), ResultCache::key("c", 3, &b));
+        assert_ne!(ResultCache::key("c", 3, &a), ResultCache::key("c", 4, &a));
+        assert_ne!(
+            ResultCache::key("c", 3, &a),
+            ResultCache::key("c", 3, &json!({"query": [1, 3], "limit": 10}))
+        );
+    }
+}
