@@ -18,6 +18,7 @@ use super::ResultCache;
 use super::{ok, ApiError, ApiResult, AppState};
 use crate::collection::{Example, ExtId, PayloadSelector, Query, Search, Strategy};
 use crate::config::Config;
+use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 fn params(p: Option<SearchParamsBody>) -> Result<SearchParams, ApiError> {
@@ -255,7 +256,7 @@ pub async fn query(
     State(st): State<AppState>,
     Path(name): Path<String>,
     Body(body): Body<Value>,
-) -> ApiResult {
+) -> Result<Response, ApiError> {
     cached(&st, &name, body, |st, name, req: QueryRequest| async move {
         let search = from_query_request(req, &st.config)?;
         let mut hits = run(&st, &name, vec![search]).await?;
@@ -270,7 +271,7 @@ pub async fn query_batch(
     State(st): State<AppState>,
     Path(name): Path<String>,
     Body(body): Body<Value>,
-) -> ApiResult {
+) -> Result<Response, ApiError> {
     cached(&st, &name, body, |st, name, req: QueryBatch| async move {
         let searches =
             req.searches.into_iter().map(|r| from_query_request(r, &st.config)).collect::<Result<_, _>>()?;
@@ -282,8 +283,9 @@ pub async fn query_batch(
 
 /// Answers from the result cache when the collection has not changed since the same request
 /// (in any field order) was answered; otherwise parses `body` as `R`, runs `answer` and keeps
-/// its result. `"cache": false` in the body bypasses the cache both ways.
-async fn cached<R, F, Fut>(st: &AppState, name: &str, body: Value, answer: F) -> ApiResult
+/// its result, serialised. `"cache": false` in the body bypasses the cache both ways. Only
+/// successful answers are kept, so a hit is always for a request that parsed.
+async fn cached<R, F, Fut>(st: &AppState, name: &str, body: Value, answer: F) -> Result<Response, ApiError>
 where
     R: serde::de::DeserializeOwned,
     F: FnOnce(AppState, String, R) -> Fut,
@@ -291,8 +293,6 @@ where
 {
     let started = Instant::now();
     let use_cache = body.get("cache").and_then(Value::as_bool) != Some(false);
-    let req: R = serde_path_to_error::deserialize(body.clone())
-        .map_err(|e| ApiError::bad(format!("Format error in JSON body: {}: {}", e.path(), e.inner())))?;
     // The version is read before the search: a write racing with it makes this entry
     // unreachable rather than stale.
     let cache = st.results.as_deref().filter(|_| use_cache);
@@ -306,16 +306,22 @@ where
     };
     if let (Some(cache), Some(key)) = (cache, &key) {
         if let Some(hit) = cache.get(key) {
-            return Ok(ok(&*hit, started));
+            return Ok(envelope(&hit, started));
         }
     }
-    let result = answer(st.clone(), name.to_string(), req).await?;
+    let req: R = serde_path_to_error::deserialize(body)
+        .map_err(|e| ApiError::bad(format!("Format error in JSON body: {}: {}", e.path(), e.inner())))?;
+    let result: Arc<str> = answer(st.clone(), name.to_string(), req).await?.to_string().into();
     if let (Some(cache), Some(key)) = (cache, key) {
-        let result = Arc::new(result);
         cache.insert(key, result.clone());
-        return Ok(ok(&*result, started));
     }
-    Ok(ok(result, started))
+    Ok(envelope(&result, started))
+}
+
+/// The success envelope around an already serialised result.
+fn envelope(result: &str, started: Instant) -> Response {
+    let body = format!(r#"{{"result":{result},"status":"ok","time":{}}}"#, started.elapsed().as_secs_f64());
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// The legacy routes answer bare lists: `[hit]` for one search, `[[hit]]` for a batch.

@@ -28,7 +28,7 @@ impl Default for CacheConfig {
 type Key = (String, u64, String);
 
 pub struct ResultCache {
-    cache: moka::sync::Cache<Key, Arc<Value>>,
+    cache: moka::sync::Cache<Key, Arc<str>>,
 }
 
 impl ResultCache {
@@ -38,9 +38,8 @@ impl ResultCache {
         }
         let cache = moka::sync::Cache::builder()
             .max_capacity(config.capacity_bytes)
-            .weigher(|k: &Key, v: &Arc<Value>| {
-                // Serialised size is a fair proxy for the memory a JSON answer holds.
-                let bytes = k.0.len() + k.2.len() + v.to_string().len() + 64;
+            .weigher(|k: &Key, v: &Arc<str>| {
+                let bytes = k.0.len() + k.2.len() + v.len() + 64;
                 u32::try_from(bytes).unwrap_or(u32::MAX)
             })
             .time_to_live(Duration::from_secs(config.ttl_secs.max(1)))
@@ -64,7 +63,7 @@ impl ResultCache {
         (collection.to_string(), version, canonical.to_string())
     }
 
-    pub fn get(&self, key: &Key) -> Option<Arc<Value>> {
+    pub fn get(&self, key: &Key) -> Option<Arc<str>> {
         let found = self.cache.get(key);
         match found {
             Some(_) => metrics::counter!("vicinity_result_cache_hits_total").increment(1),
@@ -73,7 +72,7 @@ impl ResultCache {
         found
     }
 
-    pub fn insert(&self, key: Key, value: Arc<Value>) {
+    pub fn insert(&self, key: Key, value: Arc<str>) {
         self.cache.insert(key, value);
     }
 

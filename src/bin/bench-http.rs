@@ -1,0 +1,206 @@
+//! `bench-http`: a load generator for a running vicinity.
+//!
+//! bench-http --url http://127.0.0.1:6333 --collection C --queries Q.fvecs [--gt G.ivecs]
+//!            [--base B.fvecs --distance Cosine]  (create C and load B first; ids = row numbers)
+//!            [--concurrency 32] [--seconds 20] [--ef 64] [--limit 10]
+//!            [--repeat-fraction 0.5] [--no-cache]
+//!
+//! Each of `concurrency` clients keeps one connection and sends `points/query` requests back to
+//! back for `seconds`. With `--repeat-fraction f`, a fraction f of requests repeat a query from a
+//! small hot set (the cache's case). Prints one JSON line: QPS, p50 / p95 / p99 latency, errors
+//! and recall@limit against the ground truth.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::Parser;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+
+#[derive(Parser, Clone)]
+struct Args {
+    #[arg(long, default_value = "http://127.0.0.1:6333")]
+    url: String,
+    #[arg(long)]
+    collection: String,
+    #[arg(long)]
+    queries: PathBuf,
+    #[arg(long)]
+    gt: Option<PathBuf>,
+    #[arg(long)]
+    base: Option<PathBuf>,
+    #[arg(long, default_value = "Cosine")]
+    distance: String,
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 20.0)]
+    seconds: f64,
+    #[arg(long)]
+    ef: Option<usize>,
+    #[arg(long, default_value_t = 10)]
+    limit: usize,
+    #[arg(long, default_value_t = 0.0)]
+    repeat_fraction: f64,
+    #[arg(long)]
+    no_cache: bool,
+}
+
+type Conn = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn connect(addr: &str) -> Result<Conn, String> {
+    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("connect {addr}: {e}"))?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+async fn send(
+    conn: &mut Conn,
+    host: &str,
+    method: &str,
+    path: &str,
+    body: &Value,
+) -> Result<(u16, Value), String> {
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", host)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(serde_json::to_vec(body).map_err(|e| e.to_string())?)))
+        .map_err(|e| e.to_string())?;
+    conn.ready().await.map_err(|e| e.to_string())?;
+    let resp = conn.send_request(req).await.map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+}
+
+fn read(path: &std::path::Path) -> Result<(usize, Vec<f32>), String> {
+    vicinity::index::io::read_fvecs(path).map_err(|e| e.to_string())
+}
+
+async fn load_base(a: &Args, addr: &str, path: &std::path::Path) -> Result<(), String> {
+    let (dim, values) = read(path)?;
+    let mut c = connect(addr).await?;
+    let coll = format!("/collections/{}", a.collection);
+    let _ = send(&mut c, addr, "DELETE", &coll, &json!({})).await;
+    let (status, v) =
+        send(&mut c, addr, "PUT", &coll, &json!({"vectors": {"size": dim, "distance": a.distance}})).await?;
+    if status != 200 {
+        return Err(format!("create: {status} {v}"));
+    }
+    let started = Instant::now();
+    let n = values.len() / dim;
+    for start in (0..n).step_by(1000) {
+        let end = (start + 1000).min(n);
+        let points: Vec<Value> =
+            (start..end).map(|i| json!({"id": i, "vector": &values[i * dim..(i + 1) * dim]})).collect();
+        let (status, v) =
+            send(&mut c, addr, "PUT", &format!("{coll}/points?wait=true"), &json!({"points": points}))
+                .await?;
+        if status != 200 {
+            return Err(format!("upsert: {status} {v}"));
+        }
+    }
+    eprintln!("loaded {n} points in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    let a = Args::parse();
+    let addr = a.url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    if let Some(base) = &a.base {
+        load_base(&a, &addr, base).await?;
+    }
+    let (dim, queries) = read(&a.queries)?;
+    let queries: Arc<Vec<Vec<f32>>> = Arc::new(queries.chunks_exact(dim).map(<[f32]>::to_vec).collect());
+    let gt: Option<Arc<(usize, Vec<i32>)>> = match &a.gt {
+        Some(p) => Some(Arc::new(vicinity::index::io::read_ivecs(p).map_err(|e| e.to_string())?)),
+        None => None,
+    };
+    let deadline = Instant::now() + Duration::from_secs_f64(a.seconds);
+    let path = format!("/collections/{}/points/query", a.collection);
+    let mut tasks = Vec::new();
+    for worker in 0..a.concurrency {
+        let (a, addr, path, queries, gt) =
+            (a.clone(), addr.clone(), path.clone(), queries.clone(), gt.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = connect(&addr).await?;
+            let (mut lat, mut errors, mut found, mut wanted) = (Vec::new(), 0usize, 0usize, 0usize);
+            let mut i = worker;
+            let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ worker as u64;
+            while Instant::now() < deadline {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let repeat = (rng % 1000) as f64 / 1000.0 < a.repeat_fraction;
+                let q = if repeat { (rng >> 20) as usize % 16 } else { i % queries.len() };
+                i += a.concurrency;
+                let mut body = json!({"query": queries[q], "limit": a.limit});
+                if let Some(ef) = a.ef {
+                    body["params"] = json!({"hnsw_ef": ef});
+                }
+                if a.no_cache {
+                    body["cache"] = json!(false);
+                }
+                let t = Instant::now();
+                match send(&mut conn, &addr, "POST", &path, &body).await {
+                    Ok((200, v)) => {
+                        lat.push(t.elapsed().as_secs_f64());
+                        if let Some(gt) = &gt {
+                            let k = gt.0;
+                            let truth: Vec<i64> =
+                                gt.1[q * k..q * k + a.limit.min(k)].iter().map(|&x| x as i64).collect();
+                            let got: Vec<i64> = v["result"]["points"]
+                                .as_array()
+                                .map(|p| p.iter().filter_map(|h| h["id"].as_i64()).collect())
+                                .unwrap_or_default();
+                            found += truth.iter().filter(|t| got.contains(t)).count();
+                            wanted += truth.len();
+                        }
+                    }
+                    Ok(_) => errors += 1,
+                    Err(_) => {
+                        errors += 1;
+                        conn = connect(&addr).await?;
+                    }
+                }
+            }
+            Ok::<_, String>((lat, errors, found, wanted))
+        }));
+    }
+    let started = Instant::now();
+    let (mut lat, mut errors, mut found, mut wanted) = (Vec::new(), 0, 0, 0);
+    for t in tasks {
+        let (l, e, f, w) = t.await.map_err(|e| e.to_string())??;
+        lat.extend(l);
+        errors += e;
+        found += f;
+        wanted += w;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+            * 1000.0
+    };
+    println!(
+        "{}",
+        json!({
+            "concurrency": a.concurrency, "seconds": wall, "requests": lat.len(), "errors": errors,
+            "qps": lat.len() as f64 / wall, "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+            "recall": if wanted > 0 { Some(found as f64 / wanted as f64) } else { None },
+            "ef": a.ef, "repeat_fraction": a.repeat_fraction, "cache": !a.no_cache,
+        })
+    );
+    Ok(())
+}
