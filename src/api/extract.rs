@@ -24,6 +24,49 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     }
 }
 
+/// A JSON body as a `serde_json::Value`, parsed without field-path tracking (a value has no
+/// wrong types, only syntax errors, which name their line and column). Rejections match
+/// [`Body`]'s: 415 without a JSON content type, 413 when too large, 400 for malformed JSON.
+pub struct JsonValue(pub serde_json::Value);
+
+impl FromRequest<AppState> for JsonValue {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let json_type = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| m.trim().to_ascii_lowercase())
+            .is_some_and(|m| {
+                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+            });
+        if !json_type {
+            return Err(ApiError {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                message: "Expected request with `Content-Type: application/json`".into(),
+            });
+        }
+        let max = state.config.service.max_request_bytes;
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    message: format!(
+                        "request body too large: the limit is {max} bytes (service.max_request_bytes)"
+                    ),
+                }
+            } else {
+                ApiError::bad(r.body_text())
+            }
+        })?;
+        serde_json::from_slice(&bytes).map(JsonValue).map_err(|e| {
+            ApiError::bad(format!("Format error in JSON body: Failed to parse the request body as JSON: {e}"))
+        })
+    }
+}
+
 fn json_rejection(r: JsonRejection, max_bytes: usize) -> ApiError {
     let status = match r.status() {
         StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use serde_json::{json, Value};
 use vicinity_index::SearchParams;
 
-use super::extract::{Body, Path};
+use super::extract::{Body, JsonValue, Path};
 use super::models::{
     QueryBatch, QueryRequest, RecommendBatch, RecommendRequest, SearchBatch, SearchParamsBody, SearchRequest,
     WithVector,
@@ -255,7 +255,7 @@ async fn run(
 pub async fn query(
     State(st): State<AppState>,
     Path(name): Path<String>,
-    Body(body): Body<Value>,
+    JsonValue(body): JsonValue,
 ) -> Result<Response, ApiError> {
     cached(&st, &name, body, |st, name, req: QueryRequest| async move {
         let search = from_query_request(req, &st.config)?;
@@ -270,7 +270,7 @@ pub async fn query(
 pub async fn query_batch(
     State(st): State<AppState>,
     Path(name): Path<String>,
-    Body(body): Body<Value>,
+    JsonValue(body): JsonValue,
 ) -> Result<Response, ApiError> {
     cached(&st, &name, body, |st, name, req: QueryBatch| async move {
         let searches =
@@ -309,8 +309,15 @@ where
             return Ok(envelope(&hit, started));
         }
     }
-    let req: R = serde_path_to_error::deserialize(body)
-        .map_err(|e| ApiError::bad(format!("Format error in JSON body: {}: {}", e.path(), e.inner())))?;
+    // Fast path without path tracking; only a failing body is parsed again to name the field.
+    let req = match R::deserialize(&body) {
+        Ok(req) => req,
+        Err(_) => {
+            let e = serde_path_to_error::deserialize::<_, R>(&body).err();
+            let detail = e.map(|e| format!("{}: {}", e.path(), e.inner())).unwrap_or_default();
+            return Err(ApiError::bad(format!("Format error in JSON body: {detail}")));
+        }
+    };
     let result: Arc<str> = answer(st.clone(), name.to_string(), req).await?.to_string().into();
     if let (Some(cache), Some(key)) = (cache, key) {
         cache.insert(key, result.clone());
