@@ -60,6 +60,7 @@ async fn connect(addr: &str) -> Result<Conn, String> {
     Ok(sender)
 }
 
+/// Sends a JSON value (set-up requests); the replay loop sends pre-encoded bodies.
 async fn send(
     conn: &mut Conn,
     host: &str,
@@ -67,23 +68,19 @@ async fn send(
     path: &str,
     body: &Value,
 ) -> Result<(u16, Value), String> {
-    let req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", host)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(serde_json::to_vec(body).map_err(|e| e.to_string())?)))
-        .map_err(|e| e.to_string())?;
-    conn.ready().await.map_err(|e| e.to_string())?;
-    let resp = conn.send_request(req).await.map_err(|e| e.to_string())?;
-    let status = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-    Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+    let bytes = Bytes::from(serde_json::to_vec(body).map_err(|e| e.to_string())?);
+    send_bytes(conn, host, method, path, bytes).await
 }
 
-async fn send_bytes(conn: &mut Conn, host: &str, path: &str, body: Bytes) -> Result<(u16, Value), String> {
+async fn send_bytes(
+    conn: &mut Conn,
+    host: &str,
+    method: &str,
+    path: &str,
+    body: Bytes,
+) -> Result<(u16, Value), String> {
     let req = Request::builder()
-        .method("POST")
+        .method(method)
         .uri(path)
         .header("host", host)
         .header("content-type", "application/json")
@@ -175,7 +172,7 @@ async fn main() -> Result<(), String> {
                 let q = if repeat { (rng >> 20) as usize % 16 } else { i % queries.len() };
                 i += a.concurrency;
                 let t = Instant::now();
-                match send_bytes(&mut conn, &addr, &path, bodies[q].clone()).await {
+                match send_bytes(&mut conn, &addr, "POST", &path, bodies[q].clone()).await {
                     Ok((200, v)) => {
                         lat.push(t.elapsed().as_secs_f64());
                         if let Some(gt) = &gt {

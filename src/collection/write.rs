@@ -68,10 +68,6 @@ pub(super) fn decode_vector(bytes: &[u8]) -> Result<Vec<f32>> {
 }
 
 impl Collection {
-    fn meta_seq_key(&self, kind: &[u8]) -> Vec<u8> {
-        keys::meta(kind, self.config.read().id)
-    }
-
     /// Inserts or replaces points (payload included). Returns the write sequence.
     pub fn upsert(&self, points: Vec<NewPoint>, sync: bool) -> Result<u64> {
         let (metric, dim, cid) = {
@@ -125,7 +121,7 @@ impl Collection {
             metas.push(meta);
         }
         self.log_change(&mut batch, seq, &internal);
-        batch.put_cf(self.storage.cf(CF_META), self.meta_seq_key(b"next/"), next.to_le_bytes());
+        batch.put_cf(self.storage.cf(CF_META), keys::meta(b"next/", cid), next.to_le_bytes());
         self.storage.write(batch, sync)?;
         {
             let mut points = self.points.write();
@@ -241,9 +237,8 @@ impl Collection {
 }
 
 fn replace_meta(points: &mut Points, id: u64, meta: PointMeta) {
-    if let Some(old) = points.meta.get(&id) {
-        let old_payload = old.payload.clone();
-        points.payload_index.remove(id, &old_payload);
+    if let Some(old) = points.meta.remove(&id) {
+        points.payload_index.remove(id, &old.payload);
     }
     points.payload_index.add(id, &meta.payload);
     points.by_ext.insert(meta.ext, id);
