@@ -16,6 +16,7 @@ use crate::storage::{Storage, CF_COLLECTIONS};
 pub struct Catalog {
     storage: Arc<Storage>,
     index_dir: PathBuf,
+    snapshots_dir: PathBuf,
     collections: RwLock<BTreeMap<String, Arc<Collection>>>,
     /// Serialises create / delete so two requests cannot race on one name.
     ddl: parking_lot::Mutex<()>,
@@ -49,7 +50,26 @@ impl Catalog {
             let c = Collection::open(&name, config, storage.clone(), &index_dir)?;
             collections.insert(name, Arc::new(c));
         }
-        Ok(Catalog { storage, index_dir, collections: RwLock::new(collections), ddl: Default::default() })
+        Ok(Catalog {
+            storage,
+            index_dir,
+            snapshots_dir: data_dir.join("snapshots"),
+            collections: RwLock::new(collections),
+            ddl: Default::default(),
+        })
+    }
+
+    pub fn storage(&self) -> &Arc<Storage> {
+        &self.storage
+    }
+
+    pub fn snapshots_dir(&self) -> &std::path::Path {
+        &self.snapshots_dir
+    }
+
+    /// Where the index of collection `cid` is persisted.
+    pub fn index_path(&self, cid: u32) -> PathBuf {
+        Collection::index_file(&self.index_dir, cid)
     }
 
     pub fn get(&self, name: &str) -> Result<Arc<Collection>> {
@@ -86,21 +106,49 @@ impl Catalog {
         Ok(())
     }
 
+    /// Makes a collection whose records are already stored under `config.id` (a recovered
+    /// snapshot) visible as `name`: one batch stores `meta` and its config and drops the
+    /// collection it replaces, if any; then it is opened.
+    pub fn adopt(&self, name: &str, config: CollectionConfig, mut batch: WriteBatch) -> Result<()> {
+        let _ddl = self.ddl.lock();
+        let old = self.collections.read().get(name).cloned();
+        if let Some(old) = &old {
+            self.storage.drop_collection(&mut batch, old.id(), name);
+        }
+        let json = serde_json::to_vec(&config).map_err(|e| Error::Internal(e.to_string()))?;
+        batch.put_cf(self.storage.cf(CF_COLLECTIONS), name.as_bytes(), json);
+        self.storage.write(batch, true)?;
+        if let Some(old) = old {
+            self.collections.write().remove(name);
+            let _ = std::fs::remove_file(old.index_path());
+        }
+        let c = Collection::open(name, config, self.storage.clone(), &self.index_dir)?;
+        self.collections.write().insert(name.to_string(), Arc::new(c));
+        Ok(())
+    }
+
     /// Drops a collection and everything stored for it. Returns whether it existed.
     pub fn delete(&self, name: &str) -> Result<bool> {
         let _ddl = self.ddl.lock();
         let Some(c) = self.collections.read().get(name).cloned() else { return Ok(false) };
-        self.storage.write(self.storage.drop_collection_batch(c.config().id, name), true)?;
+        let mut batch = WriteBatch::default();
+        self.storage.drop_collection(&mut batch, c.id(), name);
+        self.storage.write(batch, true)?;
         self.collections.write().remove(name);
         let _ = std::fs::remove_file(c.index_path());
         Ok(true)
     }
 
     /// Saves every index with writes older than `min_age` since its last save (all of them
-    /// when `min_age` is zero).
-    pub fn save_dirty(&self, last_saved: &mut BTreeMap<String, Instant>, min_age: Duration) {
+    /// when `min_age` is zero), except those `skip` names.
+    pub fn save_dirty(
+        &self,
+        last_saved: &mut BTreeMap<String, Instant>,
+        min_age: Duration,
+        skip: &dyn Fn(&str) -> bool,
+    ) {
         for c in self.all() {
-            if !c.is_dirty() {
+            if !c.is_dirty() || skip(&c.name) {
                 continue;
             }
             let due = last_saved.get(&c.name).is_none_or(|t| t.elapsed() >= min_age);

@@ -26,6 +26,10 @@ pub struct ServiceConfig {
     pub max_request_bytes: usize,
     /// `RUST_LOG`-style filter, e.g. `info,vicinity=debug`.
     pub log: String,
+    /// When set, every route but the health probes needs this key (`api-key` header).
+    pub api_key: Option<String>,
+    /// When set, the admin routes (jobs, import, rebuild, snapshots) need this key.
+    pub admin_api_key: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -35,6 +39,9 @@ pub struct StorageConfig {
     /// A collection's index is saved at most this often while writes arrive (and at shutdown);
     /// a restart replays only the writes after the last save.
     pub index_save_interval_secs: u64,
+    /// Rebuild a collection's index in the background once this fraction of it is deleted
+    /// points (0 turns automatic vacuum off).
+    pub vacuum_deleted_fraction: f64,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -59,13 +66,19 @@ impl Default for ServiceConfig {
             port: 6333,
             max_request_bytes: 32 * 1024 * 1024,
             log: "info".into(),
+            api_key: None,
+            admin_api_key: None,
         }
     }
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { data_dir: "./data".into(), index_save_interval_secs: 30 }
+        StorageConfig {
+            data_dir: "./data".into(),
+            index_save_interval_secs: 30,
+            vacuum_deleted_fraction: 0.2,
+        }
     }
 }
 
@@ -179,6 +192,17 @@ impl Config {
         }
         if self.storage.index_save_interval_secs == 0 {
             return bad("storage.index_save_interval_secs", "must be at least 1");
+        }
+        if !(0.0..1.0).contains(&self.storage.vacuum_deleted_fraction) {
+            return bad("storage.vacuum_deleted_fraction", "must be at least 0 and below 1");
+        }
+        for (key, value) in [
+            ("service.api_key", &self.service.api_key),
+            ("service.admin_api_key", &self.service.admin_api_key),
+        ] {
+            if value.as_deref().is_some_and(|k| k.trim().is_empty()) {
+                return bad(key, "must not be empty when set");
+            }
         }
         if self.search.max_limit == 0 {
             return bad("search.max_limit", "must be at least 1");

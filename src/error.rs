@@ -12,6 +12,12 @@ pub enum Error {
     NotFound { what: String },
     #[error("{what} already exists")]
     AlreadyExists { what: String },
+    /// The request conflicts with the current state (e.g. a rebuild already running).
+    #[error("{0}")]
+    Conflict(String),
+    /// A missing or wrong API key.
+    #[error("{0}")]
+    Unauthorized(String),
     /// RocksDB failed; the write was not acknowledged.
     #[error("storage error: {0}")]
     Storage(String),

@@ -5,6 +5,8 @@
 //! - [`storage`]: RocksDB, the source of truth.
 //! - [`embedding`]: server-side text embedding (ONNX Runtime), micro-batched and cached.
 //! - [`config`]: layered configuration.
+//! - [`jobs`]: background jobs — bulk import, index rebuild and vacuum — with progress.
+//! - [`snapshots`]: collection snapshots (create, recover).
 //!
 //! The ANN engine is the `vicinity-index` crate, re-exported as [`index`].
 
@@ -14,7 +16,10 @@ pub mod collection;
 pub mod config;
 pub mod embedding;
 pub mod error;
+pub mod import_cli;
+pub mod jobs;
 pub mod serve;
+pub mod snapshots;
 pub mod storage;
 
 pub use vicinity_index as index;

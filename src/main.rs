@@ -1,4 +1,6 @@
-//! The `vicinity` command: `vicinity serve [--host H] [--port P] [--data-dir D] [--config F]`.
+//! The `vicinity` command:
+//! - `vicinity serve [--host H] [--port P] [--data-dir D] [--config F]`
+//! - `vicinity import FILE --collection C [--server URL]` (a running server's bulk import)
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,11 +32,60 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Stream a file (jsonl, fvecs or npy) into a collection of a running server, with progress.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        collection: String,
+        #[arg(long, default_value = "http://127.0.0.1:6333")]
+        server: String,
+        /// jsonl, fvecs or npy (default: from the file's extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// fvecs / npy: the id of row 0 (ids are row numbers plus this).
+        #[arg(long, default_value_t = 0)]
+        ids_from: u64,
+        /// fail (stop at the first bad row) or skip (report it and go on).
+        #[arg(long, default_value = "fail")]
+        on_error: String,
+        /// The admin API key, when the server has one.
+        #[arg(long, env = "VICINITY_API_KEY")]
+        api_key: Option<String>,
+    },
+}
+
+fn parse<T: serde::de::DeserializeOwned>(flag: &str, value: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(value.to_string()))
+        .map_err(|_| format!("--{flag}: unexpected value {value:?}"))
+}
+
+fn import(cli: Command) -> Result<(), String> {
+    let Command::Import { file, collection, server, format, ids_from, on_error, api_key } = cli else {
+        return Ok(());
+    };
+    let format = format.map(|f| parse("format", &f)).transpose()?;
+    let on_error = parse("on-error", &on_error)?;
+    vicinity::import_cli::run(vicinity::import_cli::ImportArgs {
+        file,
+        collection,
+        server,
+        format,
+        ids_from,
+        on_error,
+        api_key,
+    })
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        command @ Command::Import { .. } => match import(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("vicinity import: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Serve { host, port, data_dir, config } => {
             let flags = Overrides { host, port, data_dir, config_file: config };
             let config = match Config::load(std::path::Path::new("config"), &flags) {

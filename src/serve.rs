@@ -9,6 +9,7 @@ use crate::api::{router, AppState};
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::embedding::Embedder;
+use crate::jobs::Jobs;
 
 pub async fn serve(config: Config) -> Result<(), String> {
     let data_dir = config.storage.data_dir.clone();
@@ -22,9 +23,10 @@ pub async fn serve(config: Config) -> Result<(), String> {
         tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let interval = Duration::from_secs(config.storage.index_save_interval_secs);
-    let saver = tokio::spawn(save_loop(catalog.clone(), interval));
     let embedder = load_embedder(&config).await;
-    let state = AppState::new(catalog.clone(), config, embedder);
+    let state = AppState::new(catalog.clone(), config, embedder)
+        .map_err(|e| format!("cannot open the job registry: {e}"))?;
+    let saver = tokio::spawn(save_loop(catalog.clone(), state.jobs.clone(), interval));
     tracing::info!("listening on {local}");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
@@ -32,7 +34,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     saver.abort();
     tracing::info!("shutting down: saving indexes");
-    tokio::task::spawn_blocking(move || catalog.save_dirty(&mut BTreeMap::new(), Duration::ZERO))
+    tokio::task::spawn_blocking(move || catalog.save_dirty(&mut BTreeMap::new(), Duration::ZERO, &|_| false))
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!("stopped");
@@ -58,15 +60,19 @@ async fn load_embedder(config: &Config) -> Option<Arc<Embedder>> {
     }
 }
 
-async fn save_loop(catalog: Arc<Catalog>, interval: Duration) {
+/// Every second: saves the indexes whose writes are older than `interval` (leaving alone the
+/// collections a job is importing into or rebuilding: the job ends with a save) and starts the
+/// vacuums that are due.
+async fn save_loop(catalog: Arc<Catalog>, jobs: Arc<Jobs>, interval: Duration) {
     let mut last_saved = BTreeMap::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1).min(interval));
     loop {
         tick.tick().await;
-        let c = catalog.clone();
+        let (c, j) = (catalog.clone(), jobs.clone());
         let mut ls = std::mem::take(&mut last_saved);
         last_saved = match tokio::task::spawn_blocking(move || {
-            c.save_dirty(&mut ls, interval);
+            c.save_dirty(&mut ls, interval, &|name| j.busy(name));
+            j.vacuum_if_needed();
             ls
         })
         .await

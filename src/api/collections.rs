@@ -13,17 +13,20 @@ use crate::collection::{CollectionConfig, Distance, FieldType, HnswConfig, Scala
 /// Default rescoring oversampling for int8 collections.
 const DEFAULT_OVERSAMPLING: f32 = 3.0;
 
-fn hnsw_config(diffs: [&Option<HnswConfigDiff>; 2]) -> HnswConfig {
-    let mut c = HnswConfig::default();
-    for d in diffs.into_iter().flatten() {
-        c.m = d.m.unwrap_or(c.m);
-        c.ef_construct = d.ef_construct.unwrap_or(c.ef_construct);
-        c.full_scan_threshold = d.full_scan_threshold.unwrap_or(c.full_scan_threshold);
+/// `base` with the fields the diff sets.
+pub(super) fn apply_hnsw_diff(base: HnswConfig, d: &HnswConfigDiff) -> HnswConfig {
+    HnswConfig {
+        m: d.m.unwrap_or(base.m),
+        ef_construct: d.ef_construct.unwrap_or(base.ef_construct),
+        full_scan_threshold: d.full_scan_threshold.unwrap_or(base.full_scan_threshold),
     }
-    c
 }
 
-fn quantization(q: Option<&QuantizationConfig>) -> Result<Option<ScalarQuantization>, ApiError> {
+fn hnsw_config(diffs: [&Option<HnswConfigDiff>; 2]) -> HnswConfig {
+    diffs.into_iter().flatten().fold(HnswConfig::default(), apply_hnsw_diff)
+}
+
+pub(super) fn quantization(q: Option<&QuantizationConfig>) -> Result<Option<ScalarQuantization>, ApiError> {
     let Some(q) = q else { return Ok(None) };
     if q.product.is_some() || q.binary.is_some() {
         return Err(ApiError::bad("quantization_config: only scalar (int8) quantization is supported"));

@@ -5,21 +5,26 @@
 //! - `points.rs`: upsert, retrieve, delete, payload updates, scroll, count.
 //! - `query.rs`: `points/query` (+ batch) and the legacy `search` / `recommend` adapters.
 //! - `embed.rs`: `/embed`, text in upserts and queries (embedded with the collection's model), `/metrics`.
+//! - `jobs.rs` / `snapshots.rs`: the admin routes — jobs, import, rebuild, snapshots.
+//! - `auth.rs`: API keys (all routes / admin routes).
 //! - `service.rs`: `/`, `/healthz`, `/readyz`, `/openapi.json`.
 //!
 //! Handlers run storage and search work on the blocking pool, never on the tokio workers.
 
 mod admission;
+mod auth;
 mod collections;
 mod embed;
 mod error;
 mod extract;
+mod jobs;
 mod metrics;
 mod models;
 mod points;
 mod query;
 mod result_cache;
 mod service;
+mod snapshots;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,6 +39,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::embedding::Embedder;
 use crate::error::Error;
+use crate::jobs::Jobs;
 use admission::Admission;
 pub use error::ApiError;
 pub use result_cache::{CacheConfig, ResultCache};
@@ -47,22 +53,36 @@ pub struct AppState {
     /// `None` when the result cache is off.
     pub results: Option<Arc<ResultCache>>,
     pub admission: Arc<Admission>,
+    pub jobs: Arc<Jobs>,
 }
 
 impl AppState {
-    pub fn new(catalog: Arc<Catalog>, config: Config, embedder: Option<Arc<Embedder>>) -> AppState {
+    /// Builds the state, opening the job registry (which resumes interrupted jobs). Must be
+    /// called inside the tokio runtime: jobs use its handle to embed texts.
+    pub fn new(
+        catalog: Arc<Catalog>,
+        config: Config,
+        embedder: Option<Arc<Embedder>>,
+    ) -> crate::error::Result<AppState> {
         let s = &config.search;
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let concurrent = if s.max_concurrent == 0 { cores } else { s.max_concurrent };
         let admission =
             Admission::new(concurrent, s.max_queued, std::time::Duration::from_millis(s.timeout_ms));
-        AppState {
+        let jobs = Jobs::open(
+            catalog.clone(),
+            embedder.clone(),
+            tokio::runtime::Handle::current(),
+            config.storage.vacuum_deleted_fraction,
+        )?;
+        Ok(AppState {
             catalog,
             results: ResultCache::new(&config.cache).map(Arc::new),
             config: Arc::new(config),
             embedder,
             admission: Arc::new(admission),
-        }
+            jobs,
+        })
     }
 }
 
@@ -100,11 +120,28 @@ pub fn router(state: AppState) -> Router {
         .route("/collections/{name}/points/search/batch", post(query::search_batch))
         .route("/collections/{name}/points/recommend", post(query::recommend))
         .route("/collections/{name}/points/recommend/batch", post(query::recommend_batch))
+        .merge(admin_routes(state.clone()))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::any))
         .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(service::not_found)
         .method_not_allowed_fallback(service::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+/// Jobs, import, rebuild and snapshots: behind the admin key when one is configured. Import
+/// and snapshot upload stream their bodies, so no body limit applies to them.
+fn admin_routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/jobs", get(jobs::list))
+        .route("/jobs/{id}", get(jobs::get).delete(jobs::cancel))
+        .route("/collections/{name}/import", post(jobs::import))
+        .route("/collections/{name}/index/rebuild", post(jobs::rebuild))
+        .route("/collections/{name}/snapshots", post(snapshots::create).get(snapshots::list))
+        .route("/collections/{name}/snapshots/recover", put(snapshots::recover))
+        .route("/collections/{name}/snapshots/upload", post(snapshots::upload))
+        .route("/collections/{name}/snapshots/{snapshot}", get(snapshots::download).delete(snapshots::delete))
+        .route_layer(axum::middleware::from_fn_with_state(state, auth::admin))
 }
 
 /// Qdrant's success envelope.

@@ -14,9 +14,11 @@ pub mod filter;
 pub mod id;
 pub mod payload_index;
 mod read;
+mod rebuild;
+mod snapshot;
 mod write;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,12 +30,13 @@ use rocksdb::WriteBatch;
 use vicinity_index::{AnyIndex, Backend, VectorIndex};
 
 use crate::error::{Error, Result};
-use crate::storage::{keys, Storage, CF_CHANGES, CF_META, CF_POINTS, CF_VECTORS};
+use crate::storage::{keys, Storage, CF_CHANGES, CF_META, CF_POINTS};
 pub use config::{CollectionConfig, Distance, EmbeddingModel, FieldType, HnswConfig, ScalarQuantization};
 pub use filter::{Filter, Payload};
 pub use id::ExtId;
 use payload_index::PayloadIndex;
 pub use read::{Example, Hit, PayloadSelector, Query, Record, Search, Strategy};
+pub use rebuild::{RebuildOptions, RebuildReport};
 pub use write::{NewPoint, PayloadUpdate, Selector};
 
 /// What is kept in memory per point (vectors live in the index).
@@ -65,6 +68,9 @@ pub struct Collection {
     saved_seq: AtomicU64,
     index_path: PathBuf,
     save_lock: Mutex<()>,
+    /// While a rebuild runs, the write it started from: saves keep the later `changes` it
+    /// catches up with. `u64::MAX` otherwise.
+    changes_floor: AtomicU64,
 }
 
 /// Checks a vector from a request (dimension, finiteness, magnitude) and returns it in the form
@@ -89,12 +95,14 @@ pub(crate) fn prepare_vector(metric: vicinity_index::Metric, v: &[f32], dim: usi
     Ok(metric.prepare(v, dim)?)
 }
 
-/// Vectors are read from RocksDB and inserted into a fresh index in chunks of this many.
-const REBUILD_CHUNK: usize = 10_000;
-
 impl Collection {
     fn new_index(config: &CollectionConfig) -> Result<AnyIndex> {
         Ok(AnyIndex::new(Backend::Hnsw, config.distance.metric(), config.size, config.hnsw_params())?)
+    }
+
+    /// Where the index of collection `cid` is persisted under `index_dir`.
+    pub fn index_file(index_dir: &Path, cid: u32) -> PathBuf {
+        index_dir.join(format!("{cid}.hnsw"))
     }
 
     fn assemble(
@@ -104,7 +112,7 @@ impl Collection {
         index: AnyIndex,
         index_dir: &Path,
     ) -> Self {
-        let index_path = index_dir.join(format!("{}.hnsw", config.id));
+        let index_path = Self::index_file(index_dir, config.id);
         Collection {
             name: name.to_string(),
             config: RwLock::new(config),
@@ -116,6 +124,7 @@ impl Collection {
             saved_seq: AtomicU64::new(0),
             index_path,
             save_lock: Mutex::new(()),
+            changes_floor: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -167,7 +176,7 @@ impl Collection {
         match saved.map(|s| (s, c.load_index_file())) {
             Some((saved, Ok(index))) => {
                 c.index.store(Arc::new(index));
-                let replayed = c.replay_since(saved)?;
+                let replayed = c.replay_into(&c.index.load_full(), saved)?;
                 c.saved_seq.store(saved, Ordering::SeqCst);
                 tracing::info!(
                     "collection {name}: loaded persisted index at seq {saved} ({live} points), replayed {replayed} changes in {:.0?}",
@@ -180,7 +189,7 @@ impl Collection {
                         "collection {name}: persisted index unusable ({e}); rebuilding from storage"
                     );
                 }
-                c.rebuild_from_storage()?;
+                c.fill_from_storage(&c.index.load_full(), &|_| true)?;
                 tracing::info!(
                     "collection {name}: rebuilt index from storage ({live} points) in {:.0?}",
                     started.elapsed()
@@ -206,55 +215,6 @@ impl Collection {
         Ok(index)
     }
 
-    fn rebuild_from_storage(&self) -> Result<()> {
-        let index = self.index.load_full();
-        let cid = self.config.read().id;
-        let prefix = keys::prefix(cid);
-        let (mut ids, mut values) = (Vec::new(), Vec::new());
-        for item in self.storage.scan_prefix(CF_VECTORS, &prefix, None) {
-            let (key, value) = item?;
-            ids.push(keys::number_of(&key).ok_or_else(|| Error::Storage("bad vector key".into()))?);
-            values.extend(write::decode_vector(&value)?);
-            if ids.len() == REBUILD_CHUNK {
-                index.upsert(&ids, &values)?;
-                ids.clear();
-                values.clear();
-            }
-        }
-        index.upsert(&ids, &values)?;
-        Ok(())
-    }
-
-    /// Re-applies every vector change after `saved`; returns how many writes were replayed.
-    /// Idempotent: each changed point is set to its current stored state.
-    fn replay_since(&self, saved: u64) -> Result<usize> {
-        let cid = self.config.read().id;
-        let prefix = keys::prefix(cid);
-        let start = keys::numbered(cid, saved + 1);
-        let mut changed: HashSet<u64> = HashSet::new();
-        let mut writes = 0;
-        for item in self.storage.scan_prefix(CF_CHANGES, &prefix, Some(&start)) {
-            let (_, value) = item?;
-            writes += 1;
-            changed
-                .extend(value.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default())));
-        }
-        let index = self.index.load_full();
-        let (mut ids, mut values, mut gone) = (Vec::new(), Vec::new(), Vec::new());
-        for id in changed {
-            match self.storage.get(CF_VECTORS, &keys::numbered(cid, id))? {
-                Some(v) => {
-                    ids.push(id);
-                    values.extend(write::decode_vector(&v)?);
-                }
-                None => gone.push(id),
-            }
-        }
-        index.delete(&gone);
-        index.upsert(&ids, &values)?;
-        Ok(writes)
-    }
-
     /// Saves the index when writes arrived since the last save. Returns whether it saved.
     pub fn save_index(&self) -> Result<bool> {
         let _saving = self.save_lock.lock();
@@ -269,10 +229,12 @@ impl Collection {
         let cid = self.config.read().id;
         let mut batch = WriteBatch::default();
         batch.put_cf(self.storage.cf(CF_META), keys::meta(b"saved/", cid), seq.to_le_bytes());
+        // A running rebuild still needs the changes after the write it started from.
+        let prune_to = seq.min(self.changes_floor.load(Ordering::SeqCst));
         batch.delete_range_cf(
             self.storage.cf(CF_CHANGES),
             keys::numbered(cid, 0),
-            keys::numbered(cid, seq + 1),
+            keys::numbered(cid, prune_to + 1),
         );
         self.storage.write(batch, true)?;
         self.saved_seq.store(seq, Ordering::SeqCst);

@@ -13,7 +13,7 @@ use super::filter::{Filter, Payload};
 use super::id::ExtId;
 use super::{Collection, PointMeta, Points};
 use crate::error::{Error, Result};
-use crate::storage::{keys, CF_CHANGES, CF_IDS, CF_META, CF_POINTS, CF_VECTORS};
+use crate::storage::{keys, Storage, CF_CHANGES, CF_IDS, CF_META, CF_POINTS, CF_VECTORS};
 
 pub struct NewPoint {
     pub id: ExtId,
@@ -70,6 +70,17 @@ pub(super) fn decode_vector(bytes: &[u8]) -> Result<Vec<f32>> {
 impl Collection {
     /// Inserts or replaces points (payload included). Returns the write sequence.
     pub fn upsert(&self, points: Vec<NewPoint>, sync: bool) -> Result<u64> {
+        self.upsert_with(points, sync, |_, _| {})
+    }
+
+    /// [`Collection::upsert`], with `extra` adding its own entries to the same RocksDB batch
+    /// (a job records its progress atomically with the points it wrote).
+    pub fn upsert_with(
+        &self,
+        points: Vec<NewPoint>,
+        sync: bool,
+        extra: impl FnOnce(&Storage, &mut WriteBatch),
+    ) -> Result<u64> {
         let (metric, dim, cid) = {
             let c = self.config.read();
             (c.distance.metric(), c.size, c.id)
@@ -90,6 +101,11 @@ impl Collection {
             }
         }
         if prepared.is_empty() {
+            let mut batch = WriteBatch::default();
+            extra(&self.storage, &mut batch);
+            if !batch.is_empty() {
+                self.storage.write(batch, sync)?;
+            }
             return Ok(self.seq.load(Ordering::SeqCst));
         }
         let mut next = self.writer.lock();
@@ -122,6 +138,7 @@ impl Collection {
         }
         self.log_change(&mut batch, seq, &internal);
         batch.put_cf(self.storage.cf(CF_META), keys::meta(b"next/", cid), next.to_le_bytes());
+        extra(&self.storage, &mut batch);
         self.storage.write(batch, sync)?;
         {
             let mut points = self.points.write();

@@ -10,7 +10,9 @@
 //! - `points`: `cid · internal id` → external id key, version, payload JSON.
 //! - `vectors`: `cid · internal id` → the prepared vector (f32 little-endian).
 //! - `changes`: `cid · seq` → the internal ids whose vector changed in that write. A restart
-//!   replays the entries after the persisted index's sequence; saving an index prunes them.
+//!   replays the entries after the persisted index's sequence; saving an index prunes them
+//!   (up to the write a running rebuild started from).
+//! - `jobs`: job id (big-endian u64) → the job's record as JSON (see `src/jobs`).
 //!
 //! Every write of the service is one `WriteBatch`; `sync` writes fsync the WAL before returning.
 
@@ -28,7 +30,8 @@ pub const CF_IDS: &str = "ids";
 pub const CF_POINTS: &str = "points";
 pub const CF_VECTORS: &str = "vectors";
 pub const CF_CHANGES: &str = "changes";
-const FAMILIES: [&str; 6] = [CF_META, CF_COLLECTIONS, CF_IDS, CF_POINTS, CF_VECTORS, CF_CHANGES];
+pub const CF_JOBS: &str = "jobs";
+const FAMILIES: [&str; 7] = [CF_META, CF_COLLECTIONS, CF_IDS, CF_POINTS, CF_VECTORS, CF_CHANGES, CF_JOBS];
 /// Families whose keys start with the collection id.
 pub const PER_COLLECTION: [&str; 4] = [CF_IDS, CF_POINTS, CF_VECTORS, CF_CHANGES];
 
@@ -133,6 +136,23 @@ impl Storage {
             .take_while(move |item| item.as_ref().map_or(true, |(k, _)| k.starts_with(prefix)))
     }
 
+    /// A consistent point-in-time view for reads that must not see later writes (snapshots).
+    pub fn snapshot(&self) -> rocksdb::Snapshot<'_> {
+        self.db.snapshot()
+    }
+
+    /// [`Storage::scan_prefix`] over a point-in-time view.
+    pub fn scan_prefix_at<'a>(
+        &'a self,
+        view: &'a rocksdb::Snapshot<'a>,
+        cf: &str,
+        prefix: &'a [u8],
+    ) -> impl Iterator<Item = Result<Entry>> + 'a {
+        view.iterator_cf(self.cf(cf), IteratorMode::From(prefix, Direction::Forward))
+            .map(|item| item.map_err(Error::from))
+            .take_while(move |item| item.as_ref().map_or(true, |(k, _)| k.starts_with(prefix)))
+    }
+
     /// All (name, JSON) collection records.
     pub fn collections(&self) -> Result<Vec<(String, Vec<u8>)>> {
         self.scan_prefix(CF_COLLECTIONS, b"", None)
@@ -155,9 +175,8 @@ impl Storage {
         Ok(current)
     }
 
-    /// A batch that removes everything stored for collection `cid` (named `name`).
-    pub fn drop_collection_batch(&self, cid: u32, name: &str) -> WriteBatch {
-        let mut batch = WriteBatch::default();
+    /// Adds to `batch` the removal of everything stored for collection `cid` (named `name`).
+    pub fn drop_collection(&self, batch: &mut WriteBatch, cid: u32, name: &str) {
         let (from, to) = (keys::prefix(cid), keys::prefix(cid + 1));
         for cf in PER_COLLECTION {
             batch.delete_range_cf(self.cf(cf), from, to);
@@ -166,7 +185,6 @@ impl Storage {
             batch.delete_cf(self.cf(CF_META), key);
         }
         batch.delete_cf(self.cf(CF_COLLECTIONS), name.as_bytes());
-        batch
     }
 }
 

@@ -54,7 +54,7 @@ impl Server {
 
     pub fn open_with(dir: &Path, config: Config) -> Server {
         let catalog = Arc::new(Catalog::open(dir).expect("open catalog"));
-        let app = router(AppState::new(catalog.clone(), config, None));
+        let app = router(AppState::new(catalog.clone(), config, None).expect("state"));
         Server { app, catalog, dir: None }
     }
 
@@ -62,7 +62,7 @@ impl Server {
     pub fn with_embedder() -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let catalog = Arc::new(Catalog::open(dir.path()).expect("open catalog"));
-        let state = AppState::new(catalog.clone(), Config::default(), Some(embedder()));
+        let state = AppState::new(catalog.clone(), Config::default(), Some(embedder())).expect("state");
         Server { app: router(state), catalog, dir: Some(dir) }
     }
 

@@ -1,0 +1,438 @@
+"""Side-by-side serving over HTTP: vicinity vs a Chroma server, same data, same load.
+
+    python3 benches/compare_http.py                               # 20 s at 1, 8 and 32 clients
+    python3 benches/compare_http.py --seconds 3 --concurrency 1,8 --keep-chroma-dir /tmp/chroma-gcide
+
+Both servers run on this machine, one at a time, on loopback, and hold the same vectors:
+--dataset-dir (default ~/.cache/vicinity-bench/gcide-minilm, from ../shared/bench's
+make_text_dataset.py) with base.fvecs (ids = row numbers; strings "0", "1", … in Chroma),
+query.fvecs and gt.ivecs. Both use cosine HNSW with M=16, ef_construction=200 and the search
+ef of --ef (default 64, where both reach recall@10 >= 0.95 on gcide-minilm).
+
+For each concurrency N (--concurrency, default 1,8,32) N clients each keep one connection
+and send one query (k=10) back to back for --seconds, the queries cycling over query.fvecs
+(client w sends queries w, w+N, w+2N, …). Measured: QPS, p50 / p95 / p99 latency, errors,
+recall@10 against gt.ivecs, and the server process's CPU use (cores). The load generator runs
+on the same two cores as the server, so its CPU is taken from the server's:
+  - vicinity: `bench-http` (src/bin/bench-http.rs), one tokio task per client, pre-encoded
+    bodies, `"cache": false` (uncached numbers), `"params": {"hnsw_ef": ef}`;
+  - Chroma: N processes (multiprocessing, fork), each with its own keep-alive http.client
+    connection posting pre-encoded bodies to Chroma's REST query endpoint
+    (`{"query_embeddings": [q], "n_results": 10, "include": ["distances"]}`, what
+    collection.query(..., include=["distances"]) sends), without chromadb's per-call Python
+    overhead, so that a GIL-bound client does not under-measure Chroma.
+Before the timed runs each server gets a 2 s warm-up at 2 clients (not reported).
+
+vicinity: $CARGO_TARGET_DIR/release/{vicinity,bench-http} (CARGO_TARGET_DIR defaults to
+/var/cache/vicinity/target) are copied to a temp dir first and the copies run, so a rebuild
+does not disturb the run; this script never runs cargo. The server runs as
+`vicinity serve --port P --data-dir D` in the temp dir, so with its compiled-in defaults (the
+repo's config/ may be ahead of the binary), and VICINITY__EMBEDDING__ENABLED=false (no text
+models loaded). The collection is created with
+`"hnsw_config": {"m": 16, "ef_construct": 200}` (bench-http's --base loader would use the
+default ef_construct, 100) and loaded in batches of 1,000 with wait=true.
+
+Chroma: `chroma run --path D --host 127.0.0.1 --port P` from chromadb 1.5.9 (the Rust
+server), loaded with chromadb's HttpClient in batches of the server's max_batch_size (5,461).
+The index is configured with the configuration API of chromadb >= 1.0:
+    create_collection(name, configuration={"hnsw": {"space": "cosine", "max_neighbors": 16,
+                      "ef_construction": 200, "ef_search": ef}}, embedding_function=None)
+(1.5.9 still turns the older metadata keys hnsw:space / hnsw:M / hnsw:construction_ef /
+hnsw:search_ef into the same configuration). Chroma applies ef_search when it loads a
+collection's index, i.e. at the first query after start: a reused collection is given the
+new ef with collection.modify(configuration={"hnsw": {"ef_search": ef}}) before any query.
+
+Loading Chroma takes minutes; --keep-chroma-dir PATH keeps (and on the next run reuses) its
+data, likewise --keep-vicinity-dir. A kept collection is reused if it holds as many points as
+base.fvecs with the same M / ef_construction; otherwise it is reloaded.
+
+Outside a Python that has chromadb, numpy and orjson, the script installs chromadb into the
+venv ${CHROMA_VENV:-/var/cache/vicinity/chroma-venv} (creating it if needed) and re-runs
+itself there. Prints one JSON line per measurement to stdout as it comes, then a markdown
+table per concurrency with both engines and the QPS ratio (vicinity / Chroma). Progress goes
+to stderr. Numbers move by ±10% between runs on a shared 2-core machine.
+"""
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or "/var/cache/vicinity/target")
+CHROMA_VENV = Path(os.environ.get("CHROMA_VENV") or "/var/cache/vicinity/chroma-venv")
+CHROMA_PACKAGE = "chromadb==1.5.9"
+COLLECTION = "bench"   # Chroma wants 3+ characters
+M, EF_CONSTRUCTION, K = 16, 200, 10
+VICINITY_BATCH = 1000
+WARMUP_CLIENTS, WARMUP_SECONDS = 2, 2.0
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seconds", type=float, default=20.0, help="duration of each measurement")
+    p.add_argument("--concurrency", default="1,8,32", help="client counts, comma-separated")
+    p.add_argument("--ef", type=int, default=64, help="search ef on both sides")
+    p.add_argument("--dataset-dir", type=Path,
+                   default=Path.home() / ".cache" / "vicinity-bench" / "gcide-minilm")
+    p.add_argument("--keep-chroma-dir", type=Path, help="Chroma data dir to keep and reuse")
+    p.add_argument("--keep-vicinity-dir", type=Path, help="vicinity data dir to keep and reuse")
+    a = p.parse_args(argv)
+    a.concurrency = [int(x) for x in a.concurrency.split(",") if x.strip()]
+    return a
+
+
+def ensure_python(argv):
+    """Re-run under the Chroma venv, installing chromadb there if it is missing."""
+    try:
+        import chromadb  # noqa: F401
+        import numpy  # noqa: F401
+        import orjson  # noqa: F401
+        return
+    except ImportError:
+        pass
+    py = CHROMA_VENV / "bin" / "python"
+    if os.environ.get("_COMPARE_HTTP_REEXEC"):
+        sys.exit(f"chromadb / numpy / orjson still missing in {sys.executable}")
+    if not py.exists():
+        log(f"creating venv {CHROMA_VENV}")
+        subprocess.run([sys.executable, "-m", "venv", str(CHROMA_VENV)], check=True)
+    if subprocess.run([str(py), "-c", "import chromadb, numpy, orjson"],
+                      capture_output=True).returncode != 0:
+        log(f"installing {CHROMA_PACKAGE} into {CHROMA_VENV}")
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        CHROMA_PACKAGE], check=True)
+    os.environ["_COMPARE_HTTP_REEXEC"] = "1"
+    os.execv(str(py), [str(py), str(Path(__file__).resolve()), *argv])
+
+
+def log(msg):
+    print(f"compare_http: {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- data
+
+def read_vecs(path, dtype):
+    """An .fvecs / .ivecs file as a C-contiguous (n, dim) array."""
+    import numpy as np
+    raw = np.fromfile(path, dtype=np.int32)
+    dim = int(raw[0])
+    return np.ascontiguousarray(raw.reshape(-1, dim + 1)[:, 1:]).view(dtype)
+
+
+def load_dataset(d):
+    import numpy as np
+    files = [d / f for f in ("base.fvecs", "query.fvecs", "gt.ivecs")]
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:
+        sys.exit(f"compare_http: missing {', '.join(missing)} (see ../shared/bench's README)")
+    base, queries = read_vecs(files[0], np.float32), read_vecs(files[1], np.float32)
+    truth = [set(row[:K].tolist()) for row in read_vecs(files[2], np.int32)]
+    return base, queries, truth
+
+
+# ---------------------------------------------------------------- servers
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(cmd, ready_url, log_path, env=None):
+    """Start a server in log_path's dir (output to log_path); wait until ready_url answers 200."""
+    out = open(log_path, "w")
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
+                            cwd=Path(log_path).parent)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(ready_url, timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    tail = Path(log_path).read_text(errors="replace")[-2000:]
+    sys.exit(f"compare_http: {cmd[0]} did not become ready; {log_path}:\n{tail}")
+
+
+def stop_server(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def request(port, method, path, body=None):
+    """One JSON request on a fresh connection; returns (status, decoded body)."""
+    import orjson
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    data = None if body is None else orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+    conn.request(method, path, data, JSON_HEADERS)
+    resp = conn.getresponse()
+    raw = resp.read()
+    conn.close()
+    return resp.status, orjson.loads(raw) if raw else None
+
+
+# ---------------------------------------------------------------- vicinity
+
+def vicinity_load(port, base):
+    """Create the collection and upsert base (ids = row numbers) unless it is already there."""
+    coll = f"/collections/{COLLECTION}"
+    status, info = request(port, "GET", coll)
+    if status == 200:
+        r = info["result"]
+        hnsw = r["config"]["hnsw_config"]
+        if r["points_count"] == len(base) and (hnsw["m"], hnsw["ef_construct"]) == (
+                M, EF_CONSTRUCTION):
+            log(f"vicinity: reusing {r['points_count']} points")
+            return None
+        request(port, "DELETE", coll)
+    status, body = request(port, "PUT", coll, {
+        "vectors": {"size": base.shape[1], "distance": "Cosine"},
+        "hnsw_config": {"m": M, "ef_construct": EF_CONSTRUCTION}})
+    if status != 200:
+        sys.exit(f"compare_http: vicinity create: {status} {body}")
+    started = time.monotonic()
+    for start in range(0, len(base), VICINITY_BATCH):
+        end = min(start + VICINITY_BATCH, len(base))
+        status, body = request(port, "PUT", f"{coll}/points?wait=true",
+                               {"batch": {"ids": list(range(start, end)),
+                                          "vectors": base[start:end]}})
+        if status != 200:
+            sys.exit(f"compare_http: vicinity upsert: {status} {body}")
+    seconds = time.monotonic() - started
+    log(f"vicinity: loaded {len(base)} points in {seconds:.1f} s")
+    return seconds
+
+
+def vicinity_measure(bench_http, port, dataset_dir, clients, seconds, ef):
+    cmd = [str(bench_http), "--url", f"http://127.0.0.1:{port}", "--collection", COLLECTION,
+           "--queries", str(dataset_dir / "query.fvecs"), "--gt", str(dataset_dir / "gt.ivecs"),
+           "--concurrency", str(clients), "--seconds", str(seconds), "--ef", str(ef),
+           "--limit", str(K), "--no-cache"]
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- Chroma
+
+def chroma_client(port):
+    import chromadb
+    from chromadb.config import Settings
+    return chromadb.HttpClient(host="127.0.0.1", port=port,
+                               settings=Settings(anonymized_telemetry=False))
+
+
+def chroma_load(port, base, ef):
+    """Create the collection and add base (ids = row numbers as strings) unless it is there.
+
+    Returns (collection id, load seconds or None when reused)."""
+    client = chroma_client(port)
+    hnsw = {"space": "cosine", "max_neighbors": M, "ef_construction": EF_CONSTRUCTION}
+    if COLLECTION in [c.name for c in client.list_collections()]:
+        col = client.get_collection(COLLECTION, embedding_function=None)
+        have = col.configuration_json["hnsw"] or {}
+        if all(have.get(key) == value for key, value in hnsw.items()):
+            # before any query: Chroma reads ef_search when it loads the index
+            col.modify(configuration={"hnsw": {"ef_search": ef}})
+            if col.count() == len(base):
+                log(f"Chroma: reusing {len(base)} points")
+                return str(col.id), None
+        client.delete_collection(COLLECTION)
+    col = client.create_collection(COLLECTION, configuration={"hnsw": {**hnsw, "ef_search": ef}},
+                                   embedding_function=None)
+    batch = client.get_max_batch_size()
+    started = time.monotonic()
+    for start in range(0, len(base), batch):
+        end = min(start + batch, len(base))
+        col.add(ids=[str(i) for i in range(start, end)], embeddings=base[start:end])
+        log(f"Chroma: added {end}/{len(base)} ({time.monotonic() - started:.0f} s)")
+    return str(col.id), time.monotonic() - started
+
+
+def chroma_worker(worker, clients, port, path, bodies, truth, seconds, barrier, out):
+    """One client process: queries worker, worker + clients, … back to back until the deadline."""
+    import orjson
+    conn = chroma_connect(port)
+    lat, errors, found, wanted = [], 0, 0, 0
+    barrier.wait()
+    started = time.monotonic()
+    deadline, i = started + seconds, worker
+    while time.monotonic() < deadline:
+        q = i % len(bodies)
+        i += clients
+        t = time.perf_counter()
+        try:
+            conn.request("POST", path, bodies[q], JSON_HEADERS)
+            resp = conn.getresponse()
+            data = resp.read()
+        except (OSError, http.client.HTTPException):
+            errors += 1
+            conn.close()
+            conn = chroma_connect(port)
+            continue
+        if resp.status != 200:
+            errors += 1
+            continue
+        lat.append(time.perf_counter() - t)
+        got = {int(x) for x in orjson.loads(data)["ids"][0]}
+        found += len(truth[q] & got)
+        wanted += len(truth[q])
+    out.put((lat, errors, found, wanted, started, time.monotonic()))
+
+
+def chroma_connect(port):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.connect()
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return conn
+
+
+def chroma_measure(port, collection_id, queries, truth, clients, seconds, ef):
+    """The bench-http load shape against Chroma, one process per client; bench-http's JSON."""
+    import orjson
+    path = (f"/api/v2/tenants/default_tenant/databases/default_database/collections/"
+            f"{collection_id}/query")
+    bodies = [orjson.dumps({"query_embeddings": queries[i:i + 1], "n_results": K,
+                            "include": ["distances"]}, option=orjson.OPT_SERIALIZE_NUMPY)
+              for i in range(len(queries))]
+    ctx = multiprocessing.get_context("fork")
+    barrier, out = ctx.Barrier(clients), ctx.Queue()
+    procs = [ctx.Process(target=chroma_worker,
+                         args=(w, clients, port, path, bodies, truth, seconds, barrier, out))
+             for w in range(clients)]
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    lat = sorted(x for r in results for x in r[0])
+    wall = max(r[5] for r in results) - min(r[4] for r in results)
+    found, wanted = sum(r[2] for r in results), sum(r[3] for r in results)
+    return {"concurrency": clients, "seconds": wall, "requests": len(lat),
+            "errors": sum(r[1] for r in results), "qps": len(lat) / wall,
+            "p50_ms": percentile(lat, 0.50), "p95_ms": percentile(lat, 0.95),
+            "p99_ms": percentile(lat, 0.99),
+            "recall": found / wanted if wanted else None, "ef": ef}
+
+
+def percentile(sorted_lat, p):
+    """Milliseconds, picked as bench-http does."""
+    if not sorted_lat:
+        return float("nan")
+    return sorted_lat[min(int(len(sorted_lat) * p), len(sorted_lat) - 1)] * 1000
+
+
+# ---------------------------------------------------------------- driver
+
+def measure_all(engine, proc, run, concurrency, seconds):
+    """Warm up, then one measurement per client count; each result gets the server's CPU use."""
+    run(WARMUP_CLIENTS, WARMUP_SECONDS)
+    rows = {}
+    for clients in concurrency:
+        cpu = cpu_seconds(proc.pid)
+        row = run(clients, seconds)
+        row["server_cores"] = (cpu_seconds(proc.pid) - cpu) / row["seconds"]
+        row["engine"] = engine
+        print(json.dumps(row), flush=True)
+        rows[clients] = row
+    return rows
+
+
+def run_vicinity(args, tmp, base):
+    binary, bench_http = tmp / "vicinity", tmp / "bench-http"
+    data = args.keep_vicinity_dir or tmp / "vicinity-data"
+    data.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = dict(os.environ, VICINITY__EMBEDDING__ENABLED="false")
+    proc = start_server([str(binary), "serve", "--port", str(port), "--data-dir", str(data)],
+                        f"http://127.0.0.1:{port}/readyz", tmp / "vicinity.log", env)
+    try:
+        load_s = vicinity_load(port, base)
+        rows = measure_all("vicinity", proc, lambda c, s: vicinity_measure(
+            bench_http, port, args.dataset_dir, c, s, args.ef), args.concurrency, args.seconds)
+    finally:
+        stop_server(proc)
+    return rows, load_s
+
+
+def run_chroma(args, tmp, base, queries, truth):
+    data = args.keep_chroma_dir or tmp / "chroma-data"
+    port = free_port()
+    chroma = Path(sys.executable).parent / "chroma"
+    proc = start_server([str(chroma), "run", "--path", str(data), "--host", "127.0.0.1",
+                         "--port", str(port)], f"http://127.0.0.1:{port}/api/v2/heartbeat",
+                        tmp / "chroma.log")
+    try:
+        collection_id, load_s = chroma_load(port, base, args.ef)
+        rows = measure_all("chroma", proc, lambda c, s: chroma_measure(
+            port, collection_id, queries, truth, c, s, args.ef), args.concurrency, args.seconds)
+    finally:
+        stop_server(proc)
+    return rows, load_s
+
+
+def copy_binaries(tmp):
+    for name in ("vicinity", "bench-http"):
+        src = TARGET / "release" / name
+        if not src.exists():
+            sys.exit(f"compare_http: {src} not found; build with `cargo build --release`")
+        shutil.copy2(src, tmp / name)
+
+
+def load_text(seconds):
+    return "reused" if seconds is None else f"{seconds:.0f} s"
+
+
+def report(args, base, ours, peer, loads):
+    import chromadb
+    print(f"\n{args.dataset_dir.name} ({base.shape[0]} x {base.shape[1]}), cosine, M={M}, "
+          f"ef_construction={EF_CONSTRUCTION}, ef={args.ef}, k={K}, {args.seconds:g} s per "
+          f"point, uncached, loopback; chromadb {chromadb.__version__}; load: vicinity "
+          f"{load_text(loads[0])}, Chroma {load_text(loads[1])}\n")
+    print("| clients | vicinity QPS | p99 ms | recall@10 | Chroma QPS | p99 ms | recall@10 "
+          "| QPS ratio |\n|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for c in args.concurrency:
+        o, p = ours[c], peer[c]
+        ratio = o["qps"] / p["qps"] if p["qps"] else float("nan")
+        print(f"| {c} | {o['qps']:,.0f} | {o['p99_ms']:.2f} | {o['recall']:.3f} | "
+              f"{p['qps']:,.0f} | {p['p99_ms']:.2f} | {p['recall']:.3f} | {ratio:.2f}x |")
+
+
+def main(argv):
+    args = parse_args(argv)
+    ensure_python(argv)
+    with tempfile.TemporaryDirectory(prefix="compare-http-") as t:
+        tmp = Path(t)
+        copy_binaries(tmp)
+        base, queries, truth = load_dataset(args.dataset_dir)
+        log(f"vicinity ({tmp}/vicinity.log)")
+        ours, vicinity_load_s = run_vicinity(args, tmp, base)
+        log(f"Chroma ({tmp}/chroma.log)")
+        peer, chroma_load_s = run_chroma(args, tmp, base, queries, truth)
+        report(args, base, ours, peer, (vicinity_load_s, chroma_load_s))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

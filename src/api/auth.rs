@@ -1,0 +1,56 @@
+//! API keys, as Qdrant takes them: the `api-key` header or `Authorization: Bearer …`.
+//!
+//! - `service.api_key`: when set, every route but the health probes needs it (or the admin key).
+//! - `service.admin_api_key`: when set, the admin routes (jobs, import, rebuild, snapshots)
+//!   need it; when only `api_key` is set, they need that.
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, AppState};
+
+fn presented(req: &Request) -> Option<&str> {
+    let headers = req.headers();
+    if let Some(key) = headers.get("api-key").and_then(|v| v.to_str().ok()) {
+        return Some(key);
+    }
+    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+}
+
+/// Compares without an early exit on the first differing byte.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn refuse(message: &str) -> Response {
+    ApiError { status: StatusCode::UNAUTHORIZED, message: message.into() }.into_response()
+}
+
+/// Every route but `/`, `/healthz`, `/livez`, `/readyz`.
+pub async fn any(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let s = &st.config.service;
+    let Some(key) = &s.api_key else { return next.run(req).await };
+    if matches!(req.uri().path(), "/" | "/healthz" | "/livez" | "/readyz") {
+        return next.run(req).await;
+    }
+    match presented(&req) {
+        Some(k) if same(k, key) || s.admin_api_key.as_deref().is_some_and(|a| same(k, a)) => {
+            next.run(req).await
+        }
+        Some(_) => refuse("wrong API key"),
+        None => refuse("this server needs an API key: send it in the `api-key` header"),
+    }
+}
+
+/// The admin routes.
+pub async fn admin(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let s = &st.config.service;
+    let Some(key) = s.admin_api_key.as_ref().or(s.api_key.as_ref()) else { return next.run(req).await };
+    match presented(&req) {
+        Some(k) if same(k, key) => next.run(req).await,
+        Some(_) => refuse("this is an admin route: it needs the admin API key"),
+        None => refuse("this is an admin route: send the admin API key in the `api-key` header"),
+    }
+}

@@ -1,0 +1,167 @@
+//! Jobs (`/jobs…`) and the routes that start them: bulk import and index rebuild.
+
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::Json;
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::collections::{apply_hnsw_diff, quantization};
+use super::extract::{Params, Path};
+use super::models::{HnswConfigDiff, QuantizationConfig};
+use super::{blocking, ok, ApiError, ApiResult, AppState};
+use crate::collection::RebuildOptions;
+use crate::jobs::{FileImport, JobKind, OnError};
+
+#[utoipa::path(get, path = "/jobs", responses((status = 200, description = "every job, oldest first")))]
+pub async fn list(State(st): State<AppState>) -> ApiResult {
+    let started = Instant::now();
+    Ok(ok(st.jobs.list(), started))
+}
+
+#[utoipa::path(get, path = "/jobs/{id}", params(("id" = u64, Path)),
+    responses((status = 200, description = "the job: state, done / total, rate_per_s, eta_s, error"), (status = 404, description = "no such job")))]
+pub async fn get(State(st): State<AppState>, Path(id): Path<u64>) -> ApiResult {
+    let started = Instant::now();
+    Ok(ok(st.jobs.get(id)?.view(), started))
+}
+
+#[utoipa::path(delete, path = "/jobs/{id}", params(("id" = u64, Path)),
+    responses((status = 200, description = "cancellation requested; the job stops between batches"), (status = 409, description = "already finished")))]
+pub async fn cancel(State(st): State<AppState>, Path(id): Path<u64>) -> ApiResult {
+    let started = Instant::now();
+    Ok(ok(st.jobs.cancel(id)?, started))
+}
+
+/// Query parameters of a streamed import.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StreamParams {
+    /// `fail` (default) or `skip`.
+    #[param(value_type = Option<String>)]
+    pub on_error: Option<OnError>,
+    /// Lines the stream will send, for the progress and ETA.
+    pub total: Option<u64>,
+}
+
+type Accepted = Result<(StatusCode, Json<Value>), ApiError>;
+
+fn media_type(req: &Request) -> String {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+#[utoipa::path(post, path = "/collections/{name}/import",
+    params(("name" = String, Path), StreamParams),
+    request_body(description = "NDJSON (`application/x-ndjson`, one point per line: {\"id\", \"vector\" | \"text\", \"payload\"}) or JSON {\"path\", \"format\": \"jsonl\"|\"fvecs\"|\"npy\", \"ids_from\", \"on_error\": \"skip\"|\"fail\"}"),
+    responses((status = 202, description = "{\"job_id\": …}"), (status = 400, description = "bad file or spec"), (status = 415, description = "neither JSON nor NDJSON")))]
+pub async fn import(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Params(params): Params<StreamParams>,
+    req: Request,
+) -> Accepted {
+    let started = Instant::now();
+    let media = media_type(&req);
+    match media.as_str() {
+        "application/json" => {
+            let bytes = axum::body::to_bytes(req.into_body(), st.config.service.max_request_bytes)
+                .await
+                .map_err(|e| ApiError::bad(format!("cannot read the body: {e}")))?;
+            let spec: FileImport = serde_json::from_slice(&bytes)
+                .map_err(|e| ApiError::bad(format!("Format error in JSON body: {e}")))?;
+            let jobs = st.jobs.clone();
+            let job = blocking(move || jobs.import_file(&name, spec)).await?;
+            Ok((StatusCode::ACCEPTED, ok(json!({"job_id": job.id()}), started)))
+        }
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" => {
+            let (jobs, on_error) = (st.jobs.clone(), params.on_error.unwrap_or_default());
+            let (job, feed, finished) =
+                blocking(move || jobs.import_stream(&name, on_error, params.total)).await?;
+            let mut body = req.into_body();
+            loop {
+                match body.frame().await {
+                    Some(Ok(frame)) => {
+                        let Ok(data) = frame.into_data() else { continue };
+                        if !feed.send(data).await {
+                            break;
+                        }
+                    }
+                    // The client went away: without `end`, the job reports the stream cut off.
+                    Some(Err(_)) => break,
+                    None => {
+                        feed.end().await;
+                        break;
+                    }
+                }
+            }
+            let _ = finished.await;
+            Ok((StatusCode::ACCEPTED, ok(json!({"job_id": job.id(), "job": job.view()}), started)))
+        }
+        other => Err(ApiError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: format!(
+                "import takes `Content-Type: application/x-ndjson` (a stream of points) or `application/json` (a file on the server), got {other:?}"
+            ),
+        }),
+    }
+}
+
+/// `POST /collections/{c}/index/rebuild`: settings to change, all optional.
+#[derive(Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RebuildRequest {
+    pub hnsw_config: Option<HnswConfigDiff>,
+    /// `{"scalar": {"type": "int8"}}`, or `"Disabled"` to switch quantization off.
+    #[schema(value_type = Option<Object>)]
+    pub quantization_config: Option<Value>,
+}
+
+fn rebuild_options(st: &AppState, name: &str, body: RebuildRequest) -> Result<RebuildOptions, ApiError> {
+    let current = st.catalog.get(name)?.config();
+    let quantization = match body.quantization_config {
+        None => None,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("disabled") => Some(None),
+        Some(v) => {
+            let q: QuantizationConfig =
+                serde_json::from_value(v).map_err(|e| ApiError::bad(format!("quantization_config: {e}")))?;
+            Some(quantization(Some(&q))?)
+        }
+    };
+    Ok(RebuildOptions {
+        hnsw: body.hnsw_config.as_ref().map(|d| apply_hnsw_diff(current.hnsw.clone(), d)),
+        quantization,
+    })
+}
+
+#[utoipa::path(post, path = "/collections/{name}/index/rebuild", request_body = RebuildRequest,
+    params(("name" = String, Path)),
+    responses((status = 202, description = "{\"job_id\": …}"), (status = 409, description = "a rebuild is already running")))]
+pub async fn rebuild(State(st): State<AppState>, Path(name): Path<String>, req: Request) -> Accepted {
+    let started = Instant::now();
+    let bytes = axum::body::to_bytes(req.into_body(), st.config.service.max_request_bytes)
+        .await
+        .map_err(|e| ApiError::bad(format!("cannot read the body: {e}")))?;
+    let body: RebuildRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
+        RebuildRequest::default()
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad(format!("Format error in JSON body: {e}")))?
+    };
+    let options = rebuild_options(&st, &name, body)?;
+    let mut check = st.catalog.get(&name)?.config();
+    if let Some(h) = &options.hnsw {
+        check.hnsw = h.clone();
+    }
+    check.validate()?;
+    let jobs = st.jobs.clone();
+    let job = blocking(move || jobs.rebuild(&name, JobKind::Rebuild, options)).await?;
+    Ok((StatusCode::ACCEPTED, ok(json!({"job_id": job.id()}), started)))
+}

@@ -1,0 +1,212 @@
+//! `/collections/{c}/snapshots…` (Qdrant's paths): create, list, download, delete, recover from
+//! a file on the server, and upload-and-recover.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path as FsPath;
+use std::time::Instant;
+
+use axum::body::Body as RawBody;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::extract::{Body, Params, Path};
+use super::{blocking, ok, ApiError, ApiResult, AppState};
+use crate::error::Error;
+use crate::snapshots;
+
+/// `?wait=` is accepted for compatibility: snapshots are always written before answering.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct SnapshotParams {
+    #[serde(rename = "wait")]
+    #[param(rename = "wait")]
+    pub _wait: Option<bool>,
+    /// Upload only: the expected SHA-256 of the file.
+    pub checksum: Option<String>,
+    /// Upload only: accepted for compatibility (the snapshot always replaces local data).
+    #[serde(rename = "priority")]
+    #[param(rename = "priority")]
+    pub _priority: Option<String>,
+}
+
+#[utoipa::path(post, path = "/collections/{name}/snapshots", params(("name" = String, Path), SnapshotParams),
+    responses((status = 200, description = "the snapshot: name, creation_time, size, checksum")))]
+pub async fn create(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Params(_): Params<SnapshotParams>,
+) -> ApiResult {
+    let started = Instant::now();
+    let catalog = st.catalog.clone();
+    let info = blocking(move || snapshots::create(&catalog, &name)).await?;
+    Ok(ok(info, started))
+}
+
+#[utoipa::path(get, path = "/collections/{name}/snapshots", params(("name" = String, Path)),
+    responses((status = 200, description = "the collection's snapshots")))]
+pub async fn list(State(st): State<AppState>, Path(name): Path<String>) -> ApiResult {
+    let started = Instant::now();
+    let catalog = st.catalog.clone();
+    Ok(ok(blocking(move || snapshots::list(&catalog, &name)).await?, started))
+}
+
+#[utoipa::path(get, path = "/collections/{name}/snapshots/{snapshot}",
+    params(("name" = String, Path), ("snapshot" = String, Path)),
+    responses((status = 200, description = "the snapshot file"), (status = 404, description = "no such snapshot")))]
+pub async fn download(
+    State(st): State<AppState>,
+    Path((name, snapshot)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let path = snapshots::path(&st.catalog, &name, &snapshot)?;
+    let file =
+        tokio::fs::File::open(&path).await.map_err(|e| Error::Storage(format!("{}: {e}", path.display())))?;
+    let len = file.metadata().await.map_err(|e| Error::Storage(e.to_string()))?.len();
+    let chunks = futures_util::stream::unfold(file, |mut file| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 1 << 20];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_LENGTH, len.to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{snapshot}\"")),
+        ],
+        RawBody::from_stream(chunks),
+    )
+        .into_response())
+}
+
+#[utoipa::path(delete, path = "/collections/{name}/snapshots/{snapshot}",
+    params(("name" = String, Path), ("snapshot" = String, Path)),
+    responses((status = 200, description = "deleted"), (status = 404, description = "no such snapshot")))]
+pub async fn delete(State(st): State<AppState>, Path((name, snapshot)): Path<(String, String)>) -> ApiResult {
+    let started = Instant::now();
+    let catalog = st.catalog.clone();
+    blocking(move || snapshots::delete(&catalog, &name, &snapshot)).await?;
+    Ok(ok(true, started))
+}
+
+/// Qdrant's `SnapshotRecover`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoverRequest {
+    /// A path on the server or a `file://` URI.
+    pub location: String,
+    /// The expected SHA-256 of the file.
+    pub checksum: Option<String>,
+    /// Accepted for compatibility (the snapshot always replaces local data).
+    #[serde(rename = "priority")]
+    #[schema(value_type = Option<Object>, rename = "priority")]
+    pub _priority: Option<Value>,
+    #[serde(rename = "api_key")]
+    #[schema(value_type = Option<Object>, rename = "api_key")]
+    pub _api_key: Option<Value>,
+}
+
+#[utoipa::path(put, path = "/collections/{name}/snapshots/recover", request_body = RecoverRequest,
+    params(("name" = String, Path)),
+    responses((status = 200, description = "recovered (replacing the collection if it existed)"), (status = 400, description = "bad or corrupt snapshot")))]
+pub async fn recover(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<RecoverRequest>,
+) -> ApiResult {
+    let started = Instant::now();
+    let file = snapshots::location(&body.location)?;
+    let catalog = st.catalog.clone();
+    blocking(move || snapshots::recover(&catalog, &name, &file, body.checksum.as_deref())).await?;
+    Ok(ok(true, started))
+}
+
+/// The payload of a `multipart/form-data` body saved at `path`: the first part's content.
+fn multipart_payload(path: &FsPath, boundary: &str) -> Result<(u64, u64), Error> {
+    let bad = |what: &str| Error::bad(format!("multipart upload: {what}"));
+    let mut f = std::fs::File::open(path).map_err(|e| Error::Storage(e.to_string()))?;
+    let len = f.metadata().map_err(|e| Error::Storage(e.to_string()))?.len();
+    let mut head = vec![0u8; len.min(64 * 1024) as usize];
+    f.read_exact(&mut head).map_err(|e| Error::Storage(e.to_string()))?;
+    let start =
+        head.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| bad("no part headers"))? as u64 + 4;
+    let closing = format!("\r\n--{boundary}");
+    let tail_len = len.min(closing.len() as u64 + 256);
+    let mut tail = vec![0u8; tail_len as usize];
+    f.seek(SeekFrom::Start(len - tail_len)).map_err(|e| Error::Storage(e.to_string()))?;
+    f.read_exact(&mut tail).map_err(|e| Error::Storage(e.to_string()))?;
+    let end = tail
+        .windows(closing.len())
+        .rposition(|w| w == closing.as_bytes())
+        .ok_or_else(|| bad("no closing boundary"))? as u64
+        + (len - tail_len);
+    if end < start {
+        return Err(bad("empty part"));
+    }
+    Ok((start, end - start))
+}
+
+#[utoipa::path(post, path = "/collections/{name}/snapshots/upload", params(("name" = String, Path), SnapshotParams),
+    request_body(description = "the snapshot file: raw (`application/octet-stream`) or as the first part of `multipart/form-data`"),
+    responses((status = 200, description = "recovered"), (status = 400, description = "bad or corrupt snapshot")))]
+pub async fn upload(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Params(params): Params<SnapshotParams>,
+    req: Request,
+) -> ApiResult {
+    let started = Instant::now();
+    crate::catalog::validate_name(&name)?;
+    let content_type =
+        req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let dir = st.catalog.snapshots_dir().join(&name);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Storage(format!("{}: {e}", dir.display())))?;
+    let received = dir.join(format!("upload-{}.partial", uuid::Uuid::new_v4()));
+    let mut file = std::fs::File::create(&received).map_err(|e| Error::Storage(e.to_string()))?;
+    let mut body = req.into_body();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::bad(format!("cannot read the upload: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            file.write_all(&data).map_err(|e| Error::Storage(e.to_string()))?;
+        }
+    }
+    drop(file);
+    let catalog = st.catalog.clone();
+    let result = blocking(move || {
+        let multipart = content_type
+            .split_once("boundary=")
+            .filter(|(kind, _)| kind.trim_start().starts_with("multipart/form-data"))
+            .map(|(_, b)| b.split(';').next().unwrap_or_default().trim_matches('"').to_string());
+        let extracted = received.with_extension("snapshot-part");
+        let recovered = (|| {
+            let snapshot = match multipart {
+                Some(boundary) => {
+                    let (start, len) = multipart_payload(&received, &boundary)?;
+                    let mut from =
+                        std::fs::File::open(&received).map_err(|e| Error::Storage(e.to_string()))?;
+                    from.seek(SeekFrom::Start(start)).map_err(|e| Error::Storage(e.to_string()))?;
+                    let mut to =
+                        std::fs::File::create(&extracted).map_err(|e| Error::Storage(e.to_string()))?;
+                    std::io::copy(&mut from.take(len), &mut to).map_err(|e| Error::Storage(e.to_string()))?;
+                    &extracted
+                }
+                None => &received,
+            };
+            snapshots::recover(&catalog, &name, snapshot, params.checksum.as_deref())
+        })();
+        let _ = std::fs::remove_file(&received);
+        let _ = std::fs::remove_file(&extracted);
+        recovered
+    })
+    .await;
+    result?;
+    Ok(ok(true, started))
+}

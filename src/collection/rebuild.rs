@@ -1,0 +1,194 @@
+//! Building an index from RocksDB: at start-up (no usable file), after a restart (replaying the
+//! writes the file misses), and online — `rebuild_index` builds a fresh index while the current
+//! one keeps serving, catches up with the writes that arrived meanwhile, and swaps it in.
+//!
+//! Online rebuild, step by step:
+//! 1. Under the save lock, note the current write `from` and set `changes_floor` to it, so no
+//!    save prunes the `changes` entries after it.
+//! 2. Read every stored vector into a new index (searches and writes go on against the old one).
+//! 3. Replay the changes after `from` into the new index without blocking writers, then once
+//!    more under the writer lock (only the last few), and swap while still holding it: no write
+//!    lands in the old index after its last replay.
+//! 4. Save the new index; the floor is lifted.
+//!
+//! Replay is idempotent (a changed point is set to its current stored state), so a vector the
+//! scan already saw and a change replayed twice do no harm.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use vicinity_index::{AnyIndex, VectorIndex};
+
+use super::config::{HnswConfig, ScalarQuantization};
+use super::{write, Collection};
+use crate::error::{Error, Result};
+use crate::storage::{keys, CF_CHANGES, CF_VECTORS};
+
+/// Vectors are read from RocksDB and inserted into a fresh index in chunks of this many.
+const CHUNK: usize = 10_000;
+
+/// What a rebuild may change; `None` keeps the collection's current setting.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct RebuildOptions {
+    #[serde(default)]
+    pub hnsw: Option<HnswConfig>,
+    /// `Some(None)` switches quantization off.
+    #[serde(default)]
+    pub quantization: Option<Option<ScalarQuantization>>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RebuildReport {
+    /// Points read from storage into the new index.
+    pub points: usize,
+    /// Writes that arrived during the build and were replayed into it.
+    pub caught_up: usize,
+    /// Tombstones the old index held (gone now).
+    pub removed_tombstones: usize,
+    pub seconds: f64,
+}
+
+/// Lifts the changes floor however the rebuild ends.
+struct Floor<'a>(&'a Collection);
+
+impl Drop for Floor<'_> {
+    fn drop(&mut self) {
+        self.0.changes_floor.store(u64::MAX, Ordering::SeqCst);
+    }
+}
+
+impl Collection {
+    /// Inserts every stored vector into `index`, in chunks; `keep_going(points so far)` is
+    /// asked after each chunk and stops the fill when it answers false.
+    pub(super) fn fill_from_storage(
+        &self,
+        index: &AnyIndex,
+        keep_going: &dyn Fn(usize) -> bool,
+    ) -> Result<bool> {
+        let cid = self.config.read().id;
+        let prefix = keys::prefix(cid);
+        let (mut ids, mut values) = (Vec::with_capacity(CHUNK), Vec::new());
+        let mut done = 0;
+        for item in self.storage.scan_prefix(CF_VECTORS, &prefix, None) {
+            let (key, value) = item?;
+            ids.push(keys::number_of(&key).ok_or_else(|| Error::Storage("bad vector key".into()))?);
+            values.extend(write::decode_vector(&value)?);
+            if ids.len() == CHUNK {
+                index.upsert(&ids, &values)?;
+                done += ids.len();
+                ids.clear();
+                values.clear();
+                if !keep_going(done) {
+                    return Ok(false);
+                }
+            }
+        }
+        index.upsert(&ids, &values)?;
+        Ok(keep_going(done + ids.len()))
+    }
+
+    /// Re-applies to `index` every vector change after write `after`; returns how many writes
+    /// were replayed. Idempotent: each changed point is set to its current stored state.
+    pub(super) fn replay_into(&self, index: &AnyIndex, after: u64) -> Result<usize> {
+        let cid = self.config.read().id;
+        let prefix = keys::prefix(cid);
+        let start = keys::numbered(cid, after.saturating_add(1));
+        let mut changed: HashSet<u64> = HashSet::new();
+        let mut writes = 0;
+        for item in self.storage.scan_prefix(CF_CHANGES, &prefix, Some(&start)) {
+            let (_, value) = item?;
+            writes += 1;
+            changed
+                .extend(value.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default())));
+        }
+        let (mut ids, mut values, mut gone) = (Vec::new(), Vec::new(), Vec::new());
+        for id in changed {
+            match self.storage.get(CF_VECTORS, &keys::numbered(cid, id))? {
+                Some(v) => {
+                    ids.push(id);
+                    values.extend(write::decode_vector(&v)?);
+                }
+                None => gone.push(id),
+            }
+        }
+        index.delete(&gone);
+        index.upsert(&ids, &values)?;
+        Ok(writes)
+    }
+
+    /// Builds a fresh index from storage (with `options` applied to the config) while the
+    /// current one serves, then swaps it in (see the module docs). `progress(done, total)` is
+    /// called as points are read; when `cancelled()` turns true the new index is dropped and
+    /// the collection keeps its current one (`Ok(None)`).
+    pub fn rebuild_index(
+        &self,
+        options: &RebuildOptions,
+        progress: &dyn Fn(usize, usize),
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Option<RebuildReport>> {
+        let started = Instant::now();
+        let mut config = self.config.read().clone();
+        if let Some(h) = &options.hnsw {
+            config.hnsw = h.clone();
+        }
+        if let Some(q) = &options.quantization {
+            config.quantization = q.clone();
+        }
+        config.validate()?;
+        let fresh = Self::new_index(&config)?;
+        let from = {
+            let _saving = self.save_lock.lock();
+            let from = self.seq.load(Ordering::SeqCst);
+            if self
+                .changes_floor
+                .compare_exchange(u64::MAX, from, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                return Err(Error::Conflict(format!("collection `{}` is already being rebuilt", self.name)));
+            }
+            from
+        };
+        let _floor = Floor(self);
+        let total = self.points.read().meta.len();
+        let finished = self.fill_from_storage(&fresh, &|done| {
+            progress(done, total.max(done));
+            !cancelled()
+        })?;
+        if !finished {
+            return Ok(None);
+        }
+        let seen = self.seq.load(Ordering::SeqCst);
+        let mut caught_up = self.replay_into(&fresh, from)?;
+        let removed_tombstones;
+        {
+            let _writer = self.writer.lock();
+            caught_up += self.replay_into(&fresh, seen)?;
+            if cancelled() {
+                return Ok(None);
+            }
+            if config != *self.config.read() {
+                self.store_config(&config, true)?;
+                *self.config.write() = config;
+            }
+            let old = self.index.swap(Arc::new(fresh));
+            removed_tombstones = old.deleted_count();
+            // The file on disk is the old index: make the next save write the new one.
+            self.saved_seq.store(u64::MAX, Ordering::SeqCst);
+        }
+        self.save_index()?;
+        let points = self.index.load().len();
+        tracing::info!(
+            "collection {}: index rebuilt ({points} points, {caught_up} writes caught up, {removed_tombstones} tombstones dropped) in {:.1?}",
+            self.name,
+            started.elapsed()
+        );
+        Ok(Some(RebuildReport {
+            points,
+            caught_up,
+            removed_tombstones,
+            seconds: started.elapsed().as_secs_f64(),
+        }))
+    }
+}

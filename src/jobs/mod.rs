@@ -1,0 +1,526 @@
+//! Background jobs: bulk imports, index rebuilds and vacuums, with progress, persisted in the
+//! `jobs` column family so that they survive a restart.
+//!
+//! - `import.rs`: the import sources (NDJSON stream, `jsonl` / `fvecs` / `npy` files) and the
+//!   loop that writes them in large batches.
+//!
+//! Each job runs on its own thread. Its record is written at every state change, and an import
+//! writes it in the same RocksDB batch as the points of each chunk, so the stored `done` is
+//! exactly what was committed. At start-up a job found running is resumed (file imports carry
+//! on from `done`, rebuilds start again) or, for a stream whose sender is gone, failed with
+//! the count of what was committed.
+
+pub mod import;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Mutex, RwLock};
+use rocksdb::WriteBatch;
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::Catalog;
+use crate::collection::{Collection, RebuildOptions};
+use crate::embedding::Embedder;
+use crate::error::{Error, Result};
+use crate::storage::{Storage, CF_JOBS};
+pub use import::{FileImport, Format, OnError, StreamFeed};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    Import,
+    Rebuild,
+    Vacuum,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl JobState {
+    pub fn name(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobState::Succeeded | JobState::Failed | JobState::Cancelled)
+    }
+}
+
+/// What a job does, kept so that it can be resumed after a restart.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "lowercase")]
+pub enum JobSpec {
+    /// A file on the server.
+    File(FileImport),
+    /// NDJSON streamed in the request body (cannot be resumed).
+    Stream { on_error: OnError },
+    /// Rebuild or vacuum.
+    Index(RebuildOptions),
+}
+
+/// A line an import could not use.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BadLine {
+    pub line: u64,
+    pub error: String,
+}
+
+/// Bad lines kept in a job's record (all of them are counted in `skipped`).
+const KEPT_BAD_LINES: usize = 100;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub id: u64,
+    pub kind: JobKind,
+    pub collection: String,
+    pub state: JobState,
+    /// Items (lines, rows, points) processed and committed.
+    pub done: u64,
+    /// Items in all, when known.
+    pub total: Option<u64>,
+    /// Items skipped as bad (`on_error: skip`).
+    pub skipped: u64,
+    pub bad_lines: Vec<BadLine>,
+    pub error: Option<String>,
+    /// Unix seconds.
+    pub created_at: f64,
+    pub finished_at: Option<f64>,
+    pub spec: JobSpec,
+    /// A finished job's summary (a rebuild's report).
+    pub result: Option<serde_json::Value>,
+}
+
+fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+fn key(id: u64) -> [u8; 8] {
+    id.to_be_bytes()
+}
+
+pub struct Job {
+    record: Mutex<JobRecord>,
+    cancel: AtomicBool,
+    /// When this process started running the job, and `done` at that moment (for the rate).
+    clock: Mutex<Option<(Instant, u64)>>,
+    /// Seconds it ran in this process, once finished.
+    ran_for: Mutex<Option<f64>>,
+}
+
+/// A job as `GET /jobs/{id}` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct JobView {
+    #[serde(flatten)]
+    pub record: JobRecord,
+    pub rate_per_s: Option<f64>,
+    pub eta_s: Option<f64>,
+}
+
+impl Job {
+    fn new(record: JobRecord) -> Job {
+        Job {
+            record: Mutex::new(record),
+            cancel: AtomicBool::new(false),
+            clock: Mutex::new(None),
+            ran_for: Mutex::new(None),
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.record.lock().id
+    }
+
+    pub fn record(&self) -> JobRecord {
+        self.record.lock().clone()
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::SeqCst)
+    }
+
+    pub fn view(&self) -> JobView {
+        let record = self.record();
+        let rate = self.clock.lock().map(|(started, done0)| {
+            let secs = self.ran_for.lock().unwrap_or_else(|| started.elapsed().as_secs_f64());
+            record.done.saturating_sub(done0) as f64 / secs.max(1e-3)
+        });
+        let eta = match (record.state, rate, record.total) {
+            (JobState::Running, Some(r), Some(total)) if r > 0.0 => {
+                Some(total.saturating_sub(record.done) as f64 / r)
+            }
+            (state, _, _) if state.is_finished() => Some(0.0),
+            _ => None,
+        };
+        JobView { record, rate_per_s: rate, eta_s: eta }
+    }
+
+    /// Applies `f` to the record and returns the JSON to store.
+    fn update(&self, f: impl FnOnce(&mut JobRecord)) -> Vec<u8> {
+        let mut r = self.record.lock();
+        f(&mut r);
+        serde_json::to_vec(&*r).unwrap_or_default()
+    }
+
+    /// Puts the record (after `f`) into `batch`: progress committed with the data it covers.
+    pub fn stage(&self, storage: &Storage, batch: &mut WriteBatch, f: impl FnOnce(&mut JobRecord)) {
+        let id = self.id();
+        batch.put_cf(storage.cf(CF_JOBS), key(id), self.update(f));
+    }
+
+    fn started(&self) {
+        let done = self.record.lock().done;
+        *self.clock.lock() = Some((Instant::now(), done));
+    }
+
+    fn finished(&self) {
+        if let Some((started, _)) = *self.clock.lock() {
+            *self.ran_for.lock() = Some(started.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Records a bad item; returns the message when the job must fail on it.
+    pub fn bad_line(&self, line: u64, error: String, on_error: OnError) -> Option<String> {
+        let mut r = self.record.lock();
+        match on_error {
+            OnError::Fail => Some(format!("line {line}: {error}")),
+            OnError::Skip => {
+                r.skipped += 1;
+                if r.bad_lines.len() < KEPT_BAD_LINES {
+                    r.bad_lines.push(BadLine { line, error });
+                }
+                None
+            }
+        }
+    }
+}
+
+/// The registry: every job this data dir has run, and the threads running them.
+pub struct Jobs {
+    catalog: Arc<Catalog>,
+    embedder: Option<Arc<Embedder>>,
+    runtime: tokio::runtime::Handle,
+    jobs: RwLock<BTreeMap<u64, Arc<Job>>>,
+    next_id: AtomicU64,
+    /// Vacuum a collection when this fraction of its index is deleted points (0: never).
+    vacuum_fraction: f64,
+}
+
+impl Jobs {
+    /// Loads the stored jobs and resumes the ones a stop interrupted.
+    pub fn open(
+        catalog: Arc<Catalog>,
+        embedder: Option<Arc<Embedder>>,
+        runtime: tokio::runtime::Handle,
+        vacuum_fraction: f64,
+    ) -> Result<Arc<Jobs>> {
+        let mut jobs = BTreeMap::new();
+        let storage = catalog.storage().clone();
+        for item in storage.scan_prefix(CF_JOBS, b"", None) {
+            let (_, value) = item?;
+            let record: JobRecord = serde_json::from_slice(&value)
+                .map_err(|e| Error::Storage(format!("bad stored job record: {e}")))?;
+            jobs.insert(record.id, Arc::new(Job::new(record)));
+        }
+        let next = jobs.keys().next_back().map_or(1, |id| id + 1);
+        let registry = Arc::new(Jobs {
+            catalog,
+            embedder,
+            runtime,
+            jobs: RwLock::new(jobs),
+            next_id: AtomicU64::new(next),
+            vacuum_fraction,
+        });
+        let interrupted: Vec<Arc<Job>> =
+            registry.jobs.read().values().filter(|j| !j.record().state.is_finished()).cloned().collect();
+        for job in interrupted {
+            let r = job.record();
+            match &r.spec {
+                JobSpec::Stream { .. } => {
+                    let msg = format!(
+                        "interrupted by a restart: the first {} lines of the stream were committed, the rest was never received",
+                        r.done
+                    );
+                    registry.finish(&job, JobState::Failed, Some(msg), None)?;
+                }
+                JobSpec::File(_) | JobSpec::Index(_) => {
+                    tracing::info!(
+                        "job {}: resuming {:?} of collection {} after a restart",
+                        r.id,
+                        r.kind,
+                        r.collection
+                    );
+                    registry.spawn(job);
+                }
+            }
+        }
+        Ok(registry)
+    }
+
+    pub fn get(&self, id: u64) -> Result<Arc<Job>> {
+        self.jobs.read().get(&id).cloned().ok_or_else(|| Error::not_found(format!("job {id}")))
+    }
+
+    pub fn list(&self) -> Vec<JobView> {
+        self.jobs.read().values().map(|j| j.view()).collect()
+    }
+
+    /// Asks a queued or running job to stop; it stops between batches.
+    pub fn cancel(&self, id: u64) -> Result<JobView> {
+        let job = self.get(id)?;
+        let state = job.record().state;
+        if state.is_finished() {
+            return Err(Error::Conflict(format!("job {id} has already finished ({})", state.name())));
+        }
+        job.cancel.store(true, Ordering::SeqCst);
+        Ok(job.view())
+    }
+
+    fn persist(&self, job: &Job, f: impl FnOnce(&mut JobRecord)) -> Result<()> {
+        let storage = self.catalog.storage();
+        let mut batch = WriteBatch::default();
+        job.stage(storage, &mut batch, f);
+        storage.write(batch, true)
+    }
+
+    fn finish(
+        &self,
+        job: &Job,
+        state: JobState,
+        error: Option<String>,
+        result: Option<serde_json::Value>,
+    ) -> Result<()> {
+        job.finished();
+        self.persist(job, |r| {
+            r.state = state;
+            r.error = error;
+            r.result = result;
+            r.finished_at = Some(now());
+        })
+    }
+
+    /// Records a new job (queued) for `collection`.
+    fn create(&self, kind: JobKind, collection: &str, spec: JobSpec, total: Option<u64>) -> Result<Arc<Job>> {
+        let _ = self.catalog.get(collection)?;
+        if matches!(kind, JobKind::Rebuild | JobKind::Vacuum) {
+            if let Some(busy) = self.active_index_job(collection) {
+                return Err(Error::Conflict(format!(
+                    "collection `{collection}` is already being rebuilt (job {busy})"
+                )));
+            }
+        }
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        let job = Arc::new(Job::new(JobRecord {
+            id,
+            kind,
+            collection: collection.to_string(),
+            state: JobState::Queued,
+            done: 0,
+            total,
+            skipped: 0,
+            bad_lines: Vec::new(),
+            error: None,
+            created_at: now(),
+            finished_at: None,
+            spec,
+            result: None,
+        }));
+        self.persist(&job, |_| {})?;
+        self.jobs.write().insert(id, job.clone());
+        Ok(job)
+    }
+
+    fn active_index_job(&self, collection: &str) -> Option<u64> {
+        self.jobs.read().values().map(|j| j.record()).find_map(|r| {
+            (matches!(r.kind, JobKind::Rebuild | JobKind::Vacuum)
+                && r.collection == collection
+                && !r.state.is_finished())
+            .then_some(r.id)
+        })
+    }
+
+    /// True while an import or rebuild of `collection` runs (the saver leaves it alone).
+    pub fn busy(&self, collection: &str) -> bool {
+        self.jobs.read().values().any(|j| {
+            let r = j.record.lock();
+            r.collection == collection && r.state == JobState::Running
+        })
+    }
+
+    /// Starts importing a file on the server.
+    pub fn import_file(self: &Arc<Self>, collection: &str, spec: FileImport) -> Result<Arc<Job>> {
+        let total = spec.count_items()?;
+        let size = self.catalog.get(collection)?.config().size;
+        if let Some(dim) = spec.dim()?.filter(|d| *d != size) {
+            return Err(Error::bad(format!(
+                "{} holds {dim}-d vectors; collection `{collection}` has {size}-d vectors",
+                spec.path.display()
+            )));
+        }
+        let job = self.create(JobKind::Import, collection, JobSpec::File(spec), Some(total))?;
+        self.spawn(job.clone());
+        Ok(job)
+    }
+
+    /// Starts importing an NDJSON stream; the caller feeds it through the returned channel.
+    pub fn import_stream(
+        self: &Arc<Self>,
+        collection: &str,
+        on_error: OnError,
+        total: Option<u64>,
+    ) -> Result<(Arc<Job>, StreamFeed, tokio::sync::oneshot::Receiver<()>)> {
+        let job = self.create(JobKind::Import, collection, JobSpec::Stream { on_error }, total)?;
+        let (feed, lines) = import::stream_channel();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let (jobs, j) = (self.clone(), job.clone());
+        self.start_thread(&job, move || {
+            jobs.run(&j, |c| import::run_stream(&jobs, &j, c, lines, on_error));
+            let _ = done_tx.send(());
+        })?;
+        Ok((job, feed, done_rx))
+    }
+
+    /// Starts a rebuild (or a vacuum: the same with the current settings).
+    pub fn rebuild(
+        self: &Arc<Self>,
+        collection: &str,
+        kind: JobKind,
+        options: RebuildOptions,
+    ) -> Result<Arc<Job>> {
+        let total = self.catalog.get(collection)?.stats().0 as u64;
+        let job = self.create(kind, collection, JobSpec::Index(options), Some(total))?;
+        self.spawn(job.clone());
+        Ok(job)
+    }
+
+    /// Starts a vacuum of every collection whose deleted points passed the threshold.
+    pub fn vacuum_if_needed(self: &Arc<Self>) {
+        if self.vacuum_fraction <= 0.0 {
+            return;
+        }
+        for c in self.catalog.all() {
+            let (live, deleted, _) = c.stats();
+            let over = deleted > 0 && deleted as f64 > self.vacuum_fraction * (live + deleted) as f64;
+            if !over || self.active_index_job(&c.name).is_some() {
+                continue;
+            }
+            tracing::info!(
+                "collection {}: {deleted} of {} points deleted; vacuuming",
+                c.name,
+                live + deleted
+            );
+            if let Err(e) = self.rebuild(&c.name, JobKind::Vacuum, RebuildOptions::default()) {
+                tracing::error!("collection {}: cannot start a vacuum: {e}", c.name);
+            }
+        }
+    }
+
+    /// Runs a stored job (new or resumed) on its own thread.
+    fn spawn(self: &Arc<Self>, job: Arc<Job>) {
+        let jobs = self.clone();
+        let j = job.clone();
+        let started = self.start_thread(&job, move || {
+            let spec = j.record().spec;
+            match spec {
+                JobSpec::File(spec) => jobs.run(&j, |c| import::run_file(&jobs, &j, c, &spec)),
+                JobSpec::Index(options) => jobs.run(&j, |c| rebuild(&j, c, &options)),
+                JobSpec::Stream { .. } => {}
+            }
+        });
+        if let Err(e) = started {
+            tracing::error!("job {}: cannot start: {e}", job.id());
+        }
+    }
+
+    fn start_thread(&self, job: &Arc<Job>, f: impl FnOnce() + Send + 'static) -> Result<()> {
+        let id = job.id();
+        let spawned = std::thread::Builder::new().name(format!("job-{id}")).spawn(f);
+        if let Err(e) = spawned {
+            let msg = format!("cannot start a thread: {e}");
+            self.finish(job, JobState::Failed, Some(msg.clone()), None)?;
+            return Err(Error::Internal(msg));
+        }
+        Ok(())
+    }
+
+    /// Marks the job running, runs `work` against its collection and records how it ended.
+    fn run(&self, job: &Job, work: impl FnOnce(&Arc<Collection>) -> Result<Outcome>) {
+        let name = job.record().collection;
+        let outcome = self.catalog.get(&name).and_then(|c| {
+            self.persist(job, |r| r.state = JobState::Running)?;
+            job.started();
+            work(&c)
+        });
+        let ended = match outcome {
+            Ok(Outcome::Done(result)) => self.finish(job, JobState::Succeeded, None, result),
+            Ok(Outcome::Cancelled) => self.finish(job, JobState::Cancelled, None, None),
+            Ok(Outcome::Failed(msg)) => self.finish(job, JobState::Failed, Some(msg), None),
+            Err(e) => {
+                let done = job.record().done;
+                self.finish(job, JobState::Failed, Some(format!("{e} (after {done} items)")), None)
+            }
+        };
+        if let Err(e) = ended {
+            tracing::error!("job {}: cannot record its end: {e}", job.id());
+        }
+        let r = job.record();
+        tracing::info!(
+            "job {} ({:?} of {}): {}, {} done",
+            r.id,
+            r.kind,
+            r.collection,
+            r.state.name(),
+            r.done
+        );
+    }
+
+    pub(crate) fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    pub(crate) fn embedder(&self) -> Option<&Arc<Embedder>> {
+        self.embedder.as_ref()
+    }
+
+    pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
+    }
+}
+
+/// How a job's work ended (errors are a failure too).
+pub enum Outcome {
+    Done(Option<serde_json::Value>),
+    Cancelled,
+    Failed(String),
+}
+
+fn rebuild(job: &Job, c: &Collection, options: &RebuildOptions) -> Result<Outcome> {
+    let report = c.rebuild_index(
+        options,
+        &|done, total| {
+            let mut r = job.record.lock();
+            r.done = done as u64;
+            r.total = Some(total as u64);
+        },
+        &|| job.is_cancelled(),
+    )?;
+    Ok(match report {
+        Some(report) => Outcome::Done(serde_json::to_value(report).ok()),
+        None => Outcome::Cancelled,
+    })
+}

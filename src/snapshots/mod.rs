@@ -1,0 +1,261 @@
+//! Collection snapshots (Qdrant's paths): create, list, download, delete, recover.
+//!
+//! Files live under `{data_dir}/snapshots/{collection}/{name}.snapshot`, each with a
+//! `.checksum` file beside it holding its SHA-256. Names are checked against a plain pattern, so
+//! a request can never reach outside that directory.
+
+pub mod format;
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rocksdb::WriteBatch;
+use serde::Serialize;
+
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+use crate::storage::keys;
+
+/// Qdrant's `SnapshotDescription`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SnapshotInfo {
+    pub name: String,
+    /// UTC, `YYYY-MM-DDTHH:MM:SS`.
+    pub creation_time: Option<String>,
+    pub size: u64,
+    pub checksum: Option<String>,
+}
+
+const SUFFIX: &str = ".snapshot";
+
+/// Snapshot names: `[A-Za-z0-9_.-]`, ending in `.snapshot`, not starting with a dot.
+pub fn validate_name(name: &str) -> Result<()> {
+    let ok = name.len() <= 255
+        && name.len() > SUFFIX.len()
+        && name.ends_with(SUFFIX)
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::bad(format!(
+            "invalid snapshot name {name:?}: use A-Z a-z 0-9 _ - . ending in {SUFFIX}, not starting with a dot"
+        )))
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` (UTC) for Unix seconds.
+fn utc(secs: u64) -> String {
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's days-to-civil.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
+fn dir(catalog: &Catalog, collection: &str) -> PathBuf {
+    catalog.snapshots_dir().join(collection)
+}
+
+fn info(path: &Path) -> Result<SnapshotInfo> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::Storage(format!("{}: {e}", path.display())))?;
+    let created =
+        meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| utc(d.as_secs()));
+    let checksum =
+        std::fs::read_to_string(path.with_extension("checksum")).ok().map(|s| s.trim().to_string());
+    Ok(SnapshotInfo {
+        name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        creation_time: created,
+        size: meta.len(),
+        checksum,
+    })
+}
+
+/// Snapshots the collection now (see `Collection::write_snapshot`).
+pub fn create(catalog: &Catalog, collection: &str) -> Result<SnapshotInfo> {
+    let c = catalog.get(collection)?;
+    let dir = dir(catalog, collection);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Storage(format!("{}: {e}", dir.display())))?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let stamp = utc(now.as_secs()).replace([':', 'T'], "-");
+    let name = (0..)
+        .map(|n| match n {
+            0 => format!("{collection}-{}-{stamp}{SUFFIX}", c.id()),
+            n => format!("{collection}-{}-{stamp}-{n}{SUFFIX}", c.id()),
+        })
+        .find(|name| !dir.join(name).exists())
+        .unwrap_or_default();
+    let path = dir.join(&name);
+    let partial = dir.join(format!("{name}.partial"));
+    let file = File::create(&partial).map_err(|e| Error::Storage(format!("{}: {e}", partial.display())))?;
+    let written = c.write_snapshot(BufWriter::new(file), now.as_secs_f64()).and_then(|(w, _, checksum)| {
+        let file = w.into_inner().map_err(|e| Error::Storage(e.to_string()))?;
+        file.sync_all().map_err(|e| Error::Storage(e.to_string()))?;
+        std::fs::write(path.with_extension("checksum"), &checksum)
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        std::fs::rename(&partial, &path).map_err(|e| Error::Storage(e.to_string()))
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    tracing::info!("collection {collection}: snapshot {name} written");
+    info(&path)
+}
+
+pub fn list(catalog: &Catalog, collection: &str) -> Result<Vec<SnapshotInfo>> {
+    catalog.get(collection)?;
+    let Ok(entries) = std::fs::read_dir(dir(catalog, collection)) else { return Ok(Vec::new()) };
+    let mut out: Vec<SnapshotInfo> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(SUFFIX))
+        .filter_map(|p| info(&p).ok())
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// The file of an existing snapshot.
+pub fn path(catalog: &Catalog, collection: &str, name: &str) -> Result<PathBuf> {
+    validate_name(name)?;
+    let path = dir(catalog, collection).join(name);
+    if !path.is_file() {
+        return Err(Error::not_found(format!("snapshot `{name}` of collection `{collection}`")));
+    }
+    Ok(path)
+}
+
+pub fn delete(catalog: &Catalog, collection: &str, name: &str) -> Result<()> {
+    let path = path(catalog, collection, name)?;
+    std::fs::remove_file(&path).map_err(|e| Error::Storage(format!("{}: {e}", path.display())))?;
+    let _ = std::fs::remove_file(path.with_extension("checksum"));
+    Ok(())
+}
+
+/// Where a recover request points: a path or a `file://` URI (no network locations).
+pub fn location(raw: &str) -> Result<PathBuf> {
+    let path = match raw.split_once("://") {
+        Some(("file", rest)) => rest,
+        Some((scheme, _)) => {
+            return Err(Error::bad(format!(
+                "snapshot location scheme `{scheme}` is not supported: give a file path on the server or file:// URI"
+            )))
+        }
+        None => raw,
+    };
+    let path = PathBuf::from(path);
+    if !path.is_absolute() {
+        return Err(Error::bad(format!("snapshot location must be an absolute path, got {raw:?}")));
+    }
+    Ok(path)
+}
+
+/// Recovers the snapshot at `file` as collection `collection` (replacing it if it exists).
+/// The file is verified first; the new data is written under a fresh collection id and made
+/// visible in one batch with the old collection's removal, so a crash leaves one or the other.
+pub fn recover(catalog: &Catalog, collection: &str, file: &Path, checksum: Option<&str>) -> Result<()> {
+    crate::catalog::validate_name(collection)?;
+    let actual = format::verify(file)?;
+    if let Some(expected) = checksum {
+        if !expected.eq_ignore_ascii_case(&actual) {
+            return Err(Error::bad(format!(
+                "snapshot checksum mismatch: expected {expected}, file has {actual}"
+            )));
+        }
+    }
+    let reader =
+        BufReader::new(File::open(file).map_err(|e| Error::bad(format!("{}: {e}", file.display())))?);
+    let (mut reader, manifest) = format::Reader::open(reader)?;
+    let mut config = manifest.config.clone();
+    config.validate()?;
+    config.id = catalog.storage().next_collection_id()?;
+    let cid = config.id;
+    let index_path = catalog.index_path(cid);
+    if let Some(parent) = index_path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::Storage(e.to_string()))?;
+    }
+    let staged = (|| {
+        let partial = index_path.with_extension("partial");
+        let mut out = BufWriter::new(File::create(&partial).map_err(|e| Error::Storage(e.to_string()))?);
+        let index_len = reader.index(&mut out)?;
+        drop(out);
+        if index_len > 0 && manifest.saved.is_some() {
+            std::fs::rename(&partial, &index_path).map_err(|e| Error::Storage(e.to_string()))?;
+        } else {
+            let _ = std::fs::remove_file(&partial);
+        }
+        let storage = catalog.storage();
+        let mut batch = WriteBatch::default();
+        while let Some((family, key, value)) = reader.record()? {
+            let mut full = keys::prefix(cid).to_vec();
+            full.extend_from_slice(&key);
+            batch.put_cf(storage.cf(family), full, value);
+            if batch.len() >= 10_000 {
+                storage.write(std::mem::take(&mut batch), false)?;
+            }
+        }
+        storage.write(batch, true)
+    })();
+    if let Err(e) = staged {
+        let mut undo = WriteBatch::default();
+        catalog.storage().drop_collection(&mut undo, cid, "");
+        catalog.storage().write(undo, true)?;
+        let _ = std::fs::remove_file(&index_path);
+        return Err(e);
+    }
+    let mut meta = WriteBatch::default();
+    let storage = catalog.storage();
+    let meta_cf = storage.cf(crate::storage::CF_META);
+    meta.put_cf(meta_cf, keys::meta(b"seq/", cid), manifest.seq.to_le_bytes());
+    meta.put_cf(meta_cf, keys::meta(b"next/", cid), manifest.next.to_le_bytes());
+    if let (Some(saved), true) = (manifest.saved, index_path.exists()) {
+        meta.put_cf(meta_cf, keys::meta(b"saved/", cid), saved.to_le_bytes());
+    }
+    catalog.adopt(collection, config, meta)?;
+    tracing::info!(
+        "collection {collection}: recovered from snapshot {} ({} points at write {})",
+        file.display(),
+        manifest.points,
+        manifest.seq
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_formats_known_instants() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00");
+        assert_eq!(utc(951_782_400), "2000-02-29T00:00:00");
+        assert_eq!(utc(1_796_000_000), "2026-11-30T00:53:20");
+    }
+
+    #[test]
+    fn names_cannot_leave_the_directory() {
+        for bad in
+            ["../x.snapshot", "a/b.snapshot", ".hidden.snapshot", "x.tar", "", ".snapshot", "a\\b.snapshot"]
+        {
+            assert!(validate_name(bad).is_err(), "{bad:?} accepted");
+        }
+        validate_name("c-1-2026-11-29-12-00-00.snapshot").unwrap();
+    }
+
+    #[test]
+    fn locations_are_local_absolute_paths() {
+        assert_eq!(location("file:///tmp/x.snapshot").unwrap(), PathBuf::from("/tmp/x.snapshot"));
+        assert_eq!(location("/tmp/x.snapshot").unwrap(), PathBuf::from("/tmp/x.snapshot"));
+        assert!(location("http://host/x.snapshot").is_err());
+        assert!(location("relative.snapshot").is_err());
+    }
+}
