@@ -107,8 +107,15 @@ impl Collection {
         for id in changed {
             match self.storage.get(CF_VECTORS, &keys::numbered(cid, id))? {
                 Some(v) => {
-                    ids.push(id);
-                    values.extend(write::decode_vector(&v)?);
+                    let v = write::decode_vector(&v)?;
+                    // Already there (the fill saw it): re-inserting would only leave a tombstone.
+                    let same = index.vector(id).is_some_and(|old| {
+                        old.len() == v.len() && old.iter().zip(&v).all(|(a, b)| (a - b).abs() <= 1e-6)
+                    });
+                    if !same {
+                        ids.push(id);
+                        values.extend(v);
+                    }
                 }
                 None => gone.push(id),
             }

@@ -136,6 +136,9 @@ pub fn verify(path: &std::path::Path) -> Result<String> {
     Ok(hex(&whole.finalize()))
 }
 
+/// A stored entry: its column family, key (without the collection prefix) and value.
+pub type Record = (&'static str, Vec<u8>, Vec<u8>);
+
 /// Reads a verified snapshot front to back.
 pub struct Reader<R: Read> {
     inner: R,
@@ -182,7 +185,7 @@ impl<R: Read> Reader<R> {
     }
 
     /// The next record (family name, key, value), or `None` at the end.
-    pub fn record(&mut self) -> Result<Option<(&'static str, Vec<u8>, Vec<u8>)>> {
+    pub fn record(&mut self) -> Result<Option<Record>> {
         let mut tag = [0u8; 1];
         self.inner.read_exact(&mut tag).map_err(io)?;
         if tag[0] == END {

@@ -4,10 +4,12 @@
 //! - `bad_input`: every kind of bad request answers a 4xx naming the problem and writes nothing.
 //! - `api`: search, recommendations, payloads, scroll and count checked against brute force.
 //! - `restart`: what survives closing and re-opening the catalog.
+//! - `jobs`: imports, rebuilds racing with writes, snapshots, the admin key.
 
 mod api;
 mod bad_input;
 mod common;
 mod embedding;
+mod jobs;
 mod restart;
 mod serving;
