@@ -26,8 +26,9 @@ use super::{write, Collection};
 use crate::error::{Error, Result};
 use crate::storage::{keys, CF_CHANGES, CF_VECTORS};
 
-/// Vectors are read from RocksDB and inserted into a fresh index in chunks of this many.
-const CHUNK: usize = 10_000;
+/// Vectors are read from RocksDB and inserted into a fresh index in chunks of this many. Small
+/// enough that a write racing with an online rebuild waits little for the shared thread pool.
+const CHUNK: usize = 2_000;
 
 /// What a rebuild may change; `None` keeps the collection's current setting.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]

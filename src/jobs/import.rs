@@ -90,7 +90,14 @@ fn parse_line(number: u64, bytes: &[u8]) -> Option<Row> {
         return None;
     }
     let item = match serde_json::from_slice::<Line>(trimmed) {
-        Err(e) => Err(e.to_string()),
+        // serde's "at line 1 column N" would read as the file's line 1: keep only the column.
+        Err(e) => {
+            let msg = e.to_string();
+            Err(match msg.rfind(" at line ") {
+                Some(at) => format!("{} at column {}", &msg[..at], e.column()),
+                None => msg,
+            })
+        }
         Ok(Line { id, vector: Some(v), text: None, payload }) => {
             Ok(Item { id, input: Input::Vector(v), payload })
         }
@@ -450,6 +457,12 @@ fn commit(jobs: &Jobs, job: &Job, c: &Arc<Collection>, pending: &mut Pending) ->
     }
     let points = std::mem::take(&mut pending.points);
     let last = pending.last;
-    c.upsert_with(points, true, |storage, batch| job.stage(storage, batch, |r| r.done = last))?;
+    let mut written = None;
+    c.upsert_with(points, true, |storage, batch| {
+        written = Some(job.stage(storage, batch, |r| r.done = last))
+    })?;
+    if let Some(record) = written {
+        job.set(record);
+    }
     Ok(())
 }

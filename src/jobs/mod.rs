@@ -81,6 +81,9 @@ pub struct BadLine {
     pub error: String,
 }
 
+/// Finished jobs kept in the registry; older ones are forgotten.
+const KEPT_JOBS: usize = 1000;
+
 /// Bad lines kept in a job's record (all of them are counted in `skipped`).
 const KEPT_BAD_LINES: usize = 100;
 
@@ -170,17 +173,28 @@ impl Job {
         JobView { record, rate_per_s: rate, eta_s: eta }
     }
 
-    /// Applies `f` to the record and returns the JSON to store.
-    fn update(&self, f: impl FnOnce(&mut JobRecord)) -> Vec<u8> {
-        let mut r = self.record.lock();
+    /// Puts a copy of the record with `f` applied into `batch` and returns it; the caller
+    /// [`Job::set`]s it once the batch is written (so `done` never runs ahead of storage).
+    pub fn stage(
+        &self,
+        storage: &Storage,
+        batch: &mut WriteBatch,
+        f: impl FnOnce(&mut JobRecord),
+    ) -> JobRecord {
+        let mut r = self.record();
         f(&mut r);
-        serde_json::to_vec(&*r).unwrap_or_default()
+        batch.put_cf(storage.cf(CF_JOBS), key(r.id), serde_json::to_vec(&r).unwrap_or_default());
+        r
     }
 
-    /// Puts the record (after `f`) into `batch`: progress committed with the data it covers.
-    pub fn stage(&self, storage: &Storage, batch: &mut WriteBatch, f: impl FnOnce(&mut JobRecord)) {
-        let id = self.id();
-        batch.put_cf(storage.cf(CF_JOBS), key(id), self.update(f));
+    /// Publishes a record written by [`Job::stage`] (keeping bad lines met since).
+    pub fn set(&self, written: JobRecord) {
+        let mut r = self.record.lock();
+        r.done = written.done;
+        r.state = written.state;
+        r.error = written.error;
+        r.result = written.result;
+        r.finished_at = written.finished_at;
     }
 
     fn started(&self) {
@@ -294,8 +308,10 @@ impl Jobs {
     fn persist(&self, job: &Job, f: impl FnOnce(&mut JobRecord)) -> Result<()> {
         let storage = self.catalog.storage();
         let mut batch = WriteBatch::default();
-        job.stage(storage, &mut batch, f);
-        storage.write(batch, true)
+        let written = job.stage(storage, &mut batch, f);
+        storage.write(batch, true)?;
+        job.set(written);
+        Ok(())
     }
 
     fn finish(
@@ -342,7 +358,23 @@ impl Jobs {
         }));
         self.persist(&job, |_| {})?;
         self.jobs.write().insert(id, job.clone());
+        self.forget_old()?;
         Ok(job)
+    }
+
+    /// Keeps the newest `KEPT_JOBS` finished jobs (running ones are always kept).
+    fn forget_old(&self) -> Result<()> {
+        let mut jobs = self.jobs.write();
+        let finished: Vec<u64> =
+            jobs.iter().filter(|(_, j)| j.record.lock().state.is_finished()).map(|(id, _)| *id).collect();
+        let Some(excess) = finished.len().checked_sub(KEPT_JOBS).filter(|n| *n > 0) else { return Ok(()) };
+        let storage = self.catalog.storage();
+        let mut batch = WriteBatch::default();
+        for id in &finished[..excess] {
+            jobs.remove(id);
+            batch.delete_cf(storage.cf(CF_JOBS), key(*id));
+        }
+        storage.write(batch, false)
     }
 
     fn active_index_job(&self, collection: &str) -> Option<u64> {
@@ -416,7 +448,7 @@ impl Jobs {
         for c in self.catalog.all() {
             let (live, deleted, _) = c.stats();
             let over = deleted > 0 && deleted as f64 > self.vacuum_fraction * (live + deleted) as f64;
-            if !over || self.active_index_job(&c.name).is_some() {
+            if !over || self.active_index_job(&c.name).is_some() || self.busy(&c.name) {
                 continue;
             }
             tracing::info!(

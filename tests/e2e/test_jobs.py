@@ -167,28 +167,24 @@ def retrieve(h: httpx.Client, name: str, ids: list, vectors: bool = True) -> dic
     return {p["id"]: p for p in res}
 
 
-def self_query_misses(c: QdrantClient, name: str, ids: list, vectors: np.ndarray, ef: int = 256) -> list:
-    """Ids whose own vector, as a query, does not return them first (batched)."""
+def self_query_misses(c: QdrantClient, name: str, ids: list, vectors: np.ndarray, exact: bool = False,
+                      ef: int = 256) -> list:
+    """Ids whose own vector, as a query, does not return them first (batched).
+
+    `exact=True` scans the index's own vectors: a miss there means the point is not in the
+    index. The approximate (graph) search may miss a few points that are in it: HNSW leaves some
+    nodes hard to reach (hnswlib as well: about 1 in 10^4 of these clustered 32-d points at
+    ef=256, and 6 % of isotropic 64-d Gaussian points, the same for both)."""
     misses = []
     for start in range(0, len(ids), 200):
         reqs = [
-            M.QueryRequest(query=vectors[i].tolist(), limit=3, params=M.SearchParams(hnsw_ef=ef))
+            M.QueryRequest(query=vectors[i].tolist(), limit=3, params=M.SearchParams(hnsw_ef=ef, exact=exact))
             for i in range(start, min(start + 200, len(ids)))
         ]
         for i, res in zip(range(start, start + len(reqs)), c.query_batch_points(name, requests=reqs)):
             if not res.points or res.points[0].id != ids[i]:
                 misses.append((ids[i], [(p.id, round(p.score, 5)) for p in res.points]))
     return misses
-
-
-def wait_for_log(server, pattern: str, timeout: float = 30.0) -> re.Match:
-    deadline = time.monotonic() + timeout
-    while True:
-        m = re.search(pattern, server.log_text())
-        if m:
-            return m
-        assert time.monotonic() < deadline, f"no /{pattern}/ in the log; tail:\n{server.log_tail()}"
-        time.sleep(0.05)
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,12 +219,12 @@ def test_rebuild_under_load(server, tmp_path, capsys):
         assert ok(h.get(f"/collections/{name}"))["config"]["hnsw_config"]["m"] == 16
 
     stop = threading.Event()
-    rebuild_id: list[int] = []
     records: list[tuple[str, float, float, int, str]] = []  # kind, t_sent, t_answered, status, detail
     polls: list[tuple[float, str, int]] = []  # t, state, done
     upserted: dict[int, np.ndarray] = {}
+    during: set[int] = set()  # ids whose upsert was sent after the rebuild request
+    rebuild_sent = [float("inf")]
     lock = threading.Lock()
-    t_start = time.monotonic() + 3600
 
     def querier(seed: int) -> None:
         qrng = np.random.default_rng(seed)
@@ -269,19 +265,17 @@ def test_rebuild_under_load(server, tmp_path, capsys):
                     records.append(("upsert", t0, t1, status, detail))
                     if status == 200:
                         upserted.update(zip(ids, vecs))
-                        if t0 >= t_start:
+                        if t0 >= rebuild_sent[0]:
                             during.update(ids)
 
-    during: set[int] = set()  # ids whose upsert was sent after the rebuild request
     threads = [threading.Thread(target=querier, args=(800 + i,), daemon=True) for i in range(2)]
     threads += [threading.Thread(target=writer, args=(i,), daemon=True) for i in range(2)]
     for t in threads:
         t.start()
     time.sleep(0.5)  # the load is running before the rebuild starts
     with http(server.url) as h:
-        t_start = time.monotonic()
+        rebuild_sent[0] = time.monotonic()
         rid = ok(h.post(f"/collections/{name}/index/rebuild", json={"hnsw_config": {"m": 24}}), 202)["job_id"]
-        rebuild_id.append(rid)
         deadline = time.monotonic() + 120
         while True:
             j = job(h, rid)
@@ -334,12 +328,18 @@ def test_rebuild_under_load(server, tmp_path, capsys):
         for i, s in zip(ids, stored):
             np.testing.assert_allclose(got[i]["vector"], s, atol=1e-5)
         c = connect(server.url)
+        # in the index: an exact scan of the index's vectors finds each of them
+        misses = self_query_misses(c, name, ids, vecs, exact=True)
+        assert not misses, f"{len(misses)} of {len(ids)} points upserted under load are not in the index: {misses[:5]}"
+        # reachable through the graph: all but a handful (lost writes would miss whole batches of 20)
         misses = self_query_misses(c, name, ids, vecs)
-        assert not misses, f"{len(misses)} of {len(ids)} points upserted under load are not found: {misses[:5]}"
+        assert len(misses) <= max(1, len(ids) // 500), (
+            f"{len(misses)} of {len(ids)} points upserted under load are not found by HNSW search: {misses[:5]}")
         # and the imported points still are
         sample = sorted(np.random.default_rng(5).choice(REBUILD_N, size=300, replace=False).tolist())
-        misses = self_query_misses(c, name, sample, base[sample])
+        misses = self_query_misses(c, name, sample, base[sample], exact=True)
         assert not misses, f"imported points lost by the rebuild: {misses[:5]}"
+        assert len(self_query_misses(c, name, sample, base[sample])) <= 1
         c.close()
 
 
@@ -360,10 +360,12 @@ def test_vacuum_restores_recall(server, tmp_path):
         j = succeeded(h, jid, server=server)
         assert j["done"] == n and count(h, name) == n
         old_jobs = {j["id"] for j in ok(h.get("/jobs"))}
+        bytes_before = ok(h.get(f"/collections/{name}"))["vicinity"]["index_bytes"]
 
         dead = np.sort(rng.choice(n, size=int(0.3 * n), replace=False))
         ok(h.post(f"/collections/{name}/points/delete", params={"wait": "true"},
                   json={"points": dead.tolist()}))
+        deleted_at = time.time()
         assert count(h, name) == n - len(dead)
 
         deadline = time.monotonic() + 60
@@ -374,6 +376,8 @@ def test_vacuum_restores_recall(server, tmp_path):
                         if j["id"] not in old_jobs and j["kind"] == "vacuum" and j["collection"] == name), None)
             time.sleep(0.2)
         assert vac["state"] == "succeeded", vac
+        assert vac["created_at"] - deleted_at < 5, f"the vacuum started {vac['created_at'] - deleted_at:.1f}s after the delete"
+        assert vac["done"] == vac["total"] == n - len(dead), vac
         assert vac["result"]["removed_tombstones"] == len(dead), vac
         assert vac["result"]["points"] == n - len(dead), vac
         time.sleep(1.5)  # the check runs every second: it must not start another one
@@ -382,6 +386,7 @@ def test_vacuum_restores_recall(server, tmp_path):
 
         info = ok(h.get(f"/collections/{name}"))
         assert info["vicinity"]["deleted_points"] == 0, info["vicinity"]
+        assert info["vicinity"]["index_bytes"] < 0.85 * bytes_before, (bytes_before, info["vicinity"])
         assert info["points_count"] == n - len(dead)
         assert count(h, name) == n - len(dead)
 
@@ -417,6 +422,9 @@ def test_vacuum_restores_recall(server, tmp_path):
 # --------------------------------------------------------------------------------------------
 
 
+PRELOAD, PRELOAD_FROM = 60_000, 10_000_000
+
+
 def test_snapshot_under_write_load(server, tmp_path):
     name, copy = "jobs_snap", "jobs_snap_recovered"
     dim = 16
@@ -450,6 +458,11 @@ def test_snapshot_under_write_load(server, tmp_path):
         for n in (name, copy):
             h.delete(f"/collections/{n}")
         create_collection(h, name, dim, "Euclid")
+        # bulk data first (ids from PRELOAD_FROM on), so that writing the snapshot takes a while
+        preload = np.random.default_rng(614).standard_normal((PRELOAD, dim)).astype(np.float32)
+        j = succeeded(h, import_file(h, name, write_fvecs(tmp_path / "preload.fvecs", preload), "fvecs",
+                                     ids_from=PRELOAD_FROM), server=server)
+        assert j["done"] == PRELOAD
         t = threading.Thread(target=writer, daemon=True)
         t.start()
         deadline = time.monotonic() + 60
@@ -489,24 +502,30 @@ def test_snapshot_under_write_load(server, tmp_path):
         # recover into a new collection (by path, with the checksum)
         ok(h.put(f"/collections/{copy}/snapshots/recover",
                  json={"location": str(on_disk), "checksum": info["checksum"]}))
-        ids = scroll_ids(h, copy)
+        all_ids = scroll_ids(h, copy)
+        assert all_ids[-PRELOAD:] == list(range(PRELOAD_FROM, PRELOAD_FROM + PRELOAD)), "bulk data not all there"
+        ids = all_ids[:-PRELOAD]
         k = len(ids)
         assert ids == list(range(k)), f"recovered ids are not a prefix 0..{k}: holes {sorted(set(range(max(ids) + 1)) - set(ids))[:10]}"
         missing = sorted(before - set(ids))
         assert not missing, f"writes acknowledged before the snapshot request are missing: {missing[:10]}"
         extra = sorted(after & set(ids))
         assert not extra, f"writes sent after the snapshot answer are in it: {extra[:10]}"
-        assert count(h, copy) == k
+        assert count(h, copy) == k + PRELOAD
         got = retrieve(h, copy, ids)
         for i in ids:
             assert got[i]["payload"] == payloads[i], (i, got[i])
             np.testing.assert_allclose(got[i]["vector"], vecs[i], atol=1e-6)
+        some = [PRELOAD_FROM, PRELOAD_FROM + 12_345, PRELOAD_FROM + PRELOAD - 1]
+        got = retrieve(h, copy, some)
+        for i in some:
+            np.testing.assert_allclose(got[i]["vector"], preload[i - PRELOAD_FROM], atol=1e-6)
         # searchable, and the original carries on with everything acknowledged
         c = connect(server.url)
         probe = list(range(0, k, max(1, k // 50)))
         assert not self_query_misses(c, copy, probe, vecs[probe])
         c.close()
-        assert count(h, name) == len(acked)
+        assert count(h, name) == len(acked) + PRELOAD
         assert ok(h.get(f"/collections/{copy}"))["config"]["params"]["vectors"] == {"size": dim, "distance": "Euclid"}
 
         # corrupt and mismatched files are refused, and leave no collection behind
@@ -525,13 +544,22 @@ def test_snapshot_under_write_load(server, tmp_path):
         refused(h.put("/collections/jobs_snap_bad3/snapshots/recover", json={"location": "relative/x.snapshot"}), 400)
         names = [c_["name"] for c_ in ok(h.get("/collections"))["collections"]]
         assert not [n for n in names if n.startswith("jobs_snap_bad")], names
+        for bad in ("jobs_snap_bad2", "jobs_snap_bad3"):  # refused uploads are not kept
+            d = server.data_dir / "snapshots" / bad
+            assert not d.exists() or not list(d.iterdir()), list(d.iterdir())
+
+        # recovering over an existing collection replaces it
+        ok(h.put(f"/collections/{copy}/points", params={"wait": "true"},
+                 json={"points": [{"id": 999_999, "vector": [0.5] * dim}]}))
+        ok(h.put(f"/collections/{copy}/snapshots/recover", json={"location": f"file://{on_disk}"}))
+        assert scroll_ids(h, copy) == all_ids
 
         # upload (multipart, with the checksum) recovers too
         up = "jobs_snap_uploaded"
         h.delete(f"/collections/{up}")
         ok(h.post(f"/collections/{up}/snapshots/upload", params={"checksum": info["checksum"]},
                   files={"snapshot": (snap, data, "application/octet-stream")}))
-        assert scroll_ids(h, up) == ids
+        assert scroll_ids(h, up) == all_ids
 
         # names cannot leave the snapshots directory
         victim = server.data_dir / "snapshots" / "victim.snapshot"
@@ -539,9 +567,7 @@ def test_snapshot_under_write_load(server, tmp_path):
         for bad in ("..%2Fvictim.snapshot", "%2E%2E%2Fvictim.snapshot", "..%2F..%2Fsnapshots%2Fvictim.snapshot",
                     ".hidden.snapshot", "x.tar"):
             for method in ("GET", "DELETE"):
-                r = h.request(method, f"/collections/{name}/snapshots/{bad}")
-                assert r.status_code in (400, 404), (method, bad, r.status_code, r.text[:200])
-                assert b"not yours" not in r.content
+                refused(h.request(method, f"/collections/{name}/snapshots/{bad}"), 400)
         assert victim.read_bytes() == b"not yours"
 
         # delete
@@ -551,8 +577,8 @@ def test_snapshot_under_write_load(server, tmp_path):
         refused(h.get(f"/collections/{name}/snapshots/{snap}"), 404)
         refused(h.delete(f"/collections/{name}/snapshots/{snap}"), 404)
         refused(h.post("/collections/jobs_no_such/snapshots"), 404)
-    print(f"snapshot: {len(before)} acknowledged before the request, {k} in the snapshot, "
-          f"{n_at_resp} acknowledged at its answer, {len(acked)} written in all")
+    print(f"snapshot ({t_resp - t_req:.3f}s to write): {len(before)} acknowledged before the request, {k} in the "
+          f"snapshot, {n_at_resp} acknowledged at its answer, {len(acked)} written in all")
 
 
 # --------------------------------------------------------------------------------------------
@@ -562,7 +588,7 @@ def test_snapshot_under_write_load(server, tmp_path):
 
 def test_kill_mid_import(server_factory, tmp_path, capsys):
     """A file import killed mid-way resumes after the restart and ends with every row."""
-    n, dim = 300_000, 64
+    n, dim = 100_000, 64
     name = "jobs_killed_file"
     x = np.random.default_rng(605).standard_normal((n, dim)).astype(np.float32)
     path = write_fvecs(tmp_path / "big.fvecs", x)
@@ -578,7 +604,7 @@ def test_kill_mid_import(server_factory, tmp_path, capsys):
                 break
             assert j["state"] in ("queued", "running"), j
             assert time.monotonic() < deadline, j
-            time.sleep(0.02)
+            time.sleep(0.002)  # kill as soon as progress is reported
         assert j["total"] == n
         assert j["rate_per_s"] > 0 and j["eta_s"] is not None and j["eta_s"] > 0, j
     srv.kill()
@@ -586,18 +612,31 @@ def test_kill_mid_import(server_factory, tmp_path, capsys):
     assert done_at_kill < n, "the import finished before the kill: the test did not exercise a crash"
 
     srv2 = server_factory.restart(srv, crash=True)
-    assert re.search(rf"job {jid}: resuming Import of collection {name} after a restart", srv2.log_text()), srv2.log_tail()
+    log = srv2.log_text()
+    assert re.search(rf"job {jid}: resuming Import of collection {name} after a restart", log), srv2.log_tail()
+    # `done` counts committed rows: every row reported done before the kill is there at the
+    # restart. The points the collection came back with are in its load line (the resumed job
+    # runs at once, so neither GET /jobs nor a count right after the restart can tell). Checked
+    # at the end, so that the rest of the test runs either way.
+    m = re.search(rf"collection {name}: (?:loaded persisted index|rebuilt index from storage)[^\n]*?\((\d+) points\)", log)
+    assert m, srv2.log_tail()
+    at_restart = int(m.group(1))
+    went_back = None if at_restart >= done_at_kill else (
+        f"GET /jobs/{jid} reported done={done_at_kill} (state running) before the kill -9, but the collection came "
+        f"back with {at_restart} points ({m.group(0)!r}): the job's `done` was reported before those rows were committed")
     with http(srv2.url) as h:
         j = job(h, jid)
-        assert j["done"] >= done_at_kill, f"progress went back: {done_at_kill} before the kill, now {j}"
+        assert j["state"] in ("queued", "running", "succeeded"), j
         j = succeeded(h, jid, timeout=180, server=srv2)
         elapsed = time.monotonic() - t0
         assert (j["kind"], j["collection"]) == ("import", name), j
         assert j["done"] == j["total"] == n and j["skipped"] == 0, j
         assert count(h, name) == n
         assert ok(h.get(f"/collections/{name}"))["points_count"] == n
+        t1 = time.monotonic()
         ids = scroll_ids(h, name)
         assert ids == list(range(n)), f"{len(ids)} ids, not exactly 0..{n}"
+        t_scroll = time.monotonic() - t1
         sample = sorted(set(np.random.default_rng(6).choice(n, 300, replace=False).tolist())
                         | {0, done_at_kill - 1, done_at_kill, min(done_at_kill + 1, n - 1), n - 1})
         got = retrieve(h, name, sample)
@@ -607,18 +646,20 @@ def test_kill_mid_import(server_factory, tmp_path, capsys):
             assert got[i]["payload"] in ({}, None), got[i]
         assert retrieve(h, name, [n, n + 1]) == {}
     c = connect(srv2.url)
-    probe = [0, done_at_kill - 1, done_at_kill, n - 1] + sample[::15]
-    assert not self_query_misses(c, name, probe, x[probe])
+    probe = sorted(set(range(done_at_kill - 5, min(done_at_kill + 5, n))) | {0, n - 1} | set(sample[::10]))
+    misses = self_query_misses(c, name, probe, x[probe], exact=True)
+    assert not misses, f"imported rows missing from the index: {misses[:5]}"
     c.close()
     with capsys.disabled():
         print(f"\n[jobs] fvecs import of {n}x{dim}: killed at {done_at_kill} done, resumed, "
-              f"finished in {elapsed:.1f}s in all", flush=True)
+              f"finished in {elapsed:.1f}s in all (scrolling the ids: {t_scroll:.1f}s)", flush=True)
+    assert went_back is None, went_back
 
 
 def test_kill_mid_stream_import(server_factory):
     """A streamed (NDJSON) import killed mid-way cannot resume: after the restart the job is
     failed, says how many lines were committed, and exactly those points are there."""
-    dim, first, sent_before_stall = 8, 0, 25_000
+    dim, sent_before_stall = 8, 25_000
     name = "jobs_killed_stream"
     x = np.random.default_rng(606).standard_normal((sent_before_stall, dim)).astype(np.float32)
     srv = server_factory.start()
@@ -644,27 +685,27 @@ def test_kill_mid_stream_import(server_factory):
         create_collection(h, name, dim, "Euclid")
         t = threading.Thread(target=sender, daemon=True)
         t.start()
+        # wait until the job has committed what it will of the 25,000 lines sent, and stalls
         deadline = time.monotonic() + 60
-        jid = None
+        history: list[int] = []
         while True:
             jobs = [j for j in ok(h.get("/jobs")) if j["collection"] == name]
             if jobs:
                 j = jobs[-1]
-                jid = j["id"]
                 assert j["kind"] == "import" and j["total"] == 100_000, j
                 assert j["spec"]["source"] == "stream", j
-                if j["state"] == "running" and j["done"] >= 20_000:
-                    break
+                history.append(j["done"])
+                if j["state"] == "running" and j["done"] > 0 and len(history) > 10 and history[-11] == j["done"]:
+                    break  # unchanged for 0.5 s
             assert time.monotonic() < deadline and not outcome, (jobs, outcome)
             time.sleep(0.05)
-        time.sleep(0.3)  # nothing more can be committed: the stream stalls below the next batch
-        j = job(h, jid)
-        assert j["state"] == "running", j
+        jid = j["id"]
+        assert count(h, name) == j["done"], "the committed lines are not all visible"
     srv.kill()
     done = j["done"]
     release.set()
     t.join(timeout=30)
-    assert 0 < done < sent_before_stall, j
+    assert 0 < done <= sent_before_stall, j
 
     srv2 = server_factory.restart(srv, crash=True)
     with http(srv2.url) as h:
@@ -674,7 +715,7 @@ def test_kill_mid_stream_import(server_factory):
         assert j["finished_at"] is not None and j["eta_s"] == 0.0, j
         assert re.search(rf"\b{done}\b", j["error"] or "") and "committed" in j["error"], j
         assert count(h, name) == done
-        assert scroll_ids(h, name) == list(range(first, done))
+        assert scroll_ids(h, name) == list(range(done))
         got = retrieve(h, name, [0, done // 2, done - 1, done])
         assert sorted(got) == [0, done // 2, done - 1]
         for i, p in got.items():
@@ -683,7 +724,7 @@ def test_kill_mid_stream_import(server_factory):
         # a failed job cannot be cancelled, and the collection takes writes again
         refused(h.delete(f"/jobs/{jid}"), 409)
         ok(h.put(f"/collections/{name}/points", params={"wait": "true"},
-                 json={"points": [{"id": done, "vector": x[done].tolist()}]}))
+                 json={"points": [{"id": done, "vector": [0.5] * dim}]}))
         assert count(h, name) == done + 1
 
 
@@ -784,6 +825,21 @@ def test_import_bad_input(server, server_factory, tmp_path):
         (tmp_path / "fake.npy").write_bytes(b"not numpy at all")
         refused(h.post("/collections/jobs_npy/import", json={"path": str(tmp_path / "fake.npy"), "format": "npy"}), 400)
 
+        # rebuild options: applied to the config
+        for body, quant in (({"quantization_config": {"scalar": {"type": "int8"}}}, "int8"),
+                            ({"quantization_config": "Disabled"}, None)):
+            rid = ok(h.post("/collections/jobs_npy/index/rebuild", json=body), 202)["job_id"]
+            j = succeeded(h, rid, server=server)
+            assert j["kind"] == "rebuild" and j["result"]["points"] == 50, j
+            q = ok(h.get("/collections/jobs_npy"))["config"]["quantization_config"]
+            assert (q["scalar"]["type"] if q else None) == quant, q
+        assert scroll_ids(h, "jobs_npy") == list(range(1000, 1050))
+
+        # everything below is refused before a job is created
+        n_jobs = len(ok(h.get("/jobs")))
+        for body in ({"hnsw_config": {"m": 0}}, {"hnsw_config": {"ef_construct": 1}},
+                     {"quantization_config": {"scalar": {"type": "int4"}}}, {"bogus": 1}):
+            refused(h.post("/collections/jobs_npy/index/rebuild", json=body), 400)
         coll = "jobs_bad_skip"
         url = f"/collections/{coll}/import"
         fv16 = write_fvecs(tmp_path / "d16.fvecs", np.ones((10, 16), dtype=np.float32))
@@ -815,9 +871,9 @@ def test_import_bad_input(server, server_factory, tmp_path):
         # jobs: unknown id
         refused(h.get("/jobs/987654"), 404)
         refused(h.delete("/jobs/987654"), 404)
-        # none of the refused requests left a job behind
+        # none of the refused requests left a job or a point behind
+        assert len(ok(h.get("/jobs"))) == n_jobs
         assert count(h, coll) == len(good)
-        assert all(j["collection"] != "jobs_no_such" for j in ok(h.get("/jobs")))
 
     # the admin key guards the admin routes (only)
     key = "k3y-for-admin"
