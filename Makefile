@@ -56,7 +56,7 @@ test-e2e: build
 	VICINITY_BIN=$(BIN) bash tests/e2e/run.sh
 
 bench: setup
-	cargo bench --bench distance --bench hnsw_search --bench embed
+	cargo bench --bench distance --bench hnsw_search --bench embed --bench json
 
 # Text embedding side by side with Python onnxruntime (bulk), and micro-batching under load.
 compare-embed: build

@@ -9,7 +9,9 @@ use axum::Json;
 use serde_json::json;
 use utoipa::OpenApi;
 
-use super::{collections, embed, metrics, models, points, query, ApiError, ApiResult, AppState};
+use super::{
+    collections, embed, jobs, metrics, models, points, query, snapshots, ApiError, ApiResult, AppState,
+};
 
 #[utoipa::path(get, path = "/", responses((status = 200, description = "{title, version}")))]
 pub async fn root() -> Json<serde_json::Value> {
@@ -78,6 +80,17 @@ pub async fn method_not_allowed(method: Method, uri: Uri) -> impl IntoResponse {
         query::recommend_batch,
         embed::embed,
         metrics::render,
+        jobs::list,
+        jobs::get,
+        jobs::cancel,
+        jobs::import,
+        jobs::rebuild,
+        snapshots::create,
+        snapshots::list,
+        snapshots::download,
+        snapshots::delete,
+        snapshots::recover,
+        snapshots::upload,
     ),
     components(schemas(models::UpdateResult, crate::collection::Record, crate::collection::Hit))
 )]

@@ -1,0 +1,68 @@
+//! Is JSON the bottleneck of a query? The per-request JSON work of `points/query` next to the
+//! search it wraps, in one run: parsing a 384-d query body (to a `Value`, then the vector, as the
+//! route does), encoding a 10-hit answer with small payloads, and one HNSW search (ef=64) over
+//! 20k × 384 clustered vectors.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use serde_json::{json, Value};
+use vicinity::collection::{ExtId, Hit};
+use vicinity::index::{Backend, HnswParams, SearchParams, VectorIndex};
+
+mod fixture;
+
+const DIM: usize = 384;
+
+fn query_body(v: &[f32]) -> Vec<u8> {
+    serde_json::to_vec(&json!({"query": v, "limit": 10, "params": {"hnsw_ef": 64}, "with_payload": true}))
+        .expect("json")
+}
+
+fn parse(body: &[u8]) -> Vec<f32> {
+    let value: Value = serde_json::from_slice(body).expect("json");
+    serde_json::from_value(value["query"].clone()).expect("vector")
+}
+
+fn json_vs_search(c: &mut Criterion) {
+    let data = fixture::clustered(20_000, DIM, 7);
+    let queries = fixture::clustered(100, DIM, 8);
+    let index = fixture::cached_index(Backend::Hnsw, &HnswParams::default(), DIM, &data);
+    let bodies: Vec<Vec<u8>> = queries.chunks_exact(DIM).map(query_body).collect();
+    let params = SearchParams { ef: Some(64), ..Default::default() };
+    let found = index.search(&queries[..DIM], 10, &params, None).expect("search");
+    let hits: Vec<Hit> = found
+        .iter()
+        .map(|p| Hit {
+            id: ExtId::Num(p.id),
+            version: 7,
+            score: p.score,
+            payload: json!({"title": "a definition of some length", "group": 17}).as_object().cloned(),
+            vector: None,
+        })
+        .collect();
+
+    let mut group = c.benchmark_group("query_json");
+    group.bench_function("parse_384d_body", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % bodies.len();
+            parse(&bodies[i]).len()
+        })
+    });
+    group.bench_function("encode_10_hits", |b| {
+        b.iter(|| {
+            serde_json::to_string(&json!({"result": {"points": &hits}, "status": "ok", "time": 0.001}))
+                .map(|s| s.len())
+        })
+    });
+    group.bench_function("hnsw_search_384d_ef64", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % 100;
+            index.search(&queries[i * DIM..(i + 1) * DIM], 10, &params, None).map(|r| r.len())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, json_vs_search);
+criterion_main!(benches);
