@@ -233,13 +233,65 @@ pub struct SearchParamsBody {
     pub acorn: Ignored,
 }
 
+/// A query's `query`: a list of numbers becomes the vector as it is read (the hot path: no JSON
+/// copy of it is made); anything else stays JSON for `parse_query`, which names what is wrong.
+pub enum QueryValue {
+    Vector(Vec<f32>),
+    Other(Value),
+}
+
+impl<'de> Deserialize<'de> for QueryValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = QueryValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a vector, a point id or a query object")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<QueryValue, A::Error> {
+                let mut items: Vec<Value> = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(item) = seq.next_element::<Value>()? {
+                    items.push(item);
+                }
+                // Out-of-range numbers become ±inf here and are refused by the vector checks.
+                match items.iter().map(|x| x.as_f64().map(|f| f as f32)).collect::<Option<Vec<f32>>>() {
+                    Some(v) => Ok(QueryValue::Vector(v)),
+                    None => Ok(QueryValue::Other(Value::Array(items))),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<QueryValue, A::Error> {
+                Value::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(QueryValue::Other)
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<QueryValue, E> {
+                Ok(QueryValue::Other(Value::from(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<QueryValue, E> {
+                Ok(QueryValue::Other(Value::from(v)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<QueryValue, E> {
+                Ok(QueryValue::Other(Value::from(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<QueryValue, E> {
+                Ok(QueryValue::Other(Value::from(v)))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<QueryValue, E> {
+                Ok(QueryValue::Other(Value::from(v)))
+            }
+            fn visit_unit<E>(self) -> Result<QueryValue, E> {
+                Ok(QueryValue::Other(Value::Null))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
 /// `POST /collections/{c}/points/query`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueryRequest {
     /// A vector, a point id, `{"nearest": …}` or `{"recommend": {"positive", "negative", "strategy"}}`.
     #[schema(value_type = Option<Object>)]
-    pub query: Option<Value>,
+    pub query: Option<QueryValue>,
     pub filter: Option<Filter>,
     pub limit: Option<usize>,
     pub offset: Option<usize>,

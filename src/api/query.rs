@@ -5,13 +5,14 @@ use std::time::Instant;
 
 use axum::extract::State;
 use rayon::prelude::*;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use vicinity_index::SearchParams;
 
 use super::extract::{Body, JsonValue, Path};
 use super::models::{
-    QueryBatch, QueryRequest, RecommendBatch, RecommendRequest, SearchBatch, SearchParamsBody, SearchRequest,
-    WithVector,
+    QueryBatch, QueryRequest, QueryValue, RecommendBatch, RecommendRequest, SearchBatch, SearchParamsBody,
+    SearchRequest, WithVector,
 };
 use super::points::check_limit;
 use super::ResultCache;
@@ -40,12 +41,13 @@ fn example(v: &Value, at: &str) -> Result<Example, ApiError> {
         return Ok(Example::Text { text: doc.text, model: doc.model });
     }
     match v {
-        Value::Array(_) => serde_json::from_value::<Vec<f32>>(v.clone())
+        // Deserialised from the borrowed value: a 384-d vector is not copied as JSON first.
+        Value::Array(_) => Vec::<f32>::deserialize(v)
             .map(Example::Vector)
             .map_err(|_| ApiError::bad(format!("{at}: a vector must be a list of numbers"))),
-        Value::Number(_) | Value::String(_) => serde_json::from_value::<ExtId>(v.clone())
-            .map(Example::Id)
-            .map_err(|e| ApiError::bad(format!("{at}: {e}"))),
+        Value::Number(_) | Value::String(_) => {
+            ExtId::deserialize(v).map(Example::Id).map_err(|e| ApiError::bad(format!("{at}: {e}")))
+        }
         Value::Null | Value::Bool(_) | Value::Object(_) => Err(ApiError::bad(format!(
             "{at}: expected a vector (list of numbers), a point id or {{\"text\": …}}"
         ))),
@@ -65,7 +67,7 @@ fn examples(v: Option<&Value>, at: &str) -> Result<Vec<Example>, ApiError> {
 fn strategy(v: Option<&Value>) -> Result<Strategy, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(Strategy::default()),
-        Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
+        Some(v) => Strategy::deserialize(v).map_err(|_| {
             ApiError::bad(format!(
                 "recommend.strategy: expected average_vector, best_score or sum_scores, got {v}"
             ))
@@ -157,7 +159,11 @@ fn from_query_request(r: QueryRequest, config: &Config) -> Result<Search, ApiErr
     if r.lookup_from.as_ref().is_some_and(|p| !p.is_null()) {
         return Err(ApiError::bad("lookup_from is not supported"));
     }
-    let query = parse_query(r.query.as_ref().ok_or_else(|| ApiError::bad("query is required"))?)?;
+    let query = match r.query {
+        Some(QueryValue::Vector(v)) => Query::Nearest(Example::Vector(v)),
+        Some(QueryValue::Other(v)) => parse_query(&v)?,
+        None => return Err(ApiError::bad("query is required")),
+    };
     let shared = Shared {
         filter: r.filter,
         limit: r.limit.unwrap_or(10),
@@ -186,14 +192,14 @@ fn from_search_request(r: SearchRequest, config: &Config) -> Result<Search, ApiE
                     )))
                 }
             }
-            o.get("vector").cloned().unwrap_or(Value::Null)
+            o.get("vector").unwrap_or(&Value::Null)
         }
         other @ (Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Array(_)) => {
-            other.clone()
+            other
         }
     };
-    let vector: Vec<f32> =
-        serde_json::from_value(vector).map_err(|_| ApiError::bad("vector: expected a list of numbers"))?;
+    let vector =
+        Vec::<f32>::deserialize(vector).map_err(|_| ApiError::bad("vector: expected a list of numbers"))?;
     let shared = Shared {
         filter: r.filter,
         limit: r.limit,
