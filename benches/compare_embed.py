@@ -45,6 +45,9 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pyenv  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("VICINITY_SHARED") or REPO.parent / "shared")
 BENCH_DATA = Path(os.environ.get("VICINITY_BENCH_DATA")
@@ -84,27 +87,8 @@ def parse_args(argv):
 
 
 def ensure_python(argv):
-    """Re-run under the venv with numpy, onnxruntime and tokenizers, installing them if missing."""
-    try:
-        import numpy  # noqa: F401
-        import onnxruntime  # noqa: F401
-        import tokenizers  # noqa: F401
-        return
-    except ImportError:
-        pass
-    py = VENV / "bin" / "python"
-    if os.environ.get("_COMPARE_EMBED_REEXEC"):
-        sys.exit(f"numpy / onnxruntime / tokenizers still missing in {sys.executable}")
-    if not py.exists():
-        print(f"creating venv {VENV}", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    if subprocess.run([str(py), "-c", "import numpy, onnxruntime, tokenizers"],
-                      capture_output=True).returncode != 0:
-        print(f"installing {' '.join(PY_PACKAGES)} into {VENV}", file=sys.stderr)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                        *PY_PACKAGES], check=True)
-    os.environ["_COMPARE_EMBED_REEXEC"] = "1"
-    os.execv(str(py), [str(py), str(Path(__file__).resolve()), *argv])
+    """Re-run under VENV with what this script imports, installing it if missing."""
+    pyenv.ensure(__file__, argv, VENV, ("numpy", "onnxruntime", "tokenizers"), PY_PACKAGES)
 
 
 # ---------------------------------------------------------------- texts

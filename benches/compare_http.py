@@ -66,6 +66,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pyenv  # noqa: E402
+
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or "/var/cache/vicinity/target")
 CHROMA_VENV = Path(os.environ.get("CHROMA_VENV") or "/var/cache/vicinity/chroma-venv")
 CHROMA_PACKAGE = "chromadb==1.5.9"
@@ -91,27 +94,8 @@ def parse_args(argv):
 
 
 def ensure_python(argv):
-    """Re-run under the Chroma venv, installing chromadb there if it is missing."""
-    try:
-        import chromadb  # noqa: F401
-        import numpy  # noqa: F401
-        import orjson  # noqa: F401
-        return
-    except ImportError:
-        pass
-    py = CHROMA_VENV / "bin" / "python"
-    if os.environ.get("_COMPARE_HTTP_REEXEC"):
-        sys.exit(f"chromadb / numpy / orjson still missing in {sys.executable}")
-    if not py.exists():
-        log(f"creating venv {CHROMA_VENV}")
-        subprocess.run([sys.executable, "-m", "venv", str(CHROMA_VENV)], check=True)
-    if subprocess.run([str(py), "-c", "import chromadb, numpy, orjson"],
-                      capture_output=True).returncode != 0:
-        log(f"installing {CHROMA_PACKAGE} into {CHROMA_VENV}")
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                        CHROMA_PACKAGE], check=True)
-    os.environ["_COMPARE_HTTP_REEXEC"] = "1"
-    os.execv(str(py), [str(py), str(Path(__file__).resolve()), *argv])
+    """Re-run under CHROMA_VENV with what this script imports, installing it if missing."""
+    pyenv.ensure(__file__, argv, CHROMA_VENV, ("chromadb", "numpy", "orjson"), [CHROMA_PACKAGE])
 
 
 def log(msg):
