@@ -216,3 +216,46 @@ async fn bad_text_input_is_a_4xx_naming_the_problem() {
     assert_eq!(s.count("docs").await, 0, "a rejected request wrote nothing");
     assert!(!s.exists("bad").await);
 }
+
+/// A bulk import of texts (NDJSON) embeds them with the collection's model, stores the text in
+/// the payload when asked, and the collection answers text queries with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_texts_are_embedded_and_searchable() {
+    let s = Server::with_embedder();
+    s.create_with("docs", json!({"embedding": {"model": "all-minilm-l6-v2", "store_text": "text"}})).await;
+    let texts = [
+        "A small cat sleeps on the warm windowsill.",
+        "The stock market fell sharply on Monday.",
+        "Fresh bread is baked every morning in the village.",
+        "The spacecraft entered orbit around Mars.",
+        "",
+    ];
+    let body: String =
+        texts.iter().enumerate().map(|(i, t)| format!("{}\n", json!({"id": i, "text": t}))).collect();
+    let (status, v) = s
+        .raw(
+            Method::POST,
+            "/collections/docs/import?on_error=skip",
+            body.into_bytes(),
+            Some("application/x-ndjson"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    let job = &v["result"]["job"];
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["skipped"], 1, "the empty text is a bad line: {job}");
+    assert_eq!(job["bad_lines"][0]["line"], 5, "{job}");
+    assert_eq!(s.count("docs").await, 4);
+    assert_eq!(s.point("docs", "3").await.unwrap()["payload"]["text"], texts[3]);
+    let r = s
+        .post("/collections/docs/points/query", json!({"query": {"text": "a kitten napping"}, "limit": 1}))
+        .await;
+    assert_eq!(r["points"][0]["id"], 0, "{r}");
+    let r = s
+        .post(
+            "/collections/docs/points/query",
+            json!({"query": {"text": "rocket reaches the red planet"}, "limit": 1}),
+        )
+        .await;
+    assert_eq!(r["points"][0]["id"], 3, "{r}");
+}
