@@ -24,12 +24,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     }
 }
 
-/// A JSON body as a `serde_json::Value`, parsed without field-path tracking (a value has no
-/// wrong types, only syntax errors, which name their line and column). Rejections match
-/// [`Body`]'s: 415 without a JSON content type, 413 when too large, 400 for malformed JSON.
-pub struct JsonValue(pub serde_json::Value);
+/// A JSON body's bytes, for routes that parse it themselves (the query routes: typed straight
+/// from the bytes, or as a `Value` for the result cache). Rejections match [`Body`]'s: 415
+/// without a JSON content type, 413 when too large.
+pub struct JsonBytes(pub axum::body::Bytes);
 
-impl FromRequest<AppState> for JsonValue {
+impl FromRequest<AppState> for JsonBytes {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
@@ -49,7 +49,7 @@ impl FromRequest<AppState> for JsonValue {
             });
         }
         let max = state.config.service.max_request_bytes;
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|r| {
+        axum::body::Bytes::from_request(req, state).await.map(JsonBytes).map_err(|r| {
             if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError {
                     status: StatusCode::PAYLOAD_TOO_LARGE,
@@ -60,11 +60,27 @@ impl FromRequest<AppState> for JsonValue {
             } else {
                 ApiError::bad(r.body_text())
             }
-        })?;
-        serde_json::from_slice(&bytes).map(JsonValue).map_err(|e| {
-            ApiError::bad(format!("Format error in JSON body: Failed to parse the request body as JSON: {e}"))
         })
     }
+}
+
+/// A malformed JSON body (a syntax error, naming its line and column).
+pub fn syntax_error(e: serde_json::Error) -> ApiError {
+    ApiError::bad(format!("Format error in JSON body: Failed to parse the request body as JSON: {e}"))
+}
+
+/// Types a JSON body without field-path tracking; only a failing body is parsed again, to tell
+/// a syntax error from a wrong field and to name the field.
+pub fn typed<R: DeserializeOwned>(bytes: &[u8]) -> Result<R, ApiError> {
+    serde_json::from_slice(bytes).map_err(|_| {
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            return syntax_error(e);
+        }
+        let e =
+            serde_path_to_error::deserialize::<_, R>(&mut serde_json::Deserializer::from_slice(bytes)).err();
+        let detail = e.map(|e| format!("{}: {}", e.path(), e.inner())).unwrap_or_default();
+        ApiError::bad(format!("Format error in JSON body: {detail}"))
+    })
 }
 
 fn json_rejection(r: JsonRejection, max_bytes: usize) -> ApiError {

@@ -3,13 +3,14 @@
 
 use std::time::Instant;
 
+use axum::body::Bytes;
 use axum::extract::State;
 use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use vicinity_index::SearchParams;
 
-use super::extract::{Body, JsonValue, Path};
+use super::extract::{syntax_error, typed, Body, JsonBytes, Path};
 use super::models::{
     QueryBatch, QueryRequest, QueryValue, RecommendBatch, RecommendRequest, SearchBatch, SearchParamsBody,
     SearchRequest, WithVector,
@@ -261,7 +262,7 @@ async fn run(
 pub async fn query(
     State(st): State<AppState>,
     Path(name): Path<String>,
-    JsonValue(body): JsonValue,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
     cached(&st, &name, body, |st, name, req: QueryRequest| async move {
         let search = from_query_request(req, &st.config)?;
@@ -276,7 +277,7 @@ pub async fn query(
 pub async fn query_batch(
     State(st): State<AppState>,
     Path(name): Path<String>,
-    JsonValue(body): JsonValue,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
     cached(&st, &name, body, |st, name, req: QueryBatch| async move {
         let searches =
@@ -287,47 +288,67 @@ pub async fn query_batch(
     .await
 }
 
+/// A request that can switch the result cache off (`"cache": false`).
+trait CacheSwitch {
+    fn cache(&self) -> Option<bool>;
+}
+
+impl CacheSwitch for QueryRequest {
+    fn cache(&self) -> Option<bool> {
+        self.cache
+    }
+}
+
+impl CacheSwitch for QueryBatch {
+    fn cache(&self) -> Option<bool> {
+        self.cache
+    }
+}
+
 /// Answers from the result cache when the collection has not changed since the same request
 /// (in any field order) was answered; otherwise parses `body` as `R`, runs `answer` and keeps
 /// its result, serialised. `"cache": false` in the body bypasses the cache both ways. Only
 /// successful answers are kept, so a hit is always for a request that parsed.
-async fn cached<R, F, Fut>(st: &AppState, name: &str, body: Value, answer: F) -> Result<Response, ApiError>
+///
+/// A body that will not use the cache (the cache is off, or the body mentions `"cache"`) is
+/// typed straight from its bytes: no JSON tree of a 384-d vector is built for nothing.
+async fn cached<R, F, Fut>(st: &AppState, name: &str, body: Bytes, answer: F) -> Result<Response, ApiError>
 where
-    R: serde::de::DeserializeOwned,
+    R: serde::de::DeserializeOwned + CacheSwitch,
     F: FnOnce(AppState, String, R) -> Fut,
     Fut: std::future::Future<Output = Result<Value, ApiError>>,
 {
     let started = Instant::now();
-    let use_cache = body.get("cache").and_then(Value::as_bool) != Some(false);
-    // The version is read before the search: a write racing with it makes this entry
-    // unreachable rather than stale.
-    let cache = st.results.as_deref().filter(|_| use_cache);
-    let key = match cache {
-        Some(_) => {
-            // The collection id too: a dropped and re-created name starts again at version 0.
-            let c = st.catalog.get(name)?;
-            Some(ResultCache::key(&format!("{name}#{}", c.id()), c.version(), &body))
+    let mentions_cache = body.windows(7).any(|w| w == b"\"cache\"");
+    let cache = match st.results.as_deref() {
+        Some(cache) if !mentions_cache => cache,
+        results => {
+            let req: R = typed(&body)?;
+            match results {
+                Some(cache) if req.cache() != Some(false) => cache,
+                _ => {
+                    let result = answer(st.clone(), name.to_string(), req).await?.to_string();
+                    return Ok(envelope(&result, started));
+                }
+            }
         }
-        None => None,
     };
-    if let (Some(cache), Some(key)) = (cache, &key) {
-        if let Some(hit) = cache.get(key) {
-            return Ok(envelope(&hit, started));
-        }
+    let value: Value = serde_json::from_slice(&body).map_err(syntax_error)?;
+    // The version is read before the search: a write racing with it makes this entry
+    // unreachable rather than stale. The collection id too: a dropped and re-created name
+    // starts again at version 0.
+    let c = st.catalog.get(name)?;
+    let key = ResultCache::key(&format!("{name}#{}", c.id()), c.version(), &value);
+    if let Some(hit) = cache.get(&key) {
+        return Ok(envelope(&hit, started));
     }
-    // Fast path without path tracking; only a failing body is parsed again to name the field.
-    let req = match R::deserialize(&body) {
+    // Typed from the tree already built; a failure is parsed again from the bytes to be named.
+    let req: R = match R::deserialize(&value) {
         Ok(req) => req,
-        Err(_) => {
-            let e = serde_path_to_error::deserialize::<_, R>(&body).err();
-            let detail = e.map(|e| format!("{}: {}", e.path(), e.inner())).unwrap_or_default();
-            return Err(ApiError::bad(format!("Format error in JSON body: {detail}")));
-        }
+        Err(_) => typed(&body)?,
     };
     let result: Arc<str> = answer(st.clone(), name.to_string(), req).await?.to_string().into();
-    if let (Some(cache), Some(key)) = (cache, key) {
-        cache.insert(key, result.clone());
-    }
+    cache.insert(key, result.clone());
     Ok(envelope(&result, started))
 }
 
