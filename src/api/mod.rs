@@ -9,7 +9,8 @@
 //! - `auth.rs`: API keys (all routes / admin routes).
 //! - `service.rs`: `/`, `/healthz`, `/readyz`, `/openapi.json`.
 //!
-//! Handlers run storage and search work on the blocking pool, never on the tokio workers.
+//! Handlers run storage work on the blocking pool and searches on the search threads
+//! (`admission.rs`), never on the tokio workers.
 
 mod admission;
 mod auth;

@@ -333,13 +333,22 @@ where
             }
         }
     };
-    let value: Value = serde_json::from_slice(&body).map_err(syntax_error)?;
     // The version is read before the search: a write racing with it makes this entry
     // unreachable rather than stale. The collection id too: a dropped and re-created name
     // starts again at version 0.
     let c = st.catalog.get(name)?;
-    let key = ResultCache::key(&format!("{name}#{}", c.id()), c.version(), &value);
+    let (collection, version) = (format!("{name}#{}", c.id()), c.version());
+    let exact =
+        std::str::from_utf8(&body).ok().map(|text| ResultCache::exact_key(&collection, version, text));
+    if let Some(hit) = exact.as_ref().and_then(|k| cache.get_exact(k)) {
+        return Ok(envelope(&hit, started));
+    }
+    let value: Value = serde_json::from_slice(&body).map_err(syntax_error)?;
+    let key = ResultCache::key(&collection, version, &value);
     if let Some(hit) = cache.get(&key) {
+        if let Some(exact) = exact {
+            cache.insert(exact, hit.clone());
+        }
         return Ok(envelope(&hit, started));
     }
     // Typed from the tree already built; a failure is parsed again from the bytes to be named.
@@ -349,6 +358,9 @@ where
     };
     let result: Arc<str> = answer(st.clone(), name.to_string(), req).await?.to_string().into();
     cache.insert(key, result.clone());
+    if let Some(exact) = exact {
+        cache.insert(exact, result.clone());
+    }
     Ok(envelope(&result, started))
 }
 

@@ -60,7 +60,23 @@ impl ResultCache {
             o.remove("cache");
         }
         // serde_json maps are sorted by key, so this text is the same for any field order.
-        (collection.to_string(), version, canonical.to_string())
+        (collection.to_string(), version, format!("c{canonical}"))
+    }
+
+    /// The key of a body's exact text: a repeated request (the same bytes, the common case)
+    /// is answered without parsing it. Entries are made beside the canonical ones.
+    pub fn exact_key(collection: &str, version: u64, body: &str) -> Key {
+        (collection.to_string(), version, format!("r{body}"))
+    }
+
+    /// A lookup by [`ResultCache::exact_key`]: a hit counts as a hit, a miss is not counted
+    /// (the canonical lookup that follows counts it).
+    pub fn get_exact(&self, key: &Key) -> Option<Arc<str>> {
+        let found = self.cache.get(key);
+        if found.is_some() {
+            metrics::counter!("vicinity_result_cache_hits_total").increment(1);
+        }
+        found
     }
 
     pub fn get(&self, key: &Key) -> Option<Arc<str>> {
@@ -97,5 +113,13 @@ mod tests {
             ResultCache::key("c", 3, &a),
             ResultCache::key("c", 3, &json!({"query": [1, 3], "limit": 10}))
         );
+    }
+
+    #[test]
+    fn exact_keys_never_meet_canonical_ones_and_follow_the_version() {
+        let text = r#"{"limit":10,"query":[1,2]}"#;
+        let value: Value = serde_json::from_str(text).unwrap();
+        assert_ne!(ResultCache::exact_key("c", 3, text), ResultCache::key("c", 3, &value));
+        assert_ne!(ResultCache::exact_key("c", 3, text), ResultCache::exact_key("c", 4, text));
     }
 }

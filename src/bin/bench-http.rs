@@ -3,11 +3,13 @@
 //! bench-http --url http://127.0.0.1:6333 --collection C --queries Q.fvecs [--gt G.ivecs]
 //!            [--base B.fvecs --distance Cosine]  (create C and load B first; ids = row numbers)
 //!            [--concurrency 32] [--seconds 20] [--ef 64] [--limit 10]
-//!            [--repeat-fraction 0.5] [--no-cache]
+//!            [--repeat-fraction 0.5 [--unique-rest]] [--no-cache]
 //!
 //! Each of `concurrency` clients keeps one connection and sends `points/query` requests back to
 //! back for `seconds`. With `--repeat-fraction f`, a fraction f of requests repeat a query from a
-//! small hot set (the cache's case). Prints one JSON line: QPS, p50 / p95 / p99 latency, errors
+//! small hot set (the cache's case); the others cycle over the query file, or with
+//! `--unique-rest` are each made unique (see `unique`), so that only the hot set can be answered
+//! from the cache. Prints one JSON line: QPS, p50 / p95 / p99 latency, errors
 //! and recall@limit against the ground truth.
 
 use std::path::PathBuf;
@@ -47,6 +49,18 @@ struct Args {
     repeat_fraction: f64,
     #[arg(long)]
     no_cache: bool,
+    /// Make every request outside the hot set unique (otherwise they cycle over the query file,
+    /// so they repeat too once the file has been sent once).
+    #[arg(long)]
+    unique_rest: bool,
+}
+
+/// `body` made unique to request `n` without changing its answer: a score threshold far below
+/// any score. In a repeating mix only the repeats can then be answered from the cache.
+fn unique(body: &Bytes, n: usize) -> Bytes {
+    let mut out = format!("{{\"score_threshold\":-{},", 1e9 as usize + n).into_bytes();
+    out.extend_from_slice(&body[1..]);
+    Bytes::from(out)
 }
 
 type Conn = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
@@ -172,7 +186,8 @@ async fn main() -> Result<(), String> {
                 let q = if repeat { (rng >> 20) as usize % 16 } else { i % queries.len() };
                 i += a.concurrency;
                 let t = Instant::now();
-                match send_bytes(&mut conn, &addr, "POST", &path, bodies[q].clone()).await {
+                let body = if a.unique_rest && !repeat { unique(&bodies[q], i) } else { bodies[q].clone() };
+                match send_bytes(&mut conn, &addr, "POST", &path, body).await {
                     Ok((200, v)) => {
                         lat.push(t.elapsed().as_secs_f64());
                         if let Some(gt) = &gt {
@@ -220,7 +235,7 @@ async fn main() -> Result<(), String> {
             "concurrency": a.concurrency, "seconds": wall, "requests": lat.len(), "errors": errors,
             "qps": lat.len() as f64 / wall, "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
             "recall": if wanted > 0 { Some(found as f64 / wanted as f64) } else { None },
-            "ef": a.ef, "repeat_fraction": a.repeat_fraction, "cache": !a.no_cache,
+            "ef": a.ef, "repeat_fraction": a.repeat_fraction, "unique_rest": a.unique_rest, "cache": !a.no_cache,
         })
     );
     Ok(())
