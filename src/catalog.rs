@@ -11,7 +11,7 @@ use rocksdb::WriteBatch;
 
 use crate::collection::{Collection, CollectionConfig};
 use crate::error::{Error, Result};
-use crate::storage::{Storage, CF_COLLECTIONS};
+use crate::storage::Storage;
 
 pub struct Catalog {
     storage: Arc<Storage>,
@@ -99,8 +99,7 @@ impl Catalog {
         config.id = self.storage.next_collection_id()?;
         let collection = Collection::create(name, config.clone(), self.storage.clone(), &self.index_dir)?;
         let mut batch = WriteBatch::default();
-        let json = serde_json::to_vec(&config).map_err(|e| Error::Internal(e.to_string()))?;
-        batch.put_cf(self.storage.cf(CF_COLLECTIONS), name.as_bytes(), json);
+        config.stage(&self.storage, &mut batch, name)?;
         self.storage.write(batch, true)?;
         self.collections.write().insert(name.to_string(), Arc::new(collection));
         Ok(())
@@ -115,8 +114,7 @@ impl Catalog {
         if let Some(old) = &old {
             self.storage.drop_collection(&mut batch, old.id(), name);
         }
-        let json = serde_json::to_vec(&config).map_err(|e| Error::Internal(e.to_string()))?;
-        batch.put_cf(self.storage.cf(CF_COLLECTIONS), name.as_bytes(), json);
+        config.stage(&self.storage, &mut batch, name)?;
         self.storage.write(batch, true)?;
         if let Some(old) = old {
             self.collections.write().remove(name);

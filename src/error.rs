@@ -36,6 +36,11 @@ impl Error {
     pub fn not_found(what: impl Into<String>) -> Self {
         Error::NotFound { what: what.into() }
     }
+
+    /// For `map_err` on file I/O: a storage error naming the file.
+    pub fn file(path: &std::path::Path) -> impl Fn(std::io::Error) -> Error + '_ {
+        move |e| Error::Storage(format!("{}: {e}", path.display()))
+    }
 }
 
 impl From<rocksdb::Error> for Error {

@@ -68,7 +68,7 @@ pub fn run(args: ImportArgs) -> Result<(), String> {
         None => format_of(&path)?,
     };
     let spec = FileImport { path: path.clone(), format, ids_from: args.ids_from, on_error: args.on_error };
-    let total = spec.count_items().map_err(|e| e.to_string())?;
+    let (total, _) = spec.inspect().map_err(|e| e.to_string())?;
     let addr = address(&args.server)?;
     let stream = TcpStream::connect(&addr).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
     let on_error = match args.on_error {

@@ -23,7 +23,7 @@ use crate::error::Error;
 type Task = Box<dyn FnOnce() + Send>;
 
 pub struct Admission {
-    queue: Mutex<Sender<Task>>,
+    queue: Sender<Task>,
     /// Requests admitted and not yet answered (running or waiting).
     admitted: AtomicUsize,
     limit: usize,
@@ -67,7 +67,7 @@ impl Admission {
             }
         }
         Admission {
-            queue: Mutex::new(tx),
+            queue: tx,
             admitted: AtomicUsize::new(0),
             limit: max_concurrent.max(1) + max_queued,
             timeout,
@@ -105,7 +105,7 @@ impl Admission {
             metrics::histogram!("vicinity_search_duration_seconds").record(t.elapsed().as_secs_f64());
             let _ = tx.send(out);
         });
-        if self.queue.lock().send(task).is_err() {
+        if self.queue.send(task).is_err() {
             return Err(ApiError::from(Error::Internal("search threads are gone".into())));
         }
         match tokio::time::timeout(self.timeout, rx).await {

@@ -24,6 +24,16 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     }
 }
 
+/// The request's media type (`Content-Type` without parameters, lower case; empty if none).
+pub fn media_type(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
 /// A JSON body's bytes, for routes that parse it themselves (the query routes: typed straight
 /// from the bytes, or as a `Value` for the result cache). Rejections match [`Body`]'s: 415
 /// without a JSON content type, 413 when too large.
@@ -33,15 +43,8 @@ impl FromRequest<AppState> for JsonBytes {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let json_type = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|m| m.trim().to_ascii_lowercase())
-            .is_some_and(|m| {
-                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
-            });
+        let m = media_type(req.headers());
+        let json_type = m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"));
         if !json_type {
             return Err(ApiError {
                 status: StatusCode::UNSUPPORTED_MEDIA_TYPE,

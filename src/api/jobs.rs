@@ -2,15 +2,15 @@
 
 use std::time::Instant;
 
-use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
 use axum::Json;
 use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::collections::{apply_hnsw_diff, quantization};
-use super::extract::{Params, Path};
+use super::extract::{media_type, typed, JsonBytes, Params, Path};
 use super::models::{HnswConfigDiff, QuantizationConfig};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
 use crate::collection::RebuildOptions;
@@ -49,15 +49,6 @@ pub struct StreamParams {
 
 type Accepted = Result<(StatusCode, Json<Value>), ApiError>;
 
-fn media_type(req: &Request) -> String {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|m| m.trim().to_ascii_lowercase())
-        .unwrap_or_default()
-}
-
 #[utoipa::path(post, path = "/collections/{name}/import",
     params(("name" = String, Path), StreamParams),
     request_body(description = "NDJSON (`application/x-ndjson`, one point per line: {\"id\", \"vector\" | \"text\", \"payload\"}) or JSON {\"path\", \"format\": \"jsonl\"|\"fvecs\"|\"npy\", \"ids_from\", \"on_error\": \"skip\"|\"fail\"}"),
@@ -69,14 +60,10 @@ pub async fn import(
     req: Request,
 ) -> Accepted {
     let started = Instant::now();
-    let media = media_type(&req);
-    match media.as_str() {
+    match media_type(req.headers()).as_str() {
         "application/json" => {
-            let bytes = axum::body::to_bytes(req.into_body(), st.config.service.max_request_bytes)
-                .await
-                .map_err(|e| ApiError::bad(format!("cannot read the body: {e}")))?;
-            let spec: FileImport = serde_json::from_slice(&bytes)
-                .map_err(|e| ApiError::bad(format!("Format error in JSON body: {e}")))?;
+            let JsonBytes(bytes) = JsonBytes::from_request(req, &st).await?;
+            let spec: FileImport = typed(&bytes)?;
             let jobs = st.jobs.clone();
             let job = blocking(move || jobs.import_file(&name, spec)).await?;
             Ok((StatusCode::ACCEPTED, ok(json!({"job_id": job.id()}), started)))
@@ -124,6 +111,7 @@ pub struct RebuildRequest {
     pub quantization_config: Option<Value>,
 }
 
+/// The settings a rebuild request changes, checked against the collection's current config.
 fn rebuild_options(st: &AppState, name: &str, body: RebuildRequest) -> Result<RebuildOptions, ApiError> {
     let current = st.catalog.get(name)?.config();
     let quantization = match body.quantization_config {
@@ -135,10 +123,12 @@ fn rebuild_options(st: &AppState, name: &str, body: RebuildRequest) -> Result<Re
             Some(quantization(Some(&q))?)
         }
     };
-    Ok(RebuildOptions {
+    let options = RebuildOptions {
         hnsw: body.hnsw_config.as_ref().map(|d| apply_hnsw_diff(current.hnsw.clone(), d)),
         quantization,
-    })
+    };
+    options.applied_to(current)?;
+    Ok(options)
 }
 
 #[utoipa::path(post, path = "/collections/{name}/index/rebuild", request_body = RebuildRequest,
@@ -149,18 +139,9 @@ pub async fn rebuild(State(st): State<AppState>, Path(name): Path<String>, req: 
     let bytes = axum::body::to_bytes(req.into_body(), st.config.service.max_request_bytes)
         .await
         .map_err(|e| ApiError::bad(format!("cannot read the body: {e}")))?;
-    let body: RebuildRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
-        RebuildRequest::default()
-    } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad(format!("Format error in JSON body: {e}")))?
-    };
+    let body: RebuildRequest =
+        if bytes.iter().all(u8::is_ascii_whitespace) { RebuildRequest::default() } else { typed(&bytes)? };
     let options = rebuild_options(&st, &name, body)?;
-    let mut check = st.catalog.get(&name)?.config();
-    if let Some(h) = &options.hnsw {
-        check.hnsw = h.clone();
-    }
-    check.validate()?;
     let jobs = st.jobs.clone();
     let job = blocking(move || jobs.rebuild(&name, JobKind::Rebuild, options)).await?;
     Ok((StatusCode::ACCEPTED, ok(json!({"job_id": job.id()}), started)))

@@ -320,12 +320,17 @@ where
 {
     let started = Instant::now();
     let mentions_cache = body.windows(7).any(|w| w == b"\"cache\"");
+    // A body typed to read its switch is kept for the search if it does use the cache.
+    let mut typed_already: Option<R> = None;
     let cache = match st.results.as_deref() {
         Some(cache) if !mentions_cache => cache,
         results => {
             let req: R = typed(&body)?;
             match results {
-                Some(cache) if req.cache() != Some(false) => cache,
+                Some(cache) if req.cache() != Some(false) => {
+                    typed_already = Some(req);
+                    cache
+                }
                 _ => {
                     let result = answer(st.clone(), name.to_string(), req).await?.to_string();
                     return Ok(envelope(&result, started));
@@ -352,9 +357,12 @@ where
         return Ok(envelope(&hit, started));
     }
     // Typed from the tree already built; a failure is parsed again from the bytes to be named.
-    let req: R = match R::deserialize(&value) {
-        Ok(req) => req,
-        Err(_) => typed(&body)?,
+    let req: R = match typed_already {
+        Some(req) => req,
+        None => match R::deserialize(&value) {
+            Ok(req) => req,
+            Err(_) => typed(&body)?,
+        },
     };
     let result: Arc<str> = answer(st.clone(), name.to_string(), req).await?.to_string().into();
     cache.insert(key, result.clone());

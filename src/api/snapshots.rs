@@ -1,7 +1,7 @@
 //! `/collections/{c}/snapshots…` (Qdrant's paths): create, list, download, delete, recover from
 //! a file on the server, and upload-and-recover.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path as FsPath;
 use std::time::Instant;
 
@@ -61,9 +61,8 @@ pub async fn download(
     Path((name, snapshot)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let path = snapshots::path(&st.catalog, &name, &snapshot)?;
-    let file =
-        tokio::fs::File::open(&path).await.map_err(|e| Error::Storage(format!("{}: {e}", path.display())))?;
-    let len = file.metadata().await.map_err(|e| Error::Storage(e.to_string()))?.len();
+    let file = tokio::fs::File::open(&path).await.map_err(Error::file(&path))?;
+    let len = file.metadata().await.map_err(Error::file(&path))?.len();
     let chunks = futures_util::stream::unfold(file, |mut file| async move {
         use tokio::io::AsyncReadExt;
         let mut buf = vec![0u8; 1 << 20];
@@ -132,17 +131,17 @@ pub async fn recover(
 /// The payload of a `multipart/form-data` body saved at `path`: the first part's content.
 fn multipart_payload(path: &FsPath, boundary: &str) -> Result<(u64, u64), Error> {
     let bad = |what: &str| Error::bad(format!("multipart upload: {what}"));
-    let mut f = std::fs::File::open(path).map_err(|e| Error::Storage(e.to_string()))?;
-    let len = f.metadata().map_err(|e| Error::Storage(e.to_string()))?.len();
+    let mut f = std::fs::File::open(path).map_err(Error::file(path))?;
+    let len = f.metadata().map_err(Error::file(path))?.len();
     let mut head = vec![0u8; len.min(64 * 1024) as usize];
-    f.read_exact(&mut head).map_err(|e| Error::Storage(e.to_string()))?;
+    f.read_exact(&mut head).map_err(Error::file(path))?;
     let start =
         head.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| bad("no part headers"))? as u64 + 4;
     let closing = format!("\r\n--{boundary}");
     let tail_len = len.min(closing.len() as u64 + 256);
     let mut tail = vec![0u8; tail_len as usize];
-    f.seek(SeekFrom::Start(len - tail_len)).map_err(|e| Error::Storage(e.to_string()))?;
-    f.read_exact(&mut tail).map_err(|e| Error::Storage(e.to_string()))?;
+    f.seek(SeekFrom::Start(len - tail_len)).map_err(Error::file(path))?;
+    f.read_exact(&mut tail).map_err(Error::file(path))?;
     let end = tail
         .windows(closing.len())
         .rposition(|w| w == closing.as_bytes())
@@ -152,6 +151,20 @@ fn multipart_payload(path: &FsPath, boundary: &str) -> Result<(u64, u64), Error>
         return Err(bad("empty part"));
     }
     Ok((start, end - start))
+}
+
+/// Writes an uploaded body to `path` as it arrives (async file I/O: off the runtime's threads).
+async fn receive(mut body: RawBody, path: &FsPath) -> Result<(), ApiError> {
+    use tokio::io::AsyncWriteExt;
+    let failed = |e| ApiError::from(Error::file(path)(e));
+    let mut file = tokio::fs::File::create(path).await.map_err(failed)?;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::bad(format!("cannot read the upload: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            file.write_all(&data).await.map_err(failed)?;
+        }
+    }
+    file.flush().await.map_err(failed)
 }
 
 #[utoipa::path(post, path = "/collections/{name}/snapshots/upload", params(("name" = String, Path), SnapshotParams),
@@ -168,17 +181,12 @@ pub async fn upload(
     let content_type =
         req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let dir = st.catalog.snapshots_dir().join(&name);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::Storage(format!("{}: {e}", dir.display())))?;
+    tokio::fs::create_dir_all(&dir).await.map_err(Error::file(&dir))?;
     let received = dir.join(format!("upload-{}.partial", uuid::Uuid::new_v4()));
-    let mut file = std::fs::File::create(&received).map_err(|e| Error::Storage(e.to_string()))?;
-    let mut body = req.into_body();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ApiError::bad(format!("cannot read the upload: {e}")))?;
-        if let Ok(data) = frame.into_data() {
-            file.write_all(&data).map_err(|e| Error::Storage(e.to_string()))?;
-        }
+    if let Err(e) = receive(req.into_body(), &received).await {
+        let _ = tokio::fs::remove_file(&received).await;
+        return Err(e);
     }
-    drop(file);
     let catalog = st.catalog.clone();
     let result = blocking(move || {
         let multipart = content_type
@@ -190,12 +198,10 @@ pub async fn upload(
             let snapshot = match multipart {
                 Some(boundary) => {
                     let (start, len) = multipart_payload(&received, &boundary)?;
-                    let mut from =
-                        std::fs::File::open(&received).map_err(|e| Error::Storage(e.to_string()))?;
-                    from.seek(SeekFrom::Start(start)).map_err(|e| Error::Storage(e.to_string()))?;
-                    let mut to =
-                        std::fs::File::create(&extracted).map_err(|e| Error::Storage(e.to_string()))?;
-                    std::io::copy(&mut from.take(len), &mut to).map_err(|e| Error::Storage(e.to_string()))?;
+                    let mut from = std::fs::File::open(&received).map_err(Error::file(&received))?;
+                    from.seek(SeekFrom::Start(start)).map_err(Error::file(&received))?;
+                    let mut to = std::fs::File::create(&extracted).map_err(Error::file(&extracted))?;
+                    std::io::copy(&mut from.take(len), &mut to).map_err(Error::file(&extracted))?;
                     &extracted
                 }
                 None => &received,

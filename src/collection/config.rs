@@ -103,6 +103,18 @@ impl CollectionConfig {
         Ok(())
     }
 
+    /// Adds this config, stored under the collection's `name`, to `batch`.
+    pub fn stage(
+        &self,
+        storage: &crate::storage::Storage,
+        batch: &mut rocksdb::WriteBatch,
+        name: &str,
+    ) -> Result<()> {
+        let json = serde_json::to_vec(self).map_err(|e| Error::Internal(e.to_string()))?;
+        batch.put_cf(storage.cf(crate::storage::CF_COLLECTIONS), name.as_bytes(), json);
+        Ok(())
+    }
+
     /// Engine parameters. The search-time `ef` defaults to `ef_construct` (as in Qdrant).
     pub fn hnsw_params(&self) -> HnswParams {
         let vector_bytes = (self.size * 4).max(1);

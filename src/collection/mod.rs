@@ -37,6 +37,7 @@ pub use id::ExtId;
 use payload_index::PayloadIndex;
 pub use read::{Example, Hit, PayloadSelector, Query, Record, Search, Strategy};
 pub use rebuild::{RebuildOptions, RebuildReport};
+pub(crate) use write::decode_vector;
 pub use write::{NewPoint, PayloadUpdate, Selector};
 
 /// What is kept in memory per point (vectors live in the index).
@@ -223,7 +224,7 @@ impl Collection {
             return Ok(false);
         }
         if let Some(dir) = self.index_path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::Storage(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(Error::file(dir))?;
         }
         self.index.load_full().save(&self.index_path)?;
         let cid = self.config.read().id;
@@ -297,8 +298,7 @@ impl Collection {
 
     fn store_config(&self, config: &CollectionConfig, sync: bool) -> Result<()> {
         let mut batch = WriteBatch::default();
-        let json = serde_json::to_vec(config).map_err(|e| Error::Internal(e.to_string()))?;
-        batch.put_cf(self.storage.cf(crate::storage::CF_COLLECTIONS), self.name.as_bytes(), json);
+        config.stage(&self.storage, &mut batch, &self.name)?;
         self.storage.write(batch, sync)
     }
 }

@@ -22,7 +22,7 @@ use std::time::Instant;
 use vicinity_index::{AnyIndex, VectorIndex};
 
 use super::config::{HnswConfig, ScalarQuantization};
-use super::{write, Collection};
+use super::{write, Collection, CollectionConfig};
 use crate::error::{Error, Result};
 use crate::storage::{keys, CF_CHANGES, CF_VECTORS};
 
@@ -38,6 +38,20 @@ pub struct RebuildOptions {
     /// `Some(None)` switches quantization off.
     #[serde(default)]
     pub quantization: Option<Option<ScalarQuantization>>,
+}
+
+impl RebuildOptions {
+    /// `config` with these settings applied, checked.
+    pub fn applied_to(&self, mut config: CollectionConfig) -> Result<CollectionConfig> {
+        if let Some(h) = &self.hnsw {
+            config.hnsw = h.clone();
+        }
+        if let Some(q) = &self.quantization {
+            config.quantization = q.clone();
+        }
+        config.validate()?;
+        Ok(config)
+    }
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -137,14 +151,7 @@ impl Collection {
         cancelled: &dyn Fn() -> bool,
     ) -> Result<Option<RebuildReport>> {
         let started = Instant::now();
-        let mut config = self.config.read().clone();
-        if let Some(h) = &options.hnsw {
-            config.hnsw = h.clone();
-        }
-        if let Some(q) = &options.quantization {
-            config.quantization = q.clone();
-        }
-        config.validate()?;
+        let config = options.applied_to(self.config.read().clone())?;
         let fresh = Self::new_index(&config)?;
         let from = {
             let _saving = self.save_lock.lock();

@@ -13,15 +13,6 @@ use crate::error::{Error, Result};
 use crate::snapshots::format::{Manifest, Writer, FAMILIES};
 use crate::storage::{keys, CF_COLLECTIONS, CF_IDS, CF_META};
 
-fn u64_at(view: &rocksdb::Snapshot<'_>, c: &Collection, key: &[u8]) -> Result<Option<u64>> {
-    match view.get_cf(c.storage.cf(CF_META), key)? {
-        Some(b) => Ok(Some(u64::from_le_bytes(
-            b.as_slice().try_into().map_err(|_| Error::Storage("meta value is not a u64".into()))?,
-        ))),
-        None => Ok(None),
-    }
-}
-
 impl Collection {
     /// Writes the collection as it is now to `out`; returns `out`, the manifest and the
     /// file's SHA-256.
@@ -34,9 +25,10 @@ impl Collection {
             .ok_or_else(|| Error::not_found(format!("collection `{}`", self.name)))?;
         let config: CollectionConfig =
             serde_json::from_slice(&stored).map_err(|e| Error::Storage(format!("bad stored config: {e}")))?;
-        let seq = u64_at(&view, self, &keys::meta(b"seq/", cid))?.unwrap_or(0);
-        let next = u64_at(&view, self, &keys::meta(b"next/", cid))?.unwrap_or(0);
-        let index_file = match u64_at(&view, self, &keys::meta(b"saved/", cid))? {
+        let meta = |kind: &[u8]| self.storage.get_u64_at(&view, CF_META, &keys::meta(kind, cid));
+        let seq = meta(b"seq/")?.unwrap_or(0);
+        let next = meta(b"next/")?.unwrap_or(0);
+        let index_file = match meta(b"saved/")? {
             Some(saved) => std::fs::File::open(&self.index_path).ok().map(|f| (saved, f)),
             None => None,
         };
@@ -55,7 +47,7 @@ impl Collection {
         let mut w = Writer::start(out, &manifest)?;
         match index_file {
             Some((_, mut f)) => {
-                let len = f.metadata().map_err(|e| Error::Storage(e.to_string()))?.len();
+                let len = f.metadata().map_err(Error::file(&self.index_path))?.len();
                 w.index(len, &mut f)?;
             }
             None => w.index(0, &mut std::io::empty())?,

@@ -60,7 +60,7 @@ fn encode_vector(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-pub(super) fn decode_vector(bytes: &[u8]) -> Result<Vec<f32>> {
+pub(crate) fn decode_vector(bytes: &[u8]) -> Result<Vec<f32>> {
     if bytes.len() % 4 != 0 {
         return Err(Error::Storage("corrupt vector record".into()));
     }

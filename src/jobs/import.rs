@@ -13,7 +13,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::{Job, Jobs, Outcome};
-use crate::collection::{prepare_vector, Collection, ExtId, NewPoint, Payload};
+use crate::collection::{decode_vector, prepare_vector, Collection, ExtId, NewPoint, Payload};
 use crate::error::{Error, Result};
 
 /// Rows per RocksDB batch / index insert.
@@ -193,16 +193,8 @@ impl FileImport {
         }
     }
 
-    /// The dimension of a dense-vector file (`None` for jsonl).
-    pub fn dim(&self) -> Result<Option<usize>> {
-        match self.format {
-            Format::Jsonl => Ok(None),
-            Format::Fvecs | Format::Npy => Ok(Some(self.shape()?.dim).filter(|d| *d > 0)),
-        }
-    }
-
-    /// Checks the file and counts its rows (lines for jsonl).
-    pub fn count_items(&self) -> Result<u64> {
+    /// Checks the file: its rows (lines for jsonl) and, for fvecs / npy, their dimension.
+    pub fn inspect(&self) -> Result<(u64, Option<usize>)> {
         if !self.path.is_absolute() {
             return Err(Error::bad(format!("path must be absolute, got {}", self.path.display())));
         }
@@ -219,9 +211,12 @@ impl FileImport {
                     let n = buf.len();
                     reader.consume(n);
                 }
-                Ok(lines + u64::from(last != b'\n'))
+                Ok((lines + u64::from(last != b'\n'), None))
             }
-            Format::Fvecs | Format::Npy => Ok(self.shape()?.rows),
+            Format::Fvecs | Format::Npy => {
+                let shape = self.shape()?;
+                Ok((shape.rows, Some(shape.dim).filter(|d| *d > 0)))
+            }
         }
     }
 
@@ -255,10 +250,7 @@ impl FileImport {
                             format!("row {} has dimension {d}, not {}", row + 1, shape.dim),
                         ));
                     }
-                    let v = values
-                        .chunks_exact(4)
-                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                        .collect();
+                    let v = decode_vector(values)?;
                     let id = ExtId::Num(ids_from + row);
                     Ok(Row { number: row + 1, item: Ok(Item { id, input: Input::Vector(v), payload: None }) })
                 })))

@@ -396,9 +396,9 @@ impl Jobs {
 
     /// Starts importing a file on the server.
     pub fn import_file(self: &Arc<Self>, collection: &str, spec: FileImport) -> Result<Arc<Job>> {
-        let total = spec.count_items()?;
+        let (total, dim) = spec.inspect()?;
         let size = self.catalog.get(collection)?.config().size;
-        if let Some(dim) = spec.dim()?.filter(|d| *d != size) {
+        if let Some(dim) = dim.filter(|d| *d != size) {
             return Err(Error::bad(format!(
                 "{} holds {dim}-d vectors; collection `{collection}` has {size}-d vectors",
                 spec.path.display()

@@ -67,7 +67,7 @@ fn dir(catalog: &Catalog, collection: &str) -> PathBuf {
 }
 
 fn info(path: &Path) -> Result<SnapshotInfo> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::Storage(format!("{}: {e}", path.display())))?;
+    let meta = std::fs::metadata(path).map_err(Error::file(path))?;
     let created =
         meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| utc(d.as_secs()));
     let checksum =
@@ -84,7 +84,7 @@ fn info(path: &Path) -> Result<SnapshotInfo> {
 pub fn create(catalog: &Catalog, collection: &str) -> Result<SnapshotInfo> {
     let c = catalog.get(collection)?;
     let dir = dir(catalog, collection);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::Storage(format!("{}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(Error::file(&dir))?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let stamp = utc(now.as_secs()).replace([':', 'T'], "-");
     let name = (0..)
@@ -96,13 +96,13 @@ pub fn create(catalog: &Catalog, collection: &str) -> Result<SnapshotInfo> {
         .unwrap_or_default();
     let path = dir.join(&name);
     let partial = dir.join(format!("{name}.partial"));
-    let file = File::create(&partial).map_err(|e| Error::Storage(format!("{}: {e}", partial.display())))?;
+    let file = File::create(&partial).map_err(Error::file(&partial))?;
+    let checksum_file = path.with_extension("checksum");
     let written = c.write_snapshot(BufWriter::new(file), now.as_secs_f64()).and_then(|(w, _, checksum)| {
-        let file = w.into_inner().map_err(|e| Error::Storage(e.to_string()))?;
-        file.sync_all().map_err(|e| Error::Storage(e.to_string()))?;
-        std::fs::write(path.with_extension("checksum"), &checksum)
-            .map_err(|e| Error::Storage(e.to_string()))?;
-        std::fs::rename(&partial, &path).map_err(|e| Error::Storage(e.to_string()))
+        let file = w.into_inner().map_err(|e| Error::file(&partial)(e.into_error()))?;
+        file.sync_all().map_err(Error::file(&partial))?;
+        std::fs::write(&checksum_file, &checksum).map_err(Error::file(&checksum_file))?;
+        std::fs::rename(&partial, &path).map_err(Error::file(&path))
     });
     if let Err(e) = written {
         let _ = std::fs::remove_file(&partial);
@@ -136,7 +136,7 @@ pub fn path(catalog: &Catalog, collection: &str, name: &str) -> Result<PathBuf> 
 
 pub fn delete(catalog: &Catalog, collection: &str, name: &str) -> Result<()> {
     let path = path(catalog, collection, name)?;
-    std::fs::remove_file(&path).map_err(|e| Error::Storage(format!("{}: {e}", path.display())))?;
+    std::fs::remove_file(&path).map_err(Error::file(&path))?;
     let _ = std::fs::remove_file(path.with_extension("checksum"));
     Ok(())
 }
@@ -181,15 +181,15 @@ pub fn recover(catalog: &Catalog, collection: &str, file: &Path, checksum: Optio
     let cid = config.id;
     let index_path = catalog.index_path(cid);
     if let Some(parent) = index_path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::Storage(e.to_string()))?;
+        std::fs::create_dir_all(parent).map_err(Error::file(parent))?;
     }
     let staged = (|| {
         let partial = index_path.with_extension("partial");
-        let mut out = BufWriter::new(File::create(&partial).map_err(|e| Error::Storage(e.to_string()))?);
+        let mut out = BufWriter::new(File::create(&partial).map_err(Error::file(&partial))?);
         let index_len = reader.index(&mut out)?;
         drop(out);
         if index_len > 0 && manifest.saved.is_some() {
-            std::fs::rename(&partial, &index_path).map_err(|e| Error::Storage(e.to_string()))?;
+            std::fs::rename(&partial, &index_path).map_err(Error::file(&index_path))?;
         } else {
             let _ = std::fs::remove_file(&partial);
         }

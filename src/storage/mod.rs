@@ -106,12 +106,12 @@ impl Storage {
     }
 
     pub fn get_u64(&self, cf: &str, key: &[u8]) -> Result<Option<u64>> {
-        match self.get(cf, key)? {
-            Some(b) => Ok(Some(u64::from_le_bytes(
-                b.as_slice().try_into().map_err(|_| Error::Storage(format!("{cf} value is not a u64")))?,
-            ))),
-            None => Ok(None),
-        }
+        self.get(cf, key)?.map(|b| decode_u64(cf, &b)).transpose()
+    }
+
+    /// [`Storage::get_u64`] from a point-in-time view.
+    pub fn get_u64_at(&self, view: &rocksdb::Snapshot<'_>, cf: &str, key: &[u8]) -> Result<Option<u64>> {
+        view.get_cf(self.cf(cf), key)?.map(|b| decode_u64(cf, &b)).transpose()
     }
 
     /// Commits a batch; `sync` waits for the WAL to reach the disk.
@@ -130,10 +130,7 @@ impl Storage {
         start: Option<&[u8]>,
     ) -> impl Iterator<Item = Result<Entry>> + 'a {
         let from = start.unwrap_or(prefix);
-        self.db
-            .iterator_cf(self.cf(cf), IteratorMode::From(from, Direction::Forward))
-            .map(|item| item.map_err(Error::from))
-            .take_while(move |item| item.as_ref().map_or(true, |(k, _)| k.starts_with(prefix)))
+        within(prefix, self.db.iterator_cf(self.cf(cf), IteratorMode::From(from, Direction::Forward)))
     }
 
     /// A consistent point-in-time view for reads that must not see later writes (snapshots).
@@ -148,9 +145,7 @@ impl Storage {
         cf: &str,
         prefix: &'a [u8],
     ) -> impl Iterator<Item = Result<Entry>> + 'a {
-        view.iterator_cf(self.cf(cf), IteratorMode::From(prefix, Direction::Forward))
-            .map(|item| item.map_err(Error::from))
-            .take_while(move |item| item.as_ref().map_or(true, |(k, _)| k.starts_with(prefix)))
+        within(prefix, view.iterator_cf(self.cf(cf), IteratorMode::From(prefix, Direction::Forward)))
     }
 
     /// All (name, JSON) collection records.
@@ -186,6 +181,20 @@ impl Storage {
         }
         batch.delete_cf(self.cf(CF_COLLECTIONS), name.as_bytes());
     }
+}
+
+fn decode_u64(cf: &str, bytes: &[u8]) -> Result<u64> {
+    Ok(u64::from_le_bytes(bytes.try_into().map_err(|_| Error::Storage(format!("{cf} value is not a u64")))?))
+}
+
+/// The entries of a forward iterator while their keys start with `prefix`.
+fn within<'a>(
+    prefix: &'a [u8],
+    entries: impl Iterator<Item = std::result::Result<Entry, rocksdb::Error>> + 'a,
+) -> impl Iterator<Item = Result<Entry>> + 'a {
+    entries
+        .map(|item| item.map_err(Error::from))
+        .take_while(move |item| item.as_ref().map_or(true, |(k, _)| k.starts_with(prefix)))
 }
 
 /// Key layout helpers (see the module docs).
