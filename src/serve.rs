@@ -1,5 +1,6 @@
 //! `vicinity serve`: open the catalog, serve HTTP, save indexes in the background, and on
-//! SIGTERM / ctrl-c stop accepting requests, finish the ones in flight and save every index.
+//! SIGTERM / ctrl-c stop accepting requests, finish the ones in flight, stop the running jobs
+//! at their next batch (they resume at the next start) and save every index.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,14 +27,16 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let embedder = load_embedder(&config).await;
     let state = AppState::new(catalog.clone(), config, embedder)
         .map_err(|e| format!("cannot open the job registry: {e}"))?;
-    let saver = tokio::spawn(save_loop(catalog.clone(), state.jobs.clone(), interval));
+    let jobs = state.jobs.clone();
+    let saver = tokio::spawn(save_loop(catalog.clone(), jobs.clone(), interval));
     tracing::info!("listening on {local}");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
     saver.abort();
-    tracing::info!("shutting down: saving indexes");
+    tracing::info!("shutting down: stopping jobs, saving indexes");
+    tokio::task::spawn_blocking(move || jobs.stop()).await.map_err(|e| e.to_string())?;
     tokio::task::spawn_blocking(move || catalog.save_dirty(&mut BTreeMap::new(), Duration::ZERO, &|_| false))
         .await
         .map_err(|e| e.to_string())?;

@@ -11,6 +11,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
@@ -24,6 +25,8 @@ type Task = Box<dyn FnOnce() + Send>;
 
 pub struct Admission {
     queue: Sender<Task>,
+    /// Joined when the service stops, so no search outlives it.
+    threads: Vec<JoinHandle<()>>,
     /// Requests admitted and not yet answered (running or waiting).
     admitted: AtomicUsize,
     limit: usize,
@@ -55,19 +58,35 @@ fn worker(queue: &Mutex<Receiver<Task>>) {
     }
 }
 
+/// Closes the queue and waits for the searches still running: a search holds its collection
+/// (and so the database) open, which must not outlive the service.
+impl Drop for Admission {
+    fn drop(&mut self) {
+        drop(std::mem::replace(&mut self.queue, mpsc::channel().0));
+        let me = std::thread::current().id();
+        for t in self.threads.drain(..) {
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
 impl Admission {
     pub fn new(max_concurrent: usize, max_queued: usize, timeout: Duration) -> Admission {
         let (tx, rx) = mpsc::channel::<Task>();
         let rx = Arc::new(Mutex::new(rx));
+        let mut threads = Vec::new();
         for i in 0..max_concurrent.max(1) {
             let rx = rx.clone();
-            if let Err(e) = std::thread::Builder::new().name(format!("search-{i}")).spawn(move || worker(&rx))
-            {
-                tracing::error!("cannot start search thread {i}: {e}");
+            match std::thread::Builder::new().name(format!("search-{i}")).spawn(move || worker(&rx)) {
+                Ok(t) => threads.push(t),
+                Err(e) => tracing::error!("cannot start search thread {i}: {e}"),
             }
         }
         Admission {
             queue: tx,
+            threads,
             admitted: AtomicUsize::new(0),
             limit: max_concurrent.max(1) + max_queued,
             timeout,

@@ -55,6 +55,17 @@ pub struct AppState {
     pub results: Option<Arc<ResultCache>>,
     pub admission: Arc<Admission>,
     pub jobs: Arc<Jobs>,
+    _stop_jobs: Arc<StopJobs>,
+}
+
+/// Stops the running jobs when the last copy of the state goes (the service is stopping):
+/// a job thread holds the database open, which must not outlive the service.
+struct StopJobs(Arc<Jobs>);
+
+impl Drop for StopJobs {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
 }
 
 impl AppState {
@@ -82,6 +93,7 @@ impl AppState {
             config: Arc::new(config),
             embedder,
             admission: Arc::new(admission),
+            _stop_jobs: Arc::new(StopJobs(jobs.clone())),
             jobs,
         })
     }

@@ -407,7 +407,7 @@ fn import_rows(
         }
         pending.last = row.number;
         if pending.points.len() >= BATCH_ROWS || pending.texts.len() >= BATCH_TEXTS {
-            if job.is_cancelled() {
+            if job.should_stop() {
                 return Ok(Outcome::Cancelled);
             }
             commit(jobs, job, c, &mut pending)?;

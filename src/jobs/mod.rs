@@ -15,6 +15,7 @@ pub mod import;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
@@ -120,6 +121,8 @@ fn key(id: u64) -> [u8; 8] {
 pub struct Job {
     record: Mutex<JobRecord>,
     cancel: AtomicBool,
+    /// Set when the service stops: the job stops between batches and stays resumable.
+    halt: AtomicBool,
     /// When this process started running the job, and `done` at that moment (for the rate).
     clock: Mutex<Option<(Instant, u64)>>,
     /// Seconds it ran in this process, once finished.
@@ -140,6 +143,7 @@ impl Job {
         Job {
             record: Mutex::new(record),
             cancel: AtomicBool::new(false),
+            halt: AtomicBool::new(false),
             clock: Mutex::new(None),
             ran_for: Mutex::new(None),
         }
@@ -153,8 +157,9 @@ impl Job {
         self.record.lock().clone()
     }
 
-    pub fn is_cancelled(&self) -> bool {
-        self.cancel.load(Ordering::SeqCst)
+    /// True once the job is cancelled or the service is stopping: it stops at the next batch.
+    pub fn should_stop(&self) -> bool {
+        self.cancel.load(Ordering::SeqCst) || self.halt.load(Ordering::SeqCst)
     }
 
     pub fn view(&self) -> JobView {
@@ -230,6 +235,10 @@ pub struct Jobs {
     embedder: Option<Arc<Embedder>>,
     runtime: tokio::runtime::Handle,
     jobs: RwLock<BTreeMap<u64, Arc<Job>>>,
+    /// The threads running jobs, joined by [`Jobs::stop`].
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Set by [`Jobs::stop`]: no new job starts.
+    stopping: AtomicBool,
     next_id: AtomicU64,
     /// Vacuum a collection when this fraction of its index is deleted points (0: never).
     vacuum_fraction: f64,
@@ -257,6 +266,8 @@ impl Jobs {
             embedder,
             runtime,
             jobs: RwLock::new(jobs),
+            threads: Mutex::new(Vec::new()),
+            stopping: AtomicBool::new(false),
             next_id: AtomicU64::new(next),
             vacuum_fraction,
         });
@@ -333,6 +344,9 @@ impl Jobs {
     /// Records a new job (queued) for `collection`.
     fn create(&self, kind: JobKind, collection: &str, spec: JobSpec, total: Option<u64>) -> Result<Arc<Job>> {
         let _ = self.catalog.get(collection)?;
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err(Error::Conflict("the service is stopping; no new job starts".into()));
+        }
         if matches!(kind, JobKind::Rebuild | JobKind::Vacuum) {
             if let Some(busy) = self.active_index_job(collection) {
                 return Err(Error::Conflict(format!(
@@ -442,7 +456,7 @@ impl Jobs {
 
     /// Starts a vacuum of every collection whose deleted points passed the threshold.
     pub fn vacuum_if_needed(self: &Arc<Self>) {
-        if self.vacuum_fraction <= 0.0 {
+        if self.vacuum_fraction <= 0.0 || self.stopping.load(Ordering::SeqCst) {
             return;
         }
         for c in self.catalog.all() {
@@ -481,13 +495,36 @@ impl Jobs {
 
     fn start_thread(&self, job: &Arc<Job>, f: impl FnOnce() + Send + 'static) -> Result<()> {
         let id = job.id();
-        let spawned = std::thread::Builder::new().name(format!("job-{id}")).spawn(f);
-        if let Err(e) = spawned {
-            let msg = format!("cannot start a thread: {e}");
-            self.finish(job, JobState::Failed, Some(msg.clone()), None)?;
-            return Err(Error::Internal(msg));
+        match std::thread::Builder::new().name(format!("job-{id}")).spawn(f) {
+            Ok(t) => {
+                let mut threads = self.threads.lock();
+                threads.retain(|t| !t.is_finished());
+                threads.push(t);
+                Ok(())
+            }
+            Err(e) => {
+                let msg = format!("cannot start a thread: {e}");
+                self.finish(job, JobState::Failed, Some(msg.clone()), None)?;
+                Err(Error::Internal(msg))
+            }
         }
-        Ok(())
+    }
+
+    /// Stops every running job at its next batch and waits for its thread, for a clean
+    /// shutdown: what was committed stays, file imports and rebuilds resume at the next start
+    /// (as after a kill), and a stream import is failed with the count of its committed lines.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for job in self.jobs.read().values() {
+            job.halt.store(true, Ordering::SeqCst);
+        }
+        let threads = std::mem::take(&mut *self.threads.lock());
+        let me = std::thread::current().id();
+        for t in threads {
+            if t.thread().id() != me && t.join().is_err() {
+                tracing::error!("a job thread panicked");
+            }
+        }
     }
 
     /// Marks the job running, runs `work` against its collection and records how it ended.
@@ -500,7 +537,20 @@ impl Jobs {
         });
         let ended = match outcome {
             Ok(Outcome::Done(result)) => self.finish(job, JobState::Succeeded, None, result),
-            Ok(Outcome::Cancelled) => self.finish(job, JobState::Cancelled, None, None),
+            Ok(Outcome::Cancelled) if job.cancel.load(Ordering::SeqCst) => {
+                self.finish(job, JobState::Cancelled, None, None)
+            }
+            // Halted by a shutdown: left running, to resume at the next start.
+            Ok(Outcome::Cancelled) => match job.record().spec {
+                JobSpec::Stream { .. } => {
+                    let msg = format!(
+                        "interrupted by a shutdown: the first {} lines of the stream were committed",
+                        job.record().done
+                    );
+                    self.finish(job, JobState::Failed, Some(msg), None)
+                }
+                JobSpec::File(_) | JobSpec::Index(_) => Ok(()),
+            },
             Ok(Outcome::Failed(msg)) => self.finish(job, JobState::Failed, Some(msg), None),
             Err(e) => {
                 let done = job.record().done;
@@ -549,7 +599,7 @@ fn rebuild(job: &Job, c: &Collection, options: &RebuildOptions) -> Result<Outcom
             r.done = done as u64;
             r.total = Some(total as u64);
         },
-        &|| job.is_cancelled(),
+        &|| job.should_stop(),
     )?;
     Ok(match report {
         Some(report) => Outcome::Done(serde_json::to_value(report).ok()),

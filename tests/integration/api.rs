@@ -665,8 +665,7 @@ async fn count_with_filters() {
 
 /// The `.route(...)` calls in src/api/mod.rs as (path, method) pairs.
 fn router_routes() -> BTreeSet<(String, String)> {
-    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api/mod.rs"))
-        .expect("src/api/mod.rs");
+    let src = std::fs::read_to_string(crate::common::repo_file("src/api/mod.rs")).expect("src/api/mod.rs");
     let mut out = BTreeSet::new();
     for chunk in src.split(".route(").skip(1) {
         let chunk = chunk.split(".fallback(").next().unwrap();

@@ -16,6 +16,14 @@ use vicinity::catalog::Catalog;
 use vicinity::config::Config;
 
 /// The default model, loaded once per test binary (ONNX Runtime loads once per process).
+/// A file of this repository. The directory comes from the environment `cargo test` runs the
+/// binary in, so a test binary built from another checkout sharing the target dir still reads
+/// this checkout's files.
+pub fn repo_file(rel: &str) -> std::path::PathBuf {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    Path::new(&dir).join(rel)
+}
+
 pub fn embedder() -> Arc<vicinity::embedding::Embedder> {
     static EMBEDDER: std::sync::OnceLock<Arc<vicinity::embedding::Embedder>> = std::sync::OnceLock::new();
     EMBEDDER

@@ -4,10 +4,10 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::common::{embedder, Server};
+use crate::common::{embedder, repo_file, Server};
 
 fn reference() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/embedding/reference.json");
+    let path = repo_file("tests/fixtures/embedding/reference.json");
     serde_json::from_str(&std::fs::read_to_string(path).expect("reference.json")).expect("json")
 }
 

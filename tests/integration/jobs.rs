@@ -171,6 +171,44 @@ async fn file_imports_fvecs_npy_and_jsonl() {
     check_error("missing collection", status, &v, StatusCode::NOT_FOUND, &["nope"]);
 }
 
+/// Stopping the service halts a running file import at a batch boundary (the drop waits for
+/// its thread, so nothing holds the database afterwards); the next start resumes it from what
+/// was committed and it ends with every row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_halted_by_a_stop_resumes_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let mut rng = Rng::new(5);
+    let n = 100_000u64;
+    let rows: Vec<Vec<f32>> = (0..n).map(|_| vector(&mut rng, 4)).collect();
+    let path = files.path().join("big.fvecs");
+    write_fvecs(&path, &rows);
+    let s = Server::open(dir.path());
+    s.create("c", 4, "Euclid").await;
+    let (status, v) =
+        s.call(Method::POST, "/collections/c/import", Some(json!({"path": path, "format": "fvecs"}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    let id = v["result"]["job_id"].clone();
+    let mut seen = 0;
+    for _ in 0..6000 {
+        seen = s.get(&format!("/jobs/{id}")).await["done"].as_u64().unwrap();
+        if seen > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(seen > 0 && seen < n, "the import should be part-way when stopped, done = {seen}");
+    drop(s);
+
+    let s = Server::open(dir.path());
+    let job = wait_job(&s, &id).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["done"], n, "{job}");
+    assert_eq!(s.count("c").await, n);
+    let last = s.point("c", &(n - 1).to_string()).await.expect("last row imported");
+    assert_eq!(serde_json::from_value::<Vec<f32>>(last["vector"].clone()).unwrap(), rows[n as usize - 1]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rebuild_keeps_every_write_made_while_it_runs() {
     let s = Server::new();
