@@ -8,9 +8,14 @@ CARGO_TARGET_DIR ?= /var/cache/vicinity/target
 export CARGO_TARGET_DIR
 SHARED ?= $(abspath ../shared)
 # RocksDB comes from Debian's shared library (see ARCHITECTURE.md, "Storage"); libclang is for
-# the bindings generator of librocksdb-sys.
+# the bindings generator of librocksdb-sys; cmake and OpenBLAS build the Faiss backend.
 APT_PACKAGES := build-essential pkg-config python3 python3-venv python3-dev \
-  librocksdb-dev libclang-dev libsnappy-dev liblz4-dev libzstd-dev zlib1g-dev libbz2-dev
+  librocksdb-dev libclang-dev libsnappy-dev liblz4-dev libzstd-dev zlib1g-dev libbz2-dev \
+  cmake libopenblas-dev
+# The service is built and tested with the Faiss backend (a cargo feature; `FEATURES=` builds
+# without it). The first build compiles Faiss from source (~6 min on 2 cores), then it is cached.
+FEATURES ?= vicinity/faiss
+CARGO_FEATURES := $(if $(FEATURES),--features $(FEATURES),)
 # Python venv for the end-to-end tests (the real qdrant-client) — outside the clone, reused.
 VENV ?= /var/cache/vicinity/venv
 export VENV
@@ -36,7 +41,7 @@ setup:
 	@echo "setup: ok (target dir $(CARGO_TARGET_DIR), venv $(VENV))"
 
 build: setup
-	cargo build --release --workspace
+	cargo build --release --workspace $(CARGO_FEATURES)
 
 # The service on the embedded default: RocksDB under ./data, port 6333.
 run: build
@@ -45,11 +50,12 @@ run: build
 lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets $(CARGO_FEATURES) -- -D warnings
 
 test: lint build test-rust test-e2e
 
 test-rust:
-	cargo test --workspace --release
+	cargo test --workspace --release $(CARGO_FEATURES)
 
 # Starts real servers and drives them with the qdrant-client package.
 test-e2e: build

@@ -127,8 +127,8 @@ def parse_efs(text):
 
 # ---------------------------------------------------------------- driver
 
-def ensure_venv(argv):
-    """Re-exec this script with the benchmark venv's python unless already running in it."""
+def ensure_venv(argv, script=__file__):
+    """Re-exec `script` with the benchmark venv's python unless already running in it."""
     if os.environ.get("COMPARE_ANN_PYTHON") == sys.executable:
         return   # already re-executed with the venv's python
     setup = SHARED / "bench" / "setup_venv.sh"
@@ -140,7 +140,7 @@ def ensure_venv(argv):
     python = done.stdout.strip().splitlines()[-1]
     if Path(sys.prefix).resolve() != Path(python).parent.parent.resolve():
         os.environ["COMPARE_ANN_PYTHON"] = python
-        os.execv(python, [python, str(Path(__file__).resolve()), *argv])
+        os.execv(python, [python, str(Path(script).resolve()), *argv])
 
 
 def check_dataset(args):
@@ -157,8 +157,9 @@ def check_dataset(args):
              f"  $PY {SHARED}/bench/{make}")
 
 
-def ann_bench_path(args):
+def ann_bench_path(args, features=()):
     build = ["cargo", "build", "--release", "-p", "vicinity-index", "--bin", "ann-bench"]
+    build += [f"--features={f}" for f in features]
     if not args.no_build:
         print("compare_ann: " + " ".join(build), file=sys.stderr)
         subprocess.run(build, cwd=REPO, check=True)

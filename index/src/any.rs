@@ -1,14 +1,18 @@
 //! The closed set of backends. Adding one means deciding every `match` here.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::distance::Metric;
 use crate::error::{IndexError, Result};
+#[cfg(feature = "faiss")]
+use crate::faiss::{Faiss, FaissParams};
 use crate::flat::Flat;
 use crate::hnsw::{Hnsw, HnswParams};
 #[cfg(feature = "hnsw-rs")]
 use crate::hnsw_rs_backend::HnswRs;
 use crate::persist::{Kind, Reader};
+use crate::source::VectorSource;
 use crate::traits::VectorIndex;
 use crate::types::{Filter, PointId, ScoredPoint, SearchParams};
 
@@ -21,6 +25,8 @@ pub enum Backend {
     Hnsw,
     /// The `hnsw_rs` crate (cargo feature `hnsw-rs`).
     HnswRs,
+    /// Faiss (cargo feature `faiss`); built with [`AnyIndex::faiss`].
+    Faiss,
 }
 
 impl Backend {
@@ -29,9 +35,10 @@ impl Backend {
             "flat" => Ok(Backend::Flat),
             "hnsw" => Ok(Backend::Hnsw),
             "hnsw_rs" | "hnsw-rs" => Ok(Backend::HnswRs),
+            "faiss" => Ok(Backend::Faiss),
             other => Err(IndexError::invalid(
                 "backend",
-                format!("unknown backend {other:?}; expected flat, hnsw or hnsw_rs"),
+                format!("unknown backend {other:?}; expected flat, hnsw, hnsw_rs or faiss"),
             )),
         }
     }
@@ -43,6 +50,8 @@ pub enum AnyIndex {
     Hnsw(Hnsw),
     #[cfg(feature = "hnsw-rs")]
     HnswRs(HnswRs),
+    #[cfg(feature = "faiss")]
+    Faiss(Faiss),
 }
 
 impl AnyIndex {
@@ -58,6 +67,28 @@ impl AnyIndex {
                 backend: "this build",
                 what: "the hnsw_rs backend (cargo feature `hnsw-rs`)".into(),
             }),
+            Backend::Faiss => Err(IndexError::invalid(
+                "backend",
+                "a Faiss index is built from its factory string (AnyIndex::faiss)",
+            )),
+        }
+    }
+
+    /// An empty Faiss index.
+    #[cfg(feature = "faiss")]
+    pub fn faiss(metric: Metric, dim: usize, params: FaissParams) -> Result<Self> {
+        Ok(AnyIndex::Faiss(Faiss::new(metric, dim, params)?))
+    }
+
+    /// Attaches the caller's stored vectors (used by backends that keep only codes).
+    #[cfg_attr(not(feature = "faiss"), allow(unused_variables, clippy::needless_pass_by_value))]
+    pub fn set_source(&self, source: Arc<dyn VectorSource>) {
+        match self {
+            #[cfg(feature = "faiss")]
+            AnyIndex::Faiss(i) => i.set_source(source),
+            AnyIndex::Flat(_) | AnyIndex::Hnsw(_) => {}
+            #[cfg(feature = "hnsw-rs")]
+            AnyIndex::HnswRs(_) => {}
         }
     }
 
@@ -71,6 +102,10 @@ impl AnyIndex {
             Kind::HnswRs => AnyIndex::HnswRs(HnswRs::read(&mut r)?),
             #[cfg(not(feature = "hnsw-rs"))]
             Kind::HnswRs => return Err(r.corrupt("written by the hnsw_rs backend, not in this build")),
+            #[cfg(feature = "faiss")]
+            Kind::Faiss => AnyIndex::Faiss(Faiss::read(&mut r, &crate::faiss::scratch_path(path))?),
+            #[cfg(not(feature = "faiss"))]
+            Kind::Faiss => return Err(r.corrupt("written by the faiss backend, not in this build")),
         };
         r.finish()?;
         Ok(index)
@@ -82,6 +117,8 @@ impl AnyIndex {
             AnyIndex::Hnsw(i) => i,
             #[cfg(feature = "hnsw-rs")]
             AnyIndex::HnswRs(i) => i,
+            #[cfg(feature = "faiss")]
+            AnyIndex::Faiss(i) => i,
         }
     }
 }
@@ -101,6 +138,9 @@ impl VectorIndex for AnyIndex {
     }
     fn deleted_count(&self) -> usize {
         self.inner().deleted_count()
+    }
+    fn leaves_tombstones(&self) -> bool {
+        self.inner().leaves_tombstones()
     }
     fn contains(&self, id: PointId) -> bool {
         self.inner().contains(id)

@@ -27,6 +27,9 @@ pub enum IndexError {
     #[error("{backend} does not support {what}")]
     Unsupported { backend: &'static str, what: String },
 
+    #[error("{backend} failed: {reason}")]
+    Backend { backend: &'static str, reason: String },
+
     #[error("index file {path}: {reason}")]
     Corrupt { path: String, reason: String },
 
@@ -55,7 +58,10 @@ impl IndexError {
             | IndexError::BatchShape { .. }
             | IndexError::DuplicateId { .. }
             | IndexError::Unsupported { .. } => true,
-            IndexError::Corrupt { .. } | IndexError::UnknownVersion { .. } | IndexError::Io { .. } => false,
+            IndexError::Corrupt { .. }
+            | IndexError::UnknownVersion { .. }
+            | IndexError::Io { .. }
+            | IndexError::Backend { .. } => false,
         }
     }
 

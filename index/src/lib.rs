@@ -3,7 +3,9 @@
 //! - [`distance`]: metrics and simsimd kernels; **score is always higher-is-closer**.
 //! - [`VectorIndex`]: the one contract (batch search required, upsert, delete, save).
 //! - [`AnyIndex`]: the closed set of backends — [`Flat`] (exact; the test oracle), [`Hnsw`]
-//!   (ours), and `HnswRs` (the `hnsw_rs` crate, feature `hnsw-rs`).
+//!   (ours), `HnswRs` (the `hnsw_rs` crate, feature `hnsw-rs`) and `Faiss` (IVF-Flat / SQ8 /
+//!   PQ or any factory string, feature `faiss`).
+//! - [`VectorSource`]: the caller's stored vectors, for backends that keep only codes.
 //! - Filters ([`Filter`]) are evaluated inside searches; `persist` is the checksummed file format.
 //!
 //! This crate knows nothing of HTTP, RocksDB or async runtimes: it is a library of data
@@ -12,6 +14,8 @@
 pub mod any;
 pub mod distance;
 pub mod error;
+#[cfg(feature = "faiss")]
+pub mod faiss;
 pub mod flat;
 pub mod hnsw;
 #[cfg(feature = "hnsw-rs")]
@@ -19,6 +23,7 @@ pub mod hnsw_rs_backend;
 pub mod io;
 pub mod persist;
 mod quant;
+pub mod source;
 mod store;
 mod topk;
 pub mod traits;
@@ -27,9 +32,12 @@ pub mod types;
 pub use any::{AnyIndex, Backend};
 pub use distance::Metric;
 pub use error::{IndexError, Result};
+#[cfg(feature = "faiss")]
+pub use faiss::{Faiss, FaissParams};
 pub use flat::Flat;
 pub use hnsw::{Hnsw, HnswParams, Quantization};
 #[cfg(feature = "hnsw-rs")]
 pub use hnsw_rs_backend::HnswRs;
+pub use source::{RowSource, VectorSource};
 pub use traits::VectorIndex;
 pub use types::{Filter, Offset, PointId, ScoredPoint, SearchParams};

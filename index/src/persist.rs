@@ -27,6 +27,7 @@ pub enum Kind {
     Flat = 0,
     Hnsw = 1,
     HnswRs = 2,
+    Faiss = 3,
 }
 
 pub(crate) struct Writer {
@@ -139,6 +140,7 @@ impl Reader {
             0 => Kind::Flat,
             1 => Kind::Hnsw,
             2 => Kind::HnswRs,
+            3 => Kind::Faiss,
             other => return Err(IndexError::corrupt(path, format!("unknown index kind {other}"))),
         };
         Ok(Reader { data, pos: header, end, path: path.to_path_buf(), kind })

@@ -67,21 +67,10 @@ impl VectorStore {
 
     /// Checks a batch and returns its vectors prepared for this metric, row-major.
     pub fn prepare_batch(&self, ids: &[PointId], vectors: &[f32]) -> Result<Vec<f32>> {
-        if vectors.len() != ids.len() * self.dim {
-            return Err(IndexError::BatchShape { ids: ids.len(), values: vectors.len(), dim: self.dim });
-        }
-        let mut seen = std::collections::HashSet::with_capacity(ids.len());
-        if let Some(&id) = ids.iter().find(|id| !seen.insert(**id)) {
-            return Err(IndexError::DuplicateId { id });
-        }
         if u32::try_from(self.offsets() + ids.len()).is_err() {
             return Err(IndexError::invalid("ids", "an index holds at most 2^32 - 1 offsets"));
         }
-        let mut out = Vec::with_capacity(vectors.len());
-        for row in vectors.chunks_exact(self.dim.max(1)) {
-            out.extend(self.metric.prepare(row, self.dim)?);
-        }
-        Ok(out)
+        prepare_rows(self.metric, self.dim, ids, vectors)
     }
 
     /// Appends a prepared batch; an id already present is tombstoned at its old offset first.
@@ -227,4 +216,20 @@ impl VectorStore {
         store.deleted = deleted;
         Ok(store)
     }
+}
+
+/// Checks a batch (shape, unique ids, every row) and returns its rows prepared for `metric`.
+pub(crate) fn prepare_rows(metric: Metric, dim: usize, ids: &[PointId], vectors: &[f32]) -> Result<Vec<f32>> {
+    if vectors.len() != ids.len() * dim {
+        return Err(IndexError::BatchShape { ids: ids.len(), values: vectors.len(), dim });
+    }
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    if let Some(&id) = ids.iter().find(|id| !seen.insert(**id)) {
+        return Err(IndexError::DuplicateId { id });
+    }
+    let mut out = Vec::with_capacity(vectors.len());
+    for row in vectors.chunks_exact(dim.max(1)) {
+        out.extend(metric.prepare(row, dim)?);
+    }
+    Ok(out)
 }

@@ -23,6 +23,10 @@ pub trait VectorIndex: Send + Sync {
     }
     /// Tombstoned points still occupying space (the service vacuums when this grows).
     fn deleted_count(&self) -> usize;
+    /// Whether replacing or deleting a point leaves a tombstone behind (Faiss removes at once).
+    fn leaves_tombstones(&self) -> bool {
+        true
+    }
     fn contains(&self, id: PointId) -> bool;
     /// The stored (prepared: normalised under cosine) vector of a live point.
     fn vector(&self, id: PointId) -> Option<Vec<f32>>;

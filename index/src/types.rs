@@ -25,6 +25,8 @@ pub struct SearchParams {
     /// For int8-quantized indexes: rescore the best `k · oversampling` candidates with f32
     /// vectors (overrides the index's setting). Larger: higher recall, more f32 work.
     pub oversampling: Option<f32>,
+    /// Faiss IVF: inverted lists probed for this request (overrides the index's `nprobe`).
+    pub nprobe: Option<usize>,
 }
 
 /// Restricts a search to some points. It is evaluated *inside* the search: graph walks only

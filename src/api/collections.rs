@@ -91,6 +91,7 @@ pub async fn create(
         quantization: quantization(vector_quant.as_ref().or(body.quantization_config.as_ref()))?,
         payload_schema: Default::default(),
         embedding: body.embedding,
+        index: body.index.unwrap_or_default(),
     };
     let catalog = st.catalog.clone();
     blocking(move || catalog.create(&name, config)).await?;
@@ -150,7 +151,7 @@ pub async fn info(State(st): State<AppState>, Path(name): Path<String>) -> ApiRe
         },
         "payload_schema": payload_schema,
         "embedding": config.embedding,
-        "vicinity": {"deleted_points": deleted, "index_bytes": bytes, "backend": "hnsw"}
+        "vicinity": {"deleted_points": deleted, "index_bytes": bytes, "backend": config.index.backend(), "index": config.index}
     });
     Ok(ok(info, started))
 }

@@ -109,6 +109,8 @@ pub struct RebuildRequest {
     /// `{"scalar": {"type": "int8"}}`, or `"Disabled"` to switch quantization off.
     #[schema(value_type = Option<Object>)]
     pub quantization_config: Option<Value>,
+    /// Switch the index kind: `{"type": "hnsw"}` or `{"type": "faiss", "factory": …}`.
+    pub index: Option<crate::collection::IndexConfig>,
 }
 
 /// The settings a rebuild request changes, checked against the collection's current config.
@@ -126,6 +128,7 @@ fn rebuild_options(st: &AppState, name: &str, body: RebuildRequest) -> Result<Re
     let options = RebuildOptions {
         hnsw: body.hnsw_config.as_ref().map(|d| apply_hnsw_diff(current.hnsw.clone(), d)),
         quantization,
+        index: body.index,
     };
     options.applied_to(current)?;
     Ok(options)

@@ -22,6 +22,8 @@ pub struct CreateCollection {
     pub embedding: Option<crate::collection::EmbeddingModel>,
     pub hnsw_config: Option<HnswConfigDiff>,
     pub quantization_config: Option<QuantizationConfig>,
+    /// vicinity: the index kind, `{"type": "hnsw"}` (default) or `{"type": "faiss", "factory": …}`.
+    pub index: Option<crate::collection::IndexConfig>,
     #[schema(value_type = Option<Object>)]
     pub shard_number: Ignored,
     #[schema(value_type = Option<Object>)]
@@ -225,6 +227,8 @@ pub struct QuantizationSearchParams {
 #[serde(deny_unknown_fields)]
 pub struct SearchParamsBody {
     pub hnsw_ef: Option<usize>,
+    /// vicinity, Faiss IVF indexes: inverted lists probed by this request.
+    pub nprobe: Option<usize>,
     pub exact: Option<bool>,
     pub quantization: Option<QuantizationSearchParams>,
     #[schema(value_type = Option<Object>)]

@@ -28,13 +28,16 @@ fn params(p: Option<SearchParamsBody>) -> Result<SearchParams, ApiError> {
     if p.hnsw_ef == Some(0) {
         return Err(ApiError::bad("params.hnsw_ef must be at least 1"));
     }
+    if p.nprobe == Some(0) {
+        return Err(ApiError::bad("params.nprobe must be at least 1"));
+    }
     let q = p.quantization.unwrap_or_default();
     let oversampling = match (q.ignore, q.rescore) {
         // Skipping rescoring is not offered: int8 results are always rescored with f32.
         (Some(true), _) | (_, Some(false)) => None,
         _ => q.oversampling,
     };
-    Ok(SearchParams { ef: p.hnsw_ef, exact: p.exact.unwrap_or(false), oversampling })
+    Ok(SearchParams { ef: p.hnsw_ef, exact: p.exact.unwrap_or(false), oversampling, nprobe: p.nprobe })
 }
 
 fn example(v: &Value, at: &str) -> Result<Example, ApiError> {

@@ -64,6 +64,51 @@ pub struct EmbeddingModel {
     pub store_text: Option<String>,
 }
 
+/// Which engine indexes the collection's vectors (`"index"` in the create body; vicinity's own
+/// field beside Qdrant's). HNSW by default; Faiss when the service is built with the `faiss`
+/// feature.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum IndexConfig {
+    #[default]
+    Hnsw,
+    /// A Faiss index: a `factory` string (`IVF1024,PQ32x8`) or a `preset` (`ivf_flat`,
+    /// `ivf_sq8`, `ivf_pq`) with `nlist`, `pq_m`, `pq_nbits`.
+    Faiss {
+        #[serde(default)]
+        factory: Option<String>,
+        #[serde(default)]
+        preset: Option<String>,
+        #[serde(default)]
+        nlist: Option<usize>,
+        #[serde(default)]
+        pq_m: Option<usize>,
+        #[serde(default)]
+        pq_nbits: Option<usize>,
+        /// Inverted lists probed per query (default 16; `params.nprobe` overrides per request).
+        #[serde(default)]
+        nprobe: Option<usize>,
+        /// Rescore the best `limit × oversampling` candidates with the stored f32 vectors
+        /// (default on, oversampling 4).
+        #[serde(default)]
+        rescore: Option<bool>,
+        #[serde(default)]
+        oversampling: Option<f32>,
+        /// Points collected before the index is trained on them (default `max(64 × nlist, 10000)`).
+        #[serde(default)]
+        train_size: Option<usize>,
+    },
+}
+
+impl IndexConfig {
+    pub fn backend(&self) -> &'static str {
+        match self {
+            IndexConfig::Hnsw => "hnsw",
+            IndexConfig::Faiss { .. } => "faiss",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CollectionConfig {
     /// Numeric id used in storage keys; never reused.
@@ -76,6 +121,8 @@ pub struct CollectionConfig {
     pub payload_schema: BTreeMap<String, FieldType>,
     #[serde(default)]
     pub embedding: Option<EmbeddingModel>,
+    #[serde(default)]
+    pub index: IndexConfig,
 }
 
 pub const MAX_DIM: usize = 65_536;
@@ -100,7 +147,65 @@ impl CollectionConfig {
                 return Err(Error::bad(format!("oversampling must be in 1..=100, got {}", q.oversampling)));
             }
         }
+        if let IndexConfig::Faiss { .. } = self.index {
+            if self.quantization.is_some() {
+                return Err(Error::bad(
+                    "quantization_config applies to the HNSW index; a Faiss index compresses with its factory (SQ8, PQ)",
+                ));
+            }
+            // Faiss parses the factory string when the index is made: make an empty one.
+            #[cfg(feature = "faiss")]
+            vicinity_index::AnyIndex::faiss(self.distance.metric(), self.size, self.faiss_params()?)?;
+            #[cfg(not(feature = "faiss"))]
+            self.faiss_params()?;
+        }
         Ok(())
+    }
+
+    /// The Faiss backend's parameters, checked (Faiss itself checks the factory string when the
+    /// index is made).
+    #[cfg(feature = "faiss")]
+    pub fn faiss_params(&self) -> Result<vicinity_index::FaissParams> {
+        let IndexConfig::Faiss {
+            factory,
+            preset,
+            nlist,
+            pq_m,
+            pq_nbits,
+            nprobe,
+            rescore,
+            oversampling,
+            train_size,
+        } = &self.index
+        else {
+            return Err(Error::bad("index.type is not faiss"));
+        };
+        let bad = |m: String| Error::bad(format!("index: {m}"));
+        let factory = match (factory, preset) {
+            (Some(f), None) => f.clone(),
+            (None, Some(p)) => vicinity_index::FaissParams::preset(
+                p,
+                nlist.unwrap_or(1024),
+                pq_m.unwrap_or((self.size / 4).max(1)),
+                pq_nbits.unwrap_or(8),
+            )
+            .map_err(|e| bad(e.to_string()))?,
+            _ => {
+                return Err(bad("give exactly one of `factory` (a Faiss factory string) and `preset`".into()))
+            }
+        };
+        let mut p = vicinity_index::FaissParams::new(factory);
+        p.nprobe = nprobe.unwrap_or(p.nprobe);
+        p.rescore = rescore.unwrap_or(p.rescore);
+        p.oversampling = oversampling.unwrap_or(p.oversampling);
+        p.train_size = train_size.unwrap_or(p.train_size);
+        p.validate().map_err(|e| bad(e.to_string()))?;
+        Ok(p)
+    }
+
+    #[cfg(not(feature = "faiss"))]
+    pub fn faiss_params(&self) -> Result<std::convert::Infallible> {
+        Err(Error::bad("index: this build has no Faiss backend (build with `--features faiss`)"))
     }
 
     /// Adds this config, stored under the collection's `name`, to `batch`.

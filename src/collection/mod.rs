@@ -16,6 +16,7 @@ pub mod payload_index;
 mod read;
 mod rebuild;
 mod snapshot;
+mod source;
 mod write;
 
 use std::collections::HashMap;
@@ -31,7 +32,9 @@ use vicinity_index::{AnyIndex, Backend, VectorIndex};
 
 use crate::error::{Error, Result};
 use crate::storage::{keys, Storage, CF_CHANGES, CF_META, CF_POINTS};
-pub use config::{CollectionConfig, Distance, EmbeddingModel, FieldType, HnswConfig, ScalarQuantization};
+pub use config::{
+    CollectionConfig, Distance, EmbeddingModel, FieldType, HnswConfig, IndexConfig, ScalarQuantization,
+};
 pub use filter::{Filter, Payload};
 pub use id::ExtId;
 use payload_index::PayloadIndex;
@@ -97,8 +100,23 @@ pub(crate) fn prepare_vector(metric: vicinity_index::Metric, v: &[f32], dim: usi
 }
 
 impl Collection {
-    fn new_index(config: &CollectionConfig) -> Result<AnyIndex> {
-        Ok(AnyIndex::new(Backend::Hnsw, config.distance.metric(), config.size, config.hnsw_params())?)
+    /// An empty index of the configured kind; a Faiss index reads the vectors it rescores from
+    /// `storage`.
+    fn new_index(config: &CollectionConfig, storage: &Arc<Storage>) -> Result<AnyIndex> {
+        let metric = config.distance.metric();
+        let index = match &config.index {
+            IndexConfig::Hnsw => AnyIndex::new(Backend::Hnsw, metric, config.size, config.hnsw_params())?,
+            #[cfg(feature = "faiss")]
+            IndexConfig::Faiss { .. } => AnyIndex::faiss(metric, config.size, config.faiss_params()?)?,
+            #[cfg(not(feature = "faiss"))]
+            IndexConfig::Faiss { .. } => match config.faiss_params()? {},
+        };
+        Self::attach_source(&index, config, storage);
+        Ok(index)
+    }
+
+    fn attach_source(index: &AnyIndex, config: &CollectionConfig, storage: &Arc<Storage>) {
+        index.set_source(Arc::new(source::StoredVectors { storage: storage.clone(), cid: config.id }));
     }
 
     /// Where the index of collection `cid` is persisted under `index_dir`.
@@ -136,7 +154,7 @@ impl Collection {
         storage: Arc<Storage>,
         index_dir: &Path,
     ) -> Result<Self> {
-        let index = Self::new_index(&config)?;
+        let index = Self::new_index(&config, &storage)?;
         Ok(Self::assemble(name, config, storage, index, index_dir))
     }
 
@@ -151,7 +169,7 @@ impl Collection {
         let started = Instant::now();
         let cid = config.id;
         let schema = config.payload_schema.clone();
-        let fresh = Self::new_index(&config)?;
+        let fresh = Self::new_index(&config, &storage)?;
         let c = Self::assemble(name, config, storage, fresh, index_dir);
         let seq = c.storage.get_u64(CF_META, &keys::meta(b"seq/", cid))?.unwrap_or(0);
         let next = c.storage.get_u64(CF_META, &keys::meta(b"next/", cid))?.unwrap_or(0);
@@ -203,16 +221,22 @@ impl Collection {
     fn load_index_file(&self) -> Result<AnyIndex> {
         let index = AnyIndex::load(&self.index_path)?;
         let config = self.config.read();
-        if index.dim() != config.size || index.metric() != config.distance.metric() {
+        if index.dim() != config.size
+            || index.metric() != config.distance.metric()
+            || index.backend() != config.index.backend()
+        {
             return Err(Error::Internal(format!(
-                "index file {} has dim {} / {:?}, collection has {} / {:?}",
+                "index file {} has dim {} / {:?} / {}, collection has {} / {:?} / {}",
                 self.index_path.display(),
                 index.dim(),
                 index.metric(),
+                index.backend(),
                 config.size,
-                config.distance
+                config.distance,
+                config.index.backend()
             )));
         }
+        Self::attach_source(&index, &config, &self.storage);
         Ok(index)
     }
 

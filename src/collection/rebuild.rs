@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use vicinity_index::{AnyIndex, VectorIndex};
 
-use super::config::{HnswConfig, ScalarQuantization};
+use super::config::{HnswConfig, IndexConfig, ScalarQuantization};
 use super::{write, Collection, CollectionConfig};
 use crate::error::{Error, Result};
 use crate::storage::{keys, CF_CHANGES, CF_VECTORS};
@@ -38,6 +38,9 @@ pub struct RebuildOptions {
     /// `Some(None)` switches quantization off.
     #[serde(default)]
     pub quantization: Option<Option<ScalarQuantization>>,
+    /// Switch the index kind (HNSW ⇄ Faiss).
+    #[serde(default)]
+    pub index: Option<IndexConfig>,
 }
 
 impl RebuildOptions {
@@ -45,6 +48,13 @@ impl RebuildOptions {
     pub fn applied_to(&self, mut config: CollectionConfig) -> Result<CollectionConfig> {
         if let Some(h) = &self.hnsw {
             config.hnsw = h.clone();
+        }
+        if let Some(index) = &self.index {
+            // Scalar quantization is HNSW's; a Faiss index compresses through its factory.
+            if matches!(index, IndexConfig::Faiss { .. }) && self.quantization.is_none() {
+                config.quantization = None;
+            }
+            config.index = index.clone();
         }
         if let Some(q) = &self.quantization {
             config.quantization = q.clone();
@@ -124,9 +134,10 @@ impl Collection {
                 Some(v) => {
                     let v = write::decode_vector(&v)?;
                     // Already there (the fill saw it): re-inserting would only leave a tombstone.
-                    let same = index.vector(id).is_some_and(|old| {
-                        old.len() == v.len() && old.iter().zip(&v).all(|(a, b)| (a - b).abs() <= 1e-6)
-                    });
+                    let same = index.leaves_tombstones()
+                        && index.vector(id).is_some_and(|old| {
+                            old.len() == v.len() && old.iter().zip(&v).all(|(a, b)| (a - b).abs() <= 1e-6)
+                        });
                     if !same {
                         ids.push(id);
                         values.extend(v);
@@ -152,7 +163,7 @@ impl Collection {
     ) -> Result<Option<RebuildReport>> {
         let started = Instant::now();
         let config = options.applied_to(self.config.read().clone())?;
-        let fresh = Self::new_index(&config)?;
+        let fresh = Self::new_index(&config, &self.storage)?;
         let from = {
             let _saving = self.save_lock.lock();
             let from = self.seq.load(Ordering::SeqCst);

@@ -105,6 +105,16 @@ impl Storage {
         Ok(self.db.get_cf(self.cf(cf), key)?)
     }
 
+    /// Several keys of one family in one call; an unreadable entry counts as missing.
+    pub fn multi_get(&self, cf: &str, keys: &[impl AsRef<[u8]>]) -> Vec<Option<Vec<u8>>> {
+        let cf = self.cf(cf);
+        self.db
+            .multi_get_cf(keys.iter().map(|k| (cf, k.as_ref())))
+            .into_iter()
+            .map(|r| r.ok().flatten())
+            .collect()
+    }
+
     pub fn get_u64(&self, cf: &str, key: &[u8]) -> Result<Option<u64>> {
         self.get(cf, key)?.map(|b| decode_u64(cf, &b)).transpose()
     }

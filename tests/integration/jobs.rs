@@ -12,7 +12,7 @@ use tower::ServiceExt;
 use crate::common::{check_error, Rng, Server};
 
 /// Polls `GET /jobs/{id}` until the job has finished; returns its record.
-async fn wait_job(s: &Server, id: &Value) -> Value {
+pub async fn wait_job(s: &Server, id: &Value) -> Value {
     for _ in 0..600 {
         let job = s.get(&format!("/jobs/{id}")).await;
         if !matches!(job["state"].as_str(), Some("queued" | "running")) {

@@ -10,6 +10,7 @@ mod api;
 mod bad_input;
 mod common;
 mod embedding;
+mod faiss;
 mod jobs;
 mod restart;
 mod serving;

@@ -66,6 +66,19 @@ struct Args {
     /// Seed of the HNSW level assignment.
     #[arg(long, default_value_t = HnswParams::default().seed)]
     seed: u64,
+    /// `--backend faiss`: the Faiss index factory string (e.g. `IVF1024,PQ32x8`).
+    #[arg(long, default_value = "IVF1024,PQ32x8")]
+    faiss_factory: String,
+    /// `--backend faiss`: comma-separated nprobe values to sweep (in place of `--ef`).
+    #[arg(long, default_value = "1,2,4,8,16,32,64", value_delimiter = ',')]
+    nprobe: Vec<usize>,
+    /// `--backend faiss`: points to train on (0: the backend's default).
+    #[arg(long, default_value_t = 0)]
+    train_size: usize,
+    /// `--backend faiss`: rescore the best `k · oversampling` candidates with the f32 base
+    /// vectors (held outside the index, as the service reads them from storage).
+    #[arg(long)]
+    rescore: bool,
     /// Timed passes over the queries per ef; the fastest counts.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
@@ -85,8 +98,42 @@ fn in_subset(id: PointId, selectivity: f64) -> bool {
     ((h >> 11) as f64 / (1u64 << 53) as f64) < selectivity
 }
 
-fn quantization_used(index: &AnyIndex) -> bool {
-    matches!(index, AnyIndex::Hnsw(h) if h.params().quantization.is_some())
+/// Whether `oversampling` means something for this index (sweep it only then).
+#[cfg_attr(not(feature = "faiss"), allow(unused_variables))]
+fn oversampling_used(index: &AnyIndex, rescore: bool) -> bool {
+    match index {
+        AnyIndex::Hnsw(h) => h.params().quantization.is_some(),
+        #[cfg(feature = "faiss")]
+        AnyIndex::Faiss(_) => rescore,
+        AnyIndex::Flat(_) => false,
+        #[cfg(feature = "hnsw-rs")]
+        AnyIndex::HnswRs(_) => false,
+    }
+}
+
+/// A new index of the chosen backend.
+fn new_index(
+    args: &Args,
+    backend: Backend,
+    metric: Metric,
+    dim: usize,
+    params: HnswParams,
+) -> Result<AnyIndex, Box<dyn std::error::Error>> {
+    if backend != Backend::Faiss {
+        return Ok(AnyIndex::new(backend, metric, dim, params)?);
+    }
+    #[cfg(feature = "faiss")]
+    {
+        let mut p = vicinity_index::FaissParams::new(args.faiss_factory.clone());
+        p.train_size = args.train_size;
+        p.rescore = args.rescore;
+        Ok(AnyIndex::faiss(metric, dim, p)?)
+    }
+    #[cfg(not(feature = "faiss"))]
+    {
+        let _ = args;
+        Err("this ann-bench was built without the `faiss` feature (cargo run --features faiss)".into())
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -148,7 +195,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut index = match &args.load {
         Some(path) => AnyIndex::load(path)?,
         None => {
-            let index = AnyIndex::new(backend, metric, dim, params)?;
+            let index = new_index(&args, backend, metric, dim, params)?;
+            #[cfg(feature = "faiss")]
+            vicinity_index::faiss::set_threads(build_threads);
             let pool = rayon::ThreadPoolBuilder::new().num_threads(build_threads).build()?;
             pool.install(|| index.upsert(&ids, &base))?;
             index
@@ -167,6 +216,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "m": args.m,
         "ef_construction": args.ef_construction,
         "quantization": args.quantization,
+        "factory": (backend == Backend::Faiss).then_some(&args.faiss_factory),
         "filter_selectivity": args.filter_selectivity,
     });
     build_line[if args.load.is_some() { "load_s" } else { "build_s" }] = json!(elapsed);
@@ -183,15 +233,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{build_line}");
 
     let query_pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build()?;
-    // Oversampling only means something for a quantized index: sweep it only there.
-    let oversamplings: Vec<Option<f32>> = if quantization_used(&index) {
+    let faiss = backend == Backend::Faiss;
+    if faiss {
+        // The stored vectors rescoring reads (outside the index, as the service's storage is).
+        index.set_source(std::sync::Arc::new(vicinity_index::RowSource::new(metric, dim, 0, &base)?));
+        #[cfg(feature = "faiss")]
+        vicinity_index::faiss::set_threads(args.threads);
+    }
+    let oversamplings: Vec<Option<f32>> = if oversampling_used(&index, args.rescore) {
         args.oversampling.iter().map(|&o| Some(o)).collect()
     } else {
         vec![None]
     };
+    // Faiss sweeps nprobe where HNSW sweeps ef.
+    let sweep = if faiss { &args.nprobe } else { &args.ef };
     for &oversampling in &oversamplings {
-        for &ef in &args.ef {
-            let params = SearchParams { ef: Some(ef), oversampling, ..SearchParams::default() };
+        for &knob in sweep {
+            let params = if faiss {
+                SearchParams { nprobe: Some(knob), oversampling, ..SearchParams::default() }
+            } else {
+                SearchParams { ef: Some(knob), oversampling, ..SearchParams::default() }
+            };
             let mut best = f64::INFINITY;
             let mut results = Vec::new();
             for _ in 0..args.repeat.max(1) {
@@ -207,11 +269,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let expected: usize = truth.iter().map(|t| t.len().min(k)).sum();
             let mut line = json!({
                 "backend": index.backend(),
-                "ef": ef,
                 "recall": hits as f64 / expected.max(1) as f64,
                 "qps": queries.len() as f64 / best,
                 "threads": args.threads,
             });
+            line[if faiss { "nprobe" } else { "ef" }] = json!(knob);
             if let Some(o) = oversampling {
                 line["oversampling"] = json!(o);
             }

@@ -19,9 +19,29 @@ pub fn configs() -> Vec<(&'static str, Backend, HnswParams)> {
         ),
     ];
     if cfg!(feature = "hnsw-rs") {
-        out.push(("hnsw_rs", Backend::HnswRs, hnsw));
+        out.push(("hnsw_rs", Backend::HnswRs, hnsw.clone()));
+    }
+    if cfg!(feature = "faiss") {
+        out.push(("faiss-ivf-flat", Backend::Faiss, hnsw));
     }
     out
+}
+
+/// An empty index of `backend`. Faiss: IVF-Flat over 8 lists, all probed (exact codes, so it
+/// answers like `Flat`), trained once 256 points have arrived (smaller sets stay in its
+/// training buffer, searched exactly).
+pub fn new_index(backend: Backend, params: &HnswParams, metric: Metric, dim: usize) -> AnyIndex {
+    #[cfg(feature = "faiss")]
+    if backend == Backend::Faiss {
+        let p = vicinity_index::FaissParams {
+            nprobe: 8,
+            train_size: 256,
+            rescore: false,
+            ..vicinity_index::FaissParams::new("IVF8,Flat")
+        };
+        return AnyIndex::faiss(metric, dim, p).expect("valid config");
+    }
+    AnyIndex::new(backend, metric, dim, params.clone()).expect("valid config")
 }
 
 pub fn seed() -> u64 {
@@ -45,7 +65,7 @@ pub fn ids(n: usize) -> Vec<PointId> {
 }
 
 pub fn build(backend: Backend, params: &HnswParams, metric: Metric, dim: usize, data: &[f32]) -> AnyIndex {
-    let index = AnyIndex::new(backend, metric, dim, params.clone()).expect("valid config");
+    let index = new_index(backend, params, metric, dim);
     index.upsert(&ids(data.len() / dim), data).expect("valid points");
     index
 }

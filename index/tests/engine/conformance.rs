@@ -152,7 +152,15 @@ fn exact_flag_matches_flat() {
         for q in data.chunks_exact(DIM).take(10) {
             let a = index.search(q, 10, &exact, None).unwrap();
             let b = flat.search(q, 10, &exact, None).unwrap();
-            assert_eq!(a, b, "{name}");
+            // Same points; scores equal up to the rounding of another library's kernels (Faiss).
+            assert_eq!(
+                a.iter().map(|h| h.id).collect::<Vec<_>>(),
+                b.iter().map(|h| h.id).collect::<Vec<_>>(),
+                "{name}"
+            );
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x.score - y.score).abs() <= 1e-4 * y.score.abs().max(1.0), "{name}: {x:?} vs {y:?}");
+            }
         }
     });
 }

@@ -2,6 +2,8 @@
 
 mod common;
 mod conformance;
+#[cfg(feature = "faiss")]
+mod faiss;
 mod persistence;
 mod properties;
 mod recall;

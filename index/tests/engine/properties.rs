@@ -15,11 +15,15 @@ fn points() -> impl Strategy<Value = Vec<f32>> {
 
 fn backends() -> Vec<(Backend, HnswParams)> {
     let small = HnswParams { m: 4, ef_construction: 32, ef_search: 32, ..HnswParams::default() };
-    vec![(Backend::Flat, small.clone()), (Backend::Hnsw, small)]
+    let mut out = vec![(Backend::Flat, small.clone()), (Backend::Hnsw, small.clone())];
+    if cfg!(feature = "faiss") {
+        out.push((Backend::Faiss, small));
+    }
+    out
 }
 
 fn build(backend: Backend, params: &HnswParams, data: &[f32]) -> AnyIndex {
-    let index = AnyIndex::new(backend, Metric::L2, DIM, params.clone()).unwrap();
+    let index = crate::common::new_index(backend, params, Metric::L2, DIM);
     let ids: Vec<PointId> = (0..(data.len() / DIM) as PointId).collect();
     index.upsert(&ids, data).unwrap();
     index

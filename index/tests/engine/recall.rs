@@ -9,17 +9,17 @@ use vicinity_index::{
 
 use crate::common::{build, clustered, recall, seed};
 
-const N: usize = 10_000;
-const DIM: usize = 32;
-const K: usize = 10;
+pub const N: usize = 10_000;
+pub const DIM: usize = 32;
+pub const K: usize = 10;
 
-struct Fixture {
-    data: Vec<f32>,
-    queries: Vec<f32>,
-    flat: AnyIndex,
+pub struct Fixture {
+    pub data: Vec<f32>,
+    pub queries: Vec<f32>,
+    pub flat: AnyIndex,
 }
 
-fn fixture(metric: Metric) -> Fixture {
+pub fn fixture(metric: Metric) -> Fixture {
     let seed = seed();
     let data = clustered(N, DIM, 40, seed);
     let queries = clustered(200, DIM, 40, seed); // same centres, fresh noise
@@ -28,7 +28,7 @@ fn fixture(metric: Metric) -> Fixture {
     Fixture { data, queries, flat }
 }
 
-fn measure(index: &AnyIndex, fx: &Fixture, params: &SearchParams, filter: Option<&Filter>) -> f64 {
+pub fn measure(index: &AnyIndex, fx: &Fixture, params: &SearchParams, filter: Option<&Filter>) -> f64 {
     let queries: Vec<&[f32]> = fx.queries.chunks_exact(DIM).collect();
     let got = index.search_batch(&queries, K, params, filter).unwrap();
     let want = fx.flat.search_batch(&queries, K, &SearchParams::default(), filter).unwrap();
@@ -38,7 +38,7 @@ fn measure(index: &AnyIndex, fx: &Fixture, params: &SearchParams, filter: Option
     recall(&got, &want)
 }
 
-fn assert_floor(what: &str, value: f64, floor: f64) {
+pub fn assert_floor(what: &str, value: f64, floor: f64) {
     println!("{what}: recall@{K} = {value:.4} (seed {})", seed());
     assert!(
         value >= floor,

@@ -1,0 +1,95 @@
+//! The only unsafe code of the Faiss backend: the Faiss C API calls the `faiss` crate does not
+//! offer for shared (`&self`) use. Faiss's CPU indexes document `search` as safe to call from
+//! several threads at once; adding and removing go through the crate's `&mut` methods.
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+use std::os::raw::c_int;
+
+use faiss::index::IndexImpl;
+use faiss::search_params::SearchParameters;
+use faiss::Index;
+use faiss_sys as sys;
+
+/// The message of a failed Faiss call.
+fn check(rc: c_int) -> Result<(), String> {
+    if rc == 0 {
+        return Ok(());
+    }
+    // SAFETY: `faiss_get_last_error` returns null or a NUL-terminated string owned by the
+    // calling thread, valid until its next Faiss call; it is copied out at once.
+    let message = unsafe {
+        let p = sys::faiss_get_last_error();
+        if p.is_null() {
+            String::new()
+        } else {
+            CStr::from_ptr(p).to_string_lossy().into_owned()
+        }
+    };
+    Err(format!("faiss error {rc}: {message}"))
+}
+
+/// Searches `nq` row-major queries for `k` neighbours each: (distances, labels), `nq · k` each,
+/// label -1 where fewer than `k` were found.
+pub fn search(
+    index: &IndexImpl,
+    queries: &[f32],
+    nq: usize,
+    k: usize,
+    params: Option<&SearchParameters>,
+) -> Result<(Vec<f32>, Vec<i64>), String> {
+    if queries.len() != nq * index.d() as usize {
+        return Err(format!("{} query values for {nq} queries of dim {}", queries.len(), index.d()));
+    }
+    let mut distances = vec![0f32; nq * k];
+    let mut labels = vec![-1i64; nq * k];
+    let (nq_c, k_c) = (nq as sys::idx_t, k as sys::idx_t);
+    // SAFETY: `index` is borrowed, so its native pointer stays valid for the call; search is a
+    // const method that Faiss allows concurrently; `queries` holds nq · d floats (checked
+    // above) and both output buffers hold nq · k entries, as the call writes.
+    let rc = unsafe {
+        match params {
+            Some(p) => sys::faiss_Index_search_with_params(
+                index.inner_ptr(),
+                nq_c,
+                queries.as_ptr(),
+                k_c,
+                p.inner_ptr() as *const _,
+                distances.as_mut_ptr(),
+                labels.as_mut_ptr(),
+            ),
+            None => sys::faiss_Index_search(
+                index.inner_ptr(),
+                nq_c,
+                queries.as_ptr(),
+                k_c,
+                distances.as_mut_ptr(),
+                labels.as_mut_ptr(),
+            ),
+        }
+    };
+    check(rc)?;
+    Ok((distances, labels))
+}
+
+/// Bytes of one encoded vector (with its inverted-list number for IVF indexes).
+pub fn code_size(index: &IndexImpl) -> usize {
+    let mut size = 0usize;
+    // SAFETY: a valid, borrowed index pointer and a valid out pointer.
+    let rc = unsafe { sys::faiss_Index_sa_code_size(index.inner_ptr(), &mut size) };
+    if check(rc).is_err() {
+        return 0;
+    }
+    size
+}
+
+extern "C" {
+    fn omp_set_num_threads(n: c_int);
+}
+
+/// Caps the OpenMP threads Faiss uses for training, adding and batched searches.
+pub fn set_threads(n: usize) {
+    // SAFETY: omp_set_num_threads only sets an OpenMP runtime variable (libgomp, linked by
+    // faiss-sys); any positive count is valid.
+    unsafe { omp_set_num_threads(n.clamp(1, c_int::MAX as usize) as c_int) }
+}
