@@ -35,7 +35,7 @@ def parse_args(argv):
     p.add_argument("--factory", default="IVF1024,PQ32x8")
     p.add_argument("--nprobe", default="1,2,4,8,16,32,64")
     p.add_argument("--train-size", type=int, default=65536)
-    p.add_argument("--oversampling", default="4,8")
+    p.add_argument("--oversampling", default="8,16,32,64")
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--build-threads", type=int, default=2)
     p.add_argument("--repeat", type=int, default=1)

@@ -89,7 +89,7 @@ pub enum IndexConfig {
         #[serde(default)]
         nprobe: Option<usize>,
         /// Rescore the best `limit × oversampling` candidates with the stored f32 vectors
-        /// (default on, oversampling 4).
+        /// (default on, oversampling 16).
         #[serde(default)]
         rescore: Option<bool>,
         #[serde(default)]

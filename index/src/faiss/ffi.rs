@@ -87,9 +87,22 @@ extern "C" {
     fn omp_set_num_threads(n: c_int);
 }
 
+#[link(name = "openblas")]
+extern "C" {
+    fn openblas_set_num_threads(n: c_int);
+}
+
 /// Caps the OpenMP threads Faiss uses for training, adding and batched searches.
 pub fn set_threads(n: usize) {
     // SAFETY: omp_set_num_threads only sets an OpenMP runtime variable (libgomp, linked by
     // faiss-sys); any positive count is valid.
     unsafe { omp_set_num_threads(n.clamp(1, c_int::MAX as usize) as c_int) }
+}
+
+/// Keeps OpenBLAS single-threaded: Faiss parallelises with OpenMP around its BLAS calls, and
+/// OpenBLAS's own threads on top of those oversubscribe the cores (Faiss's advice).
+pub fn single_threaded_blas() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: openblas_set_num_threads only sets OpenBLAS's thread count; 1 is always valid.
+    ONCE.call_once(|| unsafe { openblas_set_num_threads(1) });
 }

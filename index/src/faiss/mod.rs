@@ -58,7 +58,7 @@ pub struct FaissParams {
 
 impl FaissParams {
     pub fn new(factory: impl Into<String>) -> Self {
-        FaissParams { factory: factory.into(), nprobe: 16, train_size: 0, rescore: true, oversampling: 4.0 }
+        FaissParams { factory: factory.into(), nprobe: 16, train_size: 0, rescore: true, oversampling: 16.0 }
     }
 
     /// The factory string of a named preset: `ivf_flat`, `ivf_sq8` or `ivf_pq` (PQ with `m`
@@ -138,6 +138,7 @@ pub struct Faiss {
 impl Faiss {
     pub fn new(metric: Metric, dim: usize, params: FaissParams) -> Result<Self> {
         params.validate()?;
+        ffi::single_threaded_blas();
         if dim == 0 {
             return Err(IndexError::invalid("dim", "must be at least 1"));
         }
@@ -425,6 +426,7 @@ impl Faiss {
     }
 
     pub(crate) fn read(r: &mut Reader, scratch: &Path) -> Result<Self> {
+        ffi::single_threaded_blas();
         let metric = Metric::from_code(r.u8()?).ok_or_else(|| r.corrupt("unknown metric code"))?;
         let dim = r.len()?;
         let factory_len = r.len()?;
