@@ -186,8 +186,8 @@ def engine_command(engine, args, ann_bench):
 
 
 def run_engine(engine, cmd):
-    """Run one engine's process; echo its lines to stderr; return (build line, ef lines)."""
-    print(f"compare_ann: {LABELS[engine]}: {' '.join(cmd)}", file=sys.stderr, flush=True)
+    """Run one engine's process; echo its lines to stderr; return (build line, curve lines)."""
+    print(f"compare_ann: {LABELS.get(engine, engine)}: {' '.join(cmd)}", file=sys.stderr, flush=True)
     build, curve = None, []
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as proc:
         for line in proc.stdout:
@@ -197,7 +197,7 @@ def run_engine(engine, cmd):
             except json.JSONDecodeError:
                 continue
             row["engine"] = engine
-            if "ef" in row:
+            if "recall" in row:   # a point of the curve (ef or nprobe); else the build line
                 curve.append(row)
             elif build is None:
                 build = row

@@ -14,7 +14,6 @@ Prints the build seconds, resident bytes per vector and the index's own count, t
 per nprobe with vicinity's ratio to faiss-cpu, and the best QPS at recall >= 0.90 / 0.95.
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -98,27 +97,6 @@ def command(engine, args, ann_bench):
     return cmd
 
 
-def run(engine, cmd):
-    """Like compare_ann.run_engine, keyed on nprobe."""
-    print(f"compare_faiss: {engine}: {' '.join(cmd)}", file=sys.stderr, flush=True)
-    import subprocess
-    build, curve = None, []
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as proc:
-        for line in proc.stdout:
-            print(f"  [{engine}] {line.rstrip()}", file=sys.stderr, flush=True)
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if "recall" in row:
-                curve.append(row)
-            elif build is None:
-                build = row
-    if proc.returncode != 0 or build is None:
-        sys.exit(f"compare_faiss: {engine} failed (exit {proc.returncode})")
-    return build, curve
-
-
 def report(args, results):
     b0 = next(iter(results.values()))[0]
     print(f"dataset {args.dataset} ({b0['n']} x {b0['dim']}), factory {args.factory}, "
@@ -163,7 +141,7 @@ def main(argv):
     if "faiss-cpu" in args.engines:
         ca.ensure_venv(argv, script=__file__)
     ann_bench = ca.ann_bench_path(args, features=("faiss",))
-    results = {e: run(e, command(e, args, ann_bench)) for e in args.engines}
+    results = {e: ca.run_engine(e, command(e, args, ann_bench)) for e in args.engines}
     report(args, results)
     return 0
 
