@@ -1,6 +1,7 @@
 //! `bench-http`: a load generator for a running vicinity.
 //!
 //! bench-http --url http://127.0.0.1:6333 --collection C --queries Q.fvecs [--gt G.ivecs]
+//!            [--texts texts.jsonl [--model all-minilm-l6-v2]]  (send the query texts instead)
 //!            [--base B.fvecs --distance Cosine]  (create C and load B first; ids = row numbers)
 //!            [--concurrency 32] [--seconds 20] [--ef 64] [--limit 10]
 //!            [--repeat-fraction 0.5 [--unique-rest]] [--no-cache]
@@ -11,6 +12,10 @@
 //! `--unique-rest` are each made unique (see `unique`), so that only the hot set can be answered
 //! from the cache. Prints one JSON line: QPS, p50 / p95 / p99 latency, errors
 //! and recall@limit against the ground truth.
+//!
+//! With `--texts`, the requests carry the text of each query (`{"query": {"text": …}}`, the
+//! `"split": "query"` lines of a text dataset's `texts.jsonl`, row = id) and the server embeds
+//! them; a collection created by `--base` then names `--model`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,6 +58,12 @@ struct Args {
     /// so they repeat too once the file has been sent once).
     #[arg(long)]
     unique_rest: bool,
+    /// Replay query texts (a text dataset's `texts.jsonl`) instead of query vectors.
+    #[arg(long)]
+    texts: Option<PathBuf>,
+    /// The embedding model a collection created with `--base --texts` names.
+    #[arg(long, default_value = "all-minilm-l6-v2")]
+    model: String,
 }
 
 /// `body` made unique to request `n` without changing its answer: a score threshold far below
@@ -107,6 +118,26 @@ async fn send_bytes(
     Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
 }
 
+/// The query texts of a text dataset, by row: its `"split": "query"` lines, placed at their `id`.
+fn query_texts(path: &std::path::Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut rows: Vec<(usize, String)> = Vec::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let v: Value =
+            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
+        if v["split"] == "query" {
+            let id = v["id"].as_u64().ok_or_else(|| format!("{}:{}: no id", path.display(), n + 1))?;
+            let t = v["text"].as_str().ok_or_else(|| format!("{}:{}: no text", path.display(), n + 1))?;
+            rows.push((id as usize, t.to_string()));
+        }
+    }
+    rows.sort_unstable_by_key(|(id, _)| *id);
+    if rows.iter().enumerate().any(|(i, (id, _))| *id != i) {
+        return Err(format!("{}: query ids are not the rows 0..{}", path.display(), rows.len()));
+    }
+    Ok(rows.into_iter().map(|(_, t)| t).collect())
+}
+
 fn read(path: &std::path::Path) -> Result<(usize, Vec<f32>), String> {
     vicinity::index::io::read_fvecs(path).map_err(|e| e.to_string())
 }
@@ -116,8 +147,11 @@ async fn load_base(a: &Args, addr: &str, path: &std::path::Path) -> Result<(), S
     let mut c = connect(addr).await?;
     let coll = format!("/collections/{}", a.collection);
     let _ = send(&mut c, addr, "DELETE", &coll, &json!({})).await;
-    let (status, v) =
-        send(&mut c, addr, "PUT", &coll, &json!({"vectors": {"size": dim, "distance": a.distance}})).await?;
+    let mut create = json!({"vectors": {"size": dim, "distance": a.distance}});
+    if a.texts.is_some() {
+        create["embedding"] = json!({"model": a.model});
+    }
+    let (status, v) = send(&mut c, addr, "PUT", &coll, &create).await?;
     if status != 200 {
         return Err(format!("create: {status} {v}"));
     }
@@ -146,7 +180,10 @@ async fn main() -> Result<(), String> {
         load_base(&a, &addr, base).await?;
     }
     let (dim, queries) = read(&a.queries)?;
-    let queries: Arc<Vec<Vec<f32>>> = Arc::new(queries.chunks_exact(dim).map(<[f32]>::to_vec).collect());
+    let queries: Vec<Value> = match &a.texts {
+        Some(path) => query_texts(path)?.into_iter().map(|t| json!({"text": t})).collect(),
+        None => queries.chunks_exact(dim).map(|v| json!(v)).collect(),
+    };
     let gt: Option<Arc<(usize, Vec<i32>)>> = match &a.gt {
         Some(p) => Some(Arc::new(vicinity::index::io::read_ivecs(p).map_err(|e| e.to_string())?)),
         None => None,
@@ -155,8 +192,8 @@ async fn main() -> Result<(), String> {
     let bodies: Arc<Vec<Bytes>> = Arc::new(
         queries
             .iter()
-            .map(|v| {
-                let mut body = json!({"query": v, "limit": a.limit});
+            .map(|q| {
+                let mut body = json!({"query": q, "limit": a.limit});
                 if let Some(ef) = a.ef {
                     body["params"] = json!({"hnsw_ef": ef});
                 }
@@ -171,8 +208,7 @@ async fn main() -> Result<(), String> {
     let path = format!("/collections/{}/points/query", a.collection);
     let mut tasks = Vec::new();
     for worker in 0..a.concurrency {
-        let (a, addr, path, queries, gt, bodies) =
-            (a.clone(), addr.clone(), path.clone(), queries.clone(), gt.clone(), bodies.clone());
+        let (a, addr, path, gt, bodies) = (a.clone(), addr.clone(), path.clone(), gt.clone(), bodies.clone());
         tasks.push(tokio::spawn(async move {
             let mut conn = connect(&addr).await?;
             let (mut lat, mut errors, mut found, mut wanted) = (Vec::new(), 0usize, 0usize, 0usize);
@@ -183,7 +219,7 @@ async fn main() -> Result<(), String> {
                 rng ^= rng >> 7;
                 rng ^= rng << 17;
                 let repeat = (rng % 1000) as f64 / 1000.0 < a.repeat_fraction;
-                let q = if repeat { (rng >> 20) as usize % 16 } else { i % queries.len() };
+                let q = if repeat { (rng >> 20) as usize % 16 } else { i % bodies.len() };
                 i += a.concurrency;
                 let t = Instant::now();
                 let body = if a.unique_rest && !repeat { unique(&bodies[q], i) } else { bodies[q].clone() };
@@ -236,6 +272,7 @@ async fn main() -> Result<(), String> {
             "qps": lat.len() as f64 / wall, "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
             "recall": if wanted > 0 { Some(found as f64 / wanted as f64) } else { None },
             "ef": a.ef, "repeat_fraction": a.repeat_fraction, "unique_rest": a.unique_rest, "cache": !a.no_cache,
+            "texts": a.texts.is_some(),
         })
     );
     Ok(())
