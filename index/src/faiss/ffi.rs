@@ -6,8 +6,10 @@
 use std::ffi::CStr;
 use std::os::raw::c_int;
 
+use std::marker::PhantomData;
+
 use faiss::index::IndexImpl;
-use faiss::search_params::SearchParameters;
+use faiss::selector::IdSelector;
 use faiss::Index;
 use faiss_sys as sys;
 
@@ -29,6 +31,46 @@ fn check(rc: c_int) -> Result<(), String> {
     Err(format!("faiss error {rc}: {message}"))
 }
 
+/// Search-time parameters for one call: `nprobe` (IVF indexes) and an ID selector, which stays
+/// owned by the caller. (The `faiss` crate's own constructors hand the selector to the
+/// parameters and forget it, and Faiss never frees it: a leak per filtered search.)
+pub struct Params<'a> {
+    raw: *mut sys::FaissSearchParameters,
+    _selector: PhantomData<&'a IdSelector>,
+}
+
+impl<'a> Params<'a> {
+    /// `None` when there is nothing to set (a plain search).
+    pub fn new(nprobe: Option<usize>, selector: Option<&'a IdSelector>) -> Result<Option<Self>, String> {
+        let sel = selector.map_or(std::ptr::null_mut(), IdSelector::inner_ptr);
+        let mut raw: *mut sys::FaissSearchParameters = std::ptr::null_mut();
+        let rc = match nprobe {
+            Some(nprobe) => {
+                let mut ivf: *mut sys::FaissSearchParametersIVF = std::ptr::null_mut();
+                // SAFETY: a valid out pointer; `sel` is null or a live selector that the
+                // returned object only borrows (the `'a` of `Params` keeps it alive).
+                let rc = unsafe { sys::faiss_SearchParametersIVF_new_with(&mut ivf, sel, nprobe, 0) };
+                raw = ivf.cast();
+                rc
+            }
+            // SAFETY: as above, without nprobe.
+            None if selector.is_some() => unsafe { sys::faiss_SearchParameters_new(&mut raw, sel) },
+            None => return Ok(None),
+        };
+        check(rc)?;
+        Ok(Some(Params { raw, _selector: PhantomData }))
+    }
+}
+
+impl Drop for Params<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `raw` was made by the constructor above and is freed once, here;
+        // SearchParameters has a virtual destructor, so this frees an IVF one whole. The
+        // selector is not owned by it and is not freed.
+        unsafe { sys::faiss_SearchParameters_free(self.raw) }
+    }
+}
+
 /// Searches `nq` row-major queries for `k` neighbours each: (distances, labels), `nq · k` each,
 /// label -1 where fewer than `k` were found.
 pub fn search(
@@ -36,7 +78,7 @@ pub fn search(
     queries: &[f32],
     nq: usize,
     k: usize,
-    params: Option<&SearchParameters>,
+    params: Option<&Params>,
 ) -> Result<(Vec<f32>, Vec<i64>), String> {
     if queries.len() != nq * index.d() as usize {
         return Err(format!("{} query values for {nq} queries of dim {}", queries.len(), index.d()));
@@ -54,7 +96,7 @@ pub fn search(
                 nq_c,
                 queries.as_ptr(),
                 k_c,
-                p.inner_ptr() as *const _,
+                p.raw,
                 distances.as_mut_ptr(),
                 labels.as_mut_ptr(),
             ),

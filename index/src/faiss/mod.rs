@@ -19,7 +19,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use faiss::index::IndexImpl;
-use faiss::search_params::{SearchParameters, SearchParametersIVF};
 use faiss::selector::IdSelector;
 use faiss::{Idx, Index, MetricType};
 use parking_lot::RwLock;
@@ -271,29 +270,6 @@ impl Faiss {
         top.into_sorted()
     }
 
-    /// Faiss search parameters: `nprobe` for IVF indexes, and the allowed ids as an ID selector.
-    fn faiss_params(&self, nprobe: usize, allowed: Option<&[PointId]>) -> Result<Option<SearchParameters>> {
-        let selector = match allowed {
-            Some(ids) => {
-                let labels: Vec<Idx> = ids.iter().map(|id| label(*id)).collect();
-                Some(IdSelector::batch(&labels).map_err(faiss_err)?)
-            }
-            None => None,
-        };
-        Ok(match (self.params.nlist().is_some(), selector) {
-            (true, Some(sel)) => {
-                Some(SearchParametersIVF::new_with(sel, nprobe, 0).map_err(faiss_err)?.upcast())
-            }
-            (true, None) => {
-                let mut p = SearchParametersIVF::new().map_err(faiss_err)?;
-                p.set_nprobe(nprobe);
-                Some(p.upcast())
-            }
-            (false, Some(sel)) => Some(SearchParameters::new(sel).map_err(faiss_err)?),
-            (false, None) => None,
-        })
-    }
-
     /// The best `want` candidates of every query by their Faiss codes (score, id), one Faiss
     /// call for the whole batch.
     fn candidates(
@@ -304,7 +280,15 @@ impl Faiss {
         nprobe: usize,
         allowed: Option<&[PointId]>,
     ) -> Result<Vec<Vec<(f32, PointId)>>> {
-        let params = self.faiss_params(nprobe, allowed)?;
+        let selector = match allowed {
+            Some(ids) => {
+                let labels: Vec<Idx> = ids.iter().map(|id| label(*id)).collect();
+                Some(IdSelector::batch(&labels).map_err(faiss_err)?)
+            }
+            None => None,
+        };
+        let ivf_nprobe = self.params.nlist().map(|_| nprobe);
+        let params = ffi::Params::new(ivf_nprobe, selector.as_ref()).map_err(faiss_err)?;
         let flat: Vec<f32> = queries.concat();
         let (distances, labels) =
             ffi::search(&s.index, &flat, queries.len(), want, params.as_ref()).map_err(faiss_err)?;
