@@ -495,9 +495,15 @@ impl Jobs {
 
     fn start_thread(&self, job: &Arc<Job>, f: impl FnOnce() + Send + 'static) -> Result<()> {
         let id = job.id();
+        // Checked under the lock `stop` takes: a job either starts before `stop` collects the
+        // threads (and is halted and joined) or not at all (it stays queued and runs at the next
+        // start).
+        let mut threads = self.threads.lock();
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err(Error::Conflict("the service is stopping; the job runs at the next start".into()));
+        }
         match std::thread::Builder::new().name(format!("job-{id}")).spawn(f) {
             Ok(t) => {
-                let mut threads = self.threads.lock();
                 threads.retain(|t| !t.is_finished());
                 threads.push(t);
                 Ok(())
@@ -514,11 +520,14 @@ impl Jobs {
     /// shutdown: what was committed stays, file imports and rebuilds resume at the next start
     /// (as after a kill), and a stream import is failed with the count of its committed lines.
     pub fn stop(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
+        let threads = {
+            let mut threads = self.threads.lock();
+            self.stopping.store(true, Ordering::SeqCst);
+            std::mem::take(&mut *threads)
+        };
         for job in self.jobs.read().values() {
             job.halt.store(true, Ordering::SeqCst);
         }
-        let threads = std::mem::take(&mut *self.threads.lock());
         let me = std::thread::current().id();
         for t in threads {
             if t.thread().id() != me && t.join().is_err() {

@@ -122,6 +122,7 @@ async fn bad_index_settings_are_400() {
             (json!({"type": "faiss", "preset": "ivf_zz"}), &["ivf_zz"]),
             (json!({"type": "faiss", "factory": "IVF16,Flat", "nprobe": 0}), &["nprobe"]),
             (json!({"type": "annoy"}), &["annoy"]),
+            (json!({"type": "faiss", "factory": "HNSW32"}), &["cannot remove", "HNSW32"]),
         ]
     } else {
         vec![(json!({"type": "faiss", "factory": "IVF16,Flat"}), &["faiss"])]

@@ -80,19 +80,30 @@ impl FaissParams {
         }
     }
 
-    /// The `nlist` of an IVF factory string (`IVF<n>` with digits).
+    /// The `nlist` of an IVF factory string: `IVF<n>`, with Faiss's `k` (×1024) and `M`
+    /// (×1024²) suffixes.
     pub fn nlist(&self) -> Option<usize> {
         let at = self.factory.find("IVF")? + 3;
-        let digits: String = self.factory[at..].chars().take_while(char::is_ascii_digit).collect();
-        digits.parse().ok()
+        let rest = &self.factory[at..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let n: usize = digits.parse().ok()?;
+        match rest[digits.len()..].chars().next() {
+            Some('k') => n.checked_mul(1 << 10),
+            Some('M') => n.checked_mul(1 << 20),
+            _ => Some(n),
+        }
     }
 
+    /// Points collected before training: the setting (or `max(64 · nlist, 10,000)`), and never
+    /// fewer than Faiss needs — one per list, and 256 per PQ / SQ codebook.
     fn train_size(&self) -> usize {
-        match (self.train_size, self.nlist()) {
-            (0, Some(nlist)) => (64 * nlist).max(10_000),
+        let floor = self.nlist().unwrap_or(1).max(256);
+        let wanted = match (self.train_size, self.nlist()) {
+            (0, Some(nlist)) => nlist.saturating_mul(64).max(10_000),
             (0, None) => 10_000,
             (n, _) => n,
-        }
+        };
+        wanted.max(floor)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -102,10 +113,18 @@ impl FaissParams {
         if self.nprobe == 0 {
             return Err(IndexError::invalid("nprobe", "must be at least 1"));
         }
-        if !(self.oversampling.is_finite() && self.oversampling >= 1.0) {
-            return Err(IndexError::invalid("oversampling", "must be a finite number >= 1"));
-        }
+        check_oversampling(self.oversampling)
+    }
+}
+
+/// Rescoring never reads more than `k` times this many candidates.
+const MAX_OVERSAMPLING: f32 = 100.0;
+
+fn check_oversampling(oversampling: f32) -> Result<()> {
+    if oversampling.is_finite() && oversampling >= 1.0 {
         Ok(())
+    } else {
+        Err(IndexError::invalid("oversampling", format!("must be >= 1, got {oversampling}")))
     }
 }
 
@@ -167,8 +186,21 @@ impl Faiss {
         } else {
             format!("IDMap,{}", params.factory)
         };
-        faiss::index_factory(d, &factory, kind)
-            .map_err(|e| IndexError::invalid("factory", format!("Faiss refused {:?}: {e}", params.factory)))
+        let mut index = faiss::index_factory(d, &factory, kind).map_err(|e| {
+            IndexError::invalid("factory", format!("Faiss refused {:?}: {e}", params.factory))
+        })?;
+        // Deletes and replacements need remove_ids, which some kinds (HNSW, NSG, refine) lack.
+        let nothing = IdSelector::batch(&[]).map_err(faiss_err)?;
+        if index.remove_ids(&nothing).is_err() {
+            return Err(IndexError::invalid(
+                "factory",
+                format!(
+                    "Faiss cannot remove points from {:?}; use an IVF index (IVF…,Flat / SQ8 / PQ…) or Flat",
+                    params.factory
+                ),
+            ));
+        }
+        Ok(index)
     }
 
     pub fn params(&self) -> &FaissParams {
@@ -186,16 +218,30 @@ impl Faiss {
         self.state.read().index.is_trained()
     }
 
-    /// Trains on the buffered points (a strided sample of `train_size`) and moves them in.
-    fn train_pending(&self, s: &mut State) -> Result<()> {
-        let n = s.pending_ids.len();
-        let want = self.params.train_size().min(n);
-        let step = n / want.max(1);
-        let mut sample = Vec::with_capacity(want * self.dim);
-        for row in (0..n).step_by(step.max(1)).take(want) {
-            sample.extend_from_slice(&s.pending[row * self.dim..(row + 1) * self.dim]);
+    /// Trains on a strided sample of `train_size` rows of the buffered points followed by
+    /// `new` (row-major). Nothing else changes, so a failure leaves the index as it was.
+    fn train(&self, s: &mut State, new: &[f32]) -> Result<()> {
+        let dim = self.dim;
+        let buffered = s.pending.len() / dim;
+        let n = buffered + new.len() / dim;
+        let want = self.params.train_size().min(n).max(1);
+        let mut sample = Vec::with_capacity(want * dim);
+        for r in (0..n).step_by((n / want).max(1)).take(want) {
+            let row = if r < buffered {
+                &s.pending[r * dim..(r + 1) * dim]
+            } else {
+                &new[(r - buffered) * dim..(r - buffered + 1) * dim]
+            };
+            sample.extend_from_slice(row);
         }
-        s.index.train(&sample).map_err(faiss_err)?;
+        s.index.train(&sample).map_err(faiss_err)
+    }
+
+    /// Moves the buffered points into a trained index.
+    fn flush_pending(s: &mut State) -> Result<()> {
+        if s.pending_ids.is_empty() {
+            return Ok(());
+        }
         let labels: Vec<Idx> = s.pending_ids.iter().map(|id| label(*id)).collect();
         s.index.add_with_ids(&s.pending, &labels).map_err(faiss_err)?;
         s.pending_ids = Vec::new();
@@ -392,7 +438,9 @@ impl Faiss {
             };
             per_query(queries, |q| self.score_exact(s, q, ids, k))
         } else {
-            let over = params.oversampling.unwrap_or(self.params.oversampling).max(1.0);
+            let over = params.oversampling.unwrap_or(self.params.oversampling);
+            check_oversampling(over)?;
+            let over = over.min(MAX_OVERSAMPLING);
             let rescore = source.as_ref().filter(|_| self.params.rescore).map(|src| (src, over));
             // `exact` without a source: every list, scored by the codes.
             let nprobe = match (params.exact, self.params.nlist()) {
@@ -437,8 +485,19 @@ impl Faiss {
         });
         let _ = std::fs::remove_file(scratch);
         let index = loaded?;
-        if index.d() as usize != dim || index.ntotal() as usize + pending_ids.len() != live.len() {
-            return Err(r.corrupt("the Faiss index disagrees with the stored ids"));
+        let expected_metric = match metric {
+            Metric::L2 => MetricType::L2,
+            Metric::Cosine | Metric::Dot => MetricType::InnerProduct,
+        };
+        let pending_unique: HashSet<PointId> = pending_ids.iter().copied().collect();
+        if index.d() as usize != dim
+            || index.metric_type() != expected_metric
+            || index.ntotal() as usize + pending_ids.len() != live.len()
+            || (index.is_trained() && !pending_ids.is_empty())
+            || pending_unique.len() != pending_ids.len()
+            || !pending_unique.is_subset(&live)
+        {
+            return Err(r.corrupt("the Faiss index disagrees with the stored ids and settings"));
         }
         Ok(Faiss {
             metric,
@@ -489,17 +548,19 @@ impl VectorIndex for Faiss {
         }
         let prepared = prepare_rows(self.metric, self.dim, ids, vectors)?;
         let mut s = self.state.write();
+        // Train first, when this batch brings enough points: if Faiss refuses, nothing changed.
+        if !s.index.is_trained() && s.pending_ids.len() + ids.len() >= self.params.train_size() {
+            self.train(&mut s, &prepared)?;
+        }
         let replaced: Vec<PointId> = ids.iter().copied().filter(|id| s.live.contains(id)).collect();
         self.remove(&mut s, &replaced)?;
         if s.index.is_trained() {
+            Self::flush_pending(&mut s)?;
             let labels: Vec<Idx> = ids.iter().map(|id| label(*id)).collect();
             s.index.add_with_ids(&prepared, &labels).map_err(faiss_err)?;
         } else {
             s.pending_ids.extend_from_slice(ids);
             s.pending.extend_from_slice(&prepared);
-            if s.pending_ids.len() >= self.params.train_size() {
-                self.train_pending(&mut s)?;
-            }
         }
         s.live.extend(ids.iter().copied());
         Ok(())

@@ -111,8 +111,41 @@ fn bad_settings_and_ids_are_errors() {
     assert_eq!(FaissParams::preset("ivf_pq", 1024, 32, 8).unwrap(), "IVF1024,PQ32x8");
     assert_eq!(FaissParams::preset("ivf_sq8", 256, 0, 0).unwrap(), "IVF256,SQ8");
     assert!(FaissParams::preset("hnsw", 1, 1, 8).is_err());
+    // Kinds Faiss cannot remove points from are refused up front (deletes would be lost).
+    let hnsw = AnyIndex::faiss(Metric::L2, 8, FaissParams::new("HNSW32"));
+    assert!(matches!(hnsw, Err(IndexError::InvalidParameter { name: "factory", .. })));
+    assert_eq!(FaissParams::new("IVF64k,Flat").nlist(), Some(65_536));
+    assert_eq!(FaissParams::new("OPQ16,IVF4096,PQ16").nlist(), Some(4096));
+    let over = SearchParams { oversampling: Some(f32::NAN), ..Default::default() };
+    let trained = build(pq(true), &fixture(Metric::L2).data, true);
+    assert!(matches!(
+        trained.search(&[0.0; DIM], 5, &over, None),
+        Err(IndexError::InvalidParameter { name: "oversampling", .. })
+    ));
     let index = AnyIndex::faiss(Metric::Cosine, 4, FaissParams::new("IVF4,Flat")).unwrap();
     assert!(index.upsert(&[u64::MAX], &[1.0, 0.0, 0.0, 0.0]).is_err());
     assert!(index.upsert(&[7], &[0.0; 4]).is_err(), "zero vector under cosine");
     assert_eq!(index.len(), 0);
+}
+
+/// A training size below what Faiss needs is raised to it (one point per list, 256 per
+/// codebook): with `train_size: 10` an IVF16,PQ4x8 index waits for 256 points, answering
+/// exactly from its buffer meanwhile, then trains and keeps every point.
+#[test]
+fn training_waits_for_enough_points() {
+    let data = crate::common::clustered(600, DIM, 8, crate::common::seed());
+    let params = FaissParams { train_size: 10, nprobe: 16, ..FaissParams::new("IVF16,PQ4x8") };
+    let index = AnyIndex::faiss(Metric::L2, DIM, params).unwrap();
+    let AnyIndex::Faiss(faiss) = &index else { unreachable!() };
+    index.upsert(&ids(200), &data[..200 * DIM]).unwrap();
+    assert!(!faiss.is_trained());
+    let hits = index.search(&data[7 * DIM..8 * DIM], 1, &SearchParams::default(), None).unwrap();
+    assert_eq!((hits[0].id, hits[0].score), (7, 0.0), "exact while buffered");
+    let rest: Vec<PointId> = (200..600).collect();
+    index.upsert(&rest, &data[200 * DIM..]).unwrap();
+    assert!(faiss.is_trained());
+    assert_eq!(index.len(), 600);
+    index.delete(&[7]);
+    let hits = index.search(&data[7 * DIM..8 * DIM], 10, &SearchParams::default(), None).unwrap();
+    assert!(hits.iter().all(|h| h.id != 7) && hits.len() == 10);
 }
