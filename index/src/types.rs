@@ -66,3 +66,13 @@ impl std::fmt::Debug for Filter<'_> {
         }
     }
 }
+
+/// The one rule for `oversampling` (int8 HNSW, Faiss rescoring), whether set on the index or
+/// per request.
+pub(crate) fn check_oversampling(oversampling: f32) -> crate::error::Result<()> {
+    if oversampling.is_finite() && oversampling >= 1.0 {
+        Ok(())
+    } else {
+        Err(crate::error::IndexError::invalid("oversampling", format!("must be >= 1, got {oversampling}")))
+    }
+}

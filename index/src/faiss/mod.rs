@@ -30,7 +30,7 @@ use crate::source::VectorSource;
 use crate::store::prepare_rows;
 use crate::topk::TopK;
 use crate::traits::{per_query, prepare_queries, VectorIndex};
-use crate::types::{Filter, PointId, ScoredPoint, SearchParams};
+use crate::types::{check_oversampling, Filter, PointId, ScoredPoint, SearchParams};
 
 pub use ffi::set_threads;
 
@@ -119,14 +119,6 @@ impl FaissParams {
 
 /// Rescoring never reads more than `k` times this many candidates.
 const MAX_OVERSAMPLING: f32 = 100.0;
-
-fn check_oversampling(oversampling: f32) -> Result<()> {
-    if oversampling.is_finite() && oversampling >= 1.0 {
-        Ok(())
-    } else {
-        Err(IndexError::invalid("oversampling", format!("must be >= 1, got {oversampling}")))
-    }
-}
 
 fn faiss_err(e: impl std::fmt::Display) -> IndexError {
     IndexError::Backend { backend: "faiss", reason: e.to_string() }

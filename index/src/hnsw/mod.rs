@@ -25,7 +25,7 @@ use crate::error::{IndexError, Result};
 use crate::quant::Int8Quantizer;
 use crate::store::VectorStore;
 use crate::traits::{per_query, prepare_queries, VectorIndex};
-use crate::types::{Filter, Offset, PointId, ScoredPoint, SearchParams};
+use crate::types::{check_oversampling, Filter, Offset, PointId, ScoredPoint, SearchParams};
 use graph::{Codes, Graph, MAX_M0};
 use search::{walk, Beam, F32Scorer, I8Scorer, Scorer};
 use visited::VisitedPool;
@@ -88,15 +88,6 @@ impl HnswParams {
             check_oversampling(oversampling)?;
         }
         Ok(())
-    }
-}
-
-/// The one rule for `oversampling`, whether set on the index or per request.
-fn check_oversampling(oversampling: f32) -> Result<()> {
-    if oversampling.is_finite() && oversampling >= 1.0 {
-        Ok(())
-    } else {
-        Err(IndexError::invalid("oversampling", format!("must be >= 1, got {oversampling}")))
     }
 }
 
