@@ -28,6 +28,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let state = AppState::new(catalog.clone(), config, embedder)
         .map_err(|e| format!("cannot open the job registry: {e}"))?;
     let jobs = state.jobs.clone();
+    // Kept so that the last copy of the state goes on a blocking thread below: dropping it
+    // joins the search threads and stops the jobs, which must not hold up a runtime worker.
+    let held = state.clone();
     let saver = tokio::spawn(save_loop(catalog.clone(), jobs.clone(), interval));
     tracing::info!("listening on {local}");
     axum::serve(listener, router(state))
@@ -36,7 +39,12 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     saver.abort();
     tracing::info!("shutting down: stopping jobs, saving indexes");
-    tokio::task::spawn_blocking(move || jobs.stop()).await.map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(move || {
+        jobs.stop();
+        drop(held);
+    })
+    .await
+    .map_err(|e| e.to_string())?;
     tokio::task::spawn_blocking(move || catalog.save_dirty(&mut BTreeMap::new(), Duration::ZERO, &|_| false))
         .await
         .map_err(|e| e.to_string())?;
