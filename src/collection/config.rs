@@ -75,27 +75,18 @@ pub enum IndexConfig {
     /// A Faiss index: a `factory` string (`IVF1024,PQ32x8`) or a `preset` (`ivf_flat`,
     /// `ivf_sq8`, `ivf_pq`) with `nlist`, `pq_m`, `pq_nbits`.
     Faiss {
-        #[serde(default)]
         factory: Option<String>,
-        #[serde(default)]
         preset: Option<String>,
-        #[serde(default)]
         nlist: Option<usize>,
-        #[serde(default)]
         pq_m: Option<usize>,
-        #[serde(default)]
         pq_nbits: Option<usize>,
         /// Inverted lists probed per query (default 16; `params.nprobe` overrides per request).
-        #[serde(default)]
         nprobe: Option<usize>,
         /// Rescore the best `limit × oversampling` candidates with the stored f32 vectors
         /// (default on, oversampling 16).
-        #[serde(default)]
         rescore: Option<bool>,
-        #[serde(default)]
         oversampling: Option<f32>,
         /// Points collected before the index is trained on them (default `max(64 × nlist, 10000)`).
-        #[serde(default)]
         train_size: Option<usize>,
     },
 }

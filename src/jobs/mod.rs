@@ -276,13 +276,7 @@ impl Jobs {
         for job in interrupted {
             let r = job.record();
             match &r.spec {
-                JobSpec::Stream { .. } => {
-                    let msg = format!(
-                        "interrupted by a restart: the first {} lines of the stream were committed, the rest was never received",
-                        r.done
-                    );
-                    registry.finish(&job, JobState::Failed, Some(msg), None)?;
-                }
+                JobSpec::Stream { .. } => registry.fail_cut_stream(&job, "restart")?,
                 JobSpec::File(_) | JobSpec::Index(_) => {
                     tracing::info!(
                         "job {}: resuming {:?} of collection {} after a restart",
@@ -339,6 +333,16 @@ impl Jobs {
             r.result = result;
             r.finished_at = Some(now());
         })
+    }
+
+    /// Fails a stream import whose sender is gone (its stream cannot be resumed), with the
+    /// count of the lines it committed.
+    fn fail_cut_stream(&self, job: &Job, by: &str) -> Result<()> {
+        let msg = format!(
+            "interrupted by a {by}: the first {} lines of the stream were committed, the rest was never received",
+            job.record().done
+        );
+        self.finish(job, JobState::Failed, Some(msg), None)
     }
 
     /// Records a new job (queued) for `collection`.
@@ -551,13 +555,7 @@ impl Jobs {
             }
             // Halted by a shutdown: left running, to resume at the next start.
             Ok(Outcome::Cancelled) => match job.record().spec {
-                JobSpec::Stream { .. } => {
-                    let msg = format!(
-                        "interrupted by a shutdown: the first {} lines of the stream were committed",
-                        job.record().done
-                    );
-                    self.finish(job, JobState::Failed, Some(msg), None)
-                }
+                JobSpec::Stream { .. } => self.fail_cut_stream(job, "shutdown"),
                 JobSpec::File(_) | JobSpec::Index(_) => Ok(()),
             },
             Ok(Outcome::Failed(msg)) => self.finish(job, JobState::Failed, Some(msg), None),

@@ -85,9 +85,9 @@ impl FaissParams {
     pub fn nlist(&self) -> Option<usize> {
         let at = self.factory.find("IVF")? + 3;
         let rest = &self.factory[at..];
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        let n: usize = digits.parse().ok()?;
-        match rest[digits.len()..].chars().next() {
+        let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let n: usize = rest[..end].parse().ok()?;
+        match rest[end..].chars().next() {
             Some('k') => n.checked_mul(1 << 10),
             Some('M') => n.checked_mul(1 << 20),
             _ => Some(n),
@@ -119,6 +119,20 @@ impl FaissParams {
 
 /// Rescoring never reads more than `k` times this many candidates.
 const MAX_OVERSAMPLING: f32 = 100.0;
+
+/// Faiss's metric for ours: cosine is inner product on the normalised vectors.
+fn faiss_metric(metric: Metric) -> MetricType {
+    match metric {
+        Metric::L2 => MetricType::L2,
+        Metric::Cosine | Metric::Dot => MetricType::InnerProduct,
+    }
+}
+
+/// A Faiss ID selector of `ids`.
+fn selector(ids: &[PointId]) -> Result<IdSelector> {
+    let labels: Vec<Idx> = ids.iter().map(|id| label(*id)).collect();
+    IdSelector::batch(&labels).map_err(faiss_err)
+}
 
 fn faiss_err(e: impl std::fmt::Display) -> IndexError {
     IndexError::Backend { backend: "faiss", reason: e.to_string() }
@@ -169,10 +183,7 @@ impl Faiss {
 
     fn create(metric: Metric, dim: usize, params: &FaissParams) -> Result<IndexImpl> {
         let d = u32::try_from(dim).map_err(|_| IndexError::invalid("dim", "too large"))?;
-        let kind = match metric {
-            Metric::L2 => MetricType::L2,
-            Metric::Cosine | Metric::Dot => MetricType::InnerProduct,
-        };
+        let kind = faiss_metric(metric);
         let factory = if params.factory.contains("IVF") || params.factory.starts_with("IDMap") {
             params.factory.clone()
         } else {
@@ -182,7 +193,7 @@ impl Faiss {
             IndexError::invalid("factory", format!("Faiss refused {:?}: {e}", params.factory))
         })?;
         // Deletes and replacements need remove_ids, which some kinds (HNSW, NSG, refine) lack.
-        let nothing = IdSelector::batch(&[]).map_err(faiss_err)?;
+        let nothing = selector(&[])?;
         if index.remove_ids(&nothing).is_err() {
             return Err(IndexError::invalid(
                 "factory",
@@ -247,9 +258,7 @@ impl Faiss {
             return Ok(());
         }
         if s.index.is_trained() && s.index.ntotal() > 0 {
-            let labels: Vec<Idx> = ids.iter().map(|id| label(*id)).collect();
-            let selector = IdSelector::batch(&labels).map_err(faiss_err)?;
-            s.index.remove_ids(&selector).map_err(faiss_err)?;
+            s.index.remove_ids(&selector(ids)?).map_err(faiss_err)?;
         }
         if !s.pending_ids.is_empty() {
             let gone: HashSet<PointId> = ids.iter().copied().collect();
@@ -278,8 +287,31 @@ impl Faiss {
         }
     }
 
+    /// Scores `ids` against `query` with their stored vectors into `top` (ids the source does
+    /// not know are skipped).
+    fn push_stored(
+        &self,
+        top: &mut TopK<PointId>,
+        query: &[f32],
+        source: &dyn VectorSource,
+        ids: &[PointId],
+    ) {
+        for (id, v) in ids.iter().zip(source.vectors(ids)) {
+            if let Some(v) = v.filter(|v| v.len() == self.dim) {
+                top.push(self.metric.score(query, &v), *id);
+            }
+        }
+    }
+
     /// Exact top-k of `ids` with vectors from the training buffer or the source.
-    fn score_exact(&self, s: &State, query: &[f32], ids: &[PointId], k: usize) -> Vec<(f32, PointId)> {
+    fn score_exact(
+        &self,
+        s: &State,
+        source: Option<&Arc<dyn VectorSource>>,
+        query: &[f32],
+        ids: &[PointId],
+        k: usize,
+    ) -> Vec<(f32, PointId)> {
         let mut top = TopK::new(k);
         if !s.pending_ids.is_empty() {
             let wanted: Option<HashSet<PointId>> =
@@ -290,19 +322,13 @@ impl Faiss {
                 }
             }
         }
-        if s.index.ntotal() > 0 {
-            if let Some(source) = self.source.read().as_ref() {
-                let rest: Vec<PointId> = if s.pending_ids.is_empty() {
-                    ids.to_vec()
-                } else {
-                    let pending: HashSet<PointId> = s.pending_ids.iter().copied().collect();
-                    ids.iter().copied().filter(|id| !pending.contains(id)).collect()
-                };
-                for (id, v) in rest.iter().zip(source.vectors(&rest)) {
-                    if let Some(v) = v.filter(|v| v.len() == self.dim) {
-                        top.push(self.metric.score(query, &v), *id);
-                    }
-                }
+        if let Some(source) = source.filter(|_| s.index.ntotal() > 0) {
+            if s.pending_ids.is_empty() {
+                self.push_stored(&mut top, query, source.as_ref(), ids);
+            } else {
+                let pending: HashSet<PointId> = s.pending_ids.iter().copied().collect();
+                let rest: Vec<PointId> = ids.iter().copied().filter(|id| !pending.contains(id)).collect();
+                self.push_stored(&mut top, query, source.as_ref(), &rest);
             }
         }
         top.into_sorted()
@@ -318,13 +344,7 @@ impl Faiss {
         nprobe: usize,
         allowed: Option<&[PointId]>,
     ) -> Result<Vec<Vec<(f32, PointId)>>> {
-        let selector = match allowed {
-            Some(ids) => {
-                let labels: Vec<Idx> = ids.iter().map(|id| label(*id)).collect();
-                Some(IdSelector::batch(&labels).map_err(faiss_err)?)
-            }
-            None => None,
-        };
+        let selector = allowed.map(selector).transpose()?;
         let ivf_nprobe = self.params.nlist().map(|_| nprobe);
         let params = ffi::Params::new(ivf_nprobe, selector.as_ref()).map_err(faiss_err)?;
         let flat: Vec<f32> = queries.concat();
@@ -391,11 +411,7 @@ impl Faiss {
             .map(|(q, f)| {
                 let ids: Vec<PointId> = f.iter().map(|(_, id)| *id).collect();
                 let mut top = TopK::new(k);
-                for (id, v) in ids.iter().zip(source.vectors(&ids)) {
-                    if let Some(v) = v.filter(|v| v.len() == self.dim) {
-                        top.push(self.metric.score(q, &v), *id);
-                    }
-                }
+                self.push_stored(&mut top, q, source.as_ref(), &ids);
                 top.into_sorted()
             })
             .collect())
@@ -428,7 +444,7 @@ impl Faiss {
                     &all
                 }
             };
-            per_query(queries, |q| self.score_exact(s, q, ids, k))
+            per_query(queries, |q| self.score_exact(s, source.as_ref(), q, ids, k))
         } else {
             let over = params.oversampling.unwrap_or(self.params.oversampling);
             check_oversampling(over)?;
@@ -477,13 +493,9 @@ impl Faiss {
         });
         let _ = std::fs::remove_file(scratch);
         let index = loaded?;
-        let expected_metric = match metric {
-            Metric::L2 => MetricType::L2,
-            Metric::Cosine | Metric::Dot => MetricType::InnerProduct,
-        };
         let pending_unique: HashSet<PointId> = pending_ids.iter().copied().collect();
         if index.d() as usize != dim
-            || index.metric_type() != expected_metric
+            || index.metric_type() != faiss_metric(metric)
             || index.ntotal() as usize + pending_ids.len() != live.len()
             || (index.is_trained() && !pending_ids.is_empty())
             || pending_unique.len() != pending_ids.len()
