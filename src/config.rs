@@ -51,7 +51,7 @@ pub struct SearchConfig {
     pub max_limit: usize,
     /// Largest number of queries in one batch request.
     pub max_batch: usize,
-    /// Searches running at once (0: one per core).
+    /// Searches running at once (0: two per core).
     pub max_concurrent: usize,
     /// Searches waiting beyond those; more are answered 503 with Retry-After.
     pub max_queued: usize,

@@ -2,6 +2,9 @@
 //! - `vicinity serve [--host H] [--port P] [--data-dir D] [--config F]`
 //! - `vicinity import FILE --collection C [--server URL]` (a running server's bulk import)
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

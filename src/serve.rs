@@ -32,12 +32,14 @@ pub async fn serve(config: Config) -> Result<(), String> {
     // joins the search threads and stops the jobs, which must not hold up a runtime worker.
     let held = state.clone();
     let saver = tokio::spawn(save_loop(catalog.clone(), jobs.clone(), interval));
+    let upkeep = tokio::spawn(crate::api::metrics::upkeep_loop());
     tracing::info!("listening on {local}");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
     saver.abort();
+    upkeep.abort();
     tracing::info!("shutting down: stopping jobs, saving indexes");
     tokio::task::spawn_blocking(move || {
         jobs.stop();

@@ -44,6 +44,17 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// Every 5 s, folds the histogram samples recorded since into their buckets. The recorder
+/// keeps every sample until then (or until a scrape), so without this a server nobody scrapes
+/// would grow by two samples per request for ever.
+pub async fn upkeep_loop() {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        handle().run_upkeep();
+    }
+}
+
 /// Counts and times every request under its route template.
 pub async fn track(req: Request, next: Next) -> Response {
     let started = Instant::now();

@@ -253,15 +253,24 @@ impl<'de> Deserialize<'de> for QueryValue {
                 f.write_str("a vector, a point id or a query object")
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<QueryValue, A::Error> {
-                let mut items: Vec<Value> = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(item) = seq.next_element::<Value>()? {
-                    items.push(item);
+                // Numbers are read straight into a vector; the first element that is not a
+                // number turns the list back into JSON (then `parse_query` names the problem).
+                let mut numbers: Vec<f64> = Vec::with_capacity(seq.size_hint().unwrap_or(384));
+                while let Some(item) = seq.next_element::<Element>()? {
+                    match item {
+                        Element::Number(x) => numbers.push(x),
+                        Element::Other(other) => {
+                            let mut items: Vec<Value> = numbers.into_iter().map(Value::from).collect();
+                            items.push(other);
+                            while let Some(item) = seq.next_element::<Value>()? {
+                                items.push(item);
+                            }
+                            return Ok(QueryValue::Other(Value::Array(items)));
+                        }
+                    }
                 }
                 // Out-of-range numbers become ±inf here and are refused by the vector checks.
-                match items.iter().map(|x| x.as_f64().map(|f| f as f32)).collect::<Option<Vec<f32>>>() {
-                    Some(v) => Ok(QueryValue::Vector(v)),
-                    None => Ok(QueryValue::Other(Value::Array(items))),
-                }
+                Ok(QueryValue::Vector(numbers.into_iter().map(|x| x as f32).collect()))
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<QueryValue, A::Error> {
                 Value::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(QueryValue::Other)
@@ -283,6 +292,49 @@ impl<'de> Deserialize<'de> for QueryValue {
             }
             fn visit_unit<E>(self) -> Result<QueryValue, E> {
                 Ok(QueryValue::Other(Value::Null))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// One element of a query list: a number, kept as read, or any other JSON.
+enum Element {
+    Number(f64),
+    Other(Value),
+}
+
+impl<'de> Deserialize<'de> for Element {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Element;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Element, E> {
+                Ok(Element::Number(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Element, E> {
+                Ok(Element::Number(v as f64))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Element, E> {
+                Ok(Element::Number(v as f64))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Element, E> {
+                Ok(Element::Other(Value::from(v)))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Element, E> {
+                Ok(Element::Other(Value::from(v)))
+            }
+            fn visit_unit<E>(self) -> Result<Element, E> {
+                Ok(Element::Other(Value::Null))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Element, A::Error> {
+                Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(Element::Other)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Element, A::Error> {
+                Value::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Element::Other)
             }
         }
         d.deserialize_any(Visit)

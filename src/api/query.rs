@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use rayon::prelude::*;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use vicinity_index::SearchParams;
 
 use super::extract::{syntax_error, typed, Body, JsonBytes, Path};
@@ -20,6 +20,7 @@ use super::ResultCache;
 use super::{ok, ApiError, ApiResult, AppState};
 use crate::collection::{Example, ExtId, PayloadSelector, Query, Search, Strategy};
 use crate::config::Config;
+use crate::error::Error;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
@@ -270,7 +271,7 @@ pub async fn query(
     cached(&st, &name, body, |st, name, req: QueryRequest| async move {
         let search = from_query_request(req, &st.config)?;
         let mut hits = run(&st, &name, vec![search]).await?;
-        Ok(json!({"points": hits.pop().unwrap_or_default()}))
+        encode(&Points { points: hits.pop().unwrap_or_default() })
     })
     .await
 }
@@ -286,9 +287,19 @@ pub async fn query_batch(
         let searches =
             req.searches.into_iter().map(|r| from_query_request(r, &st.config)).collect::<Result<_, _>>()?;
         let hits = run(&st, &name, searches).await?;
-        Ok(Value::Array(hits.into_iter().map(|points| json!({"points": points})).collect()))
+        encode(&hits.into_iter().map(|points| Points { points }).collect::<Vec<_>>())
     })
     .await
+}
+
+/// One query's answer, `{"points": [hit]}`, serialised straight to text (no JSON tree).
+#[derive(serde::Serialize)]
+struct Points {
+    points: Vec<crate::collection::Hit>,
+}
+
+fn encode(answer: &impl serde::Serialize) -> Result<String, ApiError> {
+    serde_json::to_string(answer).map_err(|e| Error::Internal(format!("encoding the answer: {e}")).into())
 }
 
 /// A request that can switch the result cache off (`"cache": false`).
@@ -319,7 +330,7 @@ async fn cached<R, F, Fut>(st: &AppState, name: &str, body: Bytes, answer: F) ->
 where
     R: serde::de::DeserializeOwned + CacheSwitch,
     F: FnOnce(AppState, String, R) -> Fut,
-    Fut: std::future::Future<Output = Result<Value, ApiError>>,
+    Fut: std::future::Future<Output = Result<String, ApiError>>,
 {
     let started = Instant::now();
     let mentions_cache = body.windows(7).any(|w| w == b"\"cache\"");
@@ -335,7 +346,7 @@ where
                     cache
                 }
                 _ => {
-                    let result = answer(st.clone(), name.to_string(), req).await?.to_string();
+                    let result = answer(st.clone(), name.to_string(), req).await?;
                     return Ok(envelope(&result, started));
                 }
             }
@@ -367,7 +378,7 @@ where
             Err(_) => typed(&body)?,
         },
     };
-    let result: Arc<str> = answer(st.clone(), name.to_string(), req).await?.to_string().into();
+    let result: Arc<str> = answer(st.clone(), name.to_string(), req).await?.into();
     cache.insert(key, result.clone());
     if let Some(exact) = exact {
         cache.insert(exact, result.clone());
