@@ -23,6 +23,10 @@ on the same two cores as the server, so its CPU is taken from the server's:
     overhead, so that a GIL-bound client does not under-measure Chroma.
 Before the timed runs each server gets a 2 s warm-up at 2 clients (not reported).
 
+In the same run, after vicinity's HTTP measurements: `ann-bench` on the same files (its own
+index, same M / ef_construction, the same ef, one query thread per core, fastest of 10 passes),
+the in-process QPS that the HTTP numbers are a fraction of.
+
 vicinity: $CARGO_TARGET_DIR/release/{vicinity,bench-http} (CARGO_TARGET_DIR defaults to
 /var/cache/vicinity/target) are copied to a temp dir first and the copies run, so a rebuild
 does not disturb the run; this script never runs cargo. The server runs as
@@ -360,6 +364,20 @@ def run_vicinity(args, tmp, base):
     return rows, load_s
 
 
+def in_process(args, tmp):
+    """ann-bench's QPS at the same ef with one query thread per core (no HTTP, no JSON)."""
+    d = args.dataset_dir
+    cmd = [str(tmp / "ann-bench"), "--base", str(d / "base.fvecs"), "--query", str(d / "query.fvecs"),
+           "--gt", str(d / "gt.ivecs"), "--metric", "cosine", "--k", str(K), "--m", str(M),
+           "--ef-construction", str(EF_CONSTRUCTION), "--ef", str(args.ef),
+           "--threads", str(os.cpu_count() or 2), "--repeat", "10"]
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
+    row = [json.loads(line) for line in done.stdout.splitlines() if '"qps"' in line][-1]
+    row["engine"] = "ann-bench"
+    print(json.dumps(row), flush=True)
+    return row
+
+
 def run_chroma(args, tmp, base, queries, truth):
     data = args.keep_chroma_dir or tmp / "chroma-data"
     port = free_port()
@@ -377,7 +395,7 @@ def run_chroma(args, tmp, base, queries, truth):
 
 
 def copy_binaries(tmp):
-    for name in ("vicinity", "bench-http"):
+    for name in ("vicinity", "bench-http", "ann-bench"):
         src = TARGET / "release" / name
         if not src.exists():
             sys.exit(f"compare_http: {src} not found; build with `cargo build --release`")
@@ -388,7 +406,7 @@ def load_text(seconds):
     return "reused" if seconds is None else f"{seconds:.0f} s"
 
 
-def report(args, base, ours, peer, loads):
+def report(args, base, ours, peer, loads, inproc):
     import chromadb
     print(f"\n{args.dataset_dir.name} ({base.shape[0]} x {base.shape[1]}), cosine, M={M}, "
           f"ef_construction={EF_CONSTRUCTION}, ef={args.ef}, k={K}, {args.seconds:g} s per "
@@ -401,6 +419,9 @@ def report(args, base, ours, peer, loads):
         ratio = o["qps"] / p["qps"] if p["qps"] else float("nan")
         print(f"| {c} | {o['qps']:,.0f} | {o['p99_ms']:.2f} | {o['recall']:.3f} | "
               f"{p['qps']:,.0f} | {p['p99_ms']:.2f} | {p['recall']:.3f} | {ratio:.2f}x |")
+    print(f"\nin-process ann-bench, {inproc['threads']} query threads, ef={args.ef}: "
+          f"{inproc['qps']:,.0f} QPS, recall@10 {inproc['recall']:.3f}; vicinity over HTTP: "
+          + ", ".join(f"{ours[c]['qps'] / inproc['qps']:.0%} at {c} clients" for c in args.concurrency))
 
 
 def main(argv):
@@ -412,9 +433,11 @@ def main(argv):
         base, queries, truth = load_dataset(args.dataset_dir)
         log(f"vicinity ({tmp}/vicinity.log)")
         ours, vicinity_load_s = run_vicinity(args, tmp, base)
+        log("in-process ann-bench")
+        inproc = in_process(args, tmp)
         log(f"Chroma ({tmp}/chroma.log)")
         peer, chroma_load_s = run_chroma(args, tmp, base, queries, truth)
-        report(args, base, ours, peer, (vicinity_load_s, chroma_load_s))
+        report(args, base, ours, peer, (vicinity_load_s, chroma_load_s), inproc)
     return 0
 
 
