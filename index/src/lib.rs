@@ -20,6 +20,7 @@ pub mod flat;
 pub mod hnsw;
 #[cfg(feature = "hnsw-rs")]
 pub mod hnsw_rs_backend;
+mod huge;
 pub mod io;
 pub mod persist;
 mod quant;

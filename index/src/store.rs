@@ -77,9 +77,9 @@ impl VectorStore {
     /// Returns the first new offset.
     pub fn append(&mut self, ids: &[PointId], prepared: &[f32]) -> Offset {
         let first = self.offsets() as Offset;
-        self.vectors.reserve_exact(prepared.len());
+        crate::huge::reserve(&mut self.vectors, prepared.len());
         self.vectors.extend_from_slice(prepared);
-        self.ids.reserve_exact(ids.len());
+        self.ids.reserve(ids.len());
         self.id_map.reserve(ids.len());
         for (i, &id) in ids.iter().enumerate() {
             let offset = first + i as Offset;
@@ -211,7 +211,7 @@ impl VectorStore {
                 return Err(r.corrupt(format!("id {id} is live at two offsets")));
             }
         }
-        store.vectors = vectors;
+        store.vectors = crate::huge::rehome(vectors);
         store.ids = ids;
         store.deleted = deleted;
         Ok(store)

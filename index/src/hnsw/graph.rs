@@ -63,10 +63,10 @@ impl Graph {
     /// Allocates empty neighbour lists for offsets `levels.len()..` with the given levels.
     pub fn grow(&mut self, new_levels: &[u8]) {
         let n = new_levels.len();
-        self.links0.reserve_exact(n * (1 + self.m0));
+        crate::huge::reserve(&mut self.links0, n * (1 + self.m0));
         self.links0.extend((0..n * (1 + self.m0)).map(|_| AtomicU32::new(0)));
-        self.upper_start.reserve_exact(n);
-        self.locks.reserve_exact(n);
+        self.upper_start.reserve(n);
+        self.locks.reserve(n);
         for &level in new_levels {
             if level == 0 {
                 self.upper_start.push(NO_UPPER);
@@ -188,7 +188,7 @@ impl Graph {
             m0,
             locks: (0..n).map(|_| Mutex::new(())).collect(),
             levels,
-            links0: atomics(links0),
+            links0: crate::huge::rehome(atomics(links0)),
             upper_start,
             upper: atomics(upper),
             entry: AtomicU64::new(NO_ENTRY),

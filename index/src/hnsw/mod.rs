@@ -150,14 +150,14 @@ impl Hnsw {
                 if store.offsets() < 2 * codes.quantizer.fitted_on.max(1)
                     || codes.quantizer.fitted_on >= 100_000 =>
             {
-                codes.data.reserve_exact((store.offsets() - first as usize) * dim);
+                crate::huge::reserve(&mut codes.data, (store.offsets() - first as usize) * dim);
                 for row in store.vectors[first as usize * dim..].chunks_exact(dim) {
                     codes.quantizer.encode_into(row, &mut codes.data);
                 }
             }
             _ => {
                 let quantizer = Int8Quantizer::fit(store.metric, dim, &store.vectors);
-                let data = quantizer.encode_all(&store.vectors, dim);
+                let data = crate::huge::rehome(quantizer.encode_all(&store.vectors, dim));
                 graph.codes = Some(Codes { quantizer, data });
             }
         }

@@ -86,7 +86,7 @@ impl Hnsw {
             0 => None,
             1 => {
                 let quantizer = Int8Quantizer::read(r, dim)?;
-                Some(Codes { quantizer, data: r.i8s(n * dim)? })
+                Some(Codes { quantizer, data: crate::huge::rehome(r.i8s(n * dim)?) })
             }
             other => return Err(r.corrupt(format!("unknown codes flag {other}"))),
         };
