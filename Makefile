@@ -72,4 +72,4 @@ compare-embed: build
 # Side-by-side with hnswlib and faiss on the public datasets (see README, Performance).
 COMPARE_DATASETS ?= gcide-minilm gmm-1m-128
 compare: setup
-	for d in $(COMPARE_DATASETS); do python3 benches/compare_ann.py --dataset $$d --repeat 3 || exit 1; done
+	for d in $(COMPARE_DATASETS); do python3 benches/compare_ann.py --dataset $$d --repeat 3 --rounds 3 || exit 1; done
