@@ -30,6 +30,20 @@ pub struct ServiceConfig {
     pub api_key: Option<String>,
     /// When set, the admin routes (jobs, import, rebuild, snapshots) need this key.
     pub admin_api_key: Option<String>,
+    /// Runtime worker threads for HTTP (0: half the cores, at least one). Searches run on
+    /// their own threads (`search.max_concurrent`), so the HTTP side needs only a share of
+    /// the cores, and fewer workers hand requests between each other less.
+    pub http_workers: usize,
+}
+
+impl ServiceConfig {
+    /// The runtime's worker count `http_workers` asks for.
+    pub fn http_worker_threads(&self) -> usize {
+        match self.http_workers {
+            0 => (std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) / 2).max(1),
+            n => n,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -68,6 +82,7 @@ impl Default for ServiceConfig {
             log: "info".into(),
             api_key: None,
             admin_api_key: None,
+            http_workers: 0,
         }
     }
 }
