@@ -179,7 +179,9 @@ impl VectorStore {
     }
 
     pub fn memory_bytes(&self) -> usize {
-        self.vectors.capacity() * 4
+        // The vectors grow into fresh allocations (`huge::reserve`) whose spare capacity is
+        // never touched, so it is not resident: count what is in use.
+        self.vectors.len() * 4
             + self.ids.capacity() * 8
             + self.deleted.capacity() * 8
             // hashbrown: key + value + one control byte per bucket

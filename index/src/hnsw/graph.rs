@@ -137,9 +137,10 @@ impl Graph {
 
     pub fn memory_bytes(&self) -> usize {
         self.store.memory_bytes()
-            + self.codes.as_ref().map_or(0, |c| c.data.capacity())
+            // Codes and level-0 lists grow like the vectors: their spare capacity is not resident.
+            + self.codes.as_ref().map_or(0, |c| c.data.len())
             + self.levels.capacity()
-            + (self.links0.capacity() + self.upper.capacity() + self.upper_start.capacity()) * 4
+            + (self.links0.len() + self.upper.capacity() + self.upper_start.capacity()) * 4
             + self.locks.capacity() * std::mem::size_of::<Mutex<()>>()
     }
 
