@@ -77,13 +77,8 @@ impl AppState {
         embedder: Option<Arc<Embedder>>,
     ) -> crate::error::Result<AppState> {
         let s = &config.search;
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        // Two search threads per core: while one waits for its next query or is preempted by
-        // the HTTP side, the core still has a search to run. On 2 cores under 32 clients this
-        // raised uncached QPS by ~8% over one per core (and lowered p99).
-        let concurrent = if s.max_concurrent == 0 { 2 * cores } else { s.max_concurrent };
         let admission =
-            Admission::new(concurrent, s.max_queued, std::time::Duration::from_millis(s.timeout_ms));
+            Admission::new(s.search_threads(), s.max_queued, std::time::Duration::from_millis(s.timeout_ms));
         let jobs = Jobs::open(
             catalog.clone(),
             embedder.clone(),
