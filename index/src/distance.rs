@@ -118,7 +118,7 @@ pub fn validate(vector: &[f32], dim: usize) -> Result<()> {
 }
 
 #[inline(always)]
-fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     // Lengths are equal by construction inside the engine; NaN would surface, not hide.
     <f32 as SpatialSimilarity>::dot(a, b).unwrap_or(f64::NAN) as f32
 }

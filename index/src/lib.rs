@@ -13,6 +13,7 @@
 
 pub mod any;
 pub mod distance;
+mod early;
 pub mod error;
 #[cfg(feature = "faiss")]
 pub mod faiss;
@@ -24,6 +25,7 @@ mod huge;
 pub mod io;
 pub mod persist;
 mod quant;
+mod rotation;
 pub mod source;
 mod store;
 mod topk;

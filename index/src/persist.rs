@@ -16,7 +16,8 @@ use crate::error::{IndexError, Result};
 
 const MAGIC: &[u8; 8] = b"VICINITY";
 /// Bump on any change to what a backend writes; add a reader for the old version when bumping.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: HNSW files end with the fitted rotation (absent from version 1 files).
+pub const FORMAT_VERSION: u32 = 2;
 
 #[cfg(not(target_endian = "little"))]
 compile_error!("the index file format is little-endian and read by casting; big-endian is unsupported");
@@ -105,6 +106,8 @@ pub(crate) struct Reader {
     end: usize,
     path: PathBuf,
     pub kind: Kind,
+    /// The format version the file was written in.
+    pub version: u32,
 }
 
 impl Reader {
@@ -143,7 +146,7 @@ impl Reader {
             3 => Kind::Faiss,
             other => return Err(IndexError::corrupt(path, format!("unknown index kind {other}"))),
         };
-        Ok(Reader { data, pos: header, end, path: path.to_path_buf(), kind })
+        Ok(Reader { data, pos: header, end, path: path.to_path_buf(), kind, version })
     }
 
     pub fn corrupt(&self, reason: impl Into<String>) -> IndexError {

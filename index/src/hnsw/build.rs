@@ -13,12 +13,7 @@ impl Hnsw {
     pub(super) fn link(&self, graph: &Graph, q: Offset, pool: &VisitedPool) {
         let level = graph.levels[q as usize] as usize;
         let store = &graph.store;
-        let scorer = F32Scorer {
-            metric: store.metric,
-            query: store.vector(q),
-            vectors: &store.vectors,
-            dim: store.dim,
-        };
+        let scorer = F32Scorer::new(store.metric, store.vector(q), &store.vectors, store.dim);
 
         // A node that will become the new top holds the entry lock for its whole insertion
         // (as hnswlib does), so two new tops cannot race.

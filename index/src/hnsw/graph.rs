@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use parking_lot::Mutex;
 
 use crate::quant::Int8Quantizer;
+use crate::rotation::Rotation;
 use crate::store::VectorStore;
 use crate::types::Offset;
 
@@ -33,6 +34,8 @@ pub(super) struct Codes {
 pub(super) struct Graph {
     pub store: VectorStore,
     pub codes: Option<Codes>,
+    /// The basis the stored vectors (and queries) are in, once fitted; see `crate::rotation`.
+    pub rotation: Option<Rotation>,
     pub m: usize,
     pub m0: usize,
     pub levels: Vec<u8>,
@@ -49,6 +52,7 @@ impl Graph {
         Graph {
             store,
             codes: None,
+            rotation: None,
             m,
             m0: 2 * m,
             levels: Vec::new(),
@@ -139,6 +143,7 @@ impl Graph {
         self.store.memory_bytes()
             // Codes and level-0 lists grow like the vectors: their spare capacity is not resident.
             + self.codes.as_ref().map_or(0, |c| c.data.len())
+            + self.rotation.as_ref().map_or(0, Rotation::memory_bytes)
             + self.levels.capacity()
             + (self.links0.len() + self.upper.capacity() + self.upper_start.capacity()) * 4
             + self.locks.capacity() * std::mem::size_of::<Mutex<()>>()
@@ -185,6 +190,7 @@ impl Graph {
         Ok(Graph {
             store,
             codes: None,
+            rotation: None,
             m,
             m0,
             locks: (0..n).map(|_| Mutex::new(())).collect(),

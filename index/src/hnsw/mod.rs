@@ -21,14 +21,33 @@ use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::distance::Metric;
+use crate::early::{BLOCK, MAX_CHECKS};
 use crate::error::{IndexError, Result};
 use crate::quant::Int8Quantizer;
+use crate::rotation::Rotation;
 use crate::store::VectorStore;
 use crate::traits::{per_query, prepare_queries, VectorIndex};
 use crate::types::{check_oversampling, Filter, Offset, PointId, ScoredPoint, SearchParams};
 use graph::{Codes, Graph, MAX_M0};
 use search::{walk, Beam, F32Scorer, I8Scorer, Scorer};
 use visited::VisitedPool;
+
+/// Points an index holds before it fits its basis (`crate::rotation`): enough to estimate the
+/// principal axes, few enough that moving the earlier points into the basis is cheap.
+const ROTATION_FIT_AT: usize = 1024;
+
+/// Re-normalises rotated cosine vectors (a rotation in f32 keeps norms to ~1e-7 only).
+fn normalize_rows(metric: Metric, dim: usize, rows: &mut [f32]) {
+    if metric != Metric::Cosine {
+        return;
+    }
+    for row in rows.chunks_exact_mut(dim.max(1)) {
+        let norm = crate::distance::dot_f32(row, row).sqrt();
+        if norm > 0.0 {
+            row.iter_mut().for_each(|x| *x /= norm);
+        }
+    }
+}
 
 /// Build and search parameters, named as in the paper.
 #[derive(Clone, Debug, PartialEq)]
@@ -163,6 +182,31 @@ impl Hnsw {
         }
     }
 
+    /// Whether this index keeps its vectors in a fitted basis: f32 walks with an
+    /// early-abandoning bound (cosine or L2) and a dimension with checkpoints to bound at.
+    fn rotates(&self, metric: Metric, dim: usize) -> bool {
+        self.params.quantization.is_none()
+            && matches!(metric, Metric::Cosine | Metric::L2)
+            && (2 * BLOCK..=BLOCK * (MAX_CHECKS + 1)).contains(&dim)
+    }
+
+    /// The basis to adopt with this batch: fitted once, when the index first reaches
+    /// `ROTATION_FIT_AT` points (an index loaded from a file without one keeps the identity).
+    fn fit_rotation(&self, graph: &Graph, batch: &[f32]) -> Option<Rotation> {
+        let store = &graph.store;
+        let existing = store.offsets();
+        let incoming = batch.len() / store.dim.max(1);
+        if graph.rotation.is_some()
+            || !self.rotates(store.metric, store.dim)
+            || existing >= ROTATION_FIT_AT
+            || existing + incoming < ROTATION_FIT_AT
+        {
+            return None;
+        }
+        let sample: Vec<f32> = store.vectors.iter().chain(batch).copied().collect();
+        Some(Rotation::fit(store.metric, store.dim, &sample))
+    }
+
     fn search_one(
         &self,
         graph: &Graph,
@@ -185,7 +229,7 @@ impl Hnsw {
         let fill = filter.is_some() || store.deleted_count() > 0;
         let admit = fill.then_some(|o: Offset| store.admits(o, filter));
         let mut visited = self.visited.get(store.offsets());
-        let f32_scorer = F32Scorer { metric: store.metric, query, vectors: &store.vectors, dim: store.dim };
+        let f32_scorer = F32Scorer::new(store.metric, query, &store.vectors, store.dim);
         let mut hits: Vec<(f32, PointId)> = match (&graph.codes, self.params.quantization) {
             (Some(codes), Some(Quantization::Int8 { oversampling })) => {
                 let mut code = Vec::with_capacity(store.dim);
@@ -246,16 +290,34 @@ impl VectorIndex for Hnsw {
     }
     fn vector(&self, id: PointId) -> Option<Vec<f32>> {
         let graph = self.graph.read();
-        graph.store.offset_of(id).map(|o| graph.store.vector(o).to_vec())
+        let stored = graph.store.vector(graph.store.offset_of(id)?);
+        Some(graph.rotation.as_ref().map_or_else(|| stored.to_vec(), |r| r.invert(stored)))
     }
 
     fn upsert(&self, ids: &[PointId], vectors: &[f32]) -> Result<()> {
         let _writer = self.writer.lock();
-        let prepared = self.graph.read().store.prepare_batch(ids, vectors)?;
+        let (mut prepared, fitted) = {
+            let graph = self.graph.read();
+            let prepared = graph.store.prepare_batch(ids, vectors)?;
+            let fitted = self.fit_rotation(&graph, &prepared);
+            (prepared, fitted)
+        };
         if ids.is_empty() {
             return Ok(());
         }
         let mut graph = self.graph.write();
+        if let Some(rotation) = fitted {
+            // The points so far (fewer than ROTATION_FIT_AT) move into the new basis; the graph
+            // is unchanged, as rotations change no score.
+            let store = &mut graph.store;
+            rotation.apply_rows(&mut store.vectors);
+            normalize_rows(store.metric, store.dim, &mut store.vectors);
+            graph.rotation = Some(rotation);
+        }
+        if let Some(rotation) = &graph.rotation {
+            rotation.apply_rows(&mut prepared);
+            normalize_rows(graph.store.metric, graph.store.dim, &mut prepared);
+        }
         let first = graph.store.append(ids, &prepared);
         drop(prepared);
         let end = first + ids.len() as Offset;
@@ -297,7 +359,15 @@ impl VectorIndex for Hnsw {
         filter: Option<&Filter>,
     ) -> Result<Vec<Vec<ScoredPoint>>> {
         let graph = self.graph.read();
-        let queries = prepare_queries(graph.store.metric, graph.store.dim, queries)?;
+        let mut queries = prepare_queries(graph.store.metric, graph.store.dim, queries)?;
+        if let Some(rotation) = &graph.rotation {
+            for q in &mut queries {
+                let mut rotated = vec![0f32; q.len()];
+                rotation.apply(q, &mut rotated);
+                normalize_rows(graph.store.metric, graph.store.dim, &mut rotated);
+                *q = rotated;
+            }
+        }
         let ef = params.ef.unwrap_or(self.params.ef_search);
         if ef == 0 {
             return Err(IndexError::invalid("ef", "must be at least 1"));

@@ -9,6 +9,7 @@ use super::{Hnsw, HnswParams, Quantization};
 use crate::error::Result;
 use crate::persist::{Kind, Reader, Writer};
 use crate::quant::Int8Quantizer;
+use crate::rotation::Rotation;
 use crate::store::VectorStore;
 
 impl Hnsw {
@@ -43,6 +44,13 @@ impl Hnsw {
                 w.u8(1)?;
                 codes.quantizer.write(&mut w)?;
                 w.i8s(&codes.data)?;
+            }
+        }
+        match &graph.rotation {
+            None => w.u8(0)?,
+            Some(rotation) => {
+                w.u8(1)?;
+                rotation.write(&mut w)?;
             }
         }
         w.finish()
@@ -92,6 +100,15 @@ impl Hnsw {
         };
         if graph.codes.is_some() != (params.quantization.is_some() && n > 0) {
             return Err(r.corrupt("quantization codes disagree with the parameters"));
+        }
+        // Version 1 files predate the rotation: their vectors are in the caller's basis.
+        graph.rotation = match if r.version >= 2 { r.u8()? } else { 0 } {
+            0 => None,
+            1 => Some(Rotation::read(r, dim)?),
+            other => return Err(r.corrupt(format!("unknown rotation flag {other}"))),
+        };
+        if graph.rotation.is_some() && params.quantization.is_some() {
+            return Err(r.corrupt("a rotation with quantization codes"));
         }
         Ok(Hnsw::from_graph(graph, params))
     }

@@ -9,6 +9,7 @@ use std::collections::BinaryHeap;
 use super::graph::{Graph, MAX_M0};
 use super::visited::Visited;
 use crate::distance::{prefetch, Metric};
+use crate::early::{dot_above, neg_l2_above, QueryTails};
 use crate::topk::Worst;
 use crate::types::Offset;
 
@@ -18,7 +19,34 @@ const PREFETCH_LINES: usize = 4;
 /// Scores stored points against one query.
 pub(super) trait Scorer {
     fn score(&self, offset: Offset) -> f32;
+    /// The score when it may exceed `threshold`; otherwise any value not above it (a scorer
+    /// may stop reading the vector once the score provably cannot beat the threshold).
+    #[inline(always)]
+    fn score_above(&self, offset: Offset, threshold: f32) -> f32 {
+        let _ = threshold;
+        self.score(offset)
+    }
     fn prefetch(&self, offset: Offset);
+}
+
+/// How an f32 scorer may abandon a score early (see `crate::early`).
+#[derive(Clone, Copy)]
+pub(super) enum Bound {
+    None,
+    /// Unit vectors: the query's tail norms.
+    Unit(QueryTails),
+    /// Squared distances, checked at this many checkpoints.
+    L2(usize),
+}
+
+impl Bound {
+    pub fn for_query(metric: Metric, query: &[f32]) -> Self {
+        match (metric, QueryTails::new(query)) {
+            (Metric::Cosine, Some(tails)) => Bound::Unit(tails),
+            (Metric::L2, Some(_)) => Bound::L2(query.len().div_ceil(crate::early::BLOCK) - 1),
+            _ => Bound::None,
+        }
+    }
 }
 
 pub(super) struct F32Scorer<'a> {
@@ -26,6 +54,13 @@ pub(super) struct F32Scorer<'a> {
     pub query: &'a [f32],
     pub vectors: &'a [f32],
     pub dim: usize,
+    pub bound: Bound,
+}
+
+impl<'a> F32Scorer<'a> {
+    pub fn new(metric: Metric, query: &'a [f32], vectors: &'a [f32], dim: usize) -> Self {
+        F32Scorer { metric, query, vectors, dim, bound: Bound::for_query(metric, query) }
+    }
 }
 
 impl Scorer for F32Scorer<'_> {
@@ -33,6 +68,17 @@ impl Scorer for F32Scorer<'_> {
     fn score(&self, offset: Offset) -> f32 {
         let start = offset as usize * self.dim;
         self.metric.score(self.query, &self.vectors[start..start + self.dim])
+    }
+    #[inline(always)]
+    fn score_above(&self, offset: Offset, threshold: f32) -> f32 {
+        let start = offset as usize * self.dim;
+        let x = &self.vectors[start..start + self.dim];
+        let abandoned = f32::NEG_INFINITY;
+        match &self.bound {
+            Bound::None => self.metric.score(self.query, x),
+            Bound::Unit(tails) => dot_above(self.query, x, tails, threshold).unwrap_or(abandoned),
+            Bound::L2(checks) => neg_l2_above(self.query, x, *checks, threshold).unwrap_or(abandoned),
+        }
     }
     #[inline(always)]
     fn prefetch(&self, offset: Offset) {
@@ -79,7 +125,7 @@ pub(super) fn descend(
             let mut moved = false;
             let count = graph.neighbours(best.0, level, &mut buf);
             for &nb in &buf[..count] {
-                let s = scorer.score(nb);
+                let s = scorer.score_above(nb, best.1);
                 if s > best.1 {
                     best = (nb, s);
                     moved = true;
@@ -149,7 +195,8 @@ pub(super) fn search_level(
             }
         }
         for &nb in &buf[..fresh] {
-            let s = scorer.score(nb);
+            // Once the results are full only a score above their worst matters.
+            let s = if results.len() < ef { scorer.score(nb) } else { scorer.score_above(nb, lower_bound) };
             if results.len() < ef || s > lower_bound {
                 candidates.push(Reverse(Worst { score: s, key: nb }));
                 if admit(nb) {

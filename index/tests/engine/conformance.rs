@@ -130,7 +130,7 @@ fn filters_are_respected_and_small_filters_still_fill_k() {
             index.search(queries[0], 10, &SearchParams::default(), Some(&Filter::Ids(&allowed))).unwrap();
         assert_eq!(hits.iter().map(|h| h.id).collect::<HashSet<_>>(), allowed, "{name}");
         // A broad filter goes through the graph and still only returns allowed points.
-        let half = |id: PointId| id % 2 == 0;
+        let half = |id: PointId| id.is_multiple_of(2);
         let filter = Filter::Predicate { test: &half, estimated_matches: Some(n / 2) };
         for hits in index.search_batch(&queries, 10, &SearchParams::default(), Some(&filter)).unwrap() {
             assert_eq!(hits.len(), 10, "{name}");

@@ -1,5 +1,6 @@
 //! The engine's integration tests: one binary, one module per concern.
 
+mod basis;
 mod common;
 mod conformance;
 #[cfg(feature = "faiss")]
