@@ -5,9 +5,10 @@
 //! - `search`: greedy descent and the filtered beam search.
 //! - `persist`: save/load.
 //!
-//! Invariants: an offset's vector never changes once appended; a deleted or replaced offset
-//! stays in the graph as a waypoint but is never returned; neighbour lists only ever hold
-//! offsets below the number of appended points.
+//! Invariants: an offset's vector never changes once appended, but for the one change of basis
+//! (`crate::rotation`), made under the exclusive lock, that changes no score; a deleted or
+//! replaced offset stays in the graph as a waypoint but is never returned; neighbour lists only
+//! ever hold offsets below the number of appended points.
 
 mod build;
 mod graph;
