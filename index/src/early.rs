@@ -18,7 +18,7 @@
 /// Components per block; the bound is checked after every block but the last.
 pub(crate) const BLOCK: usize = 64;
 /// Checkpoints a query carries (dimensions up to `BLOCK · (MAX_CHECKS + 1)` are bounded).
-pub(crate) const MAX_CHECKS: usize = 15;
+const MAX_CHECKS: usize = 15;
 /// A unit vector's squared norm in f32 is 1 within ~d·2⁻²⁴; assume at most this much.
 const NORM_SLACK: f32 = 1e-4;
 /// Abandon only when the bound is this far below the threshold (cosine scores are in [-1, 1]).
@@ -33,13 +33,16 @@ pub(crate) struct QueryTails {
     checks: usize,
 }
 
+/// How many checkpoints a `dim`-wide score is bounded at: `None` for one block (nothing to
+/// abandon) or more than [`MAX_CHECKS`].
+pub(crate) fn checkpoints(dim: usize) -> Option<usize> {
+    Some(dim.div_ceil(BLOCK).saturating_sub(1)).filter(|c| (1..=MAX_CHECKS).contains(c))
+}
+
 impl QueryTails {
-    /// `None` when the dimension has no checkpoint (one block) or too many.
+    /// `None` when the dimension has no checkpoints (see [`checkpoints`]).
     pub fn new(query: &[f32]) -> Option<Self> {
-        let checks = query.len().div_ceil(BLOCK).saturating_sub(1);
-        if checks == 0 || checks > MAX_CHECKS {
-            return None;
-        }
+        let checks = checkpoints(query.len())?;
         let mut tails = [0f32; MAX_CHECKS];
         let mut sum = 0f64;
         for i in (0..checks).rev() {

@@ -20,17 +20,19 @@ const MAX_SWEEPS: usize = 8;
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Rotation {
+    metric: Metric,
     dim: usize,
     /// `dim × dim`, row-major: row `i` is the `i`-th axis.
     rows: Vec<f32>,
 }
 
 impl Rotation {
-    /// Fits the axes of `vectors` (row-major, `dim` wide), sampling at most [`SAMPLE`] rows.
-    pub fn fit(metric: Metric, dim: usize, vectors: &[f32]) -> Self {
-        let n = vectors.len() / dim;
+    /// Fits the axes of the rows in `parts` (each row-major, `dim` wide, prepared for
+    /// `metric`), sampling at most [`SAMPLE`] rows.
+    pub fn fit(metric: Metric, dim: usize, parts: &[&[f32]]) -> Self {
+        let n: usize = parts.iter().map(|p| p.len() / dim).sum();
         let step = n.div_ceil(SAMPLE).max(1);
-        let rows: Vec<&[f32]> = vectors.chunks_exact(dim).step_by(step).collect();
+        let rows: Vec<&[f32]> = parts.iter().flat_map(|p| p.chunks_exact(dim)).step_by(step).collect();
         let mean: Vec<f64> = if metric == Metric::L2 && !rows.is_empty() {
             let mut m = vec![0f64; dim];
             for r in &rows {
@@ -73,7 +75,7 @@ impl Rotation {
             }
         }
         let axes = jacobi_eigenvectors(&mut a, dim);
-        Rotation { dim, rows: axes }
+        Rotation { metric, dim, rows: axes }
     }
 
     /// `out = R · x`.
@@ -83,15 +85,25 @@ impl Rotation {
         }
     }
 
-    /// Rotates every `dim`-wide row of `data` in place (in parallel).
-    pub fn apply_rows(&self, data: &mut [f32]) {
-        data.par_chunks_mut(self.dim).for_each_init(
-            || vec![0f32; self.dim],
-            |tmp, row| {
-                self.apply(row, tmp);
-                row.copy_from_slice(tmp);
-            },
-        );
+    /// Moves every `dim`-wide prepared row of `data` into the basis, in place; cosine rows are
+    /// re-normalised (a rotation in f32 keeps norms to ~1e-7 only). Batches run in parallel.
+    pub fn rotate_rows(&self, data: &mut [f32]) {
+        let rotate = |tmp: &mut Vec<f32>, row: &mut [f32]| {
+            self.apply(row, tmp);
+            if self.metric == Metric::Cosine {
+                let norm = crate::distance::dot_f32(tmp, tmp).sqrt();
+                if norm > 0.0 {
+                    tmp.iter_mut().for_each(|x| *x /= norm);
+                }
+            }
+            row.copy_from_slice(tmp);
+        };
+        if data.len() <= 64 * self.dim {
+            let mut tmp = vec![0f32; self.dim];
+            data.chunks_exact_mut(self.dim).for_each(|row| rotate(&mut tmp, row));
+        } else {
+            data.par_chunks_mut(self.dim).for_each_init(|| vec![0f32; self.dim], rotate);
+        }
     }
 
     /// `Rᵀ · r`: a rotated vector back in the caller's basis.
@@ -111,7 +123,7 @@ impl Rotation {
         w.f32s(&self.rows)
     }
 
-    pub fn read(r: &mut Reader, dim: usize) -> crate::error::Result<Self> {
+    pub fn read(r: &mut Reader, metric: Metric, dim: usize) -> crate::error::Result<Self> {
         let rows = r.f32s(dim.checked_mul(dim).ok_or_else(|| r.corrupt("size overflow"))?)?;
         // An axis that is not a unit vector would scale scores: refuse the file.
         for (i, row) in rows.chunks_exact(dim.max(1)).enumerate() {
@@ -120,7 +132,15 @@ impl Rotation {
                 return Err(r.corrupt(format!("rotation axis {i} is not a unit vector")));
             }
         }
-        Ok(Rotation { dim, rows })
+        Ok(Rotation { metric, dim, rows })
+    }
+}
+
+/// Rows `p < q` of the row-major `n`-wide matrix `m` become `c·p − s·q` and `s·p + c·q`.
+fn rotate_pair(m: &mut [f64], n: usize, p: usize, q: usize, c: f64, s: f64) {
+    let (lo, hi) = m.split_at_mut(q * n);
+    for (x, y) in lo[p * n..(p + 1) * n].iter_mut().zip(&mut hi[..n]) {
+        (*x, *y) = (c * *x - s * *y, s * *x + c * *y);
     }
 }
 
@@ -149,30 +169,18 @@ fn jacobi_eigenvectors(a: &mut [f64], n: usize) -> Vec<f32> {
                 let c = 1.0 / (t * t + 1.0).sqrt();
                 let s = t * c;
                 // Rows p and q of Jᵀ A J (the columns follow by symmetry).
-                let (lo, hi) = a.split_at_mut(q * n);
-                let (row_p, row_q) = (&mut lo[p * n..(p + 1) * n], &mut hi[..n]);
-                for k in 0..n {
-                    let (x, y) = (row_p[k], row_q[k]);
-                    row_p[k] = c * x - s * y;
-                    row_q[k] = s * x + c * y;
-                }
-                row_p[p] = app - t * apq;
-                row_q[q] = aqq + t * apq;
-                row_p[q] = 0.0;
-                row_q[p] = 0.0;
+                rotate_pair(a, n, p, q, c, s);
+                a[p * n + p] = app - t * apq;
+                a[q * n + q] = aqq + t * apq;
+                a[p * n + q] = 0.0;
+                a[q * n + p] = 0.0;
                 for k in 0..n {
                     if k != p && k != q {
                         a[k * n + p] = a[p * n + k];
                         a[k * n + q] = a[q * n + k];
                     }
                 }
-                let (lo, hi) = vt.split_at_mut(q * n);
-                let (vp, vq) = (&mut lo[p * n..(p + 1) * n], &mut hi[..n]);
-                for k in 0..n {
-                    let (x, y) = (vp[k], vq[k]);
-                    vp[k] = c * x - s * y;
-                    vq[k] = s * x + c * y;
-                }
+                rotate_pair(&mut vt, n, p, q, c, s);
             }
         }
     }
@@ -203,7 +211,7 @@ mod tests {
             let z: Vec<f32> = (0..dim).map(|i| rng.gen_range(-1.0f32..1.0) / (1.0 + i as f32)).collect();
             data.extend((0..dim).map(|r| (0..dim).map(|c| mix[r * dim + c] * z[c]).sum::<f32>()));
         }
-        let rot = Rotation::fit(Metric::Cosine, dim, &data);
+        let rot = Rotation::fit(Metric::Cosine, dim, &[&data]);
         for i in 0..dim {
             for j in 0..dim {
                 let d: f32 = (0..dim).map(|k| rot.rows[i * dim + k] * rot.rows[j * dim + k]).sum();

@@ -22,7 +22,6 @@ use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::distance::Metric;
-use crate::early::{BLOCK, MAX_CHECKS};
 use crate::error::{IndexError, Result};
 use crate::quant::Int8Quantizer;
 use crate::rotation::Rotation;
@@ -36,19 +35,6 @@ use visited::VisitedPool;
 /// Points an index holds before it fits its basis (`crate::rotation`): enough to estimate the
 /// principal axes, few enough that moving the earlier points into the basis is cheap.
 const ROTATION_FIT_AT: usize = 1024;
-
-/// Re-normalises rotated cosine vectors (a rotation in f32 keeps norms to ~1e-7 only).
-fn normalize_rows(metric: Metric, dim: usize, rows: &mut [f32]) {
-    if metric != Metric::Cosine {
-        return;
-    }
-    for row in rows.chunks_exact_mut(dim.max(1)) {
-        let norm = crate::distance::dot_f32(row, row).sqrt();
-        if norm > 0.0 {
-            row.iter_mut().for_each(|x| *x /= norm);
-        }
-    }
-}
 
 /// Build and search parameters, named as in the paper.
 #[derive(Clone, Debug, PartialEq)]
@@ -188,7 +174,7 @@ impl Hnsw {
     fn rotates(&self, metric: Metric, dim: usize) -> bool {
         self.params.quantization.is_none()
             && matches!(metric, Metric::Cosine | Metric::L2)
-            && (2 * BLOCK..=BLOCK * (MAX_CHECKS + 1)).contains(&dim)
+            && crate::early::checkpoints(dim).is_some()
     }
 
     /// The basis to adopt with this batch: fitted once, when the index first reaches
@@ -204,8 +190,7 @@ impl Hnsw {
         {
             return None;
         }
-        let sample: Vec<f32> = store.vectors.iter().chain(batch).copied().collect();
-        Some(Rotation::fit(store.metric, store.dim, &sample))
+        Some(Rotation::fit(store.metric, store.dim, &[&store.vectors, batch]))
     }
 
     fn search_one(
@@ -310,14 +295,11 @@ impl VectorIndex for Hnsw {
         if let Some(rotation) = fitted {
             // The points so far (fewer than ROTATION_FIT_AT) move into the new basis; the graph
             // is unchanged, as rotations change no score.
-            let store = &mut graph.store;
-            rotation.apply_rows(&mut store.vectors);
-            normalize_rows(store.metric, store.dim, &mut store.vectors);
+            rotation.rotate_rows(&mut graph.store.vectors);
             graph.rotation = Some(rotation);
         }
         if let Some(rotation) = &graph.rotation {
-            rotation.apply_rows(&mut prepared);
-            normalize_rows(graph.store.metric, graph.store.dim, &mut prepared);
+            rotation.rotate_rows(&mut prepared);
         }
         let first = graph.store.append(ids, &prepared);
         drop(prepared);
@@ -362,12 +344,7 @@ impl VectorIndex for Hnsw {
         let graph = self.graph.read();
         let mut queries = prepare_queries(graph.store.metric, graph.store.dim, queries)?;
         if let Some(rotation) = &graph.rotation {
-            for q in &mut queries {
-                let mut rotated = vec![0f32; q.len()];
-                rotation.apply(q, &mut rotated);
-                normalize_rows(graph.store.metric, graph.store.dim, &mut rotated);
-                *q = rotated;
-            }
+            queries.iter_mut().for_each(|q| rotation.rotate_rows(q));
         }
         let ef = params.ef.unwrap_or(self.params.ef_search);
         if ef == 0 {

@@ -9,7 +9,7 @@ use std::collections::BinaryHeap;
 use super::graph::{Graph, MAX_M0};
 use super::visited::Visited;
 use crate::distance::{prefetch, Metric};
-use crate::early::{dot_above, neg_l2_above, QueryTails};
+use crate::early::{checkpoints, dot_above, neg_l2_above, QueryTails};
 use crate::topk::Worst;
 use crate::types::Offset;
 
@@ -41,11 +41,12 @@ pub(super) enum Bound {
 
 impl Bound {
     pub fn for_query(metric: Metric, query: &[f32]) -> Self {
-        match (metric, QueryTails::new(query)) {
-            (Metric::Cosine, Some(tails)) => Bound::Unit(tails),
-            (Metric::L2, Some(_)) => Bound::L2(query.len().div_ceil(crate::early::BLOCK) - 1),
-            _ => Bound::None,
-        }
+        let bound = match metric {
+            Metric::Cosine => QueryTails::new(query).map(Bound::Unit),
+            Metric::L2 => checkpoints(query.len()).map(Bound::L2),
+            Metric::Dot => None,
+        };
+        bound.unwrap_or(Bound::None)
     }
 }
 
