@@ -23,6 +23,7 @@ pub mod hnsw;
 pub mod hnsw_rs_backend;
 mod huge;
 pub mod io;
+mod matmul;
 pub mod persist;
 mod quant;
 mod rotation;

@@ -17,6 +17,8 @@ use crate::persist::{Reader, Writer};
 /// Rows sampled to fit the basis.
 const SAMPLE: usize = 4096;
 const MAX_SWEEPS: usize = 8;
+/// Rows a parallel task rotates at once.
+const CHUNK: usize = 64;
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Rotation {
@@ -78,31 +80,43 @@ impl Rotation {
         Rotation { metric, dim, rows: axes }
     }
 
-    /// `out = R · x`.
-    pub fn apply(&self, x: &[f32], out: &mut [f32]) {
-        for (o, row) in out.iter_mut().zip(self.rows.chunks_exact(self.dim)) {
-            *o = crate::distance::dot_f32(row, x);
+    /// The rows, each `dim` wide and prepared for the metric, moved into the basis (`R · x`
+    /// per row), row-major; cosine rows are re-normalised (a rotation in f32 keeps norms to
+    /// ~1e-7 only).
+    fn rotated(&self, rows: &[&[f32]]) -> Vec<f32> {
+        let mut out = vec![0f32; rows.len() * self.dim];
+        crate::matmul::rows_dot_axes(rows, &self.rows, self.dim, &mut out);
+        if self.metric == Metric::Cosine {
+            for row in out.chunks_exact_mut(self.dim) {
+                let norm = crate::distance::dot_f32(row, row).sqrt();
+                if norm > 0.0 {
+                    row.iter_mut().for_each(|x| *x /= norm);
+                }
+            }
+        }
+        out
+    }
+
+    /// Moves every `dim`-wide prepared row of `data` into the basis, in place; batches of
+    /// more than [`CHUNK`] rows run in parallel.
+    pub fn rotate_rows(&self, data: &mut [f32]) {
+        let rotate = |chunk: &mut [f32]| {
+            let out = self.rotated(&chunk.chunks_exact(self.dim).collect::<Vec<_>>());
+            chunk.copy_from_slice(&out);
+        };
+        if data.len() <= CHUNK * self.dim {
+            rotate(data);
+        } else {
+            data.par_chunks_mut(CHUNK * self.dim).for_each(rotate);
         }
     }
 
-    /// Moves every `dim`-wide prepared row of `data` into the basis, in place; cosine rows are
-    /// re-normalised (a rotation in f32 keeps norms to ~1e-7 only). Batches run in parallel.
-    pub fn rotate_rows(&self, data: &mut [f32]) {
-        let rotate = |tmp: &mut Vec<f32>, row: &mut [f32]| {
-            self.apply(row, tmp);
-            if self.metric == Metric::Cosine {
-                let norm = crate::distance::dot_f32(tmp, tmp).sqrt();
-                if norm > 0.0 {
-                    tmp.iter_mut().for_each(|x| *x /= norm);
-                }
-            }
-            row.copy_from_slice(tmp);
-        };
-        if data.len() <= 64 * self.dim {
-            let mut tmp = vec![0f32; self.dim];
-            data.chunks_exact_mut(self.dim).for_each(|row| rotate(&mut tmp, row));
-        } else {
-            data.par_chunks_mut(self.dim).for_each_init(|| vec![0f32; self.dim], rotate);
+    /// [`Self::rotate_rows`] for rows held apart, such as a batch of queries (rotated together,
+    /// so the matrix is read once per tile of rows rather than once per row).
+    pub fn rotate_each(&self, rows: &mut [Vec<f32>]) {
+        let out = self.rotated(&rows.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        for (row, rotated) in rows.iter_mut().zip(out.chunks_exact(self.dim)) {
+            row.copy_from_slice(rotated);
         }
     }
 
@@ -209,7 +223,10 @@ mod tests {
         let mut data: Vec<f32> = Vec::with_capacity(2000 * dim);
         for _ in 0..2000 {
             let z: Vec<f32> = (0..dim).map(|i| rng.gen_range(-1.0f32..1.0) / (1.0 + i as f32)).collect();
-            data.extend((0..dim).map(|r| (0..dim).map(|c| mix[r * dim + c] * z[c]).sum::<f32>()));
+            let x: Vec<f32> =
+                (0..dim).map(|r| (0..dim).map(|c| mix[r * dim + c] * z[c]).sum::<f32>()).collect();
+            let norm = x.iter().map(|v| v * v).sum::<f32>().sqrt();
+            data.extend(x.iter().map(|v| v / norm)); // prepared for cosine: unit rows
         }
         let rot = Rotation::fit(Metric::Cosine, dim, &[&data]);
         for i in 0..dim {
@@ -220,22 +237,17 @@ mod tests {
             }
         }
         let (a, b) = (&data[..dim], &data[dim..2 * dim]);
-        let (mut ra, mut rb) = (vec![0f32; dim], vec![0f32; dim]);
-        rot.apply(a, &mut ra);
-        rot.apply(b, &mut rb);
+        let rotated = rot.rotated(&[a, b]);
+        let (ra, rb) = rotated.split_at(dim);
         let dot = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>();
-        assert!((dot(a, b) - dot(&ra, &rb)).abs() < 1e-4);
-        let back = rot.invert(&ra);
+        assert!((dot(a, b) - dot(ra, rb)).abs() < 1e-4);
+        let back = rot.invert(ra);
         assert!(a.iter().zip(&back).all(|(x, y)| (x - y).abs() < 1e-4));
         // Energy concentrates in the first axes.
+        let mut moved = data.clone();
+        rot.rotate_rows(&mut moved);
         let energy = |range: std::ops::Range<usize>| -> f32 {
-            data.chunks_exact(dim)
-                .map(|v| {
-                    let mut r = vec![0f32; dim];
-                    rot.apply(v, &mut r);
-                    r[range.clone()].iter().map(|x| x * x).sum::<f32>()
-                })
-                .sum()
+            moved.chunks_exact(dim).map(|r| r[range.clone()].iter().map(|x| x * x).sum::<f32>()).sum()
         };
         assert!(energy(0..dim / 4) > 3.0 * energy(3 * dim / 4..dim));
     }

@@ -344,7 +344,7 @@ impl VectorIndex for Hnsw {
         let graph = self.graph.read();
         let mut queries = prepare_queries(graph.store.metric, graph.store.dim, queries)?;
         if let Some(rotation) = &graph.rotation {
-            queries.iter_mut().for_each(|q| rotation.rotate_rows(q));
+            rotation.rotate_each(&mut queries);
         }
         let ef = params.ef.unwrap_or(self.params.ef_search);
         if ef == 0 {
