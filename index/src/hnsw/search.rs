@@ -9,7 +9,7 @@ use std::collections::BinaryHeap;
 use super::graph::{Graph, MAX_M0};
 use super::visited::Visited;
 use crate::distance::{prefetch, Metric};
-use crate::early::{checkpoints, dot_above, neg_l2_above, QueryTails};
+use crate::early::{checkpoints, dot_above, neg_l2_above, Checks, QueryTails};
 use crate::topk::Worst;
 use crate::types::Offset;
 
@@ -35,8 +35,8 @@ pub(super) enum Bound {
     None,
     /// Unit vectors: the query's tail norms.
     Unit(QueryTails),
-    /// Squared distances, checked at this many checkpoints.
-    L2(usize),
+    /// Squared distances, checked at these checkpoints.
+    L2(Checks),
 }
 
 impl Bound {
