@@ -227,12 +227,14 @@ impl Hnsw {
                 let rescore = ((k as f32 * oversampling).ceil() as usize).clamp(k, store.offsets().max(k));
                 let beam = Beam { ef: ef.max(rescore), level: 0, fill };
                 let found = walk(graph, &scorer, (entry, top), beam, &mut visited, admit);
-                found
-                    .into_sorted_vec()
-                    .into_iter()
-                    .take(rescore)
-                    .map(|w| (f32_scorer.score(w.key), store.ids[w.key as usize]))
-                    .collect()
+                let mut best = found.into_sorted_vec();
+                best.truncate(rescore);
+                // Start loading every candidate's f32 vector before scoring any (as the walk
+                // does for neighbours), so the cache misses overlap.
+                for w in &best {
+                    f32_scorer.prefetch(w.key);
+                }
+                best.iter().map(|w| (f32_scorer.score(w.key), store.ids[w.key as usize])).collect()
             }
             _ => {
                 let beam = Beam { ef: ef.max(k), level: 0, fill };
