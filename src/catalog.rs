@@ -111,11 +111,17 @@ impl Catalog {
     pub fn adopt(&self, name: &str, config: CollectionConfig, mut batch: WriteBatch) -> Result<()> {
         let _ddl = self.ddl.lock();
         let old = self.collections.read().get(name).cloned();
-        if let Some(old) = &old {
-            self.storage.drop_collection(&mut batch, old.id(), name);
+        let mut commit = || {
+            if let Some(old) = &old {
+                self.storage.drop_collection(&mut batch, old.id(), name);
+            }
+            config.stage(&self.storage, &mut batch, name)?;
+            self.storage.write(std::mem::take(&mut batch), true)
+        };
+        match &old {
+            Some(old) => old.retire(commit)?,
+            None => commit()?,
         }
-        config.stage(&self.storage, &mut batch, name)?;
-        self.storage.write(batch, true)?;
         if let Some(old) = old {
             self.collections.write().remove(name);
             let _ = std::fs::remove_file(old.index_path());
@@ -129,9 +135,11 @@ impl Catalog {
     pub fn delete(&self, name: &str) -> Result<bool> {
         let _ddl = self.ddl.lock();
         let Some(c) = self.collections.read().get(name).cloned() else { return Ok(false) };
-        let mut batch = WriteBatch::default();
-        self.storage.drop_collection(&mut batch, c.id(), name);
-        self.storage.write(batch, true)?;
+        c.retire(|| {
+            let mut batch = WriteBatch::default();
+            self.storage.drop_collection(&mut batch, c.id(), name);
+            self.storage.write(batch, true)
+        })?;
         self.collections.write().remove(name);
         let _ = std::fs::remove_file(c.index_path());
         Ok(true)

@@ -34,6 +34,17 @@ pub struct ServiceConfig {
     /// their own threads (`search.max_concurrent`), so the HTTP side needs only a share of
     /// the cores, and fewer workers hand requests between each other less.
     pub http_workers: usize,
+    /// Open client connections at most; beyond it new connections wait in the listen backlog
+    /// until one closes.
+    pub max_connections: usize,
+    /// A request's headers must arrive within this long of the connection opening or of the
+    /// previous answer (so an idle kept-alive connection closes after it too).
+    pub header_timeout_ms: u64,
+    /// A request's body must arrive whole within this long (408 otherwise). The streamed routes
+    /// (import, snapshot upload) have `body_idle_timeout_ms` instead.
+    pub body_timeout_ms: u64,
+    /// The streamed routes fail when no body bytes arrive for this long.
+    pub body_idle_timeout_ms: u64,
 }
 
 /// Cores this process may use: what the `0 = by core count` thread settings scale with.
@@ -61,6 +72,16 @@ pub struct StorageConfig {
     /// Rebuild a collection's index in the background once this fraction of it is deleted
     /// points (0 turns automatic vacuum off).
     pub vacuum_deleted_fraction: f64,
+    /// The only directory file imports read from (paths are relative to it, or absolute inside
+    /// it). Unset: `<data_dir>/import`.
+    pub import_dir: Option<PathBuf>,
+}
+
+impl StorageConfig {
+    /// The directory file imports are confined to.
+    pub fn import_root(&self) -> PathBuf {
+        self.import_dir.clone().unwrap_or_else(|| self.data_dir.join("import"))
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -74,8 +95,11 @@ pub struct SearchConfig {
     pub max_concurrent: usize,
     /// Searches waiting beyond those; more are answered 503 with Retry-After.
     pub max_queued: usize,
-    /// A search not answered within this is a 503.
+    /// A search not answered within this is a 503; the search stops.
     pub timeout_ms: u64,
+    /// Largest sum of `limit + offset` over the queries of one batch request: what its answer
+    /// and working memory grow with.
+    pub max_batch_results: usize,
 }
 
 impl SearchConfig {
@@ -101,6 +125,10 @@ impl Default for ServiceConfig {
             api_key: None,
             admin_api_key: None,
             http_workers: 0,
+            max_connections: 512,
+            header_timeout_ms: 30_000,
+            body_timeout_ms: 60_000,
+            body_idle_timeout_ms: 60_000,
         }
     }
 }
@@ -111,6 +139,7 @@ impl Default for StorageConfig {
             data_dir: "./data".into(),
             index_save_interval_secs: 30,
             vacuum_deleted_fraction: 0.2,
+            import_dir: None,
         }
     }
 }
@@ -123,6 +152,7 @@ impl Default for SearchConfig {
             max_concurrent: 0,
             max_queued: 1024,
             timeout_ms: 30_000,
+            max_batch_results: 100_000,
         }
     }
 }
@@ -258,6 +288,23 @@ impl Config {
         }
         if self.search.max_batch == 0 {
             return bad("search.max_batch", "must be at least 1");
+        }
+        if self.search.max_batch_results < self.search.max_limit {
+            return bad("search.max_batch_results", "must be at least search.max_limit");
+        }
+        if e.max_text_bytes == 0 {
+            return bad("embedding.max_text_bytes", "must be at least 1");
+        }
+        let sv = &self.service;
+        for (key, value) in [
+            ("service.max_connections", sv.max_connections as u64),
+            ("service.header_timeout_ms", sv.header_timeout_ms),
+            ("service.body_timeout_ms", sv.body_timeout_ms),
+            ("service.body_idle_timeout_ms", sv.body_idle_timeout_ms),
+        ] {
+            if value == 0 {
+                return bad(key, "must be at least 1");
+            }
         }
         Ok(())
     }

@@ -18,6 +18,9 @@ pub enum Error {
     /// A missing or wrong API key.
     #[error("{0}")]
     Unauthorized(String),
+    /// The request's time ran out; its work was stopped.
+    #[error("{0}")]
+    Timeout(String),
     /// RocksDB failed; the write was not acknowledged.
     #[error("storage error: {0}")]
     Storage(String),

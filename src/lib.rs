@@ -7,6 +7,7 @@
 //! - [`config`]: layered configuration.
 //! - [`jobs`]: background jobs — bulk import, index rebuild and vacuum — with progress.
 //! - [`snapshots`]: collection snapshots (create, recover).
+//! - [`files`]: request-named files, confined to their configured directory.
 //!
 //! The ANN engine is the `vicinity-index` crate, re-exported as [`index`].
 
@@ -16,6 +17,7 @@ pub mod collection;
 pub mod config;
 pub mod embedding;
 pub mod error;
+pub mod files;
 pub mod import_cli;
 pub mod jobs;
 pub mod serve;

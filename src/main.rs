@@ -104,6 +104,13 @@ fn main() -> ExitCode {
                 .with_target(false)
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
                 .init();
+            // The shared pool (batch searches) is made here so its threads carry its name, not
+            // that of whichever thread first used it.
+            if let Err(e) =
+                rayon::ThreadPoolBuilder::new().thread_name(|i| format!("search-pool-{i}")).build_global()
+            {
+                tracing::warn!("search pool: {e}");
+            }
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(config.service.http_worker_threads())
                 .enable_all()

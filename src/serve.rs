@@ -24,6 +24,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let interval = Duration::from_secs(config.storage.index_save_interval_secs);
+    let limits = config.service.clone();
     let embedder = load_embedder(&config).await;
     let state = AppState::new(catalog.clone(), config, embedder)
         .map_err(|e| format!("cannot open the job registry: {e}"))?;
@@ -34,10 +35,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let saver = tokio::spawn(save_loop(catalog.clone(), jobs.clone(), interval));
     let upkeep = tokio::spawn(crate::api::metrics::upkeep_loop());
     tracing::info!("listening on {local}");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    crate::api::server::serve(listener, router(state), &limits, shutdown_signal()).await;
     saver.abort();
     upkeep.abort();
     tracing::info!("shutting down: stopping jobs, saving indexes");

@@ -1,8 +1,8 @@
 //! Admission control for searches: they run on `search.max_concurrent` dedicated search
 //! threads (never on tokio workers), fed by one queue; up to `search.max_queued` more wait;
 //! beyond that a request is answered 503 with `Retry-After` at once instead of queueing without
-//! bound. A search that has not finished within `search.timeout_ms` is answered 503 as well
-//! (and skipped if it had not started).
+//! bound. A search that has not finished within `search.timeout_ms` is answered 503 as well,
+//! and stops: skipped if it had not started, or stopped at its next check of the deadline.
 //!
 //! Dedicated threads rather than `spawn_blocking` behind a semaphore: under load a search
 //! thread takes the next query without sleeping, so a query costs one cross-thread wake-up
@@ -19,6 +19,7 @@ use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use super::error::ApiError;
+use crate::collection::Deadline;
 use crate::error::Error;
 
 type Task = Box<dyn FnOnce() + Send>;
@@ -93,10 +94,11 @@ impl Admission {
         }
     }
 
-    /// Runs `f` on a search thread once one is free.
+    /// Runs `f` on a search thread once one is free; `f` gets the request's deadline and
+    /// stops its work when it passes.
     pub async fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+        f: impl FnOnce(Deadline) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, ApiError> {
         let started = Instant::now();
         if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.limit {
@@ -120,7 +122,7 @@ impl Admission {
                 return;
             }
             let t = Instant::now();
-            let out = f();
+            let out = f(Deadline::at(deadline));
             metrics::histogram!("vicinity_search_duration_seconds").record(t.elapsed().as_secs_f64());
             let _ = tx.send(out);
         });
@@ -132,6 +134,7 @@ impl Admission {
             // Dropped unanswered: skipped past its deadline, or the search panicked.
             Ok(Err(_)) if Instant::now() >= deadline => Err(timed_out()),
             Ok(Err(_)) => Err(ApiError::from(Error::Internal("a search failed".into()))),
+            Ok(Ok(Err(Error::Timeout(_)))) => Err(timed_out()),
             Ok(Ok(out)) => out.map_err(ApiError::from),
         }
     }

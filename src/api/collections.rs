@@ -103,9 +103,10 @@ pub async fn create(
 pub async fn info(State(st): State<AppState>, Path(name): Path<String>) -> ApiResult {
     let started = Instant::now();
     let c = st.catalog.get(&name)?;
-    let config = c.config();
-    let (points, deleted, bytes) = c.stats();
-    let points_per_field = c.field_index_counts();
+    // Stats take the index's and the payloads' locks and count per field: not on a runtime
+    // worker, which a writer holding those locks would stall.
+    let (config, (points, deleted, bytes), points_per_field) =
+        blocking(move || Ok((c.config(), c.stats(), c.field_index_counts()))).await?;
     let payload_schema: serde_json::Map<String, Value> = config
         .payload_schema
         .iter()

@@ -17,6 +17,14 @@ impl ApiError {
     pub fn bad(message: impl Into<String>) -> Self {
         ApiError { status: StatusCode::BAD_REQUEST, message: message.into() }
     }
+
+    /// 413 for a body over `service.max_request_bytes`.
+    pub fn too_large(max: usize) -> Self {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: format!("request body too large: the limit is {max} bytes (service.max_request_bytes)"),
+        }
+    }
 }
 
 impl From<Error> for ApiError {
@@ -26,9 +34,11 @@ impl From<Error> for ApiError {
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
             Error::AlreadyExists { .. } | Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Storage(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let message = if status.is_server_error() {
+        // Storage and internal failures are logged, not sent; a timeout's message is the client's.
+        let message = if matches!(e, Error::Storage(_) | Error::Internal(_)) {
             tracing::error!("{e}");
             "internal error; see the server log".to_string()
         } else {

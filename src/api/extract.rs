@@ -51,20 +51,20 @@ impl FromRequest<AppState> for JsonBytes {
                 message: "Expected request with `Content-Type: application/json`".into(),
             });
         }
-        let max = state.config.service.max_request_bytes;
-        axum::body::Bytes::from_request(req, state).await.map(JsonBytes).map_err(|r| {
-            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError {
-                    status: StatusCode::PAYLOAD_TOO_LARGE,
-                    message: format!(
-                        "request body too large: the limit is {max} bytes (service.max_request_bytes)"
-                    ),
-                }
-            } else {
-                ApiError::bad(r.body_text())
-            }
-        })
+        body_bytes(req, state).await.map(JsonBytes)
     }
+}
+
+/// The whole body, within `service.max_request_bytes` (413 beyond it).
+pub async fn body_bytes(req: Request, state: &AppState) -> Result<axum::body::Bytes, ApiError> {
+    let max = state.config.service.max_request_bytes;
+    axum::body::Bytes::from_request(req, state).await.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(max)
+        } else {
+            ApiError::bad(r.body_text())
+        }
+    })
 }
 
 /// A malformed JSON body (a syntax error, naming its line and column).
@@ -98,7 +98,7 @@ fn json_rejection(r: JsonRejection, max_bytes: usize) -> ApiError {
         let text = text.trim_start_matches("Failed to deserialize the JSON body into the target type: ");
         format!("Format error in JSON body: {text}")
     } else if status == StatusCode::PAYLOAD_TOO_LARGE {
-        format!("request body too large: the limit is {max_bytes} bytes (service.max_request_bytes)")
+        ApiError::too_large(max_bytes).message
     } else {
         r.body_text()
     };

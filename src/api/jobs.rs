@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::collections::{apply_hnsw_diff, quantization};
-use super::extract::{media_type, typed, JsonBytes, Params, Path};
+use super::extract::{body_bytes, media_type, typed, JsonBytes, Params, Path};
 use super::models::{HnswConfigDiff, QuantizationConfig};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
 use crate::collection::RebuildOptions;
@@ -62,7 +62,16 @@ pub async fn import(
     let started = Instant::now();
     match media_type(req.headers()).as_str() {
         "application/json" => {
-            let JsonBytes(bytes) = JsonBytes::from_request(req, &st).await?;
+            let timeout = std::time::Duration::from_millis(st.config.service.body_timeout_ms);
+            let JsonBytes(bytes) = tokio::time::timeout(timeout, JsonBytes::from_request(req, &st))
+                .await
+                .map_err(|_| ApiError {
+                    status: StatusCode::REQUEST_TIMEOUT,
+                    message: format!(
+                        "the request body did not arrive within {} ms (service.body_timeout_ms)",
+                        st.config.service.body_timeout_ms
+                    ),
+                })??;
             let spec: FileImport = typed(&bytes)?;
             let jobs = st.jobs.clone();
             let job = blocking(move || jobs.import_file(&name, spec)).await?;
@@ -73,8 +82,11 @@ pub async fn import(
             let (job, feed, finished) =
                 blocking(move || jobs.import_stream(&name, on_error, params.total)).await?;
             let mut body = req.into_body();
+            let idle = std::time::Duration::from_millis(st.config.service.body_idle_timeout_ms);
             loop {
-                match body.frame().await {
+                // A client that stops sending (without closing) is cut off, as one that left.
+                let Ok(frame) = tokio::time::timeout(idle, body.frame()).await else { break };
+                match frame {
                     Some(Ok(frame)) => {
                         let Ok(data) = frame.into_data() else { continue };
                         if !feed.send(data).await {
@@ -139,9 +151,7 @@ fn rebuild_options(st: &AppState, name: &str, body: RebuildRequest) -> Result<Re
     responses((status = 202, description = "{\"job_id\": …}"), (status = 409, description = "a rebuild is already running")))]
 pub async fn rebuild(State(st): State<AppState>, Path(name): Path<String>, req: Request) -> Accepted {
     let started = Instant::now();
-    let bytes = axum::body::to_bytes(req.into_body(), st.config.service.max_request_bytes)
-        .await
-        .map_err(|e| ApiError::bad(format!("cannot read the body: {e}")))?;
+    let bytes = body_bytes(req, &st).await?;
     let body: RebuildRequest =
         if bytes.iter().all(u8::is_ascii_whitespace) { RebuildRequest::default() } else { typed(&bytes)? };
     let options = rebuild_options(&st, &name, body)?;

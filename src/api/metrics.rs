@@ -74,16 +74,33 @@ pub async fn track(req: Request, next: Next) -> Response {
     response
 }
 
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
-pub async fn render(State(st): State<AppState>) -> String {
-    for c in st.catalog.all() {
-        let (points, deleted, bytes) = c.stats();
-        let name = c.name.clone();
-        metrics::gauge!("vicinity_collection_points", "collection" => name.clone()).set(points as f64);
-        metrics::gauge!("vicinity_collection_deleted_points", "collection" => name.clone())
-            .set(deleted as f64);
-        metrics::gauge!("vicinity_collection_index_bytes", "collection" => name).set(bytes as f64);
+/// The per-collection gauges, written at scrape time for the collections that exist now (the
+/// recorder would keep a dropped collection's series for ever).
+fn collection_gauges(catalog: &crate::catalog::Catalog) -> String {
+    use std::fmt::Write;
+    let stats: Vec<(String, (usize, usize, usize))> =
+        catalog.all().into_iter().map(|c| (c.name.clone(), c.stats())).collect();
+    let mut out = String::new();
+    let series: [(&str, &str, fn(&(usize, usize, usize)) -> usize); 3] = [
+        ("vicinity_collection_points", "live points", |s| s.0),
+        ("vicinity_collection_deleted_points", "deleted points not yet vacuumed", |s| s.1),
+        ("vicinity_collection_index_bytes", "index memory in bytes", |s| s.2),
+    ];
+    for (metric, help, pick) in series {
+        let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} gauge");
+        for (name, s) in &stats {
+            // Collection names are [A-Za-z0-9_.-]: nothing to escape in a label value.
+            let _ = writeln!(out, "{metric}{{collection=\"{name}\"}} {}", pick(s));
+        }
     }
+    out
+}
+
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
+pub async fn render(State(st): State<AppState>) -> Result<String, super::ApiError> {
+    // Index stats take the indexes' locks: never on a runtime worker.
+    let catalog = st.catalog.clone();
+    let gauges = super::blocking(move || Ok(collection_gauges(&catalog))).await?;
     if let Some(e) = st.embedder.as_deref() {
         metrics::counter!("vicinity_embedding_cache_hits_total")
             .absolute(e.stats.cache_hits.load(Ordering::Relaxed));
@@ -97,5 +114,5 @@ pub async fn render(State(st): State<AppState>) -> String {
     if let Some(cache) = st.results.as_deref() {
         cache.publish();
     }
-    handle().render()
+    Ok(handle().render() + &gauges)
 }

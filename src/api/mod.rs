@@ -24,6 +24,7 @@ pub mod models;
 mod points;
 mod query;
 mod result_cache;
+pub mod server;
 mod service;
 mod snapshots;
 
@@ -83,7 +84,11 @@ impl AppState {
             catalog.clone(),
             embedder.clone(),
             tokio::runtime::Handle::current(),
-            config.storage.vacuum_deleted_fraction,
+            crate::jobs::JobSettings {
+                vacuum_fraction: config.storage.vacuum_deleted_fraction,
+                import_root: config.storage.import_root(),
+                max_line: config.service.max_request_bytes,
+            },
         )?;
         Ok(AppState {
             catalog,
@@ -132,6 +137,7 @@ pub fn router(state: AppState) -> Router {
         .route("/collections/{name}/points/recommend", post(query::recommend))
         .route("/collections/{name}/points/recommend/batch", post(query::recommend_batch))
         .merge(admin_routes(state.clone()))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), server::read_body))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::any))
         .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(service::not_found)

@@ -328,9 +328,11 @@ pub async fn scroll(
     let c = st.catalog.get(&name)?;
     let with_payload = body.with_payload.unwrap_or(PayloadSelector::Bool(true));
     let with_vector = WithVector::wanted(&body.with_vector);
-    let (points, next) =
-        blocking(move || c.scroll(body.offset, limit, body.filter.as_ref(), &with_payload, with_vector))
-            .await?;
+    let deadline = read_deadline(&st);
+    let (points, next) = blocking(move || {
+        c.scroll(body.offset, limit, body.filter.as_ref(), &with_payload, with_vector, deadline)
+    })
+    .await?;
     Ok(ok(json!({"points": points, "next_page_offset": next}), started))
 }
 
@@ -343,6 +345,12 @@ pub async fn count(
 ) -> ApiResult {
     let started = Instant::now();
     let c = st.catalog.get(&name)?;
-    let n = blocking(move || Ok(c.count(body.filter.as_ref()))).await?;
+    let deadline = read_deadline(&st);
+    let n = blocking(move || c.count(body.filter.as_ref(), deadline)).await?;
     Ok(ok(json!({"count": n}), started))
+}
+
+/// Reads that scan points (scroll, count) stop after `search.timeout_ms`, as searches do.
+fn read_deadline(st: &AppState) -> crate::collection::Deadline {
+    crate::collection::Deadline::after(std::time::Duration::from_millis(st.config.search.timeout_ms))
 }

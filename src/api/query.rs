@@ -247,15 +247,23 @@ async fn run(
             searches.len()
         )));
     }
+    let results: usize =
+        searches.iter().map(|s| s.limit.saturating_add(s.offset)).fold(0, usize::saturating_add);
+    if results > st.config.search.max_batch_results {
+        return Err(ApiError::bad(format!(
+            "a batch may ask for at most {} results in all (the sum of limit + offset), got {results} (search.max_batch_results)",
+            st.config.search.max_batch_results
+        )));
+    }
     let mut searches = searches;
     super::embed::resolve_search_texts(st, name, &mut searches).await?;
     let c = st.catalog.get(name)?;
     st.admission
-        .run(move || {
+        .run(move |deadline| {
             if searches.len() == 1 {
-                return Ok(vec![c.search(&searches[0])?]);
+                return Ok(vec![c.search(&searches[0], deadline)?]);
             }
-            searches.par_iter().map(|s| c.search(s)).collect()
+            searches.par_iter().map(|s| c.search(s, deadline)).collect()
         })
         .await
 }

@@ -122,9 +122,13 @@ pub async fn recover(
     Body(body): Body<RecoverRequest>,
 ) -> ApiResult {
     let started = Instant::now();
-    let file = snapshots::location(&body.location)?;
     let catalog = st.catalog.clone();
-    blocking(move || snapshots::recover(&catalog, &name, &file, body.checksum.as_deref())).await?;
+    blocking(move || {
+        crate::catalog::validate_name(&name)?;
+        let file = snapshots::location(&catalog, &body.location)?;
+        snapshots::recover(&catalog, &name, &file, body.checksum.as_deref())
+    })
+    .await?;
     Ok(ok(true, started))
 }
 
@@ -153,12 +157,20 @@ fn multipart_payload(path: &FsPath, boundary: &str) -> Result<(u64, u64), Error>
     Ok((start, end - start))
 }
 
-/// Writes an uploaded body to `path` as it arrives (async file I/O: off the runtime's threads).
-async fn receive(mut body: RawBody, path: &FsPath) -> Result<(), ApiError> {
+/// Writes an uploaded body to `path` as it arrives (async file I/O: off the runtime's threads);
+/// a client that sends nothing for `idle` is cut off.
+async fn receive(mut body: RawBody, path: &FsPath, idle: std::time::Duration) -> Result<(), ApiError> {
     use tokio::io::AsyncWriteExt;
     let failed = |e| ApiError::from(Error::file(path)(e));
     let mut file = tokio::fs::File::create(path).await.map_err(failed)?;
-    while let Some(frame) = body.frame().await {
+    loop {
+        let Ok(frame) = tokio::time::timeout(idle, body.frame()).await else {
+            return Err(ApiError {
+                status: axum::http::StatusCode::REQUEST_TIMEOUT,
+                message: format!("the upload sent nothing for {} ms", idle.as_millis()),
+            });
+        };
+        let Some(frame) = frame else { break };
         let frame = frame.map_err(|e| ApiError::bad(format!("cannot read the upload: {e}")))?;
         if let Ok(data) = frame.into_data() {
             file.write_all(&data).await.map_err(failed)?;
@@ -183,7 +195,8 @@ pub async fn upload(
     let dir = st.catalog.snapshots_dir().join(&name);
     tokio::fs::create_dir_all(&dir).await.map_err(Error::file(&dir))?;
     let received = dir.join(format!("upload-{}.partial", uuid::Uuid::new_v4()));
-    if let Err(e) = receive(req.into_body(), &received).await {
+    let idle = std::time::Duration::from_millis(st.config.service.body_idle_timeout_ms);
+    if let Err(e) = receive(req.into_body(), &received, idle).await {
         let _ = tokio::fs::remove_file(&received).await;
         return Err(e);
     }

@@ -250,10 +250,45 @@ pub fn values_at<'a>(payload: &'a Payload, path: &str, flatten: bool) -> Vec<&'a
 
 // ---- parsing ------------------------------------------------------------------------------------
 
+/// Most conditions one filter may hold, counted over every level: a filter is evaluated per
+/// point, so this bounds the cost per point (with the request deadline bounding the points).
+pub const MAX_CONDITIONS: usize = 1024;
+
+impl Filter {
+    /// Conditions at every level of nesting.
+    pub fn conditions(&self) -> usize {
+        let list = |c: &[Condition]| c.iter().map(Condition::size).sum::<usize>();
+        list(&self.must)
+            + list(&self.should)
+            + list(&self.must_not)
+            + self.min_should.as_ref().map_or(0, |(c, _)| list(c))
+    }
+}
+
+impl Condition {
+    fn size(&self) -> usize {
+        match self {
+            Condition::Nested { filter, .. } | Condition::Filter(filter) => 1 + filter.conditions(),
+            Condition::Field { .. }
+            | Condition::IsEmpty(_)
+            | Condition::IsNull(_)
+            | Condition::HasId(_)
+            | Condition::HasVector(_) => 1,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Filter {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(d)?;
-        parse_filter(&value, "filter").map_err(serde::de::Error::custom)
+        let filter = parse_filter(&value, "filter").map_err(serde::de::Error::custom)?;
+        let n = filter.conditions();
+        if n > MAX_CONDITIONS {
+            return Err(serde::de::Error::custom(format!(
+                "filter: {n} conditions; the limit is {MAX_CONDITIONS}"
+            )));
+        }
+        Ok(filter)
     }
 }
 

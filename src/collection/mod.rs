@@ -21,7 +21,7 @@ mod write;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -40,7 +40,7 @@ pub use id::ExtId;
 use payload_index::PayloadIndex;
 pub use read::{Example, Hit, PayloadSelector, Query, Record, Search, Strategy};
 pub use rebuild::{RebuildOptions, RebuildReport};
-pub(crate) use write::decode_vector;
+pub(crate) use write::{check_payload, decode_vector};
 pub use write::{NewPoint, PayloadUpdate, Selector};
 
 /// What is kept in memory per point (vectors live in the index).
@@ -75,6 +75,10 @@ pub struct Collection {
     /// While a rebuild runs, the write it started from: saves keep the later `changes` it
     /// catches up with. `u64::MAX` otherwise.
     changes_floor: AtomicU64,
+    /// Set by [`Collection::retire`] once the collection is dropped or replaced: every later
+    /// write, config change and index save is refused, so a job or request that outlives the
+    /// collection writes nothing under its name or id.
+    retired: AtomicBool,
 }
 
 /// Checks a vector from a request (dimension, finiteness, magnitude) and returns it in the form
@@ -97,6 +101,71 @@ pub(crate) fn prepare_vector(metric: vicinity_index::Metric, v: &[f32], dim: usi
         )));
     }
     Ok(metric.prepare(v, dim)?)
+}
+
+/// Index building (upserts, rebuilds, start-up fills) runs on a thread pool of its own: a long
+/// build never queues ahead of the searches on the shared pool (rayon runs a broadcast before
+/// outside work), and nothing a search waits for ever waits for a build's threads.
+fn build_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("index-build-{i}"))
+            .build()
+            .map_err(|e| {
+                tracing::error!("cannot start the index build pool ({e}); building on the shared pool")
+            })
+            .ok()
+    })
+    .as_ref()
+}
+
+/// Runs `f` (an index insert) on the build pool.
+pub(crate) fn building<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    match build_pool() {
+        Some(pool) => pool.install(f),
+        None => f(),
+    }
+}
+
+/// When a request's work must stop. Scans check it between points and filtered searches inside
+/// their filter, so a request answered with a timeout does not keep a core busy after it.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline(Option<Instant>);
+
+impl Deadline {
+    /// No limit (jobs, internal work).
+    pub const NONE: Deadline = Deadline(None);
+
+    pub fn at(when: Instant) -> Deadline {
+        Deadline(Some(when))
+    }
+
+    pub fn after(d: std::time::Duration) -> Deadline {
+        Deadline(Instant::now().checked_add(d))
+    }
+
+    pub fn expired(&self) -> bool {
+        self.0.is_some_and(|t| Instant::now() >= t)
+    }
+
+    pub fn check(&self) -> Result<()> {
+        if self.expired() {
+            return Err(Error::Timeout(
+                "the request ran out of time and was stopped; retry, or narrow it".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks that a stored point record (from a snapshot) decodes and its payload is within the
+/// limits every write path enforces.
+pub(crate) fn check_point_record(bytes: &[u8]) -> Result<()> {
+    let meta = write::decode_point(bytes)?;
+    write::check_payload(&meta.payload).map(|_| ())
 }
 
 impl Collection {
@@ -144,6 +213,7 @@ impl Collection {
             index_path,
             save_lock: Mutex::new(()),
             changes_floor: AtomicU64::new(u64::MAX),
+            retired: AtomicBool::new(false),
         }
     }
 
@@ -240,9 +310,30 @@ impl Collection {
         Ok(index)
     }
 
+    /// Runs `drop` (the batch that removes the collection from storage) with every writer and
+    /// saver of the collection shut out, and marks it retired when it succeeds: from then on
+    /// nothing is written for it. The caller removes the index file afterwards.
+    pub(crate) fn retire(&self, drop: impl FnOnce() -> Result<()>) -> Result<()> {
+        let _writer = self.writer.lock();
+        let _saving = self.save_lock.lock();
+        drop()?;
+        self.retired.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Refuses work on a collection that was dropped or replaced. Called under the writer or
+    /// save lock, which [`Collection::retire`] takes, so no write can slip in after the drop.
+    fn check_live(&self) -> Result<()> {
+        if self.retired.load(Ordering::SeqCst) {
+            return Err(Error::not_found(format!("collection `{}` (it was deleted or replaced)", self.name)));
+        }
+        Ok(())
+    }
+
     /// Saves the index when writes arrived since the last save. Returns whether it saved.
     pub fn save_index(&self) -> Result<bool> {
         let _saving = self.save_lock.lock();
+        self.check_live()?;
         let seq = self.seq.load(Ordering::SeqCst);
         if seq == self.saved_seq.load(Ordering::SeqCst) && self.index_path.exists() {
             return Ok(false);
@@ -298,6 +389,7 @@ impl Collection {
     /// Creates a payload index on `field`, stored in the config.
     pub fn create_field_index(&self, field: &str, kind: FieldType, sync: bool) -> Result<u64> {
         let _writer = self.writer.lock();
+        self.check_live()?;
         let mut config = self.config.read().clone();
         config.payload_schema.insert(field.to_string(), kind);
         self.store_config(&config, sync)?;
@@ -310,6 +402,7 @@ impl Collection {
 
     pub fn delete_field_index(&self, field: &str, sync: bool) -> Result<u64> {
         let _writer = self.writer.lock();
+        self.check_live()?;
         let mut config = self.config.read().clone();
         if config.payload_schema.remove(field).is_none() {
             return Err(Error::not_found(format!("payload index on field `{field}`")));

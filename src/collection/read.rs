@@ -12,7 +12,7 @@ use vicinity_index::{Metric, ScoredPoint, SearchParams, VectorIndex};
 
 use super::filter::{Filter, Payload};
 use super::id::ExtId;
-use super::{Collection, Points};
+use super::{Collection, Deadline, PointMeta, Points};
 use crate::error::{Error, Result};
 use crate::storage::{keys, CF_IDS};
 
@@ -201,13 +201,17 @@ impl Collection {
         filter: Option<&Filter>,
         with_payload: &PayloadSelector,
         with_vector: bool,
+        deadline: Deadline,
     ) -> Result<(Vec<Record>, Option<ExtId>)> {
         let cid = self.config.read().id;
         let prefix = keys::prefix(cid);
         let start = offset.map(|o| keys::id(cid, &o.to_key()));
         let points = self.points.read();
         let mut records = Vec::with_capacity(limit.min(1024));
-        for item in self.storage.scan_prefix(CF_IDS, &prefix, start.as_deref()) {
+        for (i, item) in self.storage.scan_prefix(CF_IDS, &prefix, start.as_deref()).enumerate() {
+            if i % 256 == 255 {
+                deadline.check()?;
+            }
             let (_, value) = item?;
             let id = u64::from_le_bytes(
                 value.as_ref().try_into().map_err(|_| Error::Storage("bad id map".into()))?,
@@ -224,22 +228,37 @@ impl Collection {
         Ok((records, None))
     }
 
-    pub fn count(&self, filter: Option<&Filter>) -> usize {
+    pub fn count(&self, filter: Option<&Filter>, deadline: Deadline) -> Result<usize> {
         let points = self.points.read();
-        match filter {
-            None => points.meta.len(),
-            Some(f) => match points.payload_index.candidates(f) {
-                Some(cands) => cands
-                    .iter()
-                    .filter(|id| points.meta.get(id).is_some_and(|m| f.matches(&m.payload, Some(m.ext))))
-                    .count(),
-                None => points.meta.values().filter(|m| f.matches(&m.payload, Some(m.ext))).count(),
-            },
+        let Some(f) = filter else { return Ok(points.meta.len()) };
+        let matching = |m: &PointMeta| f.matches(&m.payload, Some(m.ext));
+        let mut n = 0;
+        let mut count = |metas: &mut dyn Iterator<Item = &PointMeta>| -> Result<()> {
+            for (i, m) in metas.enumerate() {
+                if i % 256 == 255 {
+                    deadline.check()?;
+                }
+                n += usize::from(matching(m));
+            }
+            Ok(())
+        };
+        match points.payload_index.candidates(f) {
+            Some(cands) => count(&mut cands.iter().filter_map(|id| points.meta.get(id)))?,
+            None => count(&mut points.meta.values())?,
         }
+        Ok(n)
     }
 
     /// Runs a search or recommendation.
-    pub fn search(&self, s: &Search) -> Result<Vec<Hit>> {
+    pub fn search(&self, s: &Search, deadline: Deadline) -> Result<Vec<Hit>> {
+        deadline.check()?;
+        let hits = self.search_within(s, deadline)?;
+        // A filtered walk that ran past the deadline admitted nothing after it: not an answer.
+        deadline.check()?;
+        Ok(hits)
+    }
+
+    fn search_within(&self, s: &Search, deadline: Deadline) -> Result<Vec<Hit>> {
         let (metric, dim) = {
             let c = self.config.read();
             (c.distance.metric(), c.size)
@@ -262,7 +281,7 @@ impl Collection {
             Query::Nearest(e) => {
                 let (v, id) = resolve(e)?;
                 let exclude: HashSet<u64> = id.into_iter().collect();
-                let hits = self.nearest(&points, &v, k, s, &exclude)?;
+                let hits = self.nearest(&points, &v, k, s, &exclude, deadline)?;
                 (
                     hits.into_iter().map(|p| ScoredPoint { score: reported(metric, p.score), ..p }).collect(),
                     exclude,
@@ -284,7 +303,7 @@ impl Collection {
                         let q = average_query(&pos, &neg);
                         let q = super::prepare_vector(metric, &q, dim)
                             .map_err(|e| Error::bad(format!("recommend query vector: {e}")))?;
-                        self.nearest(&points, &q, k, s, &exclude)?
+                        self.nearest(&points, &q, k, s, &exclude, deadline)?
                             .into_iter()
                             .map(|p| ScoredPoint { score: reported(metric, p.score), ..p })
                             .collect()
@@ -295,7 +314,9 @@ impl Collection {
                                 "recommend needs at least one positive or negative example",
                             ));
                         }
-                        self.rescore_examples(&points, metric, &pos, &neg, *strategy, k, s, &exclude)?
+                        self.rescore_examples(
+                            &points, metric, &pos, &neg, *strategy, k, s, &exclude, deadline,
+                        )?
                     }
                 };
                 (hits, exclude)
@@ -333,10 +354,12 @@ impl Collection {
         k: usize,
         s: &Search,
         exclude: &HashSet<u64>,
+        deadline: Deadline,
     ) -> Result<Vec<ScoredPoint>> {
         let index = self.index.load();
         let admit = |id: u64| -> bool {
             !exclude.contains(&id)
+                && !deadline.expired()
                 && points
                     .meta
                     .get(&id)
@@ -381,6 +404,7 @@ impl Collection {
         k: usize,
         s: &Search,
         exclude: &HashSet<u64>,
+        deadline: Deadline,
     ) -> Result<Vec<ScoredPoint>> {
         let index = self.index.load();
         let small = points.meta.len() <= self.config.read().hnsw_params().full_scan_threshold;
@@ -390,6 +414,7 @@ impl Collection {
                 .iter()
                 .filter(|(id, m)| {
                     !exclude.contains(id)
+                        && !deadline.expired()
                         && s.filter.as_ref().is_none_or(|f| f.matches(&m.payload, Some(m.ext)))
                 })
                 .map(|(id, _)| *id)
@@ -398,7 +423,7 @@ impl Collection {
             let wide = (k * 4).max(s.params.ef.unwrap_or(0)).max(64);
             let mut set = HashSet::new();
             for p in pos {
-                set.extend(self.nearest(points, p, wide, s, exclude)?.into_iter().map(|h| h.id));
+                set.extend(self.nearest(points, p, wide, s, exclude, deadline)?.into_iter().map(|h| h.id));
             }
             set.into_iter().collect()
         };

@@ -35,8 +35,9 @@ const CHUNK: usize = 2_000;
 pub struct RebuildOptions {
     #[serde(default)]
     pub hnsw: Option<HnswConfig>,
-    /// `Some(None)` switches quantization off.
-    #[serde(default)]
+    /// `Some(None)` switches quantization off. Stored in a job's spec as `null` (off) or absent
+    /// (unchanged), so a resumed rebuild does what was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub quantization: Option<Option<ScalarQuantization>>,
     /// Switch the index kind (HNSW ⇄ Faiss).
     #[serde(default)]
@@ -62,6 +63,13 @@ impl RebuildOptions {
         config.validate()?;
         Ok(config)
     }
+}
+
+/// A field that is present (even as `null`) is `Some`; an absent one takes the default, `None`.
+fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -101,7 +109,7 @@ impl Collection {
             ids.push(keys::number_of(&key).ok_or_else(|| Error::Storage("bad vector key".into()))?);
             values.extend(write::decode_vector(&value)?);
             if ids.len() == CHUNK {
-                index.upsert(&ids, &values)?;
+                super::building(|| index.upsert(&ids, &values))?;
                 done += ids.len();
                 ids.clear();
                 values.clear();
@@ -110,7 +118,7 @@ impl Collection {
                 }
             }
         }
-        index.upsert(&ids, &values)?;
+        super::building(|| index.upsert(&ids, &values))?;
         Ok(keep_going(done + ids.len()))
     }
 
@@ -147,7 +155,7 @@ impl Collection {
             }
         }
         index.delete(&gone);
-        index.upsert(&ids, &values)?;
+        super::building(|| index.upsert(&ids, &values))?;
         Ok(writes)
     }
 
@@ -190,6 +198,7 @@ impl Collection {
         let removed_tombstones;
         {
             let _writer = self.writer.lock();
+            self.check_live()?;
             caught_up += self.replay_into(&fresh, seen)?;
             if cancelled() {
                 return Ok(None);
@@ -216,5 +225,26 @@ impl Collection {
             removed_tombstones,
             seconds: started.elapsed().as_secs_f64(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantization_off_survives_a_stored_job_spec() {
+        for (options, stored) in [
+            (
+                RebuildOptions { quantization: Some(None), ..Default::default() },
+                "{\"hnsw\":null,\"quantization\":null,\"index\":null}",
+            ),
+            (RebuildOptions::default(), "{\"hnsw\":null,\"index\":null}"),
+        ] {
+            let json = serde_json::to_string(&options).unwrap();
+            assert_eq!(json, stored);
+            let back: RebuildOptions = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.quantization, options.quantization, "{json}");
+        }
     }
 }

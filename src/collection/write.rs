@@ -40,11 +40,56 @@ pub enum PayloadUpdate {
     Clear,
 }
 
-pub(super) fn encode_point(meta: &PointMeta) -> Vec<u8> {
+/// Deepest nesting of objects and arrays a payload may have (the payload object is level 1).
+/// Well under serde_json's recursion limit (128), so every stored record decodes.
+pub const MAX_PAYLOAD_DEPTH: usize = 64;
+/// Largest payload of one point, as stored JSON.
+pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
+
+/// Nesting depth of a payload, without recursion (a hostile value must not exhaust the stack).
+fn payload_depth(payload: &Payload) -> usize {
+    let mut deepest = 1;
+    let mut stack: Vec<(&Value, usize)> = payload.values().map(|v| (v, 1)).collect();
+    while let Some((value, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Object(m) => Box::new(m.values()),
+            Value::Array(a) => Box::new(a.iter()),
+            Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => continue,
+        };
+        deepest = deepest.max(depth + 1);
+        stack.extend(children.map(|c| (c, depth + 1)));
+    }
+    deepest
+}
+
+/// Checks that a payload can be stored and read back: its depth, then its encoded size.
+/// Returns the encoded payload.
+pub(crate) fn check_payload(payload: &Payload) -> Result<Vec<u8>> {
+    let depth = payload_depth(payload);
+    if depth > MAX_PAYLOAD_DEPTH {
+        return Err(Error::bad(format!(
+            "payload is nested {depth} levels deep; the limit is {MAX_PAYLOAD_DEPTH}"
+        )));
+    }
+    let json =
+        serde_json::to_vec(payload).map_err(|e| Error::bad(format!("payload cannot be stored: {e}")))?;
+    if json.len() > MAX_PAYLOAD_BYTES {
+        return Err(Error::bad(format!(
+            "payload is {} bytes as JSON; the limit is {MAX_PAYLOAD_BYTES}",
+            json.len()
+        )));
+    }
+    Ok(json)
+}
+
+/// A point record: external id, version, payload JSON. Refuses a payload that
+/// [`decode_point`] could not read back.
+pub(super) fn encode_point(meta: &PointMeta) -> Result<Vec<u8>> {
+    let json = check_payload(&meta.payload).map_err(|e| Error::bad(format!("point {}: {e}", meta.ext)))?;
     let mut out = meta.ext.to_key();
     out.extend_from_slice(&meta.version.to_le_bytes());
-    serde_json::to_writer(&mut out, &meta.payload).unwrap_or_default();
-    out
+    out.extend_from_slice(&json);
+    Ok(out)
 }
 
 pub(super) fn decode_point(bytes: &[u8]) -> Result<PointMeta> {
@@ -91,7 +136,9 @@ impl Collection {
         for p in points {
             let v = super::prepare_vector(metric, &p.vector, dim)
                 .map_err(|e| Error::bad(format!("point {}: {e}", p.id)))?;
-            let entry = (p.id, v, p.payload.unwrap_or_default());
+            let payload = p.payload.unwrap_or_default();
+            check_payload(&payload).map_err(|e| Error::bad(format!("point {}: {e}", p.id)))?;
+            let entry = (p.id, v, payload);
             match position.get(&p.id) {
                 Some(&i) => prepared[i] = entry,
                 None => {
@@ -109,6 +156,7 @@ impl Collection {
             return Ok(self.seq.load(Ordering::SeqCst));
         }
         let mut next = self.writer.lock();
+        self.check_live()?;
         let seq = self.seq.load(Ordering::SeqCst) + 1;
         let mut internal = Vec::with_capacity(prepared.len());
         let mut batch = WriteBatch::default();
@@ -131,7 +179,7 @@ impl Collection {
         let mut vectors = Vec::with_capacity(prepared.len() * dim);
         for ((ext, v, payload), &id) in prepared.into_iter().zip(&internal) {
             let meta = PointMeta { ext, version: seq, payload };
-            batch.put_cf(self.storage.cf(CF_POINTS), keys::numbered(cid, id), encode_point(&meta));
+            batch.put_cf(self.storage.cf(CF_POINTS), keys::numbered(cid, id), encode_point(&meta)?);
             batch.put_cf(self.storage.cf(CF_VECTORS), keys::numbered(cid, id), encode_vector(&v));
             vectors.extend_from_slice(&v);
             metas.push(meta);
@@ -146,7 +194,8 @@ impl Collection {
                 replace_meta(&mut points, id, meta);
             }
         }
-        let applied = self.index.load().upsert(&internal, &vectors);
+        let index = self.index.load_full();
+        let applied = super::building(|| index.upsert(&internal, &vectors));
         self.seq.store(seq, Ordering::SeqCst);
         applied
             .map_err(|e| Error::Internal(format!("stored write {seq} failed to apply to the index: {e}")))?;
@@ -176,6 +225,7 @@ impl Collection {
     /// Deletes the selected points (missing ids are ignored). Returns the write sequence.
     pub fn delete(&self, selector: &Selector, sync: bool) -> Result<u64> {
         let _writer = self.writer.lock();
+        self.check_live()?;
         let cid = self.config.read().id;
         let mut victims = self.select(&self.points.read(), selector);
         victims.sort_unstable();
@@ -214,6 +264,7 @@ impl Collection {
     /// Changes the payloads of the selected points. Ids that do not exist are a 404.
     pub fn update_payload(&self, selector: &Selector, update: &PayloadUpdate, sync: bool) -> Result<u64> {
         let _writer = self.writer.lock();
+        self.check_live()?;
         let cid = self.config.read().id;
         let targets = {
             let points = self.points.read();
@@ -236,7 +287,7 @@ impl Collection {
                 let Some(old) = points.meta.get(&id) else { continue };
                 let payload = apply_update(&old.payload, update)?;
                 let meta = PointMeta { ext: old.ext, version: seq, payload };
-                batch.put_cf(self.storage.cf(CF_POINTS), keys::numbered(cid, id), encode_point(&meta));
+                batch.put_cf(self.storage.cf(CF_POINTS), keys::numbered(cid, id), encode_point(&meta)?);
                 updated.push((id, meta));
             }
         }
@@ -279,6 +330,12 @@ fn apply_update(old: &Payload, update: &PayloadUpdate) -> Result<Payload> {
             p
         }
         PayloadUpdate::Set { payload, key: Some(path) } => {
+            let segments = path.split('.').count();
+            if segments >= MAX_PAYLOAD_DEPTH {
+                return Err(Error::bad(format!(
+                    "payload key has {segments} segments; the payload depth limit is {MAX_PAYLOAD_DEPTH}"
+                )));
+            }
             let mut p = old.clone();
             let mut target = &mut p;
             for part in path.split('.') {

@@ -47,6 +47,9 @@ pub struct EmbeddingConfig {
     pub cache_max_text_bytes: usize,
     /// Most texts in one request.
     pub max_texts: usize,
+    /// Longest text accepted, in bytes (the model reads only its first `max_tokens` tokens;
+    /// the tokenizer still reads all of it).
+    pub max_text_bytes: usize,
 }
 
 impl Default for EmbeddingConfig {
@@ -63,6 +66,7 @@ impl Default for EmbeddingConfig {
             cache_bytes: 64 * 1024 * 1024,
             cache_max_text_bytes: 2048,
             max_texts: 10_000,
+            max_text_bytes: 65_536,
         }
     }
 }
@@ -85,6 +89,7 @@ pub struct Embedder {
     cache: Option<moka::sync::Cache<(String, String), Arc<Embedding>>>,
     cache_max_text_bytes: usize,
     pub max_texts: usize,
+    pub max_text_bytes: usize,
     pub stats: EmbedStats,
 }
 
@@ -150,6 +155,7 @@ impl Embedder {
             cache,
             cache_max_text_bytes: config.cache_max_text_bytes,
             max_texts: config.max_texts,
+            max_text_bytes: config.max_text_bytes,
             stats: EmbedStats::default(),
         })
     }
@@ -181,6 +187,13 @@ impl Embedder {
                 "at most {} texts per request, got {}",
                 self.max_texts,
                 texts.len()
+            )));
+        }
+        if let Some((i, t)) = texts.iter().enumerate().find(|(_, t)| t.len() > self.max_text_bytes) {
+            return Err(Error::bad(format!(
+                "text {i} is {} bytes; the limit is {} (embedding.max_text_bytes)",
+                t.len(),
+                self.max_text_bytes
             )));
         }
         let texts: Vec<String> = texts.iter().map(|t| normalise(t)).collect();

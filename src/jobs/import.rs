@@ -4,7 +4,6 @@
 //! and inserted into the index in parallel. Texts are embedded with the collection's model in
 //! length-sorted batches.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{Job, Jobs, Outcome};
 use crate::collection::{decode_vector, prepare_vector, Collection, ExtId, NewPoint, Payload};
 use crate::error::{Error, Result};
+use crate::files::open_regular;
 
 /// Rows per RocksDB batch / index insert.
 const BATCH_ROWS: usize = 10_000;
@@ -125,7 +125,7 @@ struct Dense {
 }
 
 fn fvecs_shape(path: &std::path::Path) -> Result<Dense> {
-    let mut f = File::open(path).map_err(|e| io_error(path, e))?;
+    let mut f = open_regular(path).map_err(|e| io_error(path, e))?;
     let len = f.metadata().map_err(|e| io_error(path, e))?.len();
     if len == 0 {
         return Ok(Dense { rows: 0, dim: 0, header: 0, row_bytes: 4 });
@@ -145,7 +145,7 @@ fn fvecs_shape(path: &std::path::Path) -> Result<Dense> {
 
 /// Reads a `.npy` header: only 2-D, C-order, little-endian float32 arrays.
 fn npy_shape(path: &std::path::Path) -> Result<Dense> {
-    let mut f = File::open(path).map_err(|e| io_error(path, e))?;
+    let mut f = open_regular(path).map_err(|e| io_error(path, e))?;
     let mut magic = [0u8; 8];
     f.read_exact(&mut magic).map_err(|e| io_error(path, e))?;
     if &magic[..6] != b"\x93NUMPY" {
@@ -193,14 +193,21 @@ impl FileImport {
         }
     }
 
+    /// Resolves `path` inside `root` (see [`crate::files::confine`]): the only files an import
+    /// reads.
+    pub fn confine(&mut self, root: &std::path::Path) -> Result<()> {
+        if let Err(e) = std::fs::create_dir_all(root) {
+            tracing::warn!("import directory {}: {e}", root.display());
+        }
+        self.path = crate::files::confine(root, &self.path, "import directory (storage.import_dir)")?;
+        Ok(())
+    }
+
     /// Checks the file: its rows (lines for jsonl) and, for fvecs / npy, their dimension.
     pub fn inspect(&self) -> Result<(u64, Option<usize>)> {
-        if !self.path.is_absolute() {
-            return Err(Error::bad(format!("path must be absolute, got {}", self.path.display())));
-        }
         match self.format {
             Format::Jsonl => {
-                let f = File::open(&self.path).map_err(|e| io_error(&self.path, e))?;
+                let f = open_regular(&self.path).map_err(|e| io_error(&self.path, e))?;
                 let mut reader = BufReader::with_capacity(1 << 20, f);
                 let (mut lines, mut last) = (0u64, b'\n');
                 loop {
@@ -222,7 +229,7 @@ impl FileImport {
 
     /// The rows after the first `skip` (a resumed job skips what it committed).
     pub(crate) fn rows(&self, skip: u64) -> Result<Box<dyn Iterator<Item = Result<Row>> + Send>> {
-        let mut f = File::open(&self.path).map_err(|e| io_error(&self.path, e))?;
+        let mut f = open_regular(&self.path).map_err(|e| io_error(&self.path, e))?;
         match self.format {
             Format::Jsonl => {
                 let lines = BufReader::with_capacity(1 << 20, f).split(b'\n');
@@ -281,17 +288,42 @@ impl StreamFeed {
     }
 }
 
-pub(super) fn stream_channel() -> (StreamFeed, StreamLines) {
+/// A stream whose lines may be up to `max_line` bytes long.
+pub(super) fn stream_channel(max_line: usize) -> (StreamFeed, StreamLines) {
     let (tx, rx) = tokio::sync::mpsc::channel(64);
-    (StreamFeed { tx }, StreamLines { rx, buf: Vec::new(), number: 0, finished: false })
+    let lines =
+        StreamLines { rx, buf: Vec::new(), start: 0, scanned: 0, max_line, number: 0, finished: false };
+    (StreamFeed { tx }, lines)
 }
 
-/// Lines of the streamed body, split across chunk boundaries.
+/// Lines of the streamed body, split across chunk boundaries. Each byte is scanned for a
+/// newline once, and a line longer than `max_line` fails the stream instead of growing the
+/// buffer without end.
 pub struct StreamLines {
     rx: tokio::sync::mpsc::Receiver<Chunk>,
     buf: Vec<u8>,
+    /// Where the next line starts in `buf`.
+    start: usize,
+    /// `buf[start..scanned]` holds no newline.
+    scanned: usize,
+    max_line: usize,
     number: u64,
     finished: bool,
+}
+
+impl StreamLines {
+    fn take(&mut self, end: usize) -> Vec<u8> {
+        let line = self.buf[self.start..end].to_vec();
+        self.start = end;
+        self.scanned = end;
+        // Drop the consumed prefix once it is most of the buffer: amortised O(1) per byte.
+        if self.start > self.buf.len() / 2 {
+            self.buf.drain(..self.start);
+            self.scanned -= self.start;
+            self.start = 0;
+        }
+        line
+    }
 }
 
 impl Iterator for StreamLines {
@@ -299,17 +331,29 @@ impl Iterator for StreamLines {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.buf.drain(..=end).collect();
+            if let Some(at) = self.buf[self.scanned..].iter().position(|&b| b == b'\n') {
+                let line = self.take(self.scanned + at + 1);
                 self.number += 1;
                 return Some(Ok((self.number, line)));
             }
+            self.scanned = self.buf.len();
+            if self.scanned - self.start > self.max_line {
+                self.finished = true;
+                self.buf = Vec::new();
+                (self.start, self.scanned) = (0, 0);
+                return Some(Err(Error::bad(format!(
+                    "line {} is longer than {} bytes (service.max_request_bytes)",
+                    self.number + 1,
+                    self.max_line
+                ))));
+            }
             if self.finished {
-                if self.buf.is_empty() {
+                if self.start == self.buf.len() {
                     return None;
                 }
                 self.number += 1;
-                return Some(Ok((self.number, std::mem::take(&mut self.buf))));
+                let end = self.buf.len();
+                return Some(Ok((self.number, self.take(end))));
             }
             match self.rx.blocking_recv() {
                 Some(Chunk::Data(bytes)) => self.buf.extend_from_slice(&bytes),
@@ -327,6 +371,9 @@ impl Iterator for StreamLines {
 }
 
 pub(super) fn run_file(jobs: &Jobs, job: &Job, c: &Arc<Collection>, spec: &FileImport) -> Result<Outcome> {
+    // Checked again on resume: the file or the configured directory may have changed.
+    let mut spec = spec.clone();
+    spec.confine(jobs.import_root())?;
     let rows = spec.rows(job.record().done)?;
     import_rows(jobs, job, c, rows, spec.on_error)
 }
@@ -386,9 +433,18 @@ fn import_rows(
                     if crate::embedding::normalise(&t).is_empty() {
                         return Err("text is empty".into());
                     }
+                    if let Some(limit) = jobs.embedder().map(|e| e.max_text_bytes).filter(|l| t.len() > *l) {
+                        return Err(format!(
+                            "text is {} bytes; the limit is {limit} (embedding.max_text_bytes)",
+                            t.len()
+                        ));
+                    }
                     (Vec::new(), Some(t))
                 }
             };
+            if let Some(p) = &item.payload {
+                crate::collection::check_payload(p).map_err(|e| e.to_string())?;
+            }
             Ok((NewPoint { id: item.id, vector, payload: item.payload }, text))
         });
         match checked {

@@ -93,6 +93,10 @@ pub struct JobRecord {
     pub id: u64,
     pub kind: JobKind,
     pub collection: String,
+    /// The collection's numeric id when the job was created: a job never touches a later
+    /// collection of the same name (records from before this field have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection_id: Option<u32>,
     pub state: JobState,
     /// Items (lines, rows, points) processed and committed.
     pub done: u64,
@@ -242,6 +246,19 @@ pub struct Jobs {
     next_id: AtomicU64,
     /// Vacuum a collection when this fraction of its index is deleted points (0: never).
     vacuum_fraction: f64,
+    /// Held while a job is created, so two rebuilds of one collection cannot both start.
+    creating: Mutex<()>,
+    /// File imports read only from here.
+    import_root: std::path::PathBuf,
+    /// Longest line of a streamed import.
+    max_line: usize,
+}
+
+/// What the registry needs from the configuration.
+pub struct JobSettings {
+    pub vacuum_fraction: f64,
+    pub import_root: std::path::PathBuf,
+    pub max_line: usize,
 }
 
 impl Jobs {
@@ -250,7 +267,7 @@ impl Jobs {
         catalog: Arc<Catalog>,
         embedder: Option<Arc<Embedder>>,
         runtime: tokio::runtime::Handle,
-        vacuum_fraction: f64,
+        settings: JobSettings,
     ) -> Result<Arc<Jobs>> {
         let mut jobs = BTreeMap::new();
         let storage = catalog.storage().clone();
@@ -269,7 +286,10 @@ impl Jobs {
             threads: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
             next_id: AtomicU64::new(next),
-            vacuum_fraction,
+            creating: Mutex::new(()),
+            vacuum_fraction: settings.vacuum_fraction,
+            import_root: settings.import_root,
+            max_line: settings.max_line,
         });
         let interrupted: Vec<Arc<Job>> =
             registry.jobs.read().values().filter(|j| !j.record().state.is_finished()).cloned().collect();
@@ -347,7 +367,9 @@ impl Jobs {
 
     /// Records a new job (queued) for `collection`.
     fn create(&self, kind: JobKind, collection: &str, spec: JobSpec, total: Option<u64>) -> Result<Arc<Job>> {
-        let _ = self.catalog.get(collection)?;
+        // The check for a running rebuild and the new job's record are one step.
+        let _creating = self.creating.lock();
+        let collection_id = Some(self.catalog.get(collection)?.id());
         if self.stopping.load(Ordering::SeqCst) {
             return Err(Error::Conflict("the service is stopping; no new job starts".into()));
         }
@@ -363,6 +385,7 @@ impl Jobs {
             id,
             kind,
             collection: collection.to_string(),
+            collection_id,
             state: JobState::Queued,
             done: 0,
             total,
@@ -413,9 +436,10 @@ impl Jobs {
     }
 
     /// Starts importing a file on the server.
-    pub fn import_file(self: &Arc<Self>, collection: &str, spec: FileImport) -> Result<Arc<Job>> {
-        let (total, dim) = spec.inspect()?;
+    pub fn import_file(self: &Arc<Self>, collection: &str, mut spec: FileImport) -> Result<Arc<Job>> {
         let size = self.catalog.get(collection)?.config().size;
+        spec.confine(&self.import_root)?;
+        let (total, dim) = spec.inspect()?;
         if let Some(dim) = dim.filter(|d| *d != size) {
             return Err(Error::bad(format!(
                 "{} holds {dim}-d vectors; collection `{collection}` has {size}-d vectors",
@@ -435,7 +459,7 @@ impl Jobs {
         total: Option<u64>,
     ) -> Result<(Arc<Job>, StreamFeed, tokio::sync::oneshot::Receiver<()>)> {
         let job = self.create(JobKind::Import, collection, JobSpec::Stream { on_error }, total)?;
-        let (feed, lines) = import::stream_channel();
+        let (feed, lines) = import::stream_channel(self.max_line);
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         let (jobs, j) = (self.clone(), job.clone());
         self.start_thread(&job, move || {
@@ -474,8 +498,13 @@ impl Jobs {
                 c.name,
                 live + deleted
             );
-            if let Err(e) = self.rebuild(&c.name, JobKind::Vacuum, RebuildOptions::default()) {
-                tracing::error!("collection {}: cannot start a vacuum: {e}", c.name);
+            match self.rebuild(&c.name, JobKind::Vacuum, RebuildOptions::default()) {
+                Ok(_) => {}
+                // A rebuild started meanwhile, or the collection went: the next tick looks again.
+                Err(e @ (Error::Conflict(_) | Error::NotFound { .. })) => {
+                    tracing::debug!("collection {}: no vacuum now: {e}", c.name)
+                }
+                Err(e) => tracing::error!("collection {}: cannot start a vacuum: {e}", c.name),
             }
         }
     }
@@ -542,8 +571,14 @@ impl Jobs {
 
     /// Marks the job running, runs `work` against its collection and records how it ended.
     fn run(&self, job: &Job, work: impl FnOnce(&Arc<Collection>) -> Result<Outcome>) {
-        let name = job.record().collection;
-        let outcome = self.catalog.get(&name).and_then(|c| {
+        let record = job.record();
+        let outcome = self.catalog.get(&record.collection).and_then(|c| {
+            if record.collection_id.is_some_and(|id| id != c.id()) {
+                return Err(Error::not_found(format!(
+                    "collection `{}` of the job (it was deleted or replaced since)",
+                    record.collection
+                )));
+            }
             self.persist(job, |r| r.state = JobState::Running)?;
             job.started();
             work(&c)
@@ -584,6 +619,10 @@ impl Jobs {
 
     pub(crate) fn embedder(&self) -> Option<&Arc<Embedder>> {
         self.embedder.as_ref()
+    }
+
+    pub(crate) fn import_root(&self) -> &std::path::Path {
+        &self.import_root
     }
 
     pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {

@@ -110,7 +110,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Checks a snapshot file's embedded checksum and returns the whole file's SHA-256 (hex).
 pub fn verify(path: &std::path::Path) -> Result<String> {
     let bad = |what: String| Error::bad(format!("snapshot {}: {what}", path.display()));
-    let mut f = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let mut f = crate::files::open_regular(path).map_err(|e| bad(e.to_string()))?;
     let len = f.metadata().map_err(|e| bad(e.to_string()))?.len();
     if len < (MAGIC.len() + 32) as u64 {
         return Err(bad("too short to be a snapshot".into()));

@@ -62,8 +62,11 @@ fn utc(secs: u64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
 }
 
-fn dir(catalog: &Catalog, collection: &str) -> PathBuf {
-    catalog.snapshots_dir().join(collection)
+/// The snapshot directory of `collection`; the name is checked, so it stays one level under
+/// the snapshots directory.
+fn dir(catalog: &Catalog, collection: &str) -> Result<PathBuf> {
+    crate::catalog::validate_name(collection)?;
+    Ok(catalog.snapshots_dir().join(collection))
 }
 
 fn info(path: &Path) -> Result<SnapshotInfo> {
@@ -83,20 +86,16 @@ fn info(path: &Path) -> Result<SnapshotInfo> {
 /// Snapshots the collection now (see `Collection::write_snapshot`).
 pub fn create(catalog: &Catalog, collection: &str) -> Result<SnapshotInfo> {
     let c = catalog.get(collection)?;
-    let dir = dir(catalog, collection);
+    let dir = dir(catalog, collection)?;
     std::fs::create_dir_all(&dir).map_err(Error::file(&dir))?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let stamp = utc(now.as_secs()).replace([':', 'T'], "-");
-    let name = (0..)
-        .map(|n| match n {
-            0 => format!("{collection}-{}-{stamp}{SUFFIX}", c.id()),
-            n => format!("{collection}-{}-{stamp}-{n}{SUFFIX}", c.id()),
-        })
-        .find(|name| !dir.join(name).exists())
-        .unwrap_or_default();
+    let (name, file) = reserve(&dir, |n| match n {
+        0 => format!("{collection}-{}-{stamp}{SUFFIX}", c.id()),
+        n => format!("{collection}-{}-{stamp}-{n}{SUFFIX}", c.id()),
+    })?;
     let path = dir.join(&name);
     let partial = dir.join(format!("{name}.partial"));
-    let file = File::create(&partial).map_err(Error::file(&partial))?;
     let checksum_file = path.with_extension("checksum");
     let written = c.write_snapshot(BufWriter::new(file), now.as_secs_f64()).and_then(|(w, _, checksum)| {
         let file = w.into_inner().map_err(|e| Error::file(&partial)(e.into_error()))?;
@@ -112,9 +111,32 @@ pub fn create(catalog: &Catalog, collection: &str) -> Result<SnapshotInfo> {
     info(&path)
 }
 
+/// The first of `candidate(0)`, `candidate(1)`, … that no other create holds, with its
+/// `.partial` file created. Two creates in the same second get different names: a name is held
+/// by its `.partial` (created only if absent) until that is renamed to the name itself, which
+/// is checked after the `.partial` is made — so one of the two always exists.
+fn reserve(dir: &Path, candidate: impl Fn(usize) -> String) -> Result<(String, File)> {
+    for n in 0..10_000 {
+        let name = candidate(n);
+        let partial = dir.join(format!("{name}.partial"));
+        let file = match File::options().write(true).create_new(true).open(&partial) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::file(&partial)(e)),
+        };
+        if dir.join(&name).exists() {
+            drop(file);
+            let _ = std::fs::remove_file(&partial);
+            continue;
+        }
+        return Ok((name, file));
+    }
+    Err(Error::Conflict("too many snapshots are being created at once; retry".into()))
+}
+
 pub fn list(catalog: &Catalog, collection: &str) -> Result<Vec<SnapshotInfo>> {
     catalog.get(collection)?;
-    let Ok(entries) = std::fs::read_dir(dir(catalog, collection)) else { return Ok(Vec::new()) };
+    let Ok(entries) = std::fs::read_dir(dir(catalog, collection)?) else { return Ok(Vec::new()) };
     let mut out: Vec<SnapshotInfo> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.to_string_lossy().ends_with(SUFFIX))
@@ -126,9 +148,11 @@ pub fn list(catalog: &Catalog, collection: &str) -> Result<Vec<SnapshotInfo>> {
 
 /// The file of an existing snapshot.
 pub fn path(catalog: &Catalog, collection: &str, name: &str) -> Result<PathBuf> {
+    let dir = dir(catalog, collection)?;
     validate_name(name)?;
-    let path = dir(catalog, collection).join(name);
-    if !path.is_file() {
+    catalog.get(collection)?;
+    let path = dir.join(name);
+    if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
         return Err(Error::not_found(format!("snapshot `{name}` of collection `{collection}`")));
     }
     Ok(path)
@@ -141,8 +165,21 @@ pub fn delete(catalog: &Catalog, collection: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Where a recover request points: a path or a `file://` URI (no network locations).
-pub fn location(raw: &str) -> Result<PathBuf> {
+/// Where a recover request points: a path or a `file://` URI (no network locations) to a file
+/// inside the snapshots directory, as Qdrant requires; anything else is refused without
+/// saying whether it exists.
+pub fn location(catalog: &Catalog, raw: &str) -> Result<PathBuf> {
+    let path = parse_location(raw)?;
+    let root = catalog.snapshots_dir();
+    std::fs::create_dir_all(root).map_err(Error::file(root))?;
+    crate::files::confine(
+        root,
+        &path,
+        "snapshots directory (snapshots are recovered from there, or uploaded)",
+    )
+}
+
+fn parse_location(raw: &str) -> Result<PathBuf> {
     let path = match raw.split_once("://") {
         Some(("file", rest)) => rest,
         Some((scheme, _)) => {
@@ -172,8 +209,9 @@ pub fn recover(catalog: &Catalog, collection: &str, file: &Path, checksum: Optio
             )));
         }
     }
-    let reader =
-        BufReader::new(File::open(file).map_err(|e| Error::bad(format!("{}: {e}", file.display())))?);
+    let reader = BufReader::new(
+        crate::files::open_regular(file).map_err(|e| Error::bad(format!("{}: {e}", file.display())))?,
+    );
     let (mut reader, manifest) = format::Reader::open(reader)?;
     let mut config = manifest.config.clone();
     config.validate()?;
@@ -196,6 +234,12 @@ pub fn recover(catalog: &Catalog, collection: &str, file: &Path, checksum: Optio
         let storage = catalog.storage();
         let mut batch = WriteBatch::default();
         while let Some((family, key, value)) = reader.record()? {
+            // The checksum proves the file is whole, not that its records can be read: a
+            // point record the next start could not decode would stop the whole data dir.
+            if family == crate::storage::CF_POINTS {
+                crate::collection::check_point_record(&value)
+                    .map_err(|e| Error::bad(format!("snapshot {}: {e}", file.display())))?;
+            }
             let mut full = keys::prefix(cid).to_vec();
             full.extend_from_slice(&key);
             batch.put_cf(storage.cf(family), full, value);
@@ -253,9 +297,9 @@ mod tests {
 
     #[test]
     fn locations_are_local_absolute_paths() {
-        assert_eq!(location("file:///tmp/x.snapshot").unwrap(), PathBuf::from("/tmp/x.snapshot"));
-        assert_eq!(location("/tmp/x.snapshot").unwrap(), PathBuf::from("/tmp/x.snapshot"));
-        assert!(location("http://host/x.snapshot").is_err());
-        assert!(location("relative.snapshot").is_err());
+        assert_eq!(parse_location("file:///tmp/x.snapshot").unwrap(), PathBuf::from("/tmp/x.snapshot"));
+        assert_eq!(parse_location("/tmp/x.snapshot").unwrap(), PathBuf::from("/tmp/x.snapshot"));
+        assert!(parse_location("http://host/x.snapshot").is_err());
+        assert!(parse_location("relative.snapshot").is_err());
     }
 }

@@ -60,7 +60,10 @@ impl Server {
         Server::open_with(dir, Config::default())
     }
 
-    pub fn open_with(dir: &Path, config: Config) -> Server {
+    pub fn open_with(dir: &Path, mut config: Config) -> Server {
+        // The catalog is opened here: the settings derived from the data dir (the default
+        // import directory) must say so too.
+        config.storage.data_dir = dir.to_path_buf();
         let catalog = Arc::new(Catalog::open(dir).expect("open catalog"));
         let app = router(AppState::new(catalog.clone(), config, None).expect("state"));
         Server { app, catalog, dir: None }

@@ -150,6 +150,21 @@ async fn bad_text_input_is_a_4xx_naming_the_problem() {
     )
     .await;
     s.err(Method::POST, "/embed", Some(json!({"texts": [1]})), bad, &["texts"]).await;
+    // Bounded work per request: the tokenizer reads all of a text, the model only its start.
+    let huge = "word ".repeat(20_000);
+    s.err(
+        Method::POST,
+        "/embed",
+        Some(json!({"texts": ["ok", huge]})),
+        bad,
+        &["text 1", "embedding.max_text_bytes"],
+    )
+    .await;
+    let query = json!({"query": {"text": huge}, "limit": 3});
+    s.err(Method::POST, "/collections/docs/points/query", Some(query), bad, &["embedding.max_text_bytes"])
+        .await;
+    let many: Vec<&str> = vec!["x"; 10_001];
+    s.err(Method::POST, "/embed", Some(json!({"texts": many})), bad, &["at most 10000"]).await;
     s.err(
         Method::PUT,
         "/collections/docs/points",

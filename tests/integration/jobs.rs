@@ -105,8 +105,10 @@ fn write_npy(path: &std::path::Path, rows: &[Vec<f32>]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_imports_fvecs_npy_and_jsonl() {
-    let s = Server::new();
     let files = tempfile::tempdir().unwrap();
+    let mut config = vicinity::config::Config::default();
+    config.storage.import_dir = Some(files.path().to_path_buf());
+    let s = Server::with_config(config);
     let mut rng = Rng::new(11);
     let rows: Vec<Vec<f32>> = (0..250).map(|_| vector(&mut rng, 6)).collect();
     write_fvecs(&files.path().join("a.fvecs"), &rows[..150]);
@@ -118,9 +120,13 @@ async fn file_imports_fvecs_npy_and_jsonl() {
         .collect();
     std::fs::write(files.path().join("c.jsonl"), jsonl).unwrap();
     s.create("c", 6, "Euclid").await;
-    for (file, format, ids_from) in [("a.fvecs", "fvecs", 0), ("b.npy", "npy", 150), ("c.jsonl", "jsonl", 0)]
-    {
-        let path = files.path().join(file);
+    // Absolute inside the import directory, or relative to it.
+    for (path, format, ids_from) in [
+        (files.path().join("a.fvecs"), "fvecs", 0),
+        ("b.npy".into(), "npy", 150),
+        (files.path().join("c.jsonl"), "jsonl", 0),
+    ] {
+        let file = path.display();
         let (status, v) = s
             .call(
                 Method::POST,
@@ -144,10 +150,16 @@ async fn file_imports_fvecs_npy_and_jsonl() {
     assert_eq!(s.point("c", "1007").await.unwrap()["payload"], json!({"i": 7}));
 
     let bad = |body: Value| s.call(Method::POST, "/collections/c/import", Some(body));
-    let (status, v) = bad(json!({"path": "a.fvecs", "format": "fvecs"})).await;
-    check_error("relative path", status, &v, StatusCode::BAD_REQUEST, &["absolute"]);
+    let (status, v) = bad(json!({"path": "../a.fvecs", "format": "fvecs"})).await;
+    check_error("parent path", status, &v, StatusCode::BAD_REQUEST, &["not a file in the import directory"]);
     let (status, v) = bad(json!({"path": files.path().join("none.fvecs"), "format": "fvecs"})).await;
-    check_error("missing file", status, &v, StatusCode::BAD_REQUEST, &["none.fvecs"]);
+    check_error(
+        "missing file",
+        status,
+        &v,
+        StatusCode::BAD_REQUEST,
+        &["none.fvecs", "not a file in the import"],
+    );
     let (status, v) = bad(json!({"path": files.path().join("a.fvecs"), "format": "parquet"})).await;
     check_error("unknown format", status, &v, StatusCode::BAD_REQUEST, &["parquet"]);
     s.create("wide", 8, "Euclid").await;
@@ -177,11 +189,12 @@ async fn file_imports_fvecs_npy_and_jsonl() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_halted_by_a_stop_resumes_at_the_next_start() {
     let dir = tempfile::tempdir().unwrap();
-    let files = tempfile::tempdir().unwrap();
     let mut rng = Rng::new(5);
     let n = 100_000u64;
     let rows: Vec<Vec<f32>> = (0..n).map(|_| vector(&mut rng, 4)).collect();
-    let path = files.path().join("big.fvecs");
+    // The default import directory: `<data_dir>/import`.
+    std::fs::create_dir(dir.path().join("import")).unwrap();
+    let path = dir.path().join("import/big.fvecs");
     write_fvecs(&path, &rows);
     let s = Server::open(dir.path());
     s.create("c", 4, "Euclid").await;
@@ -296,7 +309,7 @@ async fn snapshot_recovers_the_same_points_and_survives_a_restart() {
     let wrong = json!({"location": file, "checksum": "00"});
     let (status, v) = s.call(Method::PUT, "/collections/x/snapshots/recover", Some(wrong)).await;
     check_error("wrong checksum", status, &v, StatusCode::BAD_REQUEST, &["checksum"]);
-    let cut = dir.path().join("cut.snapshot");
+    let cut = dir.path().join("snapshots/cut.snapshot");
     std::fs::write(&cut, &std::fs::read(&file).unwrap()[..200]).unwrap();
     let (status, v) =
         s.call(Method::PUT, "/collections/x/snapshots/recover", Some(json!({"location": cut}))).await;

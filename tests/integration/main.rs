@@ -5,12 +5,14 @@
 //! - `api`: search, recommendations, payloads, scroll and count checked against brute force.
 //! - `restart`: what survives closing and re-opening the catalog.
 //! - `jobs`: imports, rebuilds racing with writes, snapshots, the admin key.
+//! - `hostile`: the faults and attacks of the reliability issue, one regression test each.
 
 mod api;
 mod bad_input;
 mod common;
 mod embedding;
 mod faiss;
+mod hostile;
 mod jobs;
 mod restart;
 mod serving;
