@@ -9,13 +9,16 @@
 - bad import input, auth of the admin routes;
 - the `vicinity import` command.
 
-Data are generated here (seeded numpy) and written as fvecs / npy / jsonl under tmp_path.
+Data are generated here (seeded numpy) and written as fvecs / npy / jsonl into the server's
+import directory (storage.import_dir: `<data_dir>/import` unless configured), the only place
+file imports read from.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import threading
@@ -40,6 +43,20 @@ NDJSON = {"content-type": "application/x-ndjson"}
 # --------------------------------------------------------------------------------------------
 # Files and data
 # --------------------------------------------------------------------------------------------
+
+
+def import_dir(server) -> Path:
+    """The server's import directory (the default, `<data_dir>/import`): file imports read only
+    regular files inside it."""
+    d = server.data_dir / "import"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def not_in_import_dir(path: Any) -> str:
+    """The one answer to an import path that is not a regular file inside the import directory,
+    whatever the reason (missing, outside, a directory, a symlink out, `..`): it says nothing else."""
+    return f"{path}: not a file in the import directory (storage.import_dir)"
 
 
 def write_fvecs(path: Path, x: np.ndarray) -> Path:
@@ -195,11 +212,11 @@ REBUILD_N = 100_000
 REBUILD_DIM = 32
 
 
-def test_rebuild_under_load(server, tmp_path, capsys):
+def test_rebuild_under_load(server, capsys):
     name = "jobs_rebuild"
     rng = np.random.default_rng(601)
     base = clustered(rng, REBUILD_N, REBUILD_DIM)
-    path = write_fvecs(tmp_path / "base.fvecs", base)
+    path = write_fvecs(import_dir(server) / "base.fvecs", base)
     with http(server.url) as h:
         create_collection(h, name, REBUILD_DIM)
         jid = import_file(h, name, path, "fvecs")
@@ -348,15 +365,15 @@ def test_rebuild_under_load(server, tmp_path, capsys):
 # --------------------------------------------------------------------------------------------
 
 
-def test_vacuum_restores_recall(server, tmp_path):
+def test_vacuum_restores_recall(server):
     name = "jobs_vacuum"
     n, dim = 20_000, 32
     rng = np.random.default_rng(602)
     x = low_rank(rng, n, dim)
-    np.save(tmp_path / "x.npy", x)
+    np.save(import_dir(server) / "x.npy", x)
     with http(server.url) as h:
         create_collection(h, name, dim)
-        jid = import_file(h, name, tmp_path / "x.npy", "npy", ids_from=0)
+        jid = import_file(h, name, import_dir(server) / "x.npy", "npy", ids_from=0)
         j = succeeded(h, jid, server=server)
         assert j["done"] == n and count(h, name) == n
         old_jobs = {j["id"] for j in ok(h.get("/jobs"))}
@@ -460,7 +477,7 @@ def test_snapshot_under_write_load(server, tmp_path):
         create_collection(h, name, dim, "Euclid")
         # bulk data first (ids from PRELOAD_FROM on), so that writing the snapshot takes a while
         preload = np.random.default_rng(614).standard_normal((PRELOAD, dim)).astype(np.float32)
-        j = succeeded(h, import_file(h, name, write_fvecs(tmp_path / "preload.fvecs", preload), "fvecs",
+        j = succeeded(h, import_file(h, name, write_fvecs(import_dir(server) / "preload.fvecs", preload), "fvecs",
                                      ids_from=PRELOAD_FROM), server=server)
         assert j["done"] == PRELOAD
         t = threading.Thread(target=writer, daemon=True)
@@ -528,12 +545,15 @@ def test_snapshot_under_write_load(server, tmp_path):
         assert count(h, name) == len(acked) + PRELOAD
         assert ok(h.get(f"/collections/{copy}"))["config"]["params"]["vectors"] == {"size": dim, "distance": "Euclid"}
 
-        # corrupt and mismatched files are refused, and leave no collection behind
-        trunc = tmp_path / "trunc.snapshot"
+        # corrupt and mismatched files are refused, and leave no collection behind (the truncated
+        # file is in the snapshots directory, the only place a location may point to, so it is
+        # refused for being corrupt)
+        trunc = server.data_dir / "snapshots" / "trunc.snapshot"
         trunc.write_bytes(data[: len(data) // 2])
-        for bad in ("jobs_snap_bad1", "jobs_snap_bad2", "jobs_snap_bad3"):
+        for bad in ("jobs_snap_bad1", "jobs_snap_bad2", "jobs_snap_bad3", "jobs_snap_bad4"):
             h.delete(f"/collections/{bad}")
-        refused(h.put("/collections/jobs_snap_bad1/snapshots/recover", json={"location": f"file://{trunc}"}), 400)
+        err = refused(h.put("/collections/jobs_snap_bad1/snapshots/recover", json={"location": f"file://{trunc}"}), 400)
+        assert "not a file in the snapshots directory" not in err, err
         refused(h.post("/collections/jobs_snap_bad2/snapshots/upload", content=data[:-1],
                        headers={"content-type": "application/octet-stream"}), 400)
         err = refused(h.put("/collections/jobs_snap_bad3/snapshots/recover",
@@ -542,6 +562,26 @@ def test_snapshot_under_write_load(server, tmp_path):
         refused(h.post("/collections/jobs_snap_bad3/snapshots/upload", params={"checksum": "f" * 64},
                        content=data, headers={"content-type": "application/octet-stream"}), 400)
         refused(h.put("/collections/jobs_snap_bad3/snapshots/recover", json={"location": "relative/x.snapshot"}), 400)
+        # a whole, valid snapshot outside the snapshots directory (or reached through `..` or a
+        # symlink out of it) is refused with the same answer as a missing one
+        outside = tmp_path / "outside.snapshot"
+        outside.write_bytes(data)
+        link = server.data_dir / "snapshots" / "link-out.snapshot"
+        link.unlink(missing_ok=True)
+        link.symlink_to(outside)
+        missing = server.data_dir / "snapshots" / "missing.snapshot"
+        dotdot = f"{server.data_dir}/snapshots/../snapshots/{name}/{snap}"
+        for loc in (str(outside), f"file://{outside}", str(link), dotdot, str(missing), f"file://{missing}",
+                    str(server.data_dir / "snapshots")):
+            for checksum in ({}, {"checksum": info["checksum"]}):
+                err = refused(h.put("/collections/jobs_snap_bad4/snapshots/recover",
+                                    json={"location": loc, **checksum}), 400)
+                shown = loc.removeprefix("file://")
+                assert err.startswith(f"{shown}: not a file in the snapshots directory"), (loc, err)
+                assert err.replace(shown, "<loc>") == refused(
+                    h.put("/collections/jobs_snap_bad4/snapshots/recover", json={"location": str(missing)}), 400
+                ).replace(str(missing), "<loc>"), (loc, err)
+        link.unlink()
         names = [c_["name"] for c_ in ok(h.get("/collections"))["collections"]]
         assert not [n for n in names if n.startswith("jobs_snap_bad")], names
         for bad in ("jobs_snap_bad2", "jobs_snap_bad3"):  # refused uploads are not kept
@@ -587,16 +627,21 @@ def test_snapshot_under_write_load(server, tmp_path):
 
 
 def test_kill_mid_import(server_factory, tmp_path, capsys):
-    """A file import killed mid-way resumes after the restart and ends with every row."""
+    """A file import killed mid-way resumes after the restart and ends with every row.
+
+    The import directory is configured (VICINITY__STORAGE__IMPORT_DIR, kept by the restart): the
+    resumed job reads the file from it again."""
     n, dim = 100_000, 64
     name = "jobs_killed_file"
     x = np.random.default_rng(605).standard_normal((n, dim)).astype(np.float32)
-    path = write_fvecs(tmp_path / "big.fvecs", x)
-    srv = server_factory.start()
+    imports = tmp_path / "imports"
+    imports.mkdir()
+    path = write_fvecs(imports / "big.fvecs", x)
+    srv = server_factory.start(env={"VICINITY__STORAGE__IMPORT_DIR": str(imports)})
     with http(srv.url) as h:
         create_collection(h, name, dim, "Euclid")
         t0 = time.monotonic()
-        jid = import_file(h, name, path, "fvecs", ids_from=0)
+        jid = import_file(h, name, Path(path.name), "fvecs", ids_from=0)  # relative to the import directory
         deadline = time.monotonic() + 120
         while True:
             j = job(h, jid)
@@ -696,11 +741,18 @@ def test_kill_mid_stream_import(server_factory):
                 assert j["spec"]["source"] == "stream", j
                 history.append(j["done"])
                 if j["state"] == "running" and j["done"] > 0 and len(history) > 10 and history[-11] == j["done"]:
-                    break  # unchanged for 0.5 s
+                    # unchanged for 0.5 s. A batch's points are visible a moment before the job's
+                    # `done` counts them (it is set once the batch is in the index too, which on
+                    # a busy machine can take longer than that): more points than `done` is a
+                    # commit still in flight, so wait on; fewer would be rows reported done
+                    # before they were visible, and fails below.
+                    visible = count(h, name)
+                    if visible <= j["done"]:
+                        break
             assert time.monotonic() < deadline and not outcome, (jobs, outcome)
             time.sleep(0.05)
         jid = j["id"]
-        assert count(h, name) == j["done"], "the committed lines are not all visible"
+        assert visible == j["done"], f"the committed lines are not all visible: {visible} points, done {j['done']}"
     srv.kill()
     done = j["done"]
     release.set()
@@ -762,7 +814,8 @@ def bad_lines_file(path: Path) -> tuple[Path, dict, dict]:
 
 
 def test_import_bad_input(server, server_factory, tmp_path):
-    path, good, bad = bad_lines_file(tmp_path / "mixed.jsonl")
+    imp = import_dir(server)
+    path, good, bad = bad_lines_file(imp / "mixed.jsonl")
     with http(server.url) as h:
         # on_error skip: every bad line reported with its line number, the good ones imported
         create_collection(h, "jobs_bad_skip", BAD_DIM)
@@ -792,7 +845,8 @@ def test_import_bad_input(server, server_factory, tmp_path):
         lines5 = [{"id": i, "vector": [float(i), 1.0, 1.0, 1.0]} for i in range(1, 5)] + [{"id": 5, "vector": [1.0]}] + \
                  [{"id": i, "vector": [float(i), 1.0, 1.0, 1.0]} for i in range(6, 9)]
         create_collection(h, "jobs_bad_fail5", BAD_DIM)
-        j = wait_job(h, import_file(h, "jobs_bad_fail5", write_jsonl(tmp_path / "l5.jsonl", lines5), "jsonl",
+        write_jsonl(imp / "l5.jsonl", lines5)
+        j = wait_job(h, import_file(h, "jobs_bad_fail5", Path("l5.jsonl"), "jsonl",  # relative to the import directory
                                     on_error="fail"), server=server)
         assert j["state"] == "failed" and re.search(r"\bline 5\b", j["error"]), j
         assert scroll_ids(h, "jobs_bad_fail5") == [1, 2, 3, 4]
@@ -813,17 +867,19 @@ def test_import_bad_input(server, server_factory, tmp_path):
         # npy: ids from ids_from; other dtypes and shapes refused
         create_collection(h, "jobs_npy", BAD_DIM, "Dot")
         arr = np.random.default_rng(607).standard_normal((50, BAD_DIM)).astype(np.float32)
-        np.save(tmp_path / "ok.npy", arr)
-        j = succeeded(h, import_file(h, "jobs_npy", tmp_path / "ok.npy", "npy", ids_from=1000), server=server)
+        np.save(imp / "ok.npy", arr)
+        j = succeeded(h, import_file(h, "jobs_npy", imp / "ok.npy", "npy", ids_from=1000), server=server)
         assert j["done"] == 50 and scroll_ids(h, "jobs_npy") == list(range(1000, 1050))
         got = retrieve(h, "jobs_npy", [1000, 1049])
         np.testing.assert_allclose(got[1049]["vector"], arr[49], atol=1e-6)
-        np.save(tmp_path / "f64.npy", arr.astype(np.float64))
-        np.save(tmp_path / "one_d.npy", arr[0])
+        np.save(imp / "f64.npy", arr.astype(np.float64))
+        np.save(imp / "one_d.npy", arr[0])
         for f in ("f64.npy", "one_d.npy"):
-            refused(h.post("/collections/jobs_npy/import", json={"path": str(tmp_path / f), "format": "npy"}), 400)
-        (tmp_path / "fake.npy").write_bytes(b"not numpy at all")
-        refused(h.post("/collections/jobs_npy/import", json={"path": str(tmp_path / "fake.npy"), "format": "npy"}), 400)
+            err = refused(h.post("/collections/jobs_npy/import", json={"path": str(imp / f), "format": "npy"}), 400)
+            assert "not a file in the import directory" not in err, err
+        (imp / "fake.npy").write_bytes(b"not numpy at all")
+        err = refused(h.post("/collections/jobs_npy/import", json={"path": str(imp / "fake.npy"), "format": "npy"}), 400)
+        assert "not a file in the import directory" not in err, err
 
         # rebuild options: applied to the config
         for body, quant in (({"quantization_config": {"scalar": {"type": "int8"}}}, "int8"),
@@ -842,19 +898,31 @@ def test_import_bad_input(server, server_factory, tmp_path):
             refused(h.post("/collections/jobs_npy/index/rebuild", json=body), 400)
         coll = "jobs_bad_skip"
         url = f"/collections/{coll}/import"
-        fv16 = write_fvecs(tmp_path / "d16.fvecs", np.ones((10, 16), dtype=np.float32))
-        # relative path
-        err = refused(h.post(url, json={"path": "data/x.fvecs", "format": "fvecs"}), 400)
-        assert "absolute" in err, err
-        # missing file
-        refused(h.post(url, json={"path": str(tmp_path / "nope.fvecs"), "format": "fvecs"}), 400)
-        refused(h.post(url, json={"path": str(tmp_path / "nope.jsonl"), "format": "jsonl"}), 400)
+        fv16 = write_fvecs(imp / "d16.fvecs", np.ones((10, 16), dtype=np.float32))
+        # missing file (absolute or relative to the import directory)
+        for p, fmt in ((imp / "nope.fvecs", "fvecs"), (imp / "nope.jsonl", "jsonl"), ("data/x.fvecs", "fvecs")):
+            err = refused(h.post(url, json={"path": str(p), "format": fmt}), 400)
+            assert err == not_in_import_dir(p), err
+        # anything that is not a regular file inside the import directory gets the same answer
+        # as a missing file, whether it exists or not: a file outside it (absolute), `..` out of
+        # it or back into it, a symlink out of it, a directory, the directory itself, a device
+        outside = write_jsonl(tmp_path / "outside.jsonl", [good[1]])
+        (imp / "link-out.jsonl").unlink(missing_ok=True)
+        os.symlink(outside, imp / "link-out.jsonl")
+        (imp / "subdir").mkdir(exist_ok=True)
+        for p in (outside, tmp_path / "nope.jsonl", f"../{outside.name}", f"{imp}/../import/mixed.jsonl",
+                  "subdir/../mixed.jsonl", imp / "link-out.jsonl", imp / "subdir", "subdir", imp, "/etc",
+                  "/dev/zero"):
+            err = refused(h.post(url, json={"path": str(p), "format": "jsonl"}), 400)
+            assert err == not_in_import_dir(p), (p, err)
+        assert count(h, coll) == len(good)
         # wrong dimension: both named
         err = refused(h.post(url, json={"path": str(fv16), "format": "fvecs"}), 400)
         assert re.search(r"\b16\b", err) and re.search(rf"\b{BAD_DIM}\b", err), err
         # not a whole number of rows
-        (tmp_path / "torn.fvecs").write_bytes(fv16.read_bytes()[:-3])
-        refused(h.post(url, json={"path": str(tmp_path / "torn.fvecs"), "format": "fvecs"}), 400)
+        (imp / "torn.fvecs").write_bytes(fv16.read_bytes()[:-3])
+        err = refused(h.post(url, json={"path": str(imp / "torn.fvecs"), "format": "fvecs"}), 400)
+        assert "not a file in the import directory" not in err, err
         # unknown format, unknown field, not JSON
         err = refused(h.post(url, json={"path": str(fv16), "format": "parquet"}), 400)
         assert "parquet" in err, err
@@ -878,6 +946,7 @@ def test_import_bad_input(server, server_factory, tmp_path):
     # the admin key guards the admin routes (only)
     key = "k3y-for-admin"
     srv = server_factory.start(env={"VICINITY__SERVICE__ADMIN_API_KEY": key})
+    path, _, _ = bad_lines_file(import_dir(srv) / "mixed.jsonl")  # this server's import directory
     with http(srv.url) as h:
         create_collection(h, "guarded", BAD_DIM)  # not an admin route
         spec = {"path": str(path), "format": "jsonl", "on_error": "skip"}
