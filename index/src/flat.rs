@@ -14,6 +14,8 @@ use crate::types::{Filter, PointId, ScoredPoint, SearchParams};
 
 #[derive(Debug)]
 pub struct Flat {
+    /// Never held across work on the rayon pool (see `crate::traits::per_query`): a batch's
+    /// queries each take it for their own scan.
     store: RwLock<VectorStore>,
 }
 
@@ -72,9 +74,12 @@ impl VectorIndex for Flat {
         _params: &SearchParams,
         filter: Option<&Filter>,
     ) -> Result<Vec<Vec<ScoredPoint>>> {
-        let store = self.store.read();
-        let queries = prepare_queries(store.metric, store.dim, queries)?;
-        Ok(per_query(&queries, |q| store.scan(q, k, filter)))
+        let (metric, dim) = {
+            let store = self.store.read();
+            (store.metric, store.dim)
+        };
+        let queries = prepare_queries(metric, dim, queries)?;
+        Ok(per_query(&queries, |q| self.store.read().scan(q, k, filter)))
     }
 
     fn memory_bytes(&self) -> usize {

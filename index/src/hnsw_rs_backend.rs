@@ -47,7 +47,11 @@ impl FilterT for Admit<'_> {
 pub struct HnswRs {
     params: HnswParams,
     graph: RsHnsw<'static, f32, Kernel>,
+    /// Never held across work on the rayon pool (see `crate::traits::per_query`): each query
+    /// of a batch takes it for itself, and an upsert appends under it, then inserts into
+    /// hnsw_rs (in parallel) without it.
     store: RwLock<VectorStore>,
+    /// Serialises writers; held across the parallel insert, which never takes it.
     writer: Mutex<()>,
 }
 
@@ -142,22 +146,25 @@ impl VectorIndex for HnswRs {
         params: &SearchParams,
         filter: Option<&Filter>,
     ) -> Result<Vec<Vec<ScoredPoint>>> {
-        // Held for the whole batch: the store and hnsw_rs stay in step (a concurrent upsert
-        // appends to the store before it inserts into hnsw_rs).
-        let store = self.store.read();
-        let queries = prepare_queries(store.metric, store.dim, queries)?;
-        // Nothing beyond the index size can be returned or kept: clamp absurd requests.
-        let k = k.min(store.live());
-        let ef = params.ef.unwrap_or(self.params.ef_search).min(store.offsets()).max(k);
-        let admit = Admit { store: &store, filter };
-        let filtered = filter.is_some() || store.deleted_count() > 0;
+        let (metric, dim) = (self.metric(), self.dim());
+        let queries = prepare_queries(metric, dim, queries)?;
+        let ef_wanted = params.ef.unwrap_or(self.params.ef_search);
+        // Each query takes the read lock for itself (never across the pool's work). The store
+        // stays in step with hnsw_rs under it: an upsert appends to the store before it
+        // inserts into hnsw_rs, and cannot append while the lock is held.
         Ok(per_query(&queries, |q| {
-            if k == 0 || store.live() == 0 {
+            let store = self.store.read();
+            // Nothing beyond the index size can be returned or kept: clamp absurd requests.
+            let k = k.min(store.live());
+            if k == 0 {
                 return Vec::new();
             }
             if params.exact || store.prefers_scan(filter, self.params.full_scan_threshold) {
                 return store.scan(q, k, filter);
             }
+            let ef = ef_wanted.min(store.offsets()).max(k);
+            let admit = Admit { store: &store, filter };
+            let filtered = filter.is_some() || store.deleted_count() > 0;
             let found = self.graph.search_filter(q, k, ef, filtered.then_some(&admit as &dyn FilterT));
             let mut hits: Vec<ScoredPoint> = found
                 .iter()
@@ -168,7 +175,7 @@ impl VectorIndex for HnswRs {
                     score: store.metric.finalize(store.metric.score(q, store.vector(o))),
                 })
                 .collect();
-            if hits.len() < k.min(store.live()) {
+            if hits.len() < k {
                 return store.scan(q, k, filter);
             }
             hits.sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));

@@ -67,12 +67,24 @@ pub(crate) fn prepare_queries(metric: Metric, dim: usize, queries: &[&[f32]]) ->
     queries.iter().map(|q| metric.prepare(q, dim)).collect()
 }
 
-/// Runs `f` over the queries, in parallel on the current rayon pool when there are several.
-pub(crate) fn per_query<T: Send>(queries: &[Vec<f32>], f: impl Fn(&[f32]) -> T + Sync + Send) -> Vec<T> {
+/// Runs `f` over the items (a batch's queries), in parallel on the current rayon pool when
+/// there are several.
+///
+/// **The locking rule.** No engine lock — an index's `RwLock`, read or write — is ever held
+/// across work that runs on, or waits for, the shared rayon pool: here, `f` must take the
+/// index's read lock itself, per item, and must not be called with a guard held. A worker
+/// that holds a read lock while it waits in a rayon join may steal another job (a search
+/// from the caller's own `par_iter`, say) that blocks on that lock behind a waiting writer
+/// (parking_lot's locks are fair): the writer then waits for the first reader forever. The
+/// same holds for a writer that runs pool work while searches on the pool wait for its lock.
+/// A writer's own mutex (serialising upserts and deletes) may be held across pool work, as
+/// nothing that runs on the pool takes it: `upsert`, `delete` and `save` are not to be called
+/// from inside the rayon pool that the index uses.
+pub(crate) fn per_query<Q: Sync, T: Send>(items: &[Q], f: impl Fn(&Q) -> T + Sync + Send) -> Vec<T> {
     use rayon::prelude::*;
-    if queries.len() <= 1 {
-        queries.iter().map(|q| f(q)).collect()
+    if items.len() <= 1 {
+        items.iter().map(f).collect()
     } else {
-        queries.par_iter().map(|q| f(q)).collect()
+        items.par_iter().map(f).collect()
     }
 }

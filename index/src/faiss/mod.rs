@@ -155,6 +155,8 @@ pub struct Faiss {
     metric: Metric,
     dim: usize,
     params: FaissParams,
+    /// Never held across work on the rayon pool (see `crate::traits::per_query`): exact scans
+    /// of a batch take it query by query. (Faiss's own OpenMP threads run under it.)
     state: RwLock<State>,
     source: RwLock<Option<Arc<dyn VectorSource>>>,
 }
@@ -417,6 +419,9 @@ impl Faiss {
             .collect())
     }
 
+    /// The batch's answers, or `None` for an exact scan of several queries, which the caller
+    /// runs query by query in parallel (each under its own read lock: none is held across the
+    /// rayon pool's work).
     fn search_all(
         &self,
         s: &State,
@@ -424,10 +429,10 @@ impl Faiss {
         k: usize,
         params: &SearchParams,
         filter: Option<&Filter>,
-    ) -> Result<Vec<Vec<ScoredPoint>>> {
+    ) -> Result<Option<Vec<Vec<ScoredPoint>>>> {
         let k = k.min(s.live.len());
         if k == 0 {
-            return Ok(vec![Vec::new(); queries.len()]);
+            return Ok(Some(vec![Vec::new(); queries.len()]));
         }
         let source = self.source.read().clone();
         let allowed = filter.map(|f| Self::allowed(s, f));
@@ -436,6 +441,10 @@ impl Faiss {
             .is_some_and(|a| a.len() <= EXACT_FILTER_MAX || a.len().saturating_mul(20) <= s.live.len());
         let exact = !s.index.is_trained() || (params.exact || small) && source.is_some();
         let found = if exact {
+            if queries.len() > 1 {
+                // The caller runs them one by one, without holding the lock across the pool.
+                return Ok(None);
+            }
             let all: Vec<PointId>;
             let ids = match &allowed {
                 Some(a) => a.as_slice(),
@@ -444,7 +453,7 @@ impl Faiss {
                     &all
                 }
             };
-            per_query(queries, |q| self.score_exact(s, source.as_ref(), q, ids, k))
+            queries.iter().map(|q| self.score_exact(s, source.as_ref(), q, ids, k)).collect::<Vec<_>>()
         } else {
             let over = params.oversampling.unwrap_or(self.params.oversampling);
             check_oversampling(over)?;
@@ -462,7 +471,7 @@ impl Faiss {
                 .map(|(score, id)| ScoredPoint { id, score: self.metric.finalize(score) })
                 .collect()
         };
-        Ok(found.into_iter().map(finalize).collect())
+        Ok(Some(found.into_iter().map(finalize).collect()))
     }
 
     pub(crate) fn read(r: &mut Reader, scratch: &Path) -> Result<Self> {
@@ -586,8 +595,17 @@ impl VectorIndex for Faiss {
         filter: Option<&Filter>,
     ) -> Result<Vec<Vec<ScoredPoint>>> {
         let queries = prepare_queries(self.metric, self.dim, queries)?;
-        let s = self.state.read();
-        self.search_all(&s, &queries, k, params, filter)
+        if let Some(found) = self.search_all(&self.state.read(), &queries, k, params, filter)? {
+            return Ok(found);
+        }
+        // Exact scans, query by query on the rayon pool: each takes the read lock for itself,
+        // never across the pool's work (see `crate::traits::per_query`).
+        per_query(&queries, |q| {
+            let found = self.search_all(&self.state.read(), std::slice::from_ref(q), k, params, filter)?;
+            Ok(found.and_then(|mut f| f.pop()).unwrap_or_default())
+        })
+        .into_iter()
+        .collect()
     }
 
     fn memory_bytes(&self) -> usize {

@@ -10,9 +10,11 @@
 //!   mix of both — every id in it is a valid offset either way.
 //!
 //! The graph, the vectors and the codes live behind one `RwLock` in `Hnsw`: appends take it
-//! exclusively for a memcpy, linking and searching share it.
+//! exclusively for a memcpy, linking and searching share it — each linked point and each
+//! searched query for itself, never across work on the rayon pool.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
@@ -35,7 +37,9 @@ pub(super) struct Graph {
     pub store: VectorStore,
     pub codes: Option<Codes>,
     /// The basis the stored vectors (and queries) are in, once fitted; see `crate::rotation`.
-    pub rotation: Option<Rotation>,
+    /// Shared with the batches of queries rotated into it, which check that it is still the
+    /// current one once they hold the read lock.
+    pub rotation: Option<Arc<Rotation>>,
     pub m: usize,
     pub m0: usize,
     pub levels: Vec<u8>,
@@ -139,11 +143,92 @@ impl Graph {
         self.entry.store((level as u64) << 32 | offset as u64, Ordering::Release);
     }
 
+    /// Checks the structural invariants of a graph no thread is linking into: every list within
+    /// its bound, holding distinct offsets below the number of points, none of them its own, each
+    /// a node present on that level; the entry point on the top level; and every live offset
+    /// reachable from the entry over level 0 (deleted offsets count as waypoints).
+    pub fn check(&self) -> Result<(), String> {
+        let n = self.store.offsets();
+        if self.levels.len() != n
+            || self.upper_start.len() != n
+            || self.locks.len() != n
+            || self.links0.len() != n * (1 + self.m0)
+        {
+            return Err(format!("graph arrays disagree with the {n} points"));
+        }
+        let Some((entry, top)) = self.entry() else {
+            return if n == 0 { Ok(()) } else { Err(format!("{n} points but no entry point")) };
+        };
+        if entry as usize >= n {
+            return Err(format!("entry point {entry} out of range ({n} points)"));
+        }
+        if self.levels[entry as usize] as usize != top {
+            return Err(format!(
+                "entry point {entry} has level {}, the entry says {top}",
+                self.levels[entry as usize]
+            ));
+        }
+        if let Some((o, &level)) = self.levels.iter().enumerate().find(|(_, &l)| l as usize > top) {
+            return Err(format!("offset {o} has level {level}, above the top level {top}"));
+        }
+        let mut buf = [0u32; MAX_M0];
+        for o in 0..n as Offset {
+            for level in 0..=self.levels[o as usize] as usize {
+                let slot = self.slot(o, level);
+                let count = slot[0].load(Ordering::Acquire) as usize;
+                if count > self.max_links(level) {
+                    return Err(format!(
+                        "offset {o} holds {count} links on level {level}, above {}",
+                        self.max_links(level)
+                    ));
+                }
+                let count = self.neighbours(o, level, &mut buf);
+                let list = &mut buf[..count];
+                if let Some(&bad) = list.iter().find(|&&nb| nb as usize >= n) {
+                    return Err(format!("offset {o} links to {bad} on level {level}, beyond {n} points"));
+                }
+                if list.contains(&o) {
+                    return Err(format!("offset {o} links to itself on level {level}"));
+                }
+                if let Some(&low) = list.iter().find(|&&nb| (self.levels[nb as usize] as usize) < level) {
+                    return Err(format!(
+                        "offset {o} links on level {level} to {low}, which has no list there"
+                    ));
+                }
+                list.sort_unstable();
+                if list.windows(2).any(|w| w[0] == w[1]) {
+                    return Err(format!("offset {o} lists a neighbour twice on level {level}"));
+                }
+            }
+        }
+        let mut reached = vec![false; n];
+        reached[entry as usize] = true;
+        let mut stack = vec![entry];
+        while let Some(o) = stack.pop() {
+            let count = self.neighbours(o, 0, &mut buf);
+            for &nb in &buf[..count] {
+                if !std::mem::replace(&mut reached[nb as usize], true) {
+                    stack.push(nb);
+                }
+            }
+        }
+        let lost: Vec<Offset> =
+            (0..n as Offset).filter(|&o| !reached[o as usize] && !self.store.is_deleted(o)).collect();
+        if !lost.is_empty() {
+            return Err(format!(
+                "{} live offsets unreachable from the entry point {entry} on level 0: {:?}",
+                lost.len(),
+                &lost[..lost.len().min(20)]
+            ));
+        }
+        Ok(())
+    }
+
     pub fn memory_bytes(&self) -> usize {
         self.store.memory_bytes()
             // Codes and level-0 lists grow like the vectors: their spare capacity is not resident.
             + self.codes.as_ref().map_or(0, |c| c.data.len())
-            + self.rotation.as_ref().map_or(0, Rotation::memory_bytes)
+            + self.rotation.as_deref().map_or(0, Rotation::memory_bytes)
             + self.levels.capacity()
             + (self.links0.len() + self.upper.capacity() + self.upper_start.capacity()) * 4
             + self.locks.capacity() * std::mem::size_of::<Mutex<()>>()

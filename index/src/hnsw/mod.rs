@@ -8,7 +8,12 @@
 //! Invariants: an offset's vector never changes once appended, but for the one change of basis
 //! (`crate::rotation`), made under the exclusive lock, that changes no score; a deleted or
 //! replaced offset stays in the graph as a waypoint but is never returned; neighbour lists only
-//! ever hold offsets below the number of appended points.
+//! ever hold offsets below the number of appended points, at most `max_links(level)` of them,
+//! never their own; once an upsert returns, every live offset is reachable from the entry
+//! point over level 0 (`Hnsw::check_invariants` checks all of these).
+//!
+//! Locks: the graph's `RwLock` is never held across work on the rayon pool (see
+//! `crate::traits::per_query`); queries and linked points take it one at a time.
 
 mod build;
 mod graph;
@@ -17,9 +22,11 @@ mod search;
 mod visited;
 
 use std::path::Path;
-
-use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use rayon::prelude::*;
 
 use crate::distance::Metric;
 use crate::error::{IndexError, Result};
@@ -100,8 +107,13 @@ impl HnswParams {
 /// Our HNSW index. See the module docs.
 pub struct Hnsw {
     params: HnswParams,
+    /// Never held, read or write, across work that runs on (or waits for) the rayon pool — see
+    /// `crate::traits::per_query`. A batch's queries each take it for their own walk, each new
+    /// point takes it for its own linking, and an upsert fits and rotates before it writes.
     graph: RwLock<Graph>,
-    /// Serialises writers so at most one waits for the exclusive graph lock.
+    /// Serialises writers (upsert, delete, save), so at most one waits for the exclusive graph
+    /// lock, and only one that holds this mutex. Held across an upsert's pool work (fitting,
+    /// rotating, linking), which never takes it.
     writer: Mutex<()>,
     /// Held by an insertion that raises the top level.
     entry_lock: Mutex<()>,
@@ -130,6 +142,16 @@ impl Hnsw {
 
     pub fn params(&self) -> &HnswParams {
         &self.params
+    }
+
+    /// Checks the graph's invariants (see the module docs): lists within their bounds, holding
+    /// valid, distinct offsets that are not their own and are present on that level; the entry
+    /// point on the top level; every live point reachable from it over level 0. Waits for a
+    /// running upsert to finish. For tests; O(points · m).
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> std::result::Result<(), String> {
+        let _writer = self.writer.lock();
+        self.graph.read().check()
     }
 
     /// The level of a new offset: `floor(-ln(u) / ln(m))`, u uniform from a hash of the offset.
@@ -177,20 +199,50 @@ impl Hnsw {
             && crate::early::checkpoints(dim).is_some()
     }
 
-    /// The basis to adopt with this batch: fitted once, when the index first reaches
-    /// `ROTATION_FIT_AT` points (an index loaded from a file without one keeps the identity).
-    fn fit_rotation(&self, graph: &Graph, batch: &[f32]) -> Option<Rotation> {
+    /// Whether this batch of `incoming` points fits the basis: the index reaches
+    /// `ROTATION_FIT_AT` points with it (an index loaded from a file without a basis keeps the
+    /// identity).
+    fn fits_rotation(&self, graph: &Graph, incoming: usize) -> bool {
         let store = &graph.store;
         let existing = store.offsets();
-        let incoming = batch.len() / store.dim.max(1);
-        if graph.rotation.is_some()
-            || !self.rotates(store.metric, store.dim)
-            || existing >= ROTATION_FIT_AT
-            || existing + incoming < ROTATION_FIT_AT
-        {
-            return None;
+        graph.rotation.is_none()
+            && self.rotates(store.metric, store.dim)
+            && existing < ROTATION_FIT_AT
+            && existing + incoming >= ROTATION_FIT_AT
+    }
+
+    /// Links offsets `first..end`, already appended with empty lists. Each point takes the
+    /// graph's read lock for its own linking, so no guard is held while this waits for the
+    /// pool; no writer can want the exclusive lock meanwhile, as the caller holds `writer`.
+    fn link_range(&self, first: Offset, end: Offset) {
+        let link = |o: Offset| self.link(&self.graph.read(), o, &self.visited);
+        let mut next = first;
+        if self.graph.read().entry().is_none() {
+            link(first);
+            next += 1;
         }
-        Some(Rotation::fit(store.metric, store.dim, &[&store.vectors, batch]))
+        // One task per thread of the current pool, each taking the next offset from one
+        // counter, so points are linked in about their insertion order (as hnswlib's
+        // ParallelFor does), not in far-apart runs. Unlike a broadcast, this needs no
+        // particular worker: busy ones simply take no part.
+        let cursor = AtomicU32::new(next);
+        let tasks = rayon::current_num_threads().min((end - next) as usize);
+        (0..tasks).into_par_iter().with_max_len(1).for_each(|_| loop {
+            let o = cursor.fetch_add(1, Ordering::Relaxed);
+            if o >= end {
+                break;
+            }
+            link(o);
+        });
+    }
+
+    /// A query prepared for the metric and moved into the graph's current basis.
+    fn query_in_basis(&self, graph: &Graph, query: &[f32]) -> Result<Vec<f32>> {
+        let mut q = graph.store.metric.prepare(query, graph.store.dim)?;
+        if let Some(rotation) = &graph.rotation {
+            rotation.rotate_each(std::slice::from_mut(&mut q));
+        }
+        Ok(q)
     }
 
     fn search_one(
@@ -257,6 +309,15 @@ impl Hnsw {
     }
 }
 
+/// Whether two bases are the same one (the identity, or one fitted rotation).
+fn same_basis(a: &Option<Arc<Rotation>>, b: &Option<Arc<Rotation>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    }
+}
+
 impl VectorIndex for Hnsw {
     fn backend(&self) -> &'static str {
         "hnsw"
@@ -284,49 +345,43 @@ impl VectorIndex for Hnsw {
 
     fn upsert(&self, ids: &[PointId], vectors: &[f32]) -> Result<()> {
         let _writer = self.writer.lock();
-        let (mut prepared, fitted) = {
+        // Nothing below changes the graph until the write lock: writers hold `writer`.
+        let (metric, dim, mut prepared, mut basis, mut fit) = {
             let graph = self.graph.read();
             let prepared = graph.store.prepare_batch(ids, vectors)?;
-            let fitted = self.fit_rotation(&graph, &prepared);
-            (prepared, fitted)
+            // The points so far (fewer than ROTATION_FIT_AT), to move into a basis fitted now.
+            let fit = self.fits_rotation(&graph, ids.len()).then(|| graph.store.vectors.to_vec());
+            (graph.store.metric, graph.store.dim, prepared, graph.rotation.clone(), fit)
         };
         if ids.is_empty() {
             return Ok(());
         }
-        let mut graph = self.graph.write();
-        if let Some(rotation) = fitted {
-            // The points so far (fewer than ROTATION_FIT_AT) move into the new basis; the graph
-            // is unchanged, as rotations change no score.
-            rotation.rotate_rows(&mut graph.store.vectors);
-            graph.rotation = Some(rotation);
+        // Fitting and rotating run on the rayon pool: under no graph lock.
+        if let Some(rows) = &mut fit {
+            let rotation = Rotation::fit(metric, dim, &[rows.as_slice(), prepared.as_slice()]);
+            rotation.rotate_rows(rows);
+            basis = Some(Arc::new(rotation));
         }
-        if let Some(rotation) = &graph.rotation {
+        if let Some(rotation) = &basis {
             rotation.rotate_rows(&mut prepared);
         }
-        let first = graph.store.append(ids, &prepared);
-        drop(prepared);
-        let end = first + ids.len() as Offset;
-        let levels: Vec<u8> = (first..end).map(|o| self.level_for(o)).collect();
-        graph.grow(&levels);
-        self.update_codes(&mut graph, first);
-        // Searches resume while the new points are linked.
-        let graph = RwLockWriteGuard::downgrade(graph);
-        let graph: &Graph = &graph;
-        let mut next = first;
-        if graph.entry().is_none() {
-            self.link(graph, first, &self.visited);
-            next += 1;
-        }
-        // Every worker takes the next offset from one counter, so points are linked in about
-        // their insertion order (as hnswlib's ParallelFor does), not in far-apart runs.
-        let cursor = AtomicU32::new(next);
-        rayon::broadcast(|_| loop {
-            let o = cursor.fetch_add(1, Ordering::Relaxed);
-            if o >= end {
-                break;
+        let (first, end) = {
+            let mut graph = self.graph.write();
+            if let Some(rows) = fit {
+                // The graph is unchanged, as rotations change no score.
+                graph.store.vectors[..rows.len()].copy_from_slice(&rows);
+                graph.rotation = basis;
             }
-            self.link(graph, o, &self.visited);
-        });
+            let first = graph.store.append(ids, &prepared);
+            let end = first + ids.len() as Offset;
+            let levels: Vec<u8> = (first..end).map(|o| self.level_for(o)).collect();
+            graph.grow(&levels);
+            self.update_codes(&mut graph, first);
+            (first, end)
+        };
+        drop(prepared);
+        // Searches resume while the new points are linked.
+        self.link_range(first, end);
         Ok(())
     }
 
@@ -343,11 +398,6 @@ impl VectorIndex for Hnsw {
         params: &SearchParams,
         filter: Option<&Filter>,
     ) -> Result<Vec<Vec<ScoredPoint>>> {
-        let graph = self.graph.read();
-        let mut queries = prepare_queries(graph.store.metric, graph.store.dim, queries)?;
-        if let Some(rotation) = &graph.rotation {
-            rotation.rotate_each(&mut queries);
-        }
         let ef = params.ef.unwrap_or(self.params.ef_search);
         if ef == 0 {
             return Err(IndexError::invalid("ef", "must be at least 1"));
@@ -355,7 +405,27 @@ impl VectorIndex for Hnsw {
         if let Some(oversampling) = params.oversampling {
             check_oversampling(oversampling)?;
         }
-        Ok(per_query(&queries, |q| self.search_one(&graph, q, k, ef, params, filter)))
+        let (metric, dim, basis) = {
+            let graph = self.graph.read();
+            (graph.store.metric, graph.store.dim, graph.rotation.clone())
+        };
+        // Prepared and rotated as a batch (the matrix is read once per tile of queries), under
+        // no lock; each query then takes the read lock for its own walk.
+        let mut prepared = prepare_queries(metric, dim, queries)?;
+        if let Some(rotation) = &basis {
+            rotation.rotate_each(&mut prepared);
+        }
+        let batch: Vec<(&[f32], Vec<f32>)> = queries.iter().copied().zip(prepared).collect();
+        Ok(per_query(&batch, |(raw, q)| {
+            let graph = self.graph.read();
+            if same_basis(&graph.rotation, &basis) {
+                self.search_one(&graph, q, k, ef, params, filter)
+            } else {
+                // The basis was fitted since the batch was rotated (it changes at most once).
+                let q = self.query_in_basis(&graph, raw).expect("prepared once already");
+                self.search_one(&graph, &q, k, ef, params, filter)
+            }
+        }))
     }
 
     fn memory_bytes(&self) -> usize {

@@ -104,7 +104,7 @@ impl Hnsw {
         // Version 1 files predate the rotation: their vectors are in the caller's basis.
         graph.rotation = match if r.version >= 2 { r.u8()? } else { 0 } {
             0 => None,
-            1 => Some(Rotation::read(r, graph.store.metric, dim)?),
+            1 => Some(std::sync::Arc::new(Rotation::read(r, graph.store.metric, dim)?)),
             other => return Err(r.corrupt(format!("unknown rotation flag {other}"))),
         };
         if graph.rotation.is_some() && params.quantization.is_some() {

@@ -2,6 +2,7 @@
 
 mod basis;
 mod common;
+mod concurrency;
 mod conformance;
 #[cfg(feature = "faiss")]
 mod faiss;
