@@ -217,8 +217,14 @@ impl OnnxModel {
     }
 }
 
+/// Padded tokens (texts × longest) one model run takes at most: a run's working memory grows
+/// with it (attention is `heads × tokens × longest` per run), and ONNX Runtime's arena keeps the
+/// largest it has needed (32 texts of 256 tokens on two sessions: 2.8 GB resident).
+const MAX_RUN_TOKENS: usize = 4096;
+
 /// Splits indices sorted by length into runs whose padded size (count × longest) stays within
-/// 25% of their real tokens (plus a little slack for very short texts).
+/// 25% of their real tokens (plus a little slack for very short texts) and within
+/// [`MAX_RUN_TOKENS`].
 fn padding_groups(sorted: &[usize], len: impl Fn(usize) -> usize) -> Vec<Vec<usize>> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut current: Vec<usize> = Vec::new();
@@ -226,7 +232,7 @@ fn padding_groups(sorted: &[usize], len: impl Fn(usize) -> usize) -> Vec<Vec<usi
     for &i in sorted {
         let l = len(i).max(1);
         let padded = l * (current.len() + 1);
-        if !current.is_empty() && padded * 4 > (tokens + l) * 5 + 16 {
+        if !current.is_empty() && (padded * 4 > (tokens + l) * 5 + 16 || padded > MAX_RUN_TOKENS) {
             groups.push(std::mem::take(&mut current));
             tokens = 0;
         }
@@ -257,5 +263,10 @@ mod tests {
             assert!(max * g.len() * 4 <= sum * 5 + 16, "{g:?}");
         }
         assert!(groups.len() < lens.len(), "similar lengths share a group: {groups:?}");
+        let long = vec![256usize; 100];
+        let order: Vec<usize> = (0..long.len()).collect();
+        let groups = padding_groups(&order, |i| long[i]);
+        assert!(groups.iter().all(|g| g.len() * 256 <= super::MAX_RUN_TOKENS), "{groups:?}");
+        assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), 100);
     }
 }

@@ -111,13 +111,20 @@ pub fn create(catalog: &Catalog, collection: &str) -> Result<SnapshotInfo> {
     info(&path)
 }
 
-/// The first of `candidate(0)`, `candidate(1)`, … that no other create holds, with its
-/// `.partial` file created. Two creates in the same second get different names: a name is held
-/// by its `.partial` (created only if absent) until that is renamed to the name itself, which
-/// is checked after the `.partial` is made — so one of the two always exists.
+/// The first of `candidate(0)`, `candidate(1)`, … that no other create holds and this process
+/// never handed out, with its `.partial` file created. Two creates in the same second get
+/// different names: a name is held by its `.partial` (created only if absent) until that is
+/// renamed to the name itself, which is checked after the `.partial` is made — so one of the two
+/// always exists. A deleted snapshot's name is not given to a later one.
 fn reserve(dir: &Path, candidate: impl Fn(usize) -> String) -> Result<(String, File)> {
+    static ISSUED: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
     for n in 0..10_000 {
         let name = candidate(n);
+        let issued = ISSUED.lock().is_ok_and(|set| set.contains(&dir.join(&name)));
+        if issued {
+            continue;
+        }
         let partial = dir.join(format!("{name}.partial"));
         let file = match File::options().write(true).create_new(true).open(&partial) {
             Ok(f) => f,
@@ -128,6 +135,9 @@ fn reserve(dir: &Path, candidate: impl Fn(usize) -> String) -> Result<(String, F
             drop(file);
             let _ = std::fs::remove_file(&partial);
             continue;
+        }
+        if let Ok(mut set) = ISSUED.lock() {
+            set.insert(dir.join(&name));
         }
         return Ok((name, file));
     }
