@@ -159,18 +159,18 @@ impl Hnsw {
 
     /// Gives `q` a keeper (see `Graph::keepers`) among `nearest` (its level-0 neighbours,
     /// then the other candidates its search found) that are themselves anchored: one that
-    /// lists q already if any, else one that makes room for it. Among those, the one keeping
-    /// the fewest points, so no list (a hub's, under the dot metric) fills with points it may
-    /// not prune.
+    /// lists q already if any, else one that makes room for it (one with room to spare
+    /// first). Among those, the one keeping the fewest points, so no list (a hub's, under the
+    /// dot metric) fills with points it may not prune.
     fn anchor(&self, graph: &Graph, q: Offset, nearest: &[Offset]) {
         let mut buf = [0u32; MAX_M0];
         // A candidate may still be being linked by another thread (reachable, not yet
         // anchored): it will be soon. Every list full of kept points is all but impossible.
         for pass in 0..1000 {
             for make_room in [false, true] {
-                // (points kept, position) of each candidate, read without locks: a hint that
-                // `keep` checks under the lock.
-                let mut order: Vec<(usize, usize)> = nearest
+                // (list full, points kept, position) of each candidate, read without locks: a
+                // hint that `keep` checks under the lock. A list with room loses no link.
+                let mut order: Vec<(bool, usize, usize)> = nearest
                     .iter()
                     .enumerate()
                     .filter(|&(_, &nb)| graph.anchored(nb))
@@ -178,11 +178,13 @@ impl Hnsw {
                         let count = graph.neighbours(nb, 0, &mut buf);
                         let list = &buf[..count];
                         let kept = list.iter().filter(|&&x| graph.keeper(x) == Some(nb)).count();
-                        (list.contains(&q) != make_room && kept < graph.max_links(0)).then_some((kept, i))
+                        let full = count >= graph.max_links(0);
+                        (list.contains(&q) != make_room && kept < graph.max_links(0))
+                            .then_some((full, kept, i))
                     })
                     .collect();
                 order.sort_unstable();
-                if order.iter().any(|&(_, i)| self.keep(graph, q, nearest[i], make_room)) {
+                if order.iter().any(|&(_, _, i)| self.keep(graph, q, nearest[i], make_room)) {
                     return;
                 }
             }
