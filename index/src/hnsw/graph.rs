@@ -24,6 +24,7 @@ use crate::store::VectorStore;
 use crate::types::Offset;
 
 pub(super) const NO_ENTRY: u64 = u64::MAX;
+const NO_KEEPER: u32 = u32::MAX;
 const NO_UPPER: u32 = u32::MAX;
 /// Upper bound on `m0 = 2·m`, so neighbour lists fit a stack buffer.
 pub(super) const MAX_M0: usize = 256;
@@ -47,6 +48,11 @@ pub(super) struct Graph {
     upper_start: Vec<u32>,
     upper: Vec<AtomicU32>,
     pub locks: Vec<Mutex<()>>,
+    /// The keeper of each offset: the node whose level-0 list must keep it, or `NO_KEEPER`.
+    /// Every linked offset but the entry point has one, itself reachable through keepers from
+    /// the entry point (a node is kept only by one that is; an entry point that is replaced is
+    /// kept by its successor), so pruning never cuts a point off. See `build.rs`.
+    keepers: Vec<AtomicU32>,
     /// `level << 32 | offset` of the entry point, or `NO_ENTRY`.
     pub entry: AtomicU64,
 }
@@ -64,6 +70,7 @@ impl Graph {
             upper_start: Vec::new(),
             upper: Vec::new(),
             locks: Vec::new(),
+            keepers: Vec::new(),
             entry: AtomicU64::new(NO_ENTRY),
         }
     }
@@ -75,6 +82,7 @@ impl Graph {
         self.links0.extend((0..n * (1 + self.m0)).map(|_| AtomicU32::new(0)));
         self.upper_start.reserve(n);
         self.locks.reserve(n);
+        self.keepers.extend((0..n).map(|_| AtomicU32::new(NO_KEEPER)));
         for &level in new_levels {
             if level == 0 {
                 self.upper_start.push(NO_UPPER);
@@ -134,6 +142,46 @@ impl Graph {
         slot[0].store(ids.len() as u32, Ordering::Release);
     }
 
+    /// The node whose level-0 list must keep `offset`.
+    #[inline]
+    pub fn keeper(&self, offset: Offset) -> Option<Offset> {
+        let k = self.keepers[offset as usize].load(Ordering::Relaxed);
+        (k != NO_KEEPER).then_some(k)
+    }
+
+    /// Makes `keeper` keep `offset`. The caller holds `locks[keeper]`, and the level-0 list of
+    /// `keeper` holds `offset`.
+    #[inline]
+    pub fn set_keeper(&self, offset: Offset, keeper: Offset) {
+        self.keepers[offset as usize].store(keeper, Ordering::Relaxed);
+    }
+
+    /// Whether `offset` is reachable through keepers from the entry point: it has a keeper or
+    /// is the entry point. Once true, true for good.
+    #[inline]
+    pub fn anchored(&self, offset: Offset) -> bool {
+        self.keeper(offset).is_some() || self.entry().is_some_and(|(e, _)| e == offset)
+    }
+
+    /// Gives every offset reached over level 0 from the entry point a keeper: the node it was
+    /// first reached from (for a graph loaded from a file, where keepers are not stored).
+    pub fn find_keepers(&mut self) {
+        let Some((entry, _)) = self.entry() else { return };
+        let mut buf = [0u32; MAX_M0];
+        let mut reached = vec![false; self.store.offsets()];
+        reached[entry as usize] = true;
+        let mut stack = vec![entry];
+        while let Some(o) = stack.pop() {
+            let count = self.neighbours(o, 0, &mut buf);
+            for &nb in &buf[..count] {
+                if !std::mem::replace(&mut reached[nb as usize], true) {
+                    self.set_keeper(nb, o);
+                    stack.push(nb);
+                }
+            }
+        }
+    }
+
     pub fn entry(&self) -> Option<(Offset, usize)> {
         let e = self.entry.load(Ordering::Acquire);
         (e != NO_ENTRY).then_some((e as u32, (e >> 32) as usize))
@@ -152,6 +200,7 @@ impl Graph {
         if self.levels.len() != n
             || self.upper_start.len() != n
             || self.locks.len() != n
+            || self.keepers.len() != n
             || self.links0.len() != n * (1 + self.m0)
         {
             return Err(format!("graph arrays disagree with the {n} points"));
@@ -201,6 +250,13 @@ impl Graph {
                 }
             }
         }
+        for o in 0..n as Offset {
+            let Some(k) = self.keeper(o) else { continue };
+            let count = self.neighbours(k, 0, &mut buf);
+            if !buf[..count].contains(&o) {
+                return Err(format!("offset {o} is not in the level-0 list of its keeper {k}"));
+            }
+        }
         let mut reached = vec![false; n];
         reached[entry as usize] = true;
         let mut stack = vec![entry];
@@ -232,6 +288,7 @@ impl Graph {
             + self.levels.capacity()
             + (self.links0.len() + self.upper.capacity() + self.upper_start.capacity()) * 4
             + self.locks.capacity() * std::mem::size_of::<Mutex<()>>()
+            + self.keepers.capacity() * 4
     }
 
     /// Raw parts for persistence.
@@ -279,6 +336,7 @@ impl Graph {
             m,
             m0,
             locks: (0..n).map(|_| Mutex::new(())).collect(),
+            keepers: (0..n).map(|_| AtomicU32::new(NO_KEEPER)).collect(),
             levels,
             links0: crate::huge::rehome(atomics(links0)),
             upper_start,

@@ -90,6 +90,7 @@ impl Hnsw {
             return Err(r.corrupt("points without an entry point"));
         }
         graph.entry.store(entry, std::sync::atomic::Ordering::Release);
+        graph.find_keepers();
         graph.codes = match r.u8()? {
             0 => None,
             1 => {

@@ -67,7 +67,15 @@ pub fn ids(n: usize) -> Vec<PointId> {
 pub fn build(backend: Backend, params: &HnswParams, metric: Metric, dim: usize, data: &[f32]) -> AnyIndex {
     let index = new_index(backend, params, metric, dim);
     index.upsert(&ids(data.len() / dim), data).expect("valid points");
+    check_invariants(&index);
     index
+}
+
+/// Fails on a broken HNSW graph (see `Hnsw::check_invariants`); other backends pass.
+pub fn check_invariants(index: &AnyIndex) {
+    if let AnyIndex::Hnsw(h) = index {
+        h.check_invariants().unwrap_or_else(|e| panic!("HNSW invariants: {e}"));
+    }
 }
 
 /// Mean overlap of `got` with `want`, over queries, relative to `want`'s sizes.

@@ -2,7 +2,7 @@
 
 use vicinity_index::{AnyIndex, IndexError, Metric, SearchParams, VectorIndex};
 
-use crate::common::{build, clustered, configs, seed};
+use crate::common::{build, check_invariants, clustered, configs, seed};
 
 const DIM: usize = 12;
 
@@ -29,8 +29,11 @@ fn save_then_load_answers_identically() {
         }
         assert!(!loaded.contains(500) && loaded.contains(501), "{name}");
         // The loaded index keeps working.
-        loaded.upsert(&[100_000], &data[..DIM]).unwrap();
+        check_invariants(&loaded); // keepers are found again on load
+        let fresh: Vec<u64> = (100_000..100_300).collect();
+        loaded.upsert(&fresh, &data[..300 * DIM]).unwrap();
         assert!(loaded.contains(100_000));
+        check_invariants(&loaded);
     }
 }
 
