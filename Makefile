@@ -24,7 +24,7 @@ BIN := $(CARGO_TARGET_DIR)/release/vicinity
 PORT ?= 6333
 DATA_DIR ?= ./data
 
-.PHONY: setup build run test test-rust test-e2e lint bench compare compare-embed
+.PHONY: setup build run test test-rust test-e2e soak lint bench compare compare-embed
 
 setup:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -60,6 +60,11 @@ test-rust:
 # Starts real servers and drives them with the qdrant-client package.
 test-e2e: build
 	VICINITY_BIN=$(BIN) bash tests/e2e/run.sh
+
+# The stress suite for 30 min and 200 kill -9 cycles of the crash oracle (STRESS_SEED / CRASH_SEED vary the run).
+soak: build
+	STRESS_SECONDS=$${STRESS_SECONDS:-1800} CRASH_CYCLES=$${CRASH_CYCLES:-200} VICINITY_BIN=$(BIN) \
+	  bash tests/e2e/run.sh -k "test_stress or test_crash_oracle" -x
 
 bench: setup
 	cargo bench --bench distance --bench hnsw_search --bench embed --bench json
