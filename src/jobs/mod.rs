@@ -572,13 +572,20 @@ impl Jobs {
     /// Marks the job running, runs `work` against its collection and records how it ended.
     fn run(&self, job: &Job, work: impl FnOnce(&Arc<Collection>) -> Result<Outcome>) {
         let record = job.record();
-        let outcome = self.catalog.get(&record.collection).and_then(|c| {
-            if record.collection_id.is_some_and(|id| id != c.id()) {
-                return Err(Error::not_found(format!(
-                    "collection `{}` of the job (it was deleted or replaced since)",
-                    record.collection
-                )));
-            }
+        let gone = || {
+            Error::not_found(format!(
+                "collection `{}` of the job (it was deleted or replaced since)",
+                record.collection
+            ))
+        };
+        // A job made for a collection that is gone, whether or not one of the same name has
+        // been created since, says so the same way.
+        let live = match self.catalog.get(&record.collection) {
+            Ok(c) if record.collection_id.is_some_and(|id| id != c.id()) => Err(gone()),
+            Err(_) if record.collection_id.is_some() => Err(gone()),
+            other => other,
+        };
+        let outcome = live.and_then(|c| {
             self.persist(job, |r| r.state = JobState::Running)?;
             job.started();
             work(&c)
