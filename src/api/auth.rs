@@ -31,11 +31,14 @@ fn refuse(message: &str) -> Response {
     ApiError { status: StatusCode::UNAUTHORIZED, message: message.into() }.into_response()
 }
 
-/// Every route but `/`, `/healthz`, `/livez`, `/readyz`.
+/// The routes that need no key: the version and the health probes.
+pub const PUBLIC: [&str; 4] = ["/", "/healthz", "/livez", "/readyz"];
+
+/// Every route but the [`PUBLIC`] ones.
 pub async fn any(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let s = &st.config.service;
     let Some(key) = &s.api_key else { return next.run(req).await };
-    if matches!(req.uri().path(), "/" | "/healthz" | "/livez" | "/readyz") {
+    if PUBLIC.contains(&req.uri().path()) {
         return next.run(req).await;
     }
     match presented(&req) {

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::extract::{Body, Params, Path, WaitParam};
 use super::models::{CreateCollection, CreateFieldIndex, HnswConfigDiff, QuantizationConfig, UpdateResult};
+use super::openapi::{CollectionName, ErrorResponse};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
 use crate::collection::{CollectionConfig, Distance, FieldType, HnswConfig, ScalarQuantization};
 
@@ -49,9 +50,16 @@ pub(super) fn quantization(q: Option<&QuantizationConfig>) -> Result<Option<Scal
     }
 }
 
-#[utoipa::path(put, path = "/collections/{name}", request_body = CreateCollection,
-    params(("name" = String, Path, description = "collection name")),
-    responses((status = 200, description = "created"), (status = 400, description = "bad config"), (status = 409, description = "exists")))]
+#[utoipa::path(
+    put, path = "/collections/{name}", operation_id = "create_collection",
+    request_body = CreateCollection,
+    params(CollectionName),
+    responses(
+        (status = 200, description = "created"),
+        (status = 400, description = "bad JSON body or collection name, an invalid config (size, distance, hnsw_config, quantization_config, index), no `vectors` and no embedding model, or a model the server did not load", body = ErrorResponse),
+        (status = 409, description = "a collection of this name exists", body = ErrorResponse),
+    )
+)]
 pub async fn create(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -98,8 +106,15 @@ pub async fn create(
     Ok(ok(true, started))
 }
 
-#[utoipa::path(get, path = "/collections/{name}", params(("name" = String, Path)),
-    responses((status = 200, description = "collection info"), (status = 404, description = "no such collection")))]
+#[utoipa::path(
+    get, path = "/collections/{name}",
+    params(CollectionName),
+    responses(
+        (status = 200, description = "collection info"),
+        (status = 400, description = "bad path (not UTF-8) or unreadable request body", body = ErrorResponse),
+        (status = 404, description = "no such collection", body = ErrorResponse),
+    )
+)]
 pub async fn info(State(st): State<AppState>, Path(name): Path<String>) -> ApiResult {
     let started = Instant::now();
     let c = st.catalog.get(&name)?;
@@ -157,22 +172,40 @@ pub async fn info(State(st): State<AppState>, Path(name): Path<String>) -> ApiRe
     Ok(ok(info, started))
 }
 
-#[utoipa::path(get, path = "/collections", responses((status = 200, description = "collection names")))]
+#[utoipa::path(
+    get, path = "/collections", operation_id = "get_collections",
+    responses(
+        (status = 200, description = "collection names"),
+    )
+)]
 pub async fn list(State(st): State<AppState>) -> ApiResult {
     let started = Instant::now();
     let names: Vec<Value> = st.catalog.names().into_iter().map(|n| json!({"name": n})).collect();
     Ok(ok(json!({"collections": names}), started))
 }
 
-#[utoipa::path(get, path = "/collections/{name}/exists", params(("name" = String, Path)),
-    responses((status = 200, description = "whether it exists")))]
+#[utoipa::path(
+    get, path = "/collections/{name}/exists",
+    params(("name" = String, Path, description = "collection name (any string: an invalid name does not exist)")),
+    responses(
+        (status = 200, description = "whether it exists"),
+        (status = 400, description = "bad path (not UTF-8) or unreadable request body", body = ErrorResponse),
+    )
+)]
 pub async fn exists(State(st): State<AppState>, Path(name): Path<String>) -> ApiResult {
     let started = Instant::now();
     Ok(ok(json!({"exists": st.catalog.get(&name).is_ok()}), started))
 }
 
-#[utoipa::path(delete, path = "/collections/{name}", params(("name" = String, Path)),
-    responses((status = 200, description = "deleted"), (status = 404, description = "no such collection")))]
+#[utoipa::path(
+    delete, path = "/collections/{name}",
+    params(CollectionName),
+    responses(
+        (status = 200, description = "deleted"),
+        (status = 400, description = "bad path (not UTF-8) or unreadable request body", body = ErrorResponse),
+        (status = 404, description = "no such collection", body = ErrorResponse),
+    )
+)]
 pub async fn remove(State(st): State<AppState>, Path(name): Path<String>) -> ApiResult {
     let started = Instant::now();
     let catalog = st.catalog.clone();
@@ -196,8 +229,16 @@ fn field_type(schema: &Value) -> Result<FieldType, ApiError> {
     })
 }
 
-#[utoipa::path(put, path = "/collections/{name}/index", request_body = CreateFieldIndex,
-    params(("name" = String, Path), WaitParam), responses((status = 200, description = "created")))]
+#[utoipa::path(
+    put, path = "/collections/{name}/index",
+    request_body = CreateFieldIndex,
+    params(CollectionName, WaitParam),
+    responses(
+        (status = 200, description = "UpdateResult"),
+        (status = 400, description = "bad JSON body, path or `wait`, an empty field_name, or a field type other than keyword, integer, float or bool", body = ErrorResponse),
+        (status = 404, description = "no such collection", body = ErrorResponse),
+    )
+)]
 pub async fn create_field_index(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -215,8 +256,15 @@ pub async fn create_field_index(
     Ok(ok(UpdateResult::new(seq, sync), started))
 }
 
-#[utoipa::path(delete, path = "/collections/{name}/index/{field}",
-    params(("name" = String, Path), ("field" = String, Path), WaitParam), responses((status = 200, description = "deleted")))]
+#[utoipa::path(
+    delete, path = "/collections/{name}/index/{field}",
+    params(CollectionName, ("field" = String, Path, description = "the indexed payload field"), WaitParam),
+    responses(
+        (status = 200, description = "UpdateResult"),
+        (status = 400, description = "bad path or `wait`, or unreadable request body", body = ErrorResponse),
+        (status = 404, description = "no such collection, or no index on this field", body = ErrorResponse),
+    )
+)]
 pub async fn delete_field_index(
     State(st): State<AppState>,
     Path((name, field)): Path<(String, String)>,

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::Body;
+use super::openapi::ErrorResponse;
 use super::{ok, ApiError, ApiResult, AppState};
 use crate::collection::{CollectionConfig, Example, Query, Search};
 use crate::embedding::{Embedder, Embedding};
@@ -18,8 +19,24 @@ use crate::error::Error;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmbedRequest {
+    /// At least one; none blank.
+    #[schema(schema_with = texts)]
     pub texts: Vec<String>,
+    /// A model the server loaded; default: embedding.default_model.
+    #[schema(min_length = 1)]
     pub model: Option<String>,
+}
+
+/// `texts`: a non-empty list of texts that are not blank.
+fn texts() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"\S")))
+        .min_items(Some(1))
+        .description(Some(
+            "At most embedding.max_texts texts of at most embedding.max_text_bytes bytes; none blank",
+        ))
+        .build()
 }
 
 /// A text to embed, as found in a request.
@@ -123,8 +140,14 @@ fn examples_mut_ref(q: &Query) -> Vec<&Example> {
     }
 }
 
-#[utoipa::path(post, path = "/embed", request_body = EmbedRequest,
-    responses((status = 200, description = "{model, vectors, truncated}"), (status = 400, description = "empty text, unknown model, too many texts")))]
+#[utoipa::path(
+    post, path = "/embed",
+    request_body = EmbedRequest,
+    responses(
+        (status = 200, description = "{model, vectors, truncated}"),
+        (status = 400, description = "bad JSON body, no text, a blank text, too many or too long texts (embedding.max_texts, embedding.max_text_bytes), an unknown model, or no embedding model loaded", body = ErrorResponse),
+    )
+)]
 pub async fn embed(State(st): State<AppState>, Body(body): Body<EmbedRequest>) -> ApiResult {
     let started = Instant::now();
     if body.texts.is_empty() {

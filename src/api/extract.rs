@@ -137,7 +137,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
 
 /// `?wait=` — `true` (the default, as Qdrant's client sends) fsyncs before answering.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WaitParam {
+    /// `true` (default): the write is synced to disk before the answer; `false`: acknowledged
+    /// once applied.
     pub wait: Option<bool>,
 }
 

@@ -12,25 +12,46 @@ use serde_json::{json, Value};
 use super::collections::{apply_hnsw_diff, quantization};
 use super::extract::{body_bytes, media_type, typed, JsonBytes, Params, Path};
 use super::models::{HnswConfigDiff, QuantizationConfig};
+use super::openapi::{CollectionName, ErrorResponse, FileImportRequest, ImportLine, JobId};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
 use crate::collection::RebuildOptions;
 use crate::jobs::{FileImport, JobKind, OnError};
 
-#[utoipa::path(get, path = "/jobs", responses((status = 200, description = "every job, oldest first")))]
+#[utoipa::path(
+    get, path = "/jobs", operation_id = "list_jobs", tag = "admin",
+    responses(
+        (status = 200, description = "every job, oldest first"),
+    )
+)]
 pub async fn list(State(st): State<AppState>) -> ApiResult {
     let started = Instant::now();
     Ok(ok(st.jobs.list(), started))
 }
 
-#[utoipa::path(get, path = "/jobs/{id}", params(("id" = u64, Path)),
-    responses((status = 200, description = "the job: state, done / total, rate_per_s, eta_s, error"), (status = 404, description = "no such job")))]
+#[utoipa::path(
+    get, path = "/jobs/{id}", tag = "admin",
+    params(JobId),
+    responses(
+        (status = 200, description = "the job: state, done / total, rate_per_s, eta_s, error"),
+        (status = 400, description = "bad path: the id is not an unsigned integer; or unreadable request body", body = ErrorResponse),
+        (status = 404, description = "no such job", body = ErrorResponse),
+    )
+)]
 pub async fn get(State(st): State<AppState>, Path(id): Path<u64>) -> ApiResult {
     let started = Instant::now();
     Ok(ok(st.jobs.get(id)?.view(), started))
 }
 
-#[utoipa::path(delete, path = "/jobs/{id}", params(("id" = u64, Path)),
-    responses((status = 200, description = "cancellation requested; the job stops between batches"), (status = 409, description = "already finished")))]
+#[utoipa::path(
+    delete, path = "/jobs/{id}", tag = "admin",
+    params(JobId),
+    responses(
+        (status = 200, description = "cancellation requested; the job stops between batches"),
+        (status = 400, description = "bad path: the id is not an unsigned integer; or unreadable request body", body = ErrorResponse),
+        (status = 404, description = "no such job", body = ErrorResponse),
+        (status = 409, description = "the job has already finished", body = ErrorResponse),
+    )
+)]
 pub async fn cancel(State(st): State<AppState>, Path(id): Path<u64>) -> ApiResult {
     let started = Instant::now();
     Ok(ok(st.jobs.cancel(id)?, started))
@@ -38,10 +59,12 @@ pub async fn cancel(State(st): State<AppState>, Path(id): Path<u64>) -> ApiResul
 
 /// Query parameters of a streamed import.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StreamParams {
-    /// `fail` (default) or `skip`.
-    #[param(value_type = Option<String>)]
+    /// NDJSON imports: `fail` (default: stop at the first bad line) or `skip` (record it and go
+    /// on). A JSON import takes `on_error` in its body.
+    #[param(value_type = Option<String>, pattern = "^(fail|skip)$")]
     pub on_error: Option<OnError>,
     /// Lines the stream will send, for the progress and ETA.
     pub total: Option<u64>,
@@ -49,10 +72,26 @@ pub struct StreamParams {
 
 type Accepted = Result<(StatusCode, Json<Value>), ApiError>;
 
-#[utoipa::path(post, path = "/collections/{name}/import",
-    params(("name" = String, Path), StreamParams),
-    request_body(description = "NDJSON (`application/x-ndjson`, one point per line: {\"id\", \"vector\" | \"text\", \"payload\"}) or JSON {\"path\", \"format\": \"jsonl\"|\"fvecs\"|\"npy\", \"ids_from\", \"on_error\": \"skip\"|\"fail\"}"),
-    responses((status = 202, description = "{\"job_id\": …}"), (status = 400, description = "bad file or spec"), (status = 415, description = "neither JSON nor NDJSON")))]
+#[utoipa::path(
+    post, path = "/collections/{name}/import", tag = "admin",
+    params(CollectionName, StreamParams),
+    request_body(
+        description = "NDJSON (`application/x-ndjson`, also `application/ndjson` and `application/jsonl`): a stream of points, one JSON object per line, imported as they arrive (no size limit; cut off when nothing arrives for service.body_idle_timeout_ms). JSON (`application/json`): a file on the server to import, in storage.import_dir.",
+        content(
+            (FileImportRequest = "application/json"),
+            (ImportLine = "application/x-ndjson"),
+        ),
+    ),
+    responses(
+        (status = 202, description = "{\"job_id\": …} (NDJSON: with the finished `job`)"),
+        (status = 400, description = "bad path or query parameters, a bad JSON body (path, format, ids_from, on_error), a file outside storage.import_dir, unreadable or of the wrong size", body = ErrorResponse),
+        (status = 404, description = "no such collection", body = ErrorResponse),
+        (status = 408, description = "JSON: the request body did not arrive whole within service.body_timeout_ms", body = ErrorResponse),
+        (status = 409, description = "the service is stopping", body = ErrorResponse),
+        (status = 413, description = "JSON: the request body is larger than service.max_request_bytes", body = ErrorResponse),
+        (status = 415, description = "the Content-Type is neither JSON nor NDJSON", body = ErrorResponse),
+    )
+)]
 pub async fn import(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -119,7 +158,7 @@ pub async fn import(
 pub struct RebuildRequest {
     pub hnsw_config: Option<HnswConfigDiff>,
     /// `{"scalar": {"type": "int8"}}`, or `"Disabled"` to switch quantization off.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::openapi::rebuild_quantization)]
     pub quantization_config: Option<Value>,
     /// Switch the index kind: `{"type": "hnsw"}` or `{"type": "faiss", "factory": …}`.
     pub index: Option<crate::collection::IndexConfig>,
@@ -146,9 +185,17 @@ fn rebuild_options(st: &AppState, name: &str, body: RebuildRequest) -> Result<Re
     Ok(options)
 }
 
-#[utoipa::path(post, path = "/collections/{name}/index/rebuild", request_body = RebuildRequest,
-    params(("name" = String, Path)),
-    responses((status = 202, description = "{\"job_id\": …}"), (status = 409, description = "a rebuild is already running")))]
+#[utoipa::path(
+    post, path = "/collections/{name}/index/rebuild", tag = "admin",
+    request_body(content = Option<RebuildRequest>, description = "settings to change; an empty body rebuilds with the current ones"),
+    params(CollectionName),
+    responses(
+        (status = 202, description = "{\"job_id\": …}"),
+        (status = 400, description = "bad JSON body or path, or settings the collection cannot take", body = ErrorResponse),
+        (status = 404, description = "no such collection", body = ErrorResponse),
+        (status = 409, description = "a rebuild of this collection is already running, or the service is stopping", body = ErrorResponse),
+    )
+)]
 pub async fn rebuild(State(st): State<AppState>, Path(name): Path<String>, req: Request) -> Accepted {
     let started = Instant::now();
     let bytes = body_bytes(req, &st).await?;

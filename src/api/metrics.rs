@@ -102,7 +102,12 @@ fn collection_gauges(catalog: &crate::catalog::Catalog) -> String {
     out
 }
 
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
+#[utoipa::path(
+    get, path = "/metrics",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain"),
+    )
+)]
 pub async fn render(State(st): State<AppState>) -> Result<String, super::ApiError> {
     // Index stats take the indexes' locks: never on a runtime worker.
     let catalog = st.catalog.clone();

@@ -21,6 +21,7 @@ mod extract;
 mod jobs;
 pub(crate) mod metrics;
 pub mod models;
+mod openapi;
 mod points;
 mod query;
 mod result_cache;

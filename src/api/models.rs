@@ -8,6 +8,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::openapi::{
+    int8, no_sparse_vectors, unsupported, ExampleInput, FieldSchema, QueryInput, SearchVector, VectorInput,
+};
 use crate::collection::{Distance, ExtId, Filter, Payload, PayloadSelector, Strategy};
 
 /// Accepted for compatibility, ignored.
@@ -24,55 +27,57 @@ pub struct CreateCollection {
     pub quantization_config: Option<QuantizationConfig>,
     /// vicinity: the index kind, `{"type": "hnsw"}` (default) or `{"type": "faiss", "factory": …}`.
     pub index: Option<crate::collection::IndexConfig>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub shard_number: Ignored,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub sharding_method: Ignored,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub replication_factor: Ignored,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub write_consistency_factor: Ignored,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub on_disk_payload: Ignored,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub optimizers_config: Ignored,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub wal_config: Ignored,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub strict_mode_config: Ignored,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub metadata: Ignored,
-    /// Sparse vectors are not supported; only an empty/null value is accepted.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = no_sparse_vectors, required = false)]
     pub sparse_vectors: Ignored,
 }
 
 #[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VectorParams {
+    #[schema(minimum = 1, maximum = 65536)]
     pub size: usize,
     pub distance: Distance,
     pub hnsw_config: Option<HnswConfigDiff>,
     pub quantization_config: Option<QuantizationConfig>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub on_disk: Ignored,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub datatype: Ignored,
 }
 
 #[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HnswConfigDiff {
+    #[schema(minimum = 2, maximum = 64)]
     pub m: Option<usize>,
+    #[schema(minimum = 4, maximum = 4096)]
     pub ef_construct: Option<usize>,
     pub full_scan_threshold: Option<usize>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub max_indexing_threads: Ignored,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub on_disk: Ignored,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub payload_m: Ignored,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub inline_storage: Ignored,
 }
 
@@ -81,9 +86,9 @@ pub struct HnswConfigDiff {
 #[serde(deny_unknown_fields)]
 pub struct QuantizationConfig {
     pub scalar: Option<ScalarConfig>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = unsupported, required = false)]
     pub product: Ignored,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = unsupported, required = false)]
     pub binary: Ignored,
 }
 
@@ -91,7 +96,9 @@ pub struct QuantizationConfig {
 #[serde(deny_unknown_fields)]
 pub struct ScalarConfig {
     #[serde(rename = "type")]
+    #[schema(schema_with = int8)]
     pub kind: String,
+    #[schema(minimum = 0.5, maximum = 1.0)]
     pub quantile: Option<f32>,
     pub always_ram: Option<bool>,
 }
@@ -101,9 +108,10 @@ pub struct ScalarConfig {
 pub struct PointStruct {
     pub id: ExtId,
     /// A list of numbers, or a document `{"text", "model"?}` to embed.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<VectorInput>)]
     pub vector: Option<Value>,
-    /// vicinity: a text to embed in place of `vector`.
+    /// vicinity: a text to embed in place of `vector` (the collection needs an embedding model).
+    #[schema(pattern = r"\S")]
     pub text: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub payload: Option<Payload>,
@@ -113,10 +121,11 @@ pub struct PointStruct {
 #[serde(deny_unknown_fields)]
 pub struct Batch {
     pub ids: Vec<ExtId>,
-    /// Lists of numbers, or documents `{"text", "model"?}` to embed.
-    #[schema(value_type = Vec<Object>)]
+    /// Lists of numbers, or documents `{"text", "model"?}` to embed; as many as `ids`.
+    #[schema(value_type = Vec<VectorInput>)]
     pub vectors: Vec<Value>,
-    #[schema(value_type = Option<Vec<Object>>)]
+    /// As many as `ids`; `null` for no payload.
+    #[schema(value_type = Option<Vec<Option<Object>>>)]
     pub payloads: Option<Vec<Option<Payload>>>,
 }
 
@@ -126,9 +135,9 @@ pub struct Batch {
 pub struct UpsertPoints {
     pub points: Option<Vec<PointStruct>>,
     pub batch: Option<Batch>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub shard_key: Ignored,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub update_filter: Ignored,
 }
 
@@ -138,7 +147,7 @@ pub struct RetrievePoints {
     pub ids: Vec<ExtId>,
     pub with_payload: Option<PayloadSelector>,
     pub with_vector: Option<WithVector>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub shard_key: Ignored,
 }
 
@@ -166,7 +175,7 @@ impl WithVector {
 pub struct PointsSelector {
     pub points: Option<Vec<ExtId>>,
     pub filter: Option<Filter>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub shard_key: Ignored,
 }
 
@@ -178,7 +187,7 @@ pub struct SetPayload {
     pub points: Option<Vec<ExtId>>,
     pub filter: Option<Filter>,
     pub key: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub shard_key: Ignored,
 }
 
@@ -188,7 +197,7 @@ pub struct DeletePayload {
     pub keys: Vec<String>,
     pub points: Option<Vec<ExtId>>,
     pub filter: Option<Filter>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub shard_key: Ignored,
 }
 
@@ -196,13 +205,15 @@ pub struct DeletePayload {
 #[serde(deny_unknown_fields)]
 pub struct ScrollRequest {
     pub offset: Option<ExtId>,
+    /// Default 10; `limit` is at most `search.max_limit`.
+    #[schema(minimum = 1)]
     pub limit: Option<usize>,
     pub filter: Option<Filter>,
     pub with_payload: Option<PayloadSelector>,
     pub with_vector: Option<WithVector>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = unsupported, required = false)]
     pub order_by: Ignored,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub shard_key: Ignored,
 }
 
@@ -211,7 +222,7 @@ pub struct ScrollRequest {
 pub struct CountRequest {
     pub filter: Option<Filter>,
     pub exact: Option<bool>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub shard_key: Ignored,
 }
 
@@ -220,20 +231,23 @@ pub struct CountRequest {
 pub struct QuantizationSearchParams {
     pub ignore: Option<bool>,
     pub rescore: Option<bool>,
+    /// At least 1, unless `ignore` is true or `rescore` false (then it is not used).
     pub oversampling: Option<f32>,
 }
 
 #[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParamsBody {
+    #[schema(minimum = 1)]
     pub hnsw_ef: Option<usize>,
     /// vicinity, Faiss IVF indexes: inverted lists probed by this request.
+    #[schema(minimum = 1)]
     pub nprobe: Option<usize>,
     pub exact: Option<bool>,
     pub quantization: Option<QuantizationSearchParams>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub indexed_only: Ignored,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub acorn: Ignored,
 }
 
@@ -345,22 +359,26 @@ impl<'de> Deserialize<'de> for Element {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueryRequest {
-    /// A vector, a point id, `{"nearest": …}` or `{"recommend": {"positive", "negative", "strategy"}}`.
-    #[schema(value_type = Option<Object>)]
+    /// A vector, a point id, a document, `{"nearest": …}` or `{"recommend": {"positive", "negative", "strategy"}}`.
+    #[schema(value_type = QueryInput)]
     pub query: Option<QueryValue>,
     pub filter: Option<Filter>,
+    /// Default 10; `limit + offset` is at most `search.max_limit`.
+    #[schema(minimum = 1)]
     pub limit: Option<usize>,
     pub offset: Option<usize>,
     pub score_threshold: Option<f32>,
     pub with_payload: Option<PayloadSelector>,
     pub with_vector: Option<WithVector>,
     pub params: Option<SearchParamsBody>,
+    /// Named vectors are not supported: only the unnamed vector, `""`.
+    #[schema(max_length = 0)]
     pub using: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = unsupported, required = false)]
     pub prefetch: Ignored,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = unsupported, required = false)]
     pub lookup_from: Ignored,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub shard_key: Ignored,
     /// vicinity: `false` bypasses the result cache for this request.
     pub cache: Option<bool>,
@@ -378,16 +396,18 @@ pub struct QueryBatch {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
-    #[schema(value_type = Object)]
+    #[schema(value_type = SearchVector)]
     pub vector: Value,
     pub filter: Option<Filter>,
+    /// `limit + offset` is at most `search.max_limit`.
+    #[schema(minimum = 1)]
     pub limit: usize,
     pub offset: Option<usize>,
     pub score_threshold: Option<f32>,
     pub with_payload: Option<PayloadSelector>,
     pub with_vector: Option<WithVector>,
     pub params: Option<SearchParamsBody>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub shard_key: Ignored,
 }
 
@@ -401,24 +421,30 @@ pub struct SearchBatch {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecommendRequest {
+    /// Vectors, point ids or documents; at least one unless `strategy` is best_score or
+    /// sum_scores and `negative` has one.
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<ExampleInput>)]
     pub positive: Vec<Value>,
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<ExampleInput>)]
     pub negative: Vec<Value>,
     pub strategy: Option<Strategy>,
     pub filter: Option<Filter>,
+    /// `limit + offset` is at most `search.max_limit`.
+    #[schema(minimum = 1)]
     pub limit: usize,
     pub offset: Option<usize>,
     pub score_threshold: Option<f32>,
     pub with_payload: Option<PayloadSelector>,
     pub with_vector: Option<WithVector>,
     pub params: Option<SearchParamsBody>,
+    /// Named vectors are not supported: only the unnamed vector, `""`.
+    #[schema(max_length = 0)]
     pub using: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = unsupported, required = false)]
     pub lookup_from: Ignored,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub shard_key: Ignored,
 }
 
@@ -432,8 +458,9 @@ pub struct RecommendBatch {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateFieldIndex {
+    #[schema(min_length = 1)]
     pub field_name: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = FieldSchema)]
     pub field_schema: Value,
 }
 

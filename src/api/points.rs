@@ -11,6 +11,7 @@ use super::models::{
     CountRequest, DeletePayload, PointsSelector, RetrievePoints, ScrollRequest, SetPayload, UpdateResult,
     UpsertPoints, WithVector,
 };
+use super::openapi::{CollectionName, ErrorResponse, OverwritePayload};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
 use crate::collection::{ExtId, Filter, NewPoint, Payload, PayloadSelector, PayloadUpdate, Selector};
 
@@ -91,9 +92,16 @@ pub(super) fn check_limit(limit: usize, offset: usize, max: usize) -> Result<(),
     Ok(())
 }
 
-#[utoipa::path(put, path = "/collections/{name}/points", request_body = UpsertPoints,
-    params(("name" = String, Path), WaitParam),
-    responses((status = 200, description = "UpdateResult"), (status = 400, description = "bad points"), (status = 404, description = "no such collection")))]
+#[utoipa::path(
+    put, path = "/collections/{name}/points",
+    request_body = UpsertPoints,
+    params(CollectionName, WaitParam),
+    responses(
+        (status = 200, description = "UpdateResult"),
+        (status = 400, description = "bad JSON body, path or `wait`; a vector of the wrong size, a norm too large or a bad id; text without an embedding model; a payload too deep or too large", body = ErrorResponse),
+        (status = 404, description = "no such collection", body = ErrorResponse),
+    )
+)]
 pub async fn upsert(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -189,8 +197,16 @@ pub async fn upsert(
     Ok(ok(UpdateResult::new(seq, sync), started))
 }
 
-#[utoipa::path(post, path = "/collections/{name}/points", request_body = RetrievePoints,
-    params(("name" = String, Path)), responses((status = 200, description = "the points that exist")))]
+#[utoipa::path(
+    post, path = "/collections/{name}/points",
+    request_body = RetrievePoints,
+    params(CollectionName),
+    responses(
+        (status = 200, description = "the points that exist"),
+        (status = 400, description = "bad JSON body or path", body = ErrorResponse),
+        (status = 404, description = "no such collection", body = ErrorResponse),
+    )
+)]
 pub async fn retrieve(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -217,9 +233,15 @@ fn path_id(id: &str) -> Result<ExtId, ApiError> {
     serde_json::from_value(value).map_err(|e| ApiError::bad(e.to_string()))
 }
 
-#[utoipa::path(get, path = "/collections/{name}/points/{id}",
-    params(("name" = String, Path), ("id" = String, Path, description = "unsigned integer or UUID")),
-    responses((status = 200, description = "the point"), (status = 404, description = "no such point")))]
+#[utoipa::path(
+    get, path = "/collections/{name}/points/{id}",
+    params(CollectionName, ("id" = ExtId, Path, description = "an unsigned integer or a UUID")),
+    responses(
+        (status = 200, description = "the point"),
+        (status = 400, description = "bad path: the id is not an unsigned 64-bit integer or a UUID; or unreadable request body", body = ErrorResponse),
+        (status = 404, description = "no such collection or point", body = ErrorResponse),
+    )
+)]
 pub async fn get_one(State(st): State<AppState>, Path((name, id)): Path<(String, String)>) -> ApiResult {
     let started = Instant::now();
     let ext = path_id(&id)?;
@@ -231,8 +253,16 @@ pub async fn get_one(State(st): State<AppState>, Path((name, id)): Path<(String,
     }
 }
 
-#[utoipa::path(post, path = "/collections/{name}/points/delete", request_body = PointsSelector,
-    params(("name" = String, Path), WaitParam), responses((status = 200, description = "UpdateResult")))]
+#[utoipa::path(
+    post, path = "/collections/{name}/points/delete", operation_id = "delete_points",
+    request_body = PointsSelector,
+    params(CollectionName, WaitParam),
+    responses(
+        (status = 200, description = "UpdateResult"),
+        (status = 400, description = "bad JSON body, path or `wait`, or not exactly one of `points` and `filter`", body = ErrorResponse),
+        (status = 404, description = "no such collection", body = ErrorResponse),
+    )
+)]
 pub async fn delete(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -261,8 +291,16 @@ async fn payload_op(
     Ok(ok(UpdateResult::new(seq, sync), started))
 }
 
-#[utoipa::path(post, path = "/collections/{name}/points/payload", request_body = SetPayload,
-    params(("name" = String, Path), WaitParam), responses((status = 200, description = "UpdateResult")))]
+#[utoipa::path(
+    post, path = "/collections/{name}/points/payload",
+    request_body = SetPayload,
+    params(CollectionName, WaitParam),
+    responses(
+        (status = 200, description = "UpdateResult"),
+        (status = 400, description = "bad JSON body, path or `wait`, or not exactly one of `points` and `filter`; a payload too deep or too large", body = ErrorResponse),
+        (status = 404, description = "no such collection, or a listed point does not exist", body = ErrorResponse),
+    )
+)]
 pub async fn set_payload(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -273,8 +311,16 @@ pub async fn set_payload(
     payload_op(st, name, wait, sel, PayloadUpdate::Set { payload: body.payload, key: body.key }).await
 }
 
-#[utoipa::path(put, path = "/collections/{name}/points/payload", request_body = SetPayload,
-    params(("name" = String, Path), WaitParam), responses((status = 200, description = "UpdateResult")))]
+#[utoipa::path(
+    put, path = "/collections/{name}/points/payload",
+    request_body = OverwritePayload,
+    params(CollectionName, WaitParam),
+    responses(
+        (status = 200, description = "UpdateResult"),
+        (status = 400, description = "bad JSON body, path or `wait`, or not exactly one of `points` and `filter`; `key` given; a payload too deep or too large", body = ErrorResponse),
+        (status = 404, description = "no such collection, or a listed point does not exist", body = ErrorResponse),
+    )
+)]
 pub async fn overwrite_payload(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -288,8 +334,16 @@ pub async fn overwrite_payload(
     payload_op(st, name, wait, sel, PayloadUpdate::Overwrite(body.payload)).await
 }
 
-#[utoipa::path(post, path = "/collections/{name}/points/payload/delete", request_body = DeletePayload,
-    params(("name" = String, Path), WaitParam), responses((status = 200, description = "UpdateResult")))]
+#[utoipa::path(
+    post, path = "/collections/{name}/points/payload/delete",
+    request_body = DeletePayload,
+    params(CollectionName, WaitParam),
+    responses(
+        (status = 200, description = "UpdateResult"),
+        (status = 400, description = "bad JSON body, path or `wait`, or not exactly one of `points` and `filter`", body = ErrorResponse),
+        (status = 404, description = "no such collection, or a listed point does not exist", body = ErrorResponse),
+    )
+)]
 pub async fn delete_payload(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -300,8 +354,16 @@ pub async fn delete_payload(
     payload_op(st, name, wait, sel, PayloadUpdate::DeleteKeys(body.keys)).await
 }
 
-#[utoipa::path(post, path = "/collections/{name}/points/payload/clear", request_body = PointsSelector,
-    params(("name" = String, Path), WaitParam), responses((status = 200, description = "UpdateResult")))]
+#[utoipa::path(
+    post, path = "/collections/{name}/points/payload/clear",
+    request_body = PointsSelector,
+    params(CollectionName, WaitParam),
+    responses(
+        (status = 200, description = "UpdateResult"),
+        (status = 400, description = "bad JSON body, path or `wait`, or not exactly one of `points` and `filter`", body = ErrorResponse),
+        (status = 404, description = "no such collection, or a listed point does not exist", body = ErrorResponse),
+    )
+)]
 pub async fn clear_payload(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -312,8 +374,17 @@ pub async fn clear_payload(
     payload_op(st, name, wait, sel, PayloadUpdate::Clear).await
 }
 
-#[utoipa::path(post, path = "/collections/{name}/points/scroll", request_body = ScrollRequest,
-    params(("name" = String, Path)), responses((status = 200, description = "points and next_page_offset")))]
+#[utoipa::path(
+    post, path = "/collections/{name}/points/scroll",
+    request_body = ScrollRequest,
+    params(CollectionName),
+    responses(
+        (status = 200, description = "points and next_page_offset"),
+        (status = 400, description = "bad JSON body or path, limit 0 or over search.max_limit, or order_by", body = ErrorResponse),
+        (status = 404, description = "no such collection", body = ErrorResponse),
+        (status = 503, description = "the scan did not finish within search.timeout_ms; retry after Retry-After, or narrow it", body = ErrorResponse, headers(("Retry-After" = u32, description = "seconds to wait before retrying"))),
+    )
+)]
 pub async fn scroll(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -336,8 +407,17 @@ pub async fn scroll(
     Ok(ok(json!({"points": points, "next_page_offset": next}), started))
 }
 
-#[utoipa::path(post, path = "/collections/{name}/points/count", request_body = CountRequest,
-    params(("name" = String, Path)), responses((status = 200, description = "{count}")))]
+#[utoipa::path(
+    post, path = "/collections/{name}/points/count",
+    request_body = CountRequest,
+    params(CollectionName),
+    responses(
+        (status = 200, description = "{count}"),
+        (status = 400, description = "bad JSON body or path", body = ErrorResponse),
+        (status = 404, description = "no such collection", body = ErrorResponse),
+        (status = 503, description = "the count did not finish within search.timeout_ms; retry after Retry-After, or narrow it", body = ErrorResponse, headers(("Retry-After" = u32, description = "seconds to wait before retrying"))),
+    )
+)]
 pub async fn count(
     State(st): State<AppState>,
     Path(name): Path<String>,

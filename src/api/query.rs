@@ -15,6 +15,7 @@ use super::models::{
     QueryBatch, QueryRequest, QueryValue, RecommendBatch, RecommendRequest, SearchBatch, SearchParamsBody,
     SearchRequest, WithVector,
 };
+use super::openapi::{Busy, CollectionName, ErrorResponse};
 use super::points::check_limit;
 use super::ResultCache;
 use super::{ok, ApiError, ApiResult, AppState};
@@ -268,9 +269,17 @@ async fn run(
         .await
 }
 
-#[utoipa::path(post, path = "/collections/{name}/points/query", request_body = QueryRequest,
-    params(("name" = String, Path)),
-    responses((status = 200, description = "{points: [ScoredPoint]}"), (status = 400, description = "bad query"), (status = 404, description = "no such collection or example point")))]
+#[utoipa::path(
+    post, path = "/collections/{name}/points/query",
+    request_body = QueryRequest,
+    params(CollectionName),
+    responses(
+        (status = 200, description = "{points: [ScoredPoint]}"),
+        (status = 400, description = "bad JSON body or path; a vector of the wrong size; limit 0, or limit + offset over search.max_limit; bad params; text without an embedding model; no query, or an unsupported one (prefetch, lookup_from, named vectors)", body = ErrorResponse),
+        (status = 404, description = "no such collection, or an example point does not exist", body = ErrorResponse),
+        Busy,
+    )
+)]
 pub async fn query(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -284,8 +293,17 @@ pub async fn query(
     .await
 }
 
-#[utoipa::path(post, path = "/collections/{name}/points/query/batch", request_body = QueryBatch,
-    params(("name" = String, Path)), responses((status = 200, description = "[{points}]")))]
+#[utoipa::path(
+    post, path = "/collections/{name}/points/query/batch",
+    request_body = QueryBatch,
+    params(CollectionName),
+    responses(
+        (status = 200, description = "[{points: [ScoredPoint]}]"),
+        (status = 400, description = "bad JSON body or path; a vector of the wrong size; limit 0, or limit + offset over search.max_limit; bad params; text without an embedding model; more than search.max_batch searches or search.max_batch_results results in all", body = ErrorResponse),
+        (status = 404, description = "no such collection, or an example point does not exist", body = ErrorResponse),
+        Busy,
+    )
+)]
 pub async fn query_batch(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -410,8 +428,17 @@ async fn legacy(st: &AppState, name: &str, searches: Vec<Search>, single: bool) 
     Ok(ok(hits, started))
 }
 
-#[utoipa::path(post, path = "/collections/{name}/points/search", request_body = SearchRequest,
-    params(("name" = String, Path)), responses((status = 200, description = "[ScoredPoint]")))]
+#[utoipa::path(
+    post, path = "/collections/{name}/points/search",
+    request_body = SearchRequest,
+    params(CollectionName),
+    responses(
+        (status = 200, description = "[ScoredPoint]"),
+        (status = 400, description = "bad JSON body or path; a vector of the wrong size; limit 0, or limit + offset over search.max_limit; bad params; text without an embedding model", body = ErrorResponse),
+        (status = 404, description = "no such collection, or an example point does not exist", body = ErrorResponse),
+        Busy,
+    )
+)]
 pub async fn search(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -420,8 +447,17 @@ pub async fn search(
     legacy(&st, &name, vec![from_search_request(body, &st.config)?], true).await
 }
 
-#[utoipa::path(post, path = "/collections/{name}/points/search/batch", request_body = SearchBatch,
-    params(("name" = String, Path)), responses((status = 200, description = "[[ScoredPoint]]")))]
+#[utoipa::path(
+    post, path = "/collections/{name}/points/search/batch",
+    request_body = SearchBatch,
+    params(CollectionName),
+    responses(
+        (status = 200, description = "[[ScoredPoint]]"),
+        (status = 400, description = "bad JSON body or path; a vector of the wrong size; limit 0, or limit + offset over search.max_limit; bad params; text without an embedding model; more than search.max_batch searches or search.max_batch_results results in all", body = ErrorResponse),
+        (status = 404, description = "no such collection, or an example point does not exist", body = ErrorResponse),
+        Busy,
+    )
+)]
 pub async fn search_batch(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -432,8 +468,17 @@ pub async fn search_batch(
     legacy(&st, &name, searches, false).await
 }
 
-#[utoipa::path(post, path = "/collections/{name}/points/recommend", request_body = RecommendRequest,
-    params(("name" = String, Path)), responses((status = 200, description = "[ScoredPoint]")))]
+#[utoipa::path(
+    post, path = "/collections/{name}/points/recommend",
+    request_body = RecommendRequest,
+    params(CollectionName),
+    responses(
+        (status = 200, description = "[ScoredPoint]"),
+        (status = 400, description = "bad JSON body or path; a vector of the wrong size; limit 0, or limit + offset over search.max_limit; bad params; text without an embedding model; no examples", body = ErrorResponse),
+        (status = 404, description = "no such collection, or an example point does not exist", body = ErrorResponse),
+        Busy,
+    )
+)]
 pub async fn recommend(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -442,8 +487,17 @@ pub async fn recommend(
     legacy(&st, &name, vec![from_recommend_request(body, &st.config)?], true).await
 }
 
-#[utoipa::path(post, path = "/collections/{name}/points/recommend/batch", request_body = RecommendBatch,
-    params(("name" = String, Path)), responses((status = 200, description = "[[ScoredPoint]]")))]
+#[utoipa::path(
+    post, path = "/collections/{name}/points/recommend/batch",
+    request_body = RecommendBatch,
+    params(CollectionName),
+    responses(
+        (status = 200, description = "[[ScoredPoint]]"),
+        (status = 400, description = "bad JSON body or path; a vector of the wrong size; limit 0, or limit + offset over search.max_limit; bad params; text without an embedding model; more than search.max_batch searches or search.max_batch_results results in all; no examples", body = ErrorResponse),
+        (status = 404, description = "no such collection, or an example point does not exist", body = ErrorResponse),
+        Busy,
+    )
+)]
 pub async fn recommend_batch(
     State(st): State<AppState>,
     Path(name): Path<String>,

@@ -75,7 +75,7 @@ pub async fn serve(
 }
 
 /// Routes that stream their bodies (with an idle timeout of their own).
-const STREAMED: [&str; 2] = ["/collections/{name}/import", "/collections/{name}/snapshots/upload"];
+pub(super) const STREAMED: [&str; 2] = ["/collections/{name}/import", "/collections/{name}/snapshots/upload"];
 
 /// Reads a request's whole body before the handler runs, within `service.body_timeout_ms`
 /// (408) and `service.max_request_bytes` (413): a client that sends half a body and stops

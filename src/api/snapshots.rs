@@ -14,12 +14,14 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::extract::{Body, Params, Path};
+use super::openapi::{CollectionName, ErrorResponse, SnapshotFile, SnapshotForm, SnapshotName};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
 use crate::error::Error;
 use crate::snapshots;
 
 /// `?wait=` is accepted for compatibility: snapshots are always written before answering.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SnapshotParams {
     #[serde(rename = "wait")]
     #[param(rename = "wait")]
@@ -32,8 +34,16 @@ pub struct SnapshotParams {
     pub _priority: Option<String>,
 }
 
-#[utoipa::path(post, path = "/collections/{name}/snapshots", params(("name" = String, Path), SnapshotParams),
-    responses((status = 200, description = "the snapshot: name, creation_time, size, checksum")))]
+#[utoipa::path(
+    post, path = "/collections/{name}/snapshots", operation_id = "create_snapshot", tag = "admin",
+    params(CollectionName, SnapshotParams),
+    responses(
+        (status = 200, description = "the snapshot: name, creation_time, size, checksum"),
+        (status = 400, description = "bad path or query parameters, or unreadable request body", body = ErrorResponse),
+        (status = 404, description = "no such collection", body = ErrorResponse),
+        (status = 409, description = "too many snapshots are being created at once", body = ErrorResponse),
+    )
+)]
 pub async fn create(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -45,17 +55,30 @@ pub async fn create(
     Ok(ok(info, started))
 }
 
-#[utoipa::path(get, path = "/collections/{name}/snapshots", params(("name" = String, Path)),
-    responses((status = 200, description = "the collection's snapshots")))]
+#[utoipa::path(
+    get, path = "/collections/{name}/snapshots", operation_id = "list_snapshots", tag = "admin",
+    params(CollectionName),
+    responses(
+        (status = 200, description = "the collection's snapshots"),
+        (status = 400, description = "bad path (not UTF-8) or unreadable request body", body = ErrorResponse),
+        (status = 404, description = "no such collection", body = ErrorResponse),
+    )
+)]
 pub async fn list(State(st): State<AppState>, Path(name): Path<String>) -> ApiResult {
     let started = Instant::now();
     let catalog = st.catalog.clone();
     Ok(ok(blocking(move || snapshots::list(&catalog, &name)).await?, started))
 }
 
-#[utoipa::path(get, path = "/collections/{name}/snapshots/{snapshot}",
-    params(("name" = String, Path), ("snapshot" = String, Path)),
-    responses((status = 200, description = "the snapshot file"), (status = 404, description = "no such snapshot")))]
+#[utoipa::path(
+    get, path = "/collections/{name}/snapshots/{snapshot}", tag = "admin",
+    params(CollectionName, SnapshotName),
+    responses(
+        (status = 200, description = "the snapshot file", content_type = "application/octet-stream"),
+        (status = 400, description = "invalid collection or snapshot name, or unreadable request body", body = ErrorResponse),
+        (status = 404, description = "no such collection or snapshot", body = ErrorResponse),
+    )
+)]
 pub async fn download(
     State(st): State<AppState>,
     Path((name, snapshot)): Path<(String, String)>,
@@ -86,9 +109,15 @@ pub async fn download(
         .into_response())
 }
 
-#[utoipa::path(delete, path = "/collections/{name}/snapshots/{snapshot}",
-    params(("name" = String, Path), ("snapshot" = String, Path)),
-    responses((status = 200, description = "deleted"), (status = 404, description = "no such snapshot")))]
+#[utoipa::path(
+    delete, path = "/collections/{name}/snapshots/{snapshot}", operation_id = "delete_snapshot", tag = "admin",
+    params(CollectionName, SnapshotName),
+    responses(
+        (status = 200, description = "deleted"),
+        (status = 400, description = "invalid collection or snapshot name, or unreadable request body", body = ErrorResponse),
+        (status = 404, description = "no such collection or snapshot", body = ErrorResponse),
+    )
+)]
 pub async fn delete(State(st): State<AppState>, Path((name, snapshot)): Path<(String, String)>) -> ApiResult {
     let started = Instant::now();
     let catalog = st.catalog.clone();
@@ -100,22 +129,31 @@ pub async fn delete(State(st): State<AppState>, Path((name, snapshot)): Path<(St
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecoverRequest {
-    /// A path on the server or a `file://` URI.
+    /// An absolute path on the server or a `file://` URI, to a file in the snapshots directory
+    /// (no network locations).
+    #[schema(pattern = "^(file://)?/")]
     pub location: String,
     /// The expected SHA-256 of the file.
     pub checksum: Option<String>,
     /// Accepted for compatibility (the snapshot always replaces local data).
     #[serde(rename = "priority")]
-    #[schema(value_type = Option<Object>, rename = "priority")]
+    #[schema(value_type = Option<Value>, rename = "priority")]
     pub _priority: Option<Value>,
+    /// Accepted for compatibility, ignored.
     #[serde(rename = "api_key")]
-    #[schema(value_type = Option<Object>, rename = "api_key")]
+    #[schema(value_type = Option<Value>, rename = "api_key")]
     pub _api_key: Option<Value>,
 }
 
-#[utoipa::path(put, path = "/collections/{name}/snapshots/recover", request_body = RecoverRequest,
-    params(("name" = String, Path)),
-    responses((status = 200, description = "recovered (replacing the collection if it existed)"), (status = 400, description = "bad or corrupt snapshot")))]
+#[utoipa::path(
+    put, path = "/collections/{name}/snapshots/recover", tag = "admin",
+    request_body = RecoverRequest,
+    params(CollectionName),
+    responses(
+        (status = 200, description = "recovered (replacing the collection if it existed)"),
+        (status = 400, description = "bad JSON body or collection name; a location that is not a file in the snapshots directory; a corrupt snapshot or a checksum mismatch", body = ErrorResponse),
+    )
+)]
 pub async fn recover(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -179,9 +217,22 @@ async fn receive(mut body: RawBody, path: &FsPath, idle: std::time::Duration) ->
     file.flush().await.map_err(failed)
 }
 
-#[utoipa::path(post, path = "/collections/{name}/snapshots/upload", params(("name" = String, Path), SnapshotParams),
-    request_body(description = "the snapshot file: raw (`application/octet-stream`) or as the first part of `multipart/form-data`"),
-    responses((status = 200, description = "recovered"), (status = 400, description = "bad or corrupt snapshot")))]
+#[utoipa::path(
+    post, path = "/collections/{name}/snapshots/upload", tag = "admin",
+    params(CollectionName, SnapshotParams),
+    request_body(
+        description = "the snapshot file, raw or as the first part of a multipart form; no size limit (cut off when nothing arrives for service.body_idle_timeout_ms)",
+        content(
+            (SnapshotFile = "application/octet-stream"),
+            (SnapshotForm = "multipart/form-data"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "recovered (replacing the collection if it existed)"),
+        (status = 400, description = "bad collection name or query parameters; a malformed multipart body; a corrupt snapshot or a checksum mismatch", body = ErrorResponse),
+        (status = 408, description = "nothing arrived for service.body_idle_timeout_ms", body = ErrorResponse),
+    )
+)]
 pub async fn upload(
     State(st): State<AppState>,
     Path(name): Path<String>,

@@ -58,6 +58,8 @@ pub enum FieldType {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddingModel {
+    /// A model the server loaded (`embedding.models_dir`).
+    #[schema(min_length = 1)]
     pub model: String,
     /// When set, an upserted text is also stored in the payload under this key.
     #[serde(default)]
@@ -67,7 +69,7 @@ pub struct EmbeddingModel {
 /// Which engine indexes the collection's vectors (`"index"` in the create body; vicinity's own
 /// field beside Qdrant's). HNSW by default; Faiss when the service is built with the `faiss`
 /// feature.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum IndexConfig {
     #[default]

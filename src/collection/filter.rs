@@ -462,16 +462,6 @@ fn parse_range(v: &Value, at: &str) -> Result<Range, String> {
     Ok(r)
 }
 
-impl utoipa::PartialSchema for Filter {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .description(Some("Qdrant filter: must / should / must_not / min_should over conditions"))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for Filter {}
-
 #[cfg(test)]
 mod tests {
     use super::*;

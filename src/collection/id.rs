@@ -98,27 +98,6 @@ impl<'de> Deserialize<'de> for ExtId {
     }
 }
 
-impl utoipa::PartialSchema for ExtId {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
-        OneOfBuilder::new()
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .format(Some(SchemaFormat::Custom("uint64".into()))),
-            )
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .format(Some(SchemaFormat::Custom("uuid".into()))),
-            )
-            .description(Some("An unsigned integer or a UUID"))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for ExtId {}
-
 #[cfg(test)]
 mod tests {
     use super::*;

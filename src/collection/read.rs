@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::storage::{keys, CF_IDS};
 
 /// `with_payload`: `true`/`false`, a list of keys, or `{"include": [...]}` / `{"exclude": [...]}`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(untagged, try_from = "serde_json::Value")]
 pub enum PayloadSelector {
     #[default]

@@ -6,6 +6,7 @@
 //! - `restart`: what survives closing and re-opening the catalog.
 //! - `jobs`: imports, rebuilds racing with writes, snapshots, the admin key.
 //! - `hostile`: the faults and attacks of the reliability issue, one regression test each.
+//! - `openapi`: the OpenAPI document lists every route and every status the router answers.
 
 mod api;
 mod bad_input;
@@ -14,5 +15,6 @@ mod embedding;
 mod faiss;
 mod hostile;
 mod jobs;
+mod openapi;
 mod restart;
 mod serving;

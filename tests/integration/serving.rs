@@ -112,28 +112,43 @@ async fn overload_and_slow_searches_answer_503_with_retry_after() {
     load(&s, "big", &dataset(20_000, 128, 3)).await;
     // A heavy request: many exact searches, uncached.
     let heavy = json!({"cache": false, "searches": (0..1000).map(|i| json!({"query": vec![i as f32 * 0.001 + 0.1; 128], "limit": 100, "params": {"exact": true}})).collect::<Vec<_>>()});
-    let app = s.app.clone();
     let body = serde_json::to_vec(&heavy).unwrap();
-    let first = tokio::spawn(async move {
-        let req = Request::builder()
+    let post = |uri: &str, body: Vec<u8>| {
+        Request::builder()
             .method(Method::POST)
-            .uri("/collections/big/points/query/batch")
+            .uri(uri)
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(body))
-            .unwrap();
-        app.oneshot(req).await.unwrap().status()
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri("/collections/big/points/query")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(serde_json::to_vec(&json!({"query": vec![0.1f32; 128], "cache": false})).unwrap()))
-        .unwrap();
-    let resp = s.app.clone().oneshot(req).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+            .unwrap()
+    };
+    let probe = serde_json::to_vec(&json!({"query": vec![0.1f32; 128], "limit": 1, "cache": false})).unwrap();
+    // The heavy request takes the only slot once it is parsed, which takes a while on a busy
+    // machine: probe until one is turned away. A probe admitted first can turn the heavy request
+    // away in turn; then it is sent again.
+    let mut refused = None;
+    'attempts: for _ in 0..20 {
+        let first =
+            tokio::spawn(s.app.clone().oneshot(post("/collections/big/points/query/batch", body.clone())));
+        while !first.is_finished() {
+            let resp =
+                s.app.clone().oneshot(post("/collections/big/points/query", probe.clone())).await.unwrap();
+            if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+                refused = Some(resp);
+                assert_eq!(
+                    first.await.unwrap().unwrap().status(),
+                    StatusCode::OK,
+                    "the admitted request completes"
+                );
+                break 'attempts;
+            }
+            assert_eq!(resp.status(), StatusCode::OK);
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let status = first.await.unwrap().unwrap().status();
+        assert!(matches!(status, StatusCode::OK | StatusCode::SERVICE_UNAVAILABLE), "{status}");
+    }
+    let resp = refused.expect("no probe was turned away while the heavy request ran");
     assert_eq!(resp.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap()), Some("1"));
-    assert_eq!(first.await.unwrap(), StatusCode::OK, "the admitted request still completes");
 
     // A search slower than the timeout is a 503 too, naming the limit.
     let mut config = vicinity::config::Config::default();

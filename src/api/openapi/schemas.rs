@@ -1,0 +1,274 @@
+//! Schemas of the collection's own types as the API reads them: written by hand where the
+//! parser is (a filter, an id, `with_payload`, the index kind), so the document says what the
+//! parser accepts.
+
+use crate::collection::filter::MAX_CONDITIONS;
+use crate::collection::{ExtId, Filter, IndexConfig, PayloadSelector};
+
+impl utoipa::PartialSchema for ExtId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::Custom("uint64".into())))
+                    .minimum(Some(0u64))
+                    .maximum(Some(u64::MAX)),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::Custom("uuid".into()))),
+            )
+            .description(Some("An unsigned 64-bit integer or a UUID"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ExtId {}
+
+/// The filter language as [`parse_filter`] reads it: unknown keys are refused; a field condition
+/// takes exactly one check and `match` exactly one of value / any / except / text (keys set to
+/// `null` count as absent). Conditions are tried in the parser's order (`has_id`, `has_vector`,
+/// `key`, `is_empty`, `is_null`, `nested`, a filter), so the schema lists them with `anyOf`.
+impl utoipa::PartialSchema for Filter {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, AllOfBuilder, AnyOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder,
+            SchemaType, Type,
+        };
+        use utoipa::openapi::Ref;
+
+        let typed = |t: Type| ObjectBuilder::new().schema_type(t);
+        let or_null = |t: Type| ObjectBuilder::new().schema_type(SchemaType::from_iter([t, Type::Null]));
+        let key = || typed(Type::String).min_length(Some(1));
+        // Keys other than the listed ones are accepted only with a `null` value.
+        let only_null_besides =
+            |o: ObjectBuilder| o.additional_properties(Some(AdditionalProperties::from(typed(Type::Null))));
+        let scalar = || {
+            OneOfBuilder::new()
+                .item(typed(Type::String))
+                .item(typed(Type::Boolean))
+                .item(typed(Type::Integer).minimum(Some(i64::MIN)).maximum(Some(i64::MAX)))
+                .description(Some("a keyword, an integer or a bool"))
+        };
+        let range = || {
+            let mut r = typed(Type::Object);
+            for bound in ["gt", "gte", "lt", "lte"] {
+                r = r.property(bound, or_null(Type::Number));
+            }
+            only_null_besides(r)
+        };
+        // `match`: exactly one of value / any / except / text.
+        let match_one = || {
+            let mut one = OneOfBuilder::new();
+            let kinds: [(&str, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>); 4] = [
+                ("value", scalar().into()),
+                ("any", ArrayBuilder::new().items(scalar()).into()),
+                ("except", ArrayBuilder::new().items(scalar()).into()),
+                ("text", typed(Type::String).into()),
+            ];
+            for (kind, schema) in kinds {
+                one = one.item(only_null_besides(typed(Type::Object).property(kind, schema).required(kind)));
+            }
+            one
+        };
+        // A field condition: `key` and exactly one check.
+        let field = || {
+            let mut one = OneOfBuilder::new().description(Some(
+                "a field condition: `key` (a payload path: a.b, a[].b, a[0]) and exactly one of match, range, values_count, is_empty, is_null",
+            ));
+            let checks: [(&str, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>); 5] = [
+                ("match", match_one().into()),
+                ("range", range().into()),
+                ("values_count", range().into()),
+                ("is_empty", typed(Type::Boolean).into()),
+                ("is_null", typed(Type::Boolean).into()),
+            ];
+            for (check, schema) in checks {
+                one = one.item(only_null_besides(
+                    typed(Type::Object)
+                        .property("key", key())
+                        .property(check, schema)
+                        .required("key")
+                        .required(check),
+                ));
+            }
+            one
+        };
+        let keyed = |name: &str| {
+            typed(Type::Object)
+                .property(name, typed(Type::Object).property("key", key()).required("key"))
+                .required(name)
+        };
+        let filter = || Ref::from_schema_name("Filter");
+        let condition = || {
+            AnyOfBuilder::new()
+                .item(field())
+                .item(keyed("is_empty"))
+                .item(keyed("is_null"))
+                .item(
+                    typed(Type::Object)
+                        .property(
+                            "nested",
+                            typed(Type::Object)
+                                .property("key", key())
+                                .property("filter", filter())
+                                .required("key")
+                                .required("filter"),
+                        )
+                        .required("nested"),
+                )
+                .item(
+                    typed(Type::Object)
+                        .property("has_id", ArrayBuilder::new().items(Ref::from_schema_name("ExtId")))
+                        .required("has_id"),
+                )
+                .item(
+                    typed(Type::Object)
+                        .property(
+                            "has_vector",
+                            typed(Type::String)
+                                .description(Some("a vector name: \"\" for the unnamed vector")),
+                        )
+                        .required("has_vector"),
+                )
+                .item(AllOfBuilder::new().item(filter()).item(typed(Type::Object).min_properties(Some(1))))
+                .description(Some("a condition"))
+        };
+        let conditions = || {
+            OneOfBuilder::new()
+                .item(typed(Type::Null))
+                .item(condition())
+                .item(ArrayBuilder::new().items(condition()))
+                .description(Some("a condition or a list of conditions"))
+        };
+        let min_should = OneOfBuilder::new().item(typed(Type::Null)).item(
+            typed(Type::Object)
+                .property("conditions", conditions())
+                .property("min_count", typed(Type::Integer).minimum(Some(0)))
+                .required("min_count"),
+        );
+        typed(Type::Object)
+            .property("must", conditions().description(Some("every condition holds")))
+            .property("should", conditions().description(Some("at least one condition holds (when any are given)")))
+            .property("must_not", conditions().description(Some("no condition holds")))
+            .property("min_should", min_should.description(Some("at least `min_count` of `conditions` hold")))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .description(Some(format!(
+                "Qdrant's filter: must / should / must_not / min_should over conditions, at most {MAX_CONDITIONS} conditions over every level"
+            )))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Filter {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        use utoipa::PartialSchema;
+        schemas.push(("ExtId".into(), ExtId::schema()));
+    }
+}
+
+/// As [`PayloadSelector::try_from`] reads it (the object form refuses other keys).
+impl utoipa::PartialSchema for PayloadSelector {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Type,
+        };
+        let keys = || {
+            ArrayBuilder::new()
+                .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::Array, Type::Null]))
+                .items(ObjectBuilder::new().schema_type(Type::String))
+        };
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Boolean))
+            .item(ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property("include", keys())
+                    .property("exclude", keys())
+                    .additional_properties(Some(AdditionalProperties::FreeForm(false))),
+            )
+            .description(Some(
+                "`with_payload`: `true`/`false`, a list of keys, or `{\"include\": [...]}` / `{\"exclude\": [...]}`",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PayloadSelector {}
+
+/// What [`CollectionConfig::validate`] accepts: a Faiss index takes exactly one of `factory`
+/// (non-empty ASCII; Faiss parses it) and `preset`, and the preset's own parameters are checked
+/// only for that preset (`nlist` ≥ 1; `pq_m` ≥ 1 and `pq_nbits` in 1..=16 for `ivf_pq`).
+impl utoipa::PartialSchema for IndexConfig {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, SchemaType, Type};
+        let typed = |t: Type| ObjectBuilder::new().schema_type(t);
+        let or_null = |t: Type| ObjectBuilder::new().schema_type(SchemaType::from_iter([t, Type::Null]));
+        let count = |min: u64| or_null(Type::Integer).minimum(Some(min));
+        let kind = |name: &str| typed(Type::String).enum_values(Some([name]));
+        let closed = |o: ObjectBuilder| o.additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        let faiss = |how: ObjectBuilder| {
+            closed(
+                how.schema_type(Type::Object)
+                    .property("type", kind("faiss"))
+                    .required("type")
+                    .property(
+                        "nprobe",
+                        count(1).description(Some(
+                            "Inverted lists probed per query (default 16; `params.nprobe` overrides per request).",
+                        )),
+                    )
+                    .property(
+                        "rescore",
+                        or_null(Type::Boolean).description(Some(
+                            "Rescore the best `limit × oversampling` candidates with the stored f32 vectors (default on, oversampling 16).",
+                        )),
+                    )
+                    .property("oversampling", or_null(Type::Number).minimum(Some(1)))
+                    .property(
+                        "train_size",
+                        count(0).description(Some(
+                            "Points collected before the index is trained on them (default `max(64 × nlist, 10000)`).",
+                        )),
+                    ),
+            )
+        };
+        let preset = |names: &[&str], pq_m: u64, pq_nbits: (u64, Option<u64>)| {
+            faiss(ObjectBuilder::new())
+                .property("preset", typed(Type::String).enum_values(Some(names.iter().copied())))
+                .required("preset")
+                .property("factory", typed(Type::Null))
+                .property("nlist", count(1))
+                .property("pq_m", count(pq_m))
+                .property("pq_nbits", count(pq_nbits.0).maximum(pq_nbits.1))
+        };
+        OneOfBuilder::new()
+            .item(closed(typed(Type::Object).property("type", kind("hnsw")).required("type")))
+            .item(
+                faiss(ObjectBuilder::new())
+                    .property(
+                        "factory",
+                        typed(Type::String)
+                            .pattern(Some(r"^[\u0001-\u007f]+$"))
+                            .description(Some("A Faiss index factory string, e.g. `IVF1024,PQ32x8`")),
+                    )
+                    .required("factory")
+                    .property("preset", typed(Type::Null))
+                    .property("nlist", count(0))
+                    .property("pq_m", count(0))
+                    .property("pq_nbits", count(0)),
+            )
+            .item(preset(&["ivf_flat", "ivf_sq8"], 0, (0, None)))
+            .item(preset(&["ivf_pq"], 1, (1, Some(16))))
+            .description(Some(
+                "Which engine indexes the collection's vectors (`\"index\"` in the create body; vicinity's own field beside Qdrant's): `{\"type\": \"hnsw\"}` (the default) or a Faiss index (`{\"type\": \"faiss\"}` with a `factory` string or a `preset`: `ivf_flat`, `ivf_sq8`, `ivf_pq` with `nlist`, `pq_m`, `pq_nbits`), when the service is built with the `faiss` feature.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for IndexConfig {}
