@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
-use rocksdb::WriteBatch;
 
 use crate::collection::{Collection, CollectionConfig};
 use crate::error::{Error, Result};
-use crate::storage::Storage;
+use crate::storage::{Batch, Storage};
 
 pub struct Catalog {
     storage: Arc<Storage>,
@@ -44,9 +43,7 @@ impl Catalog {
         let storage = Arc::new(Storage::open(data_dir)?);
         let index_dir = data_dir.join("indexes");
         let mut collections = BTreeMap::new();
-        for (name, json) in storage.collections()? {
-            let config: CollectionConfig = serde_json::from_slice(&json)
-                .map_err(|e| Error::Storage(format!("collection {name}: bad stored config: {e}")))?;
+        for (name, config) in storage.collections::<CollectionConfig>()? {
             let c = Collection::open(&name, config, storage.clone(), &index_dir)?;
             collections.insert(name, Arc::new(c));
         }
@@ -98,9 +95,9 @@ impl Catalog {
         }
         config.id = self.storage.next_collection_id()?;
         let collection = Collection::create(name, config.clone(), self.storage.clone(), &self.index_dir)?;
-        let mut batch = WriteBatch::default();
-        config.stage(&self.storage, &mut batch, name)?;
-        self.storage.write(batch, true)?;
+        let mut batch = self.storage.batch();
+        batch.put_collection(name, &config)?;
+        self.storage.commit(batch, true)?;
         self.collections.write().insert(name.to_string(), Arc::new(collection));
         Ok(())
     }
@@ -108,15 +105,16 @@ impl Catalog {
     /// Makes a collection whose records are already stored under `config.id` (a recovered
     /// snapshot) visible as `name`: one batch stores `meta` and its config and drops the
     /// collection it replaces, if any; then it is opened.
-    pub fn adopt(&self, name: &str, config: CollectionConfig, mut batch: WriteBatch) -> Result<()> {
+    pub fn adopt(&self, name: &str, config: CollectionConfig, batch: Batch<'_>) -> Result<()> {
         let _ddl = self.ddl.lock();
         let old = self.collections.read().get(name).cloned();
-        let mut commit = || {
+        let commit = || {
+            let mut batch = batch;
             if let Some(old) = &old {
-                self.storage.drop_collection(&mut batch, old.id(), name);
+                batch.drop_collection(old.id(), name);
             }
-            config.stage(&self.storage, &mut batch, name)?;
-            self.storage.write(std::mem::take(&mut batch), true)
+            batch.put_collection(name, &config)?;
+            self.storage.commit(batch, true)
         };
         match &old {
             Some(old) => old.retire(commit)?,
@@ -136,9 +134,9 @@ impl Catalog {
         let _ddl = self.ddl.lock();
         let Some(c) = self.collections.read().get(name).cloned() else { return Ok(false) };
         c.retire(|| {
-            let mut batch = WriteBatch::default();
-            self.storage.drop_collection(&mut batch, c.id(), name);
-            self.storage.write(batch, true)
+            let mut batch = self.storage.batch();
+            batch.drop_collection(c.id(), name);
+            self.storage.commit(batch, true)
         })?;
         self.collections.write().remove(name);
         let _ = std::fs::remove_file(c.index_path());

@@ -46,12 +46,6 @@ impl Error {
     }
 }
 
-impl From<rocksdb::Error> for Error {
-    fn from(e: rocksdb::Error) -> Self {
-        Error::Storage(e.into_string())
-    }
-}
-
 impl From<IndexError> for Error {
     fn from(e: IndexError) -> Self {
         if e.is_invalid_input() {

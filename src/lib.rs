@@ -18,6 +18,7 @@ pub mod config;
 pub mod embedding;
 pub mod error;
 pub mod files;
+pub mod id;
 pub mod import_cli;
 pub mod jobs;
 pub mod serve;

@@ -201,18 +201,6 @@ impl CollectionConfig {
         Err(Error::bad("index: this build has no Faiss backend (build with `--features faiss`)"))
     }
 
-    /// Adds this config, stored under the collection's `name`, to `batch`.
-    pub fn stage(
-        &self,
-        storage: &crate::storage::Storage,
-        batch: &mut rocksdb::WriteBatch,
-        name: &str,
-    ) -> Result<()> {
-        let json = serde_json::to_vec(self).map_err(|e| Error::Internal(e.to_string()))?;
-        batch.put_cf(storage.cf(crate::storage::CF_COLLECTIONS), name.as_bytes(), json);
-        Ok(())
-    }
-
     /// Engine parameters. The search-time `ef` defaults to `ef_construct` (as in Qdrant).
     pub fn hnsw_params(&self) -> HnswParams {
         let vector_bytes = (self.size * 4).max(1);

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
-use super::id::ExtId;
+use crate::id::ExtId;
 
 pub type Payload = Map<String, Value>;
 

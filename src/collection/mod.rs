@@ -11,7 +11,6 @@
 
 pub mod config;
 pub mod filter;
-pub mod id;
 pub mod payload_index;
 mod read;
 mod rebuild;
@@ -27,20 +26,19 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use parking_lot::{Mutex, RwLock};
-use rocksdb::WriteBatch;
 use vicinity_index::{AnyIndex, Backend, VectorIndex};
 
 use crate::error::{Error, Result};
-use crate::storage::{keys, Storage, CF_CHANGES, CF_META, CF_POINTS};
+pub use crate::id::ExtId;
+use crate::storage::Storage;
 pub use config::{
     CollectionConfig, Distance, EmbeddingModel, FieldType, HnswConfig, IndexConfig, ScalarQuantization,
 };
 pub use filter::{Filter, Payload};
-pub use id::ExtId;
 use payload_index::PayloadIndex;
 pub use read::{Example, Hit, PayloadSelector, Query, Record, Search, Strategy};
 pub use rebuild::{RebuildOptions, RebuildReport};
-pub(crate) use write::{check_payload, decode_vector};
+pub(crate) use write::check_payload;
 pub use write::{NewPoint, PayloadUpdate, Selector};
 
 /// What is kept in memory per point (vectors live in the index).
@@ -161,13 +159,6 @@ impl Deadline {
     }
 }
 
-/// Checks that a stored point record (from a snapshot) decodes and its payload is within the
-/// limits every write path enforces.
-pub(crate) fn check_point_record(bytes: &[u8]) -> Result<()> {
-    let meta = write::decode_point(bytes)?;
-    write::check_payload(&meta.payload).map(|_| ())
-}
-
 impl Collection {
     /// An empty index of the configured kind; a Faiss index reads the vectors it rescores from
     /// `storage`.
@@ -241,20 +232,18 @@ impl Collection {
         let schema = config.payload_schema.clone();
         let fresh = Self::new_index(&config, &storage)?;
         let c = Self::assemble(name, config, storage, fresh, index_dir);
-        let seq = c.storage.get_u64(CF_META, &keys::meta(b"seq/", cid))?.unwrap_or(0);
-        let next = c.storage.get_u64(CF_META, &keys::meta(b"next/", cid))?.unwrap_or(0);
-        let saved = c.storage.get_u64(CF_META, &keys::meta(b"saved/", cid))?;
-        *c.writer.lock() = next;
-        c.seq.store(seq, Ordering::SeqCst);
+        let counters = c.storage.counters(cid)?;
+        let saved = counters.saved;
+        *c.writer.lock() = counters.next;
+        c.seq.store(counters.seq, Ordering::SeqCst);
         {
             let mut points = c.points.write();
-            let prefix = keys::prefix(cid);
-            for item in c.storage.scan_prefix(CF_POINTS, &prefix, None) {
-                let (key, value) = item?;
-                let internal = keys::number_of(&key).ok_or_else(|| Error::Storage("bad point key".into()))?;
-                let meta = write::decode_point(&value)?;
-                points.by_ext.insert(meta.ext, internal);
-                points.meta.insert(internal, meta);
+            for item in c.storage.points(cid) {
+                let (internal, p) = item?;
+                points.by_ext.insert(p.ext, internal);
+                points
+                    .meta
+                    .insert(internal, PointMeta { ext: p.ext, version: p.version, payload: p.payload });
             }
             let Points { meta, payload_index, .. } = &mut *points;
             for (field, kind) in &schema {
@@ -343,16 +332,11 @@ impl Collection {
         }
         self.index.load_full().save(&self.index_path)?;
         let cid = self.config.read().id;
-        let mut batch = WriteBatch::default();
-        batch.put_cf(self.storage.cf(CF_META), keys::meta(b"saved/", cid), seq.to_le_bytes());
+        let mut batch = self.storage.batch();
+        batch.set_saved(cid, seq);
         // A running rebuild still needs the changes after the write it started from.
-        let prune_to = seq.min(self.changes_floor.load(Ordering::SeqCst));
-        batch.delete_range_cf(
-            self.storage.cf(CF_CHANGES),
-            keys::numbered(cid, 0),
-            keys::numbered(cid, prune_to + 1),
-        );
-        self.storage.write(batch, true)?;
+        batch.prune_changes(cid, seq.min(self.changes_floor.load(Ordering::SeqCst)));
+        self.storage.commit(batch, true)?;
         self.saved_seq.store(seq, Ordering::SeqCst);
         tracing::info!("collection {}: saved index at seq {seq}", self.name);
         Ok(true)
@@ -414,9 +398,9 @@ impl Collection {
     }
 
     fn store_config(&self, config: &CollectionConfig, sync: bool) -> Result<()> {
-        let mut batch = WriteBatch::default();
-        config.stage(&self.storage, &mut batch, &self.name)?;
-        self.storage.write(batch, sync)
+        let mut batch = self.storage.batch();
+        batch.put_collection(&self.name, config)?;
+        self.storage.commit(batch, sync)
     }
 }
 

@@ -11,10 +11,9 @@ use serde::{Deserialize, Serialize};
 use vicinity_index::{Metric, ScoredPoint, SearchParams, VectorIndex};
 
 use super::filter::{Filter, Payload};
-use super::id::ExtId;
 use super::{Collection, Deadline, PointMeta, Points};
 use crate::error::{Error, Result};
-use crate::storage::{keys, CF_IDS};
+use crate::id::ExtId;
 
 /// `with_payload`: `true`/`false`, a list of keys, or `{"include": [...]}` / `{"exclude": [...]}`.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -204,18 +203,13 @@ impl Collection {
         deadline: Deadline,
     ) -> Result<(Vec<Record>, Option<ExtId>)> {
         let cid = self.config.read().id;
-        let prefix = keys::prefix(cid);
-        let start = offset.map(|o| keys::id(cid, &o.to_key()));
         let points = self.points.read();
         let mut records = Vec::with_capacity(limit.min(1024));
-        for (i, item) in self.storage.scan_prefix(CF_IDS, &prefix, start.as_deref()).enumerate() {
+        for (i, item) in self.storage.ids_from(cid, offset).enumerate() {
             if i % 256 == 255 {
                 deadline.check()?;
             }
-            let (_, value) = item?;
-            let id = u64::from_le_bytes(
-                value.as_ref().try_into().map_err(|_| Error::Storage("bad id map".into()))?,
-            );
+            let id = item?;
             let Some(m) = points.meta.get(&id) else { continue };
             if filter.is_some_and(|f| !f.matches(&m.payload, Some(m.ext))) {
                 continue;

@@ -14,7 +14,6 @@
 //! Replay is idempotent (a changed point is set to its current stored state), so a vector the
 //! scan already saw and a change replayed twice do no harm.
 
-use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,9 +21,8 @@ use std::time::Instant;
 use vicinity_index::{AnyIndex, VectorIndex};
 
 use super::config::{HnswConfig, IndexConfig, ScalarQuantization};
-use super::{write, Collection, CollectionConfig};
+use super::{Collection, CollectionConfig};
 use crate::error::{Error, Result};
-use crate::storage::{keys, CF_CHANGES, CF_VECTORS};
 
 /// Vectors are read from RocksDB and inserted into a fresh index in chunks of this many. Small
 /// enough that a write racing with an online rebuild waits little for the shared thread pool.
@@ -101,13 +99,12 @@ impl Collection {
         keep_going: &dyn Fn(usize) -> bool,
     ) -> Result<bool> {
         let cid = self.config.read().id;
-        let prefix = keys::prefix(cid);
         let (mut ids, mut values) = (Vec::with_capacity(CHUNK), Vec::new());
         let mut done = 0;
-        for item in self.storage.scan_prefix(CF_VECTORS, &prefix, None) {
-            let (key, value) = item?;
-            ids.push(keys::number_of(&key).ok_or_else(|| Error::Storage("bad vector key".into()))?);
-            values.extend(write::decode_vector(&value)?);
+        for item in self.storage.vectors(cid) {
+            let (id, vector) = item?;
+            ids.push(id);
+            values.extend(vector);
             if ids.len() == CHUNK {
                 super::building(|| index.upsert(&ids, &values))?;
                 done += ids.len();
@@ -126,21 +123,11 @@ impl Collection {
     /// were replayed. Idempotent: each changed point is set to its current stored state.
     pub(super) fn replay_into(&self, index: &AnyIndex, after: u64) -> Result<usize> {
         let cid = self.config.read().id;
-        let prefix = keys::prefix(cid);
-        let start = keys::numbered(cid, after.saturating_add(1));
-        let mut changed: HashSet<u64> = HashSet::new();
-        let mut writes = 0;
-        for item in self.storage.scan_prefix(CF_CHANGES, &prefix, Some(&start)) {
-            let (_, value) = item?;
-            writes += 1;
-            changed
-                .extend(value.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default())));
-        }
+        let (writes, changed) = self.storage.changed_after(cid, after)?;
         let (mut ids, mut values, mut gone) = (Vec::new(), Vec::new(), Vec::new());
         for id in changed {
-            match self.storage.get(CF_VECTORS, &keys::numbered(cid, id))? {
+            match self.storage.vector(cid, id)? {
                 Some(v) => {
-                    let v = write::decode_vector(&v)?;
                     // Already there (the fill saw it): re-inserting would only leave a tombstone.
                     let same = index.leaves_tombstones()
                         && index.vector(id).is_some_and(|old| {

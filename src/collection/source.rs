@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use vicinity_index::{PointId, VectorSource};
 
-use super::write::decode_vector;
-use crate::storage::{keys, Storage, CF_VECTORS};
+use crate::storage::Storage;
 
 pub struct StoredVectors {
     pub storage: Arc<Storage>,
@@ -15,11 +14,6 @@ pub struct StoredVectors {
 
 impl VectorSource for StoredVectors {
     fn vectors(&self, ids: &[PointId]) -> Vec<Option<Vec<f32>>> {
-        let keys: Vec<[u8; 12]> = ids.iter().map(|id| keys::numbered(self.cid, *id)).collect();
-        self.storage
-            .multi_get(CF_VECTORS, &keys)
-            .into_iter()
-            .map(|v| v.and_then(|bytes| decode_vector(&bytes).ok()))
-            .collect()
+        self.storage.vectors_of(self.cid, ids)
     }
 }

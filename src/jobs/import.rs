@@ -12,7 +12,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::{Job, Jobs, Outcome};
-use crate::collection::{decode_vector, prepare_vector, Collection, ExtId, NewPoint, Payload};
+use crate::collection::{prepare_vector, Collection, ExtId, NewPoint, Payload};
 use crate::error::{Error, Result};
 use crate::files::open_regular;
 
@@ -257,7 +257,7 @@ impl FileImport {
                             format!("row {} has dimension {d}, not {}", row + 1, shape.dim),
                         ));
                     }
-                    let v = decode_vector(values)?;
+                    let v = f32s(values);
                     let id = ExtId::Num(ids_from + row);
                     Ok(Row { number: row + 1, item: Ok(Item { id, input: Input::Vector(v), payload: None }) })
                 })))
@@ -505,12 +505,14 @@ fn commit(jobs: &Jobs, job: &Job, c: &Arc<Collection>, pending: &mut Pending) ->
     }
     let points = std::mem::take(&mut pending.points);
     let last = pending.last;
-    let mut written = None;
-    c.upsert_with(points, true, |storage, batch| {
-        written = Some(job.stage(storage, batch, |r| r.done = last))
-    })?;
-    if let Some(record) = written {
-        job.set(record);
-    }
+    let mut batch = jobs.catalog().storage().batch();
+    let written = job.stage(&mut batch, |r| r.done = last)?;
+    c.upsert_with(points, true, batch)?;
+    job.set(written);
     Ok(())
+}
+
+/// A row of little-endian f32s (fvecs and npy rows).
+fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
 }

@@ -19,14 +19,13 @@ use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
-use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
 use crate::collection::{Collection, RebuildOptions};
 use crate::embedding::Embedder;
 use crate::error::{Error, Result};
-use crate::storage::{Storage, CF_JOBS};
+use crate::storage::Batch;
 pub use import::{FileImport, Format, OnError, StreamFeed};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,10 +117,6 @@ fn now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
-fn key(id: u64) -> [u8; 8] {
-    id.to_be_bytes()
-}
-
 pub struct Job {
     record: Mutex<JobRecord>,
     cancel: AtomicBool,
@@ -184,16 +179,11 @@ impl Job {
 
     /// Puts a copy of the record with `f` applied into `batch` and returns it; the caller
     /// [`Job::set`]s it once the batch is written (so `done` never runs ahead of storage).
-    pub fn stage(
-        &self,
-        storage: &Storage,
-        batch: &mut WriteBatch,
-        f: impl FnOnce(&mut JobRecord),
-    ) -> JobRecord {
+    pub fn stage(&self, batch: &mut Batch<'_>, f: impl FnOnce(&mut JobRecord)) -> Result<JobRecord> {
         let mut r = self.record();
         f(&mut r);
-        batch.put_cf(storage.cf(CF_JOBS), key(r.id), serde_json::to_vec(&r).unwrap_or_default());
-        r
+        batch.put_job(r.id, &r)?;
+        Ok(r)
     }
 
     /// Publishes a record written by [`Job::stage`] (keeping bad lines met since).
@@ -271,10 +261,7 @@ impl Jobs {
     ) -> Result<Arc<Jobs>> {
         let mut jobs = BTreeMap::new();
         let storage = catalog.storage().clone();
-        for item in storage.scan_prefix(CF_JOBS, b"", None) {
-            let (_, value) = item?;
-            let record: JobRecord = serde_json::from_slice(&value)
-                .map_err(|e| Error::Storage(format!("bad stored job record: {e}")))?;
+        for record in storage.jobs::<JobRecord>()? {
             jobs.insert(record.id, Arc::new(Job::new(record)));
         }
         let next = jobs.keys().next_back().map_or(1, |id| id + 1);
@@ -332,9 +319,9 @@ impl Jobs {
 
     fn persist(&self, job: &Job, f: impl FnOnce(&mut JobRecord)) -> Result<()> {
         let storage = self.catalog.storage();
-        let mut batch = WriteBatch::default();
-        let written = job.stage(storage, &mut batch, f);
-        storage.write(batch, true)?;
+        let mut batch = storage.batch();
+        let written = job.stage(&mut batch, f)?;
+        storage.commit(batch, true)?;
         job.set(written);
         Ok(())
     }
@@ -410,12 +397,12 @@ impl Jobs {
             jobs.iter().filter(|(_, j)| j.record.lock().state.is_finished()).map(|(id, _)| *id).collect();
         let Some(excess) = finished.len().checked_sub(KEPT_JOBS).filter(|n| *n > 0) else { return Ok(()) };
         let storage = self.catalog.storage();
-        let mut batch = WriteBatch::default();
+        let mut batch = storage.batch();
         for id in &finished[..excess] {
             jobs.remove(id);
-            batch.delete_cf(storage.cf(CF_JOBS), key(*id));
+            batch.delete_job(*id);
         }
-        storage.write(batch, false)
+        storage.commit(batch, false)
     }
 
     fn active_index_job(&self, collection: &str) -> Option<u64> {

@@ -19,12 +19,12 @@ use sha2::{Digest, Sha256};
 
 use crate::collection::CollectionConfig;
 use crate::error::{Error, Result};
-use crate::storage::{CF_CHANGES, CF_IDS, CF_POINTS, CF_VECTORS};
+use crate::storage::Family;
 
 const MAGIC: &[u8; 8] = b"VICSNAP1";
 const END: u8 = 0xFF;
 /// Families in a snapshot, by their tag (the position here).
-pub const FAMILIES: [&str; 4] = [CF_IDS, CF_POINTS, CF_VECTORS, CF_CHANGES];
+pub const FAMILIES: [Family; 4] = [Family::Ids, Family::Points, Family::Vectors, Family::Changes];
 /// Largest manifest or record accepted when reading (a corrupt length fails, not allocates).
 const MAX_RECORD: usize = 1 << 30;
 
@@ -137,7 +137,7 @@ pub fn verify(path: &std::path::Path) -> Result<String> {
 }
 
 /// A stored entry: its column family, key (without the collection prefix) and value.
-pub type Record = (&'static str, Vec<u8>, Vec<u8>);
+pub type Record = (Family, Vec<u8>, Vec<u8>);
 
 /// Reads a verified snapshot front to back.
 pub struct Reader<R: Read> {
@@ -184,7 +184,7 @@ impl<R: Read> Reader<R> {
         Ok(len)
     }
 
-    /// The next record (family name, key, value), or `None` at the end.
+    /// The next record (family, key, value), or `None` at the end.
     pub fn record(&mut self) -> Result<Option<Record>> {
         let mut tag = [0u8; 1];
         self.inner.read_exact(&mut tag).map_err(io)?;
@@ -196,6 +196,6 @@ impl<R: Read> Reader<R> {
             .ok_or_else(|| Error::bad(format!("snapshot: unknown record family {}", tag[0])))?;
         let key = read_bytes(&mut self.inner)?;
         let value = read_bytes(&mut self.inner)?;
-        Ok(Some((family, key, value)))
+        Ok(Some((*family, key, value)))
     }
 }

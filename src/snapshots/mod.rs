@@ -11,12 +11,13 @@ use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rocksdb::WriteBatch;
 use serde::Serialize;
 
 use crate::catalog::Catalog;
+use crate::collection::Collection;
 use crate::error::{Error, Result};
-use crate::storage::keys;
+use crate::storage::Family;
+use format::Manifest;
 
 /// Qdrant's `SnapshotDescription`.
 #[derive(Clone, Debug, Serialize)]
@@ -83,7 +84,7 @@ fn info(path: &Path) -> Result<SnapshotInfo> {
     })
 }
 
-/// Snapshots the collection now (see `Collection::write_snapshot`).
+/// Snapshots the collection now (see [`write`]).
 pub fn create(catalog: &Catalog, collection: &str) -> Result<SnapshotInfo> {
     let c = catalog.get(collection)?;
     let dir = dir(catalog, collection)?;
@@ -97,7 +98,7 @@ pub fn create(catalog: &Catalog, collection: &str) -> Result<SnapshotInfo> {
     let path = dir.join(&name);
     let partial = dir.join(format!("{name}.partial"));
     let checksum_file = path.with_extension("checksum");
-    let written = c.write_snapshot(BufWriter::new(file), now.as_secs_f64()).and_then(|(w, _, checksum)| {
+    let written = write(&c, BufWriter::new(file), now.as_secs_f64()).and_then(|(w, _, checksum)| {
         let file = w.into_inner().map_err(|e| Error::file(&partial)(e.into_error()))?;
         file.sync_all().map_err(Error::file(&partial))?;
         std::fs::write(&checksum_file, &checksum).map_err(Error::file(&checksum_file))?;
@@ -109,6 +110,41 @@ pub fn create(catalog: &Catalog, collection: &str) -> Result<SnapshotInfo> {
     }
     tracing::info!("collection {collection}: snapshot {name} written");
     info(&path)
+}
+
+/// Writes collection `c` as it is now to `out`; returns `out`, the manifest and the file's
+/// SHA-256. The index file and the records come from one consistent view
+/// ([`Collection::freeze`]); the records stream from it while writes go on.
+pub fn write<W: std::io::Write>(c: &Collection, out: W, created_at: f64) -> Result<(W, Manifest, String)> {
+    let frozen = c.freeze()?;
+    let cid = frozen.cid;
+    let points = frozen.view.records(cid, Family::Ids).count() as u64;
+    let manifest = Manifest {
+        format: 1,
+        collection: frozen.name.clone(),
+        created_at,
+        config: frozen.config.clone(),
+        seq: frozen.counters.seq,
+        next: frozen.counters.next,
+        saved: frozen.index.as_ref().and(frozen.counters.saved),
+        points,
+    };
+    let mut w = format::Writer::start(out, &manifest)?;
+    match frozen.index {
+        Some((mut f, path)) => {
+            let len = f.metadata().map_err(Error::file(&path))?.len();
+            w.index(len, &mut f)?;
+        }
+        None => w.index(0, &mut std::io::empty())?,
+    }
+    for (tag, family) in format::FAMILIES.iter().enumerate() {
+        for item in frozen.view.records(cid, *family) {
+            let (key, value) = item?;
+            w.record(tag as u8, &key, &value)?;
+        }
+    }
+    let (out, checksum) = w.finish()?;
+    Ok((out, manifest, checksum))
 }
 
 /// The first of `candidate(0)`, `candidate(1)`, … that no other create holds and this process
@@ -242,39 +278,33 @@ pub fn recover(catalog: &Catalog, collection: &str, file: &Path, checksum: Optio
             let _ = std::fs::remove_file(&partial);
         }
         let storage = catalog.storage();
-        let mut batch = WriteBatch::default();
+        let mut batch = storage.batch();
         while let Some((family, key, value)) = reader.record()? {
             // The checksum proves the file is whole, not that its records can be read: a
             // point record the next start could not decode would stop the whole data dir.
-            if family == crate::storage::CF_POINTS {
-                crate::collection::check_point_record(&value)
-                    .map_err(|e| Error::bad(format!("snapshot {}: {e}", file.display())))?;
-            }
-            let mut full = keys::prefix(cid).to_vec();
-            full.extend_from_slice(&key);
-            batch.put_cf(storage.cf(family), full, value);
+            batch
+                .restore(cid, family, &key, &value)
+                .map_err(|e| Error::bad(format!("snapshot {}: {e}", file.display())))?;
             if batch.len() >= 10_000 {
-                storage.write(std::mem::take(&mut batch), false)?;
+                storage.commit(std::mem::replace(&mut batch, storage.batch()), false)?;
             }
         }
-        storage.write(batch, true)
+        storage.commit(batch, true)
     })();
     if let Err(e) = staged {
-        let mut undo = WriteBatch::default();
-        catalog.storage().drop_collection(&mut undo, cid, "");
-        catalog.storage().write(undo, true)?;
+        let mut undo = catalog.storage().batch();
+        undo.drop_collection(cid, "");
+        catalog.storage().commit(undo, true)?;
         let _ = std::fs::remove_file(&index_path);
         return Err(e);
     }
-    let mut meta = WriteBatch::default();
-    let storage = catalog.storage();
-    let meta_cf = storage.cf(crate::storage::CF_META);
-    meta.put_cf(meta_cf, keys::meta(b"seq/", cid), manifest.seq.to_le_bytes());
-    meta.put_cf(meta_cf, keys::meta(b"next/", cid), manifest.next.to_le_bytes());
+    let mut counters = catalog.storage().batch();
+    counters.set_seq(cid, manifest.seq);
+    counters.set_next_id(cid, manifest.next);
     if let (Some(saved), true) = (manifest.saved, index_path.exists()) {
-        meta.put_cf(meta_cf, keys::meta(b"saved/", cid), saved.to_le_bytes());
+        counters.set_saved(cid, saved);
     }
-    catalog.adopt(collection, config, meta)?;
+    catalog.adopt(collection, config, counters)?;
     tracing::info!(
         "collection {collection}: recovered from snapshot {} ({} points at write {})",
         file.display(),

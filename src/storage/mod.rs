@@ -1,4 +1,6 @@
-//! RocksDB, the source of truth. Every index is derived from what is stored here.
+//! RocksDB, the source of truth. Every index is derived from what is stored here. The only
+//! module that knows RocksDB: the rest of the service reads and writes through typed
+//! operations ([`Storage`]'s reads, a [`Batch`]'s writes, a [`View`]'s consistent reads).
 //!
 //! Column families and keys (`cid` = a collection's numeric id, big-endian u32, never reused):
 //! - `meta`: `schema_version` → u32; `next_collection_id` → u32; per collection
@@ -14,32 +16,77 @@
 //!   (up to the write a running rebuild started from).
 //! - `jobs`: job id (big-endian u64) → the job's record as JSON (see `src/jobs`).
 //!
-//! Every write of the service is one `WriteBatch`; `sync` writes fsync the WAL before returning.
+//! Every write of the service is one [`Batch`]; `sync` commits fsync the WAL before returning.
 
+mod batch;
+pub mod codec;
+mod keys;
+
+use std::collections::HashSet;
 use std::path::Path;
 
-use rocksdb::{
-    ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB,
-};
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteOptions, DB};
+use serde::de::DeserializeOwned;
+
+pub use batch::Batch;
+pub use codec::{StoredPoint, MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH};
+use keys::Counter;
 
 use crate::error::{Error, Result};
+use crate::id::ExtId;
 
-pub const CF_META: &str = "meta";
-pub const CF_COLLECTIONS: &str = "collections";
-pub const CF_IDS: &str = "ids";
-pub const CF_POINTS: &str = "points";
-pub const CF_VECTORS: &str = "vectors";
-pub const CF_CHANGES: &str = "changes";
-pub const CF_JOBS: &str = "jobs";
+const CF_META: &str = "meta";
+const CF_COLLECTIONS: &str = "collections";
+const CF_IDS: &str = "ids";
+const CF_POINTS: &str = "points";
+const CF_VECTORS: &str = "vectors";
+const CF_CHANGES: &str = "changes";
+const CF_JOBS: &str = "jobs";
 const FAMILIES: [&str; 7] = [CF_META, CF_COLLECTIONS, CF_IDS, CF_POINTS, CF_VECTORS, CF_CHANGES, CF_JOBS];
-/// Families whose keys start with the collection id.
-pub const PER_COLLECTION: [&str; 4] = [CF_IDS, CF_POINTS, CF_VECTORS, CF_CHANGES];
 
 const SCHEMA_VERSION: &[u8] = b"schema_version";
 const NEXT_COLLECTION_ID: &[u8] = b"next_collection_id";
 
-/// A key and its value, as iterators yield them.
-pub type Entry = (Box<[u8]>, Box<[u8]>);
+/// The families that hold a collection's records, each keyed `cid · …`: what a snapshot
+/// carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Ids,
+    Points,
+    Vectors,
+    Changes,
+}
+
+impl Family {
+    pub const ALL: [Family; 4] = [Family::Ids, Family::Points, Family::Vectors, Family::Changes];
+
+    fn cf(self) -> &'static str {
+        match self {
+            Family::Ids => CF_IDS,
+            Family::Points => CF_POINTS,
+            Family::Vectors => CF_VECTORS,
+            Family::Changes => CF_CHANGES,
+        }
+    }
+}
+
+/// A collection's counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Counters {
+    /// The last write sequence.
+    pub seq: u64,
+    /// The next internal point id.
+    pub next: u64,
+    /// The write the persisted index covers (`None`: no index was saved).
+    pub saved: Option<u64>,
+}
+
+/// A key and its value, as RocksDB's iterators yield them.
+type Entry = (Box<[u8]>, Box<[u8]>);
+
+fn db_error(e: rocksdb::Error) -> Error {
+    Error::Storage(e.into_string())
+}
 
 pub struct Storage {
     db: DB,
@@ -55,21 +102,15 @@ impl Storage {
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         let families = FAMILIES.iter().map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
-        let db = DB::open_cf_descriptors(&opts, dir.join("db"), families)?;
+        let db = DB::open_cf_descriptors(&opts, dir.join("db"), families).map_err(db_error)?;
         let storage = Storage { db };
         storage.check_schema()?;
         Ok(storage)
     }
 
     fn check_schema(&self) -> Result<()> {
-        let meta = self.cf(CF_META);
-        let found = match self.db.get_cf(meta, SCHEMA_VERSION)? {
-            Some(bytes) => u32::from_le_bytes(
-                bytes
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| Error::Storage("schema_version is not a u32".into()))?,
-            ),
+        let found = match self.get(CF_META, SCHEMA_VERSION)? {
+            Some(bytes) => codec::decode_u32("schema_version", &bytes)?,
             None => {
                 let empty =
                     self.db.iterator_cf(self.cf(CF_COLLECTIONS), IteratorMode::Start).next().is_none();
@@ -92,48 +133,20 @@ impl Storage {
     fn put_meta_u32(&self, key: &[u8], value: u32) -> Result<()> {
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
-        self.db.put_cf_opt(self.cf(CF_META), key, value.to_le_bytes(), &opts)?;
-        Ok(())
+        self.db.put_cf_opt(self.cf(CF_META), key, value.to_le_bytes(), &opts).map_err(db_error)
     }
 
-    pub fn cf(&self, name: &str) -> &ColumnFamily {
+    fn cf(&self, name: &str) -> &ColumnFamily {
         // The families are created at open; a missing one is a bug, not an input error.
         self.db.cf_handle(name).unwrap_or_else(|| panic!("column family {name} exists after open"))
     }
 
-    pub fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.db.get_cf(self.cf(cf), key)?)
-    }
-
-    /// Several keys of one family in one call; an unreadable entry counts as missing.
-    pub fn multi_get(&self, cf: &str, keys: &[impl AsRef<[u8]>]) -> Vec<Option<Vec<u8>>> {
-        let cf = self.cf(cf);
-        self.db
-            .multi_get_cf(keys.iter().map(|k| (cf, k.as_ref())))
-            .into_iter()
-            .map(|r| r.ok().flatten())
-            .collect()
-    }
-
-    pub fn get_u64(&self, cf: &str, key: &[u8]) -> Result<Option<u64>> {
-        self.get(cf, key)?.map(|b| decode_u64(cf, &b)).transpose()
-    }
-
-    /// [`Storage::get_u64`] from a point-in-time view.
-    pub fn get_u64_at(&self, view: &rocksdb::Snapshot<'_>, cf: &str, key: &[u8]) -> Result<Option<u64>> {
-        view.get_cf(self.cf(cf), key)?.map(|b| decode_u64(cf, &b)).transpose()
-    }
-
-    /// Commits a batch; `sync` waits for the WAL to reach the disk.
-    pub fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
-        let mut opts = WriteOptions::default();
-        opts.set_sync(sync);
-        self.db.write_opt(batch, &opts)?;
-        Ok(())
+    fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.db.get_cf(self.cf(cf), key).map_err(db_error)
     }
 
     /// Every entry of `cf` whose key starts with `prefix`, from `start` (a full key) on.
-    pub fn scan_prefix<'a>(
+    fn scan<'a>(
         &'a self,
         cf: &str,
         prefix: &'a [u8],
@@ -143,27 +156,31 @@ impl Storage {
         within(prefix, self.db.iterator_cf(self.cf(cf), IteratorMode::From(from, Direction::Forward)))
     }
 
-    /// A consistent point-in-time view for reads that must not see later writes (snapshots).
-    pub fn snapshot(&self) -> rocksdb::Snapshot<'_> {
-        self.db.snapshot()
+    /// A new, empty batch of writes; nothing is stored until it is [`Storage::commit`]ted.
+    pub fn batch(&self) -> Batch<'_> {
+        Batch::new(self)
     }
 
-    /// [`Storage::scan_prefix`] over a point-in-time view.
-    pub fn scan_prefix_at<'a>(
-        &'a self,
-        view: &'a rocksdb::Snapshot<'a>,
-        cf: &str,
-        prefix: &'a [u8],
-    ) -> impl Iterator<Item = Result<Entry>> + 'a {
-        within(prefix, view.iterator_cf(self.cf(cf), IteratorMode::From(prefix, Direction::Forward)))
+    /// Commits a batch atomically; `sync` waits for the WAL to reach the disk.
+    pub fn commit(&self, batch: Batch<'_>, sync: bool) -> Result<()> {
+        let mut opts = WriteOptions::default();
+        opts.set_sync(sync);
+        self.db.write_opt(batch.into_inner(), &opts).map_err(db_error)
     }
 
-    /// All (name, JSON) collection records.
-    pub fn collections(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        self.scan_prefix(CF_COLLECTIONS, b"", None)
+    /// A consistent point-in-time view, for reads that must not see later writes (snapshots).
+    pub fn view(&self) -> View<'_> {
+        View { storage: self, snap: self.db.snapshot() }
+    }
+
+    /// Every stored collection: its name and config.
+    pub fn collections<T: DeserializeOwned>(&self) -> Result<Vec<(String, T)>> {
+        self.scan(CF_COLLECTIONS, b"", None)
             .map(|item| {
                 let (k, v) = item?;
-                Ok((String::from_utf8_lossy(&k).into_owned(), v.into_vec()))
+                let name = String::from_utf8_lossy(&k).into_owned();
+                let config = codec::decode_json(&format!("config of collection `{name}`"), &v)?;
+                Ok((name, config))
             })
             .collect()
     }
@@ -171,30 +188,94 @@ impl Storage {
     /// Allocates a collection id (never reused, so a re-created name starts empty).
     pub fn next_collection_id(&self) -> Result<u32> {
         let current = match self.get(CF_META, NEXT_COLLECTION_ID)? {
-            Some(b) => {
-                u32::from_le_bytes(b.as_slice().try_into().map_err(|_| Error::Storage("bad id".into()))?)
-            }
+            Some(b) => codec::decode_u32("next_collection_id", &b)?,
             None => 1,
         };
         self.put_meta_u32(NEXT_COLLECTION_ID, current + 1)?;
         Ok(current)
     }
 
-    /// Adds to `batch` the removal of everything stored for collection `cid` (named `name`).
-    pub fn drop_collection(&self, batch: &mut WriteBatch, cid: u32, name: &str) {
-        let (from, to) = (keys::prefix(cid), keys::prefix(cid + 1));
-        for cf in PER_COLLECTION {
-            batch.delete_range_cf(self.cf(cf), from, to);
+    pub fn counters(&self, cid: u32) -> Result<Counters> {
+        counters(|key| self.get(CF_META, key), cid)
+    }
+
+    /// Every stored point of a collection: internal id and record, in internal id order.
+    pub fn points(&self, cid: u32) -> impl Iterator<Item = Result<(u64, StoredPoint)>> + '_ {
+        self.scan_owned(CF_POINTS, cid).map(|item| {
+            let (key, value) = item?;
+            let id = keys::number_of(&key).ok_or_else(|| Error::Storage("bad point key".into()))?;
+            Ok((id, codec::decode_point(&value)?))
+        })
+    }
+
+    /// Internal ids in external id order, from `start` (inclusive): scrolling.
+    pub fn ids_from(&self, cid: u32, start: Option<ExtId>) -> impl Iterator<Item = Result<u64>> + '_ {
+        let from = start.map(|s| keys::id(cid, s));
+        let prefix = keys::prefix(cid).to_vec();
+        let mode = IteratorMode::From(from.as_deref().unwrap_or(&prefix), Direction::Forward);
+        let entries = self.db.iterator_cf(self.cf(CF_IDS), mode);
+        within_owned(prefix, entries).map(|item| codec::decode_u64("id map entry", &item?.1))
+    }
+
+    /// Every stored vector of a collection: internal id and vector, in internal id order.
+    pub fn vectors(&self, cid: u32) -> impl Iterator<Item = Result<(u64, Vec<f32>)>> + '_ {
+        self.scan_owned(CF_VECTORS, cid).map(|item| {
+            let (key, value) = item?;
+            let id = keys::number_of(&key).ok_or_else(|| Error::Storage("bad vector key".into()))?;
+            Ok((id, codec::decode_vector(&value)?))
+        })
+    }
+
+    pub fn vector(&self, cid: u32, id: u64) -> Result<Option<Vec<f32>>> {
+        self.get(CF_VECTORS, &keys::numbered(cid, id))?.map(|v| codec::decode_vector(&v)).transpose()
+    }
+
+    /// Several vectors in one call; a missing or unreadable one is `None`.
+    pub fn vectors_of(&self, cid: u32, ids: &[u64]) -> Vec<Option<Vec<f32>>> {
+        let cf = self.cf(CF_VECTORS);
+        let keys: Vec<[u8; 12]> = ids.iter().map(|id| keys::numbered(cid, *id)).collect();
+        self.db
+            .multi_get_cf(keys.iter().map(|k| (cf, k.as_slice())))
+            .into_iter()
+            .map(|r| r.ok().flatten().and_then(|bytes| codec::decode_vector(&bytes).ok()))
+            .collect()
+    }
+
+    /// The writes after `after` that changed vectors: how many, and the internal ids changed.
+    pub fn changed_after(&self, cid: u32, after: u64) -> Result<(usize, HashSet<u64>)> {
+        let prefix = keys::prefix(cid);
+        let start = keys::numbered(cid, after.saturating_add(1));
+        let (mut writes, mut ids) = (0, HashSet::new());
+        for item in self.scan(CF_CHANGES, &prefix, Some(&start)) {
+            writes += 1;
+            ids.extend(codec::decode_ids(&item?.1)?);
         }
-        for key in [keys::meta(b"seq/", cid), keys::meta(b"next/", cid), keys::meta(b"saved/", cid)] {
-            batch.delete_cf(self.cf(CF_META), key);
-        }
-        batch.delete_cf(self.cf(CF_COLLECTIONS), name.as_bytes());
+        Ok((writes, ids))
+    }
+
+    /// Every stored job record.
+    pub fn jobs<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
+        self.scan(CF_JOBS, b"", None).map(|item| codec::decode_json("job record", &item?.1)).collect()
+    }
+
+    /// [`Storage::scan`] over one collection's range of `cf`, owning its prefix.
+    fn scan_owned(&self, cf: &str, cid: u32) -> impl Iterator<Item = Result<Entry>> + '_ {
+        let prefix = keys::prefix(cid).to_vec();
+        let entries = self.db.iterator_cf(self.cf(cf), IteratorMode::From(&prefix, Direction::Forward));
+        within_owned(prefix, entries)
     }
 }
 
-fn decode_u64(cf: &str, bytes: &[u8]) -> Result<u64> {
-    Ok(u64::from_le_bytes(bytes.try_into().map_err(|_| Error::Storage(format!("{cf} value is not a u64")))?))
+/// A collection's counters, read through `get`.
+fn counters(get: impl Fn(&[u8]) -> Result<Option<Vec<u8>>>, cid: u32) -> Result<Counters> {
+    let read = |counter| -> Result<Option<u64>> {
+        get(&keys::meta(counter, cid))?.map(|b| codec::decode_u64("collection counter", &b)).transpose()
+    };
+    Ok(Counters {
+        seq: read(Counter::Seq)?.unwrap_or(0),
+        next: read(Counter::Next)?.unwrap_or(0),
+        saved: read(Counter::Saved)?,
+    })
 }
 
 /// The entries of a forward iterator while their keys start with `prefix`.
@@ -203,39 +284,44 @@ fn within<'a>(
     entries: impl Iterator<Item = std::result::Result<Entry, rocksdb::Error>> + 'a,
 ) -> impl Iterator<Item = Result<Entry>> + 'a {
     entries
-        .map(|item| item.map_err(Error::from))
+        .map(|item| item.map_err(db_error))
         .take_while(move |item| item.as_ref().map_or(true, |(k, _)| k.starts_with(prefix)))
 }
 
-/// Key layout helpers (see the module docs).
-pub mod keys {
-    pub fn prefix(cid: u32) -> [u8; 4] {
-        cid.to_be_bytes()
+/// [`within`], owning the prefix.
+fn within_owned<'a>(
+    prefix: Vec<u8>,
+    entries: impl Iterator<Item = std::result::Result<Entry, rocksdb::Error>> + 'a,
+) -> impl Iterator<Item = Result<Entry>> + 'a {
+    entries
+        .map(|item| item.map_err(db_error))
+        .take_while(move |item| item.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+}
+
+/// The database as it was when the view was taken; later writes are not seen.
+pub struct View<'a> {
+    storage: &'a Storage,
+    snap: rocksdb::Snapshot<'a>,
+}
+
+impl View<'_> {
+    pub fn collection<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
+        let stored = self.snap.get_cf(self.storage.cf(CF_COLLECTIONS), name.as_bytes()).map_err(db_error)?;
+        stored.map(|v| codec::decode_json(&format!("config of collection `{name}`"), &v)).transpose()
     }
 
-    /// `cid · n`, for points, vectors (n = internal id) and changes (n = sequence).
-    pub fn numbered(cid: u32, n: u64) -> [u8; 12] {
-        let mut k = [0u8; 12];
-        k[..4].copy_from_slice(&cid.to_be_bytes());
-        k[4..].copy_from_slice(&n.to_be_bytes());
-        k
+    pub fn counters(&self, cid: u32) -> Result<Counters> {
+        counters(|key| self.snap.get_cf(self.storage.cf(CF_META), key).map_err(db_error), cid)
     }
 
-    /// The number of a `numbered` key.
-    pub fn number_of(key: &[u8]) -> Option<u64> {
-        key.get(4..12).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes)
-    }
-
-    pub fn id(cid: u32, external: &[u8]) -> Vec<u8> {
-        let mut k = Vec::with_capacity(4 + external.len());
-        k.extend_from_slice(&cid.to_be_bytes());
-        k.extend_from_slice(external);
-        k
-    }
-
-    pub fn meta(kind: &[u8], cid: u32) -> Vec<u8> {
-        let mut k = kind.to_vec();
-        k.extend_from_slice(&cid.to_be_bytes());
-        k
+    /// A collection's records in `family`: keys without the collection prefix, and values.
+    pub fn records(&self, cid: u32, family: Family) -> impl Iterator<Item = Result<Entry>> + '_ {
+        let prefix = keys::prefix(cid).to_vec();
+        let cf = self.storage.cf(family.cf());
+        let entries = self.snap.iterator_cf(cf, IteratorMode::From(&prefix, Direction::Forward));
+        within_owned(prefix, entries).map(|item| {
+            let (key, value) = item?;
+            Ok((key[4..].into(), value))
+        })
     }
 }

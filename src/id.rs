@@ -1,4 +1,5 @@
-//! External point ids as clients send them: unsigned integers or UUIDs.
+//! External point ids as clients send them: unsigned integers or UUIDs. Their storage key
+//! bytes (which sort like the ids) are in `storage`.
 
 use std::fmt;
 
@@ -11,33 +12,6 @@ use uuid::Uuid;
 pub enum ExtId {
     Num(u64),
     Uuid(Uuid),
-}
-
-impl ExtId {
-    /// Storage key bytes: a tag, then the value big-endian, so byte order is id order.
-    pub fn to_key(self) -> Vec<u8> {
-        match self {
-            ExtId::Num(n) => {
-                let mut k = vec![0u8];
-                k.extend_from_slice(&n.to_be_bytes());
-                k
-            }
-            ExtId::Uuid(u) => {
-                let mut k = vec![1u8];
-                k.extend_from_slice(u.as_bytes());
-                k
-            }
-        }
-    }
-
-    /// Decodes [`to_key`](Self::to_key) bytes; returns the id and the bytes used.
-    pub fn from_key(bytes: &[u8]) -> Option<(ExtId, usize)> {
-        match bytes.first()? {
-            0 => Some((ExtId::Num(u64::from_be_bytes(bytes.get(1..9)?.try_into().ok()?)), 9)),
-            1 => Some((ExtId::Uuid(Uuid::from_bytes(bytes.get(1..17)?.try_into().ok()?)), 17)),
-            _ => None,
-        }
-    }
 }
 
 impl fmt::Display for ExtId {
@@ -101,24 +75,6 @@ impl<'de> Deserialize<'de> for ExtId {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn key_bytes_round_trip_and_sort_like_ids() {
-        let ids = [
-            ExtId::Num(0),
-            ExtId::Num(255),
-            ExtId::Num(256),
-            ExtId::Num(u64::MAX),
-            ExtId::Uuid(Uuid::from_u128(1)),
-            ExtId::Uuid(Uuid::from_u128(u128::MAX)),
-        ];
-        for w in ids.windows(2) {
-            assert!(w[0].to_key() < w[1].to_key(), "{} vs {}", w[0], w[1]);
-        }
-        for id in ids {
-            assert_eq!(ExtId::from_key(&id.to_key()), Some((id, id.to_key().len())));
-        }
-    }
 
     #[test]
     fn json_forms() {
