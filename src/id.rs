@@ -60,7 +60,9 @@ impl<'de> Deserialize<'de> for ExtId {
                         "point id {v} is negative; ids are unsigned integers or UUIDs"
                     )));
                 }
-                Err(E::custom(format!("point id {v} is not an integer; ids are unsigned integers or UUIDs")))
+                Err(E::custom(format!(
+                    "point id {v:?} is not an integer; ids are unsigned integers or UUIDs"
+                )))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ExtId, E> {
                 Uuid::parse_str(v).map(ExtId::Uuid).map_err(|_| {

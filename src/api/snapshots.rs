@@ -26,7 +26,8 @@ pub struct SnapshotParams {
     #[serde(rename = "wait")]
     #[param(rename = "wait")]
     pub _wait: Option<bool>,
-    /// Upload only: the expected SHA-256 of the file.
+    /// Upload only: the expected SHA-256 of the file (64 hex digits).
+    #[param(pattern = "^[0-9a-fA-F]{64}$")]
     pub checksum: Option<String>,
     /// Upload only: accepted for compatibility (the snapshot always replaces local data).
     #[serde(rename = "priority")]
@@ -133,7 +134,8 @@ pub struct RecoverRequest {
     /// (no network locations).
     #[schema(pattern = "^(file://)?/")]
     pub location: String,
-    /// The expected SHA-256 of the file.
+    /// The expected SHA-256 of the file (64 hex digits).
+    #[schema(pattern = "^[0-9a-fA-F]{64}$")]
     pub checksum: Option<String>,
     /// Accepted for compatibility (the snapshot always replaces local data).
     #[serde(rename = "priority")]

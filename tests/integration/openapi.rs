@@ -349,3 +349,19 @@ async fn every_status_the_server_answers_is_documented() {
         assert!(answered.contains(&status), "no probe was answered {status}: {answered:?}");
     }
 }
+
+/// The document offers only what this build accepts: the Faiss index kinds only with the Faiss
+/// backend, a checksum only as 64 hex digits.
+#[tokio::test]
+async fn the_document_offers_what_this_build_accepts() {
+    let s = Server::new();
+    let doc = document(&s).await;
+    let kinds =
+        doc["components"]["schemas"]["IndexConfig"]["oneOf"].as_array().expect("IndexConfig.oneOf").len();
+    assert_eq!(kinds, if cfg!(feature = "faiss") { 4 } else { 1 });
+    let recover = &doc["components"]["schemas"]["RecoverRequest"]["properties"]["checksum"];
+    assert_eq!(recover["pattern"], "^[0-9a-fA-F]{64}$", "{recover}");
+    let (status, v) = s.call(Method::POST, "/collections/c/points", Some(json!({"ids": [1.0]}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v["status"]["error"].as_str().unwrap().contains("point id 1.0 is not an integer"), "{v}");
+}

@@ -205,65 +205,73 @@ impl utoipa::ToSchema for PayloadSelector {}
 /// only for that preset (`nlist` ≥ 1; `pq_m` ≥ 1 and `pq_nbits` in 1..=16 for `ivf_pq`).
 impl utoipa::PartialSchema for IndexConfig {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, SchemaType, Type};
+        #[cfg(feature = "faiss")]
+        use utoipa::openapi::schema::SchemaType;
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
         let typed = |t: Type| ObjectBuilder::new().schema_type(t);
-        let or_null = |t: Type| ObjectBuilder::new().schema_type(SchemaType::from_iter([t, Type::Null]));
-        let count = |min: u64| or_null(Type::Integer).minimum(Some(min));
         let kind = |name: &str| typed(Type::String).enum_values(Some([name]));
         let closed = |o: ObjectBuilder| o.additional_properties(Some(AdditionalProperties::FreeForm(false)));
-        let faiss = |how: ObjectBuilder| {
-            closed(
-                how.schema_type(Type::Object)
-                    .property("type", kind("faiss"))
-                    .required("type")
-                    .property(
-                        "nprobe",
-                        count(1).description(Some(
-                            "Inverted lists probed per query (default 16; `params.nprobe` overrides per request).",
-                        )),
-                    )
-                    .property(
-                        "rescore",
-                        or_null(Type::Boolean).description(Some(
-                            "Rescore the best `limit × oversampling` candidates with the stored f32 vectors (default on, oversampling 16).",
-                        )),
-                    )
-                    .property("oversampling", or_null(Type::Number).minimum(Some(1)))
-                    .property(
-                        "train_size",
-                        count(0).description(Some(
-                            "Points collected before the index is trained on them (default `max(64 × nlist, 10000)`).",
-                        )),
-                    ),
-            )
-        };
-        let preset = |names: &[&str], pq_m: u64, pq_nbits: (u64, Option<u64>)| {
-            faiss(ObjectBuilder::new())
-                .property("preset", typed(Type::String).enum_values(Some(names.iter().copied())))
-                .required("preset")
-                .property("factory", typed(Type::Null))
-                .property("nlist", count(1))
-                .property("pq_m", count(pq_m))
-                .property("pq_nbits", count(pq_nbits.0).maximum(pq_nbits.1))
-        };
-        OneOfBuilder::new()
-            .item(closed(typed(Type::Object).property("type", kind("hnsw")).required("type")))
-            .item(
+        let hnsw = closed(typed(Type::Object).property("type", kind("hnsw")).required("type"));
+        let kinds = OneOfBuilder::new().item(hnsw);
+        // A build without the Faiss backend refuses the Faiss kinds, so it does not list them.
+        #[cfg(feature = "faiss")]
+        let kinds = {
+            let or_null = |t: Type| ObjectBuilder::new().schema_type(SchemaType::from_iter([t, Type::Null]));
+            let count = |min: u64| or_null(Type::Integer).minimum(Some(min));
+            let faiss = |how: ObjectBuilder| {
+                closed(
+                    how.schema_type(Type::Object)
+                        .property("type", kind("faiss"))
+                        .required("type")
+                        .property(
+                            "nprobe",
+                            count(1).description(Some(
+                                "Inverted lists probed per query (default 16; `params.nprobe` overrides per request).",
+                            )),
+                        )
+                        .property(
+                            "rescore",
+                            or_null(Type::Boolean).description(Some(
+                                "Rescore the best `limit × oversampling` candidates with the stored f32 vectors (default on, oversampling 16).",
+                            )),
+                        )
+                        .property("oversampling", or_null(Type::Number).minimum(Some(1)))
+                        .property(
+                            "train_size",
+                            count(0).description(Some(
+                                "Points collected before the index is trained on them (default `max(64 × nlist, 10000)`).",
+                            )),
+                        ),
+                )
+            };
+            let preset = |names: &[&str], pq_m: u64, pq_nbits: (u64, Option<u64>)| {
                 faiss(ObjectBuilder::new())
-                    .property(
-                        "factory",
-                        typed(Type::String)
-                            .pattern(Some(r"^[\u0001-\u007f]+$"))
-                            .description(Some("A Faiss index factory string, e.g. `IVF1024,PQ32x8`")),
-                    )
-                    .required("factory")
-                    .property("preset", typed(Type::Null))
-                    .property("nlist", count(0))
-                    .property("pq_m", count(0))
-                    .property("pq_nbits", count(0)),
-            )
-            .item(preset(&["ivf_flat", "ivf_sq8"], 0, (0, None)))
-            .item(preset(&["ivf_pq"], 1, (1, Some(16))))
+                    .property("preset", typed(Type::String).enum_values(Some(names.iter().copied())))
+                    .required("preset")
+                    .property("factory", typed(Type::Null))
+                    .property("nlist", count(1))
+                    .property("pq_m", count(pq_m))
+                    .property("pq_nbits", count(pq_nbits.0).maximum(pq_nbits.1))
+            };
+            kinds
+                .item(
+                    faiss(ObjectBuilder::new())
+                        .property(
+                            "factory",
+                            typed(Type::String)
+                                .pattern(Some(r"^[\u0001-\u007f]+$"))
+                                .description(Some("A Faiss index factory string, e.g. `IVF1024,PQ32x8`")),
+                        )
+                        .required("factory")
+                        .property("preset", typed(Type::Null))
+                        .property("nlist", count(0))
+                        .property("pq_m", count(0))
+                        .property("pq_nbits", count(0)),
+                )
+                .item(preset(&["ivf_flat", "ivf_sq8"], 0, (0, None)))
+                .item(preset(&["ivf_pq"], 1, (1, Some(16))))
+        };
+        kinds
             .description(Some(
                 "Which engine indexes the collection's vectors (`\"index\"` in the create body; vicinity's own field beside Qdrant's): `{\"type\": \"hnsw\"}` (the default) or a Faiss index (`{\"type\": \"faiss\"}` with a `factory` string or a `preset`: `ivf_flat`, `ivf_sq8`, `ivf_pq` with `nlist`, `pq_m`, `pq_nbits`), when the service is built with the `faiss` feature.",
             ))
