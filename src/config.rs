@@ -13,7 +13,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub search: SearchConfig,
     pub embedding: crate::embedding::EmbeddingConfig,
-    pub cache: crate::api::CacheConfig,
+    pub cache: CacheConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -378,5 +378,22 @@ mod tests {
         let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
         let c = Config::from_layers(&[file], Vec::new(), &Overrides::default()).unwrap();
         assert_eq!(c, Config::default());
+    }
+}
+
+/// `[cache]`: the query-result cache (`src/api/result_cache.rs`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    pub enabled: bool,
+    /// Capacity in bytes (keys + JSON answers).
+    pub capacity_bytes: u64,
+    /// Entries older than this are dropped even if the collection did not change.
+    pub ttl_secs: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig { enabled: true, capacity_bytes: 256 * 1024 * 1024, ttl_secs: 600 }
     }
 }

@@ -45,7 +45,7 @@ use crate::error::Error;
 use crate::jobs::Jobs;
 use admission::Admission;
 pub use error::ApiError;
-pub use result_cache::{CacheConfig, ResultCache};
+pub use result_cache::ResultCache;
 
 #[derive(Clone)]
 pub struct AppState {

@@ -6,24 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde_json::Value;
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct CacheConfig {
-    pub enabled: bool,
-    /// Capacity in bytes (keys + JSON answers).
-    pub capacity_bytes: u64,
-    /// Entries older than this are dropped even if the collection did not change.
-    pub ttl_secs: u64,
-}
-
-impl Default for CacheConfig {
-    fn default() -> Self {
-        CacheConfig { enabled: true, capacity_bytes: 256 * 1024 * 1024, ttl_secs: 600 }
-    }
-}
+use crate::config::CacheConfig;
 
 type Key = (String, u64, String);
 
