@@ -309,7 +309,7 @@ const V1: &[Known] = &[
     },
 ];
 
-/// Written by the engine at e0dde9d's parent (38ed796), format 2. `hnsw-rotated` is the one
+/// Written by the engine at 38ed796, format 2. `hnsw-rotated` is the one
 /// format-2 feature: 1,024 points of 65 dims, enough to fit a basis, stored after the graph.
 const V2: &[Known] = &[
     Known {
