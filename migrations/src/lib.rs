@@ -6,6 +6,8 @@
 //! - a newer one is refused: this build does not know its layout and must not touch it.
 //!
 //! Each step lives in its own module (`v1_to_v2.rs`, …) and never changes once released.
+//! `tests/frozen_fixture.rs` runs the check on a copy of a data dir written at v1
+//! (`tests/fixtures/datadir`); a new version adds its own frozen data dir and a test of its step.
 //!
 //! Version history:
 //! - 1: column families `meta`, `collections`, `ids`, `points`, `vectors`, `changes` (see the

@@ -4,6 +4,7 @@
 //! - `bad_input`: every kind of bad request answers a 4xx naming the problem and writes nothing.
 //! - `api`: search, recommendations, payloads, scroll and count checked against brute force.
 //! - `restart`: what survives closing and re-opening the catalog.
+//! - `fixtures`: the frozen data dir of `tests/fixtures/` opens and answers as it did.
 //! - `jobs`: imports, rebuilds racing with writes, snapshots, the admin key.
 //! - `hostile`: the faults and attacks of the reliability issue, one regression test each.
 //! - `openapi`: the OpenAPI document lists every route and every status the router answers.
@@ -13,6 +14,7 @@ mod bad_input;
 mod common;
 mod embedding;
 mod faiss;
+mod fixtures;
 mod hostile;
 mod jobs;
 mod openapi;

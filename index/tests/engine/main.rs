@@ -6,6 +6,7 @@ mod concurrency;
 mod conformance;
 #[cfg(feature = "faiss")]
 mod faiss;
+mod fixtures;
 mod persistence;
 mod properties;
 mod recall;

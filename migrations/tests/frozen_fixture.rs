@@ -1,0 +1,120 @@
+//! The frozen data directory (`tests/fixtures/datadir`, written by the service at storage
+//! format v1; see `tests/fixtures/README.md`) goes through the version check as a real data
+//! directory would. Always on a copy: the committed fixture is never opened for writing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rocksdb::{IteratorMode, Options, DB};
+use vicinity_migrations::{plan, MigrationError, CURRENT, STEPS};
+
+/// The storage format the fixture was written in: a fact of the fixture, not of this build.
+const FIXTURE_VERSION: u32 = 1;
+
+fn fixture() -> PathBuf {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    PathBuf::from(dir).join("../tests/fixtures/datadir")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A copy of the fixture in a temporary directory.
+fn copy() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&fixture(), tmp.path());
+    tmp
+}
+
+fn open(dir: &Path) -> DB {
+    let opts = Options::default();
+    let families = DB::list_cf(&opts, dir.join("db")).unwrap();
+    DB::open_cf(&opts, dir.join("db"), &families).unwrap()
+}
+
+fn schema_version(db: &DB) -> u32 {
+    let bytes = db.get_cf(db.cf_handle("meta").unwrap(), b"schema_version").unwrap().expect("schema_version");
+    u32::from_le_bytes(bytes.as_slice().try_into().expect("a u32"))
+}
+
+/// Every entry of every family, to compare a database before and after.
+fn contents(db: &DB, families: &[String]) -> BTreeMap<(String, Vec<u8>), Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for name in families {
+        let cf = db.cf_handle(name).unwrap();
+        for item in db.iterator_cf(cf, IteratorMode::Start) {
+            let (k, v) = item.unwrap();
+            out.insert((name.clone(), k.to_vec()), v.to_vec());
+        }
+    }
+    out
+}
+
+#[test]
+fn the_fixture_holds_the_families_and_version_it_was_written_with() {
+    let dir = copy();
+    let mut families = DB::list_cf(&Options::default(), dir.path().join("db")).unwrap();
+    families.sort();
+    assert_eq!(
+        families,
+        ["changes", "collections", "default", "ids", "jobs", "meta", "points", "vectors"],
+        "the fixture's column families"
+    );
+    assert_eq!(schema_version(&open(dir.path())), FIXTURE_VERSION);
+}
+
+#[test]
+fn the_fixture_at_the_current_version_is_accepted_unchanged() {
+    // While v1 is current the fixture needs no step; once a v1 → v2 step exists this test must
+    // run it on the copy and check what it did (and keep checking it forever).
+    assert_eq!(CURRENT, FIXTURE_VERSION, "a new storage format: make this test upgrade the v1 fixture");
+    let dir = copy();
+    let families = {
+        let mut f = DB::list_cf(&Options::default(), dir.path().join("db")).unwrap();
+        f.sort();
+        f
+    };
+    let db = open(dir.path());
+    let before = contents(&db, &families);
+    assert!(before.len() > 100, "the fixture is nearly empty: {} entries", before.len());
+    let found = schema_version(&db);
+    let steps = plan(found).expect("the fixture's version is accepted");
+    assert!(steps.is_empty(), "steps planned for a database at the current version");
+    for step in steps {
+        vicinity_migrations::apply(step, &db).unwrap();
+    }
+    assert_eq!(contents(&db, &families), before, "accepting the fixture changed it");
+    assert_eq!(schema_version(&db), CURRENT);
+}
+
+#[test]
+fn every_version_from_the_fixture_to_current_has_a_step() {
+    let steps = plan(FIXTURE_VERSION).expect("a path from the fixture's version");
+    let froms: Vec<u32> = steps.iter().map(|s| s.from).collect();
+    assert_eq!(froms, (FIXTURE_VERSION..CURRENT).collect::<Vec<_>>());
+    assert!(froms.iter().all(|f| STEPS.iter().any(|s| s.from == *f)));
+}
+
+#[test]
+fn the_fixture_with_a_newer_version_is_refused() {
+    let dir = copy();
+    let newer = CURRENT + 1;
+    {
+        let db = open(dir.path());
+        db.put_cf(db.cf_handle("meta").unwrap(), b"schema_version", newer.to_le_bytes()).unwrap();
+    }
+    let db = open(dir.path());
+    let found = schema_version(&db);
+    assert_eq!(found, newer);
+    assert_eq!(plan(found).unwrap_err(), MigrationError::TooNew { found: newer, current: CURRENT });
+}
