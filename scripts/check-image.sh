@@ -19,7 +19,8 @@
 #
 # Settings (environment): CHECK_IMAGE_DIR (work dir, default a new /tmp/vicinity-check-image.*;
 # removed at the end unless KEEP=1), PORT (default 16333), RUST_SYSROOT (default
-# `rustc --print sysroot`). Needs root (chroot, mounts), network to the package registries,
+# `rustc --print sysroot`), CHECK_IMAGE_LOCK (a file to hold with flock around the cargo
+# build, where builds on a machine take turns). Needs root (chroot, mounts), network to the package registries,
 # ~6 GB of disk. mmdebstrap is installed with apt-get if missing. The host's CA bundle is
 # copied in so that TLS works the same as on the host.
 set -euo pipefail
@@ -88,7 +89,13 @@ mapfile -t IGNORE < <(grep -v '^\s*\(#\|$\)' "$REPO/.dockerignore")
 tar -C "$REPO" "${IGNORE[@]/#/--exclude=./}" -cf - . | tar -C "$BUILD/src" -xf -
 in_root "$BUILD" "cd /src && bash scripts/image.sh build-deps"
 host_ca "$BUILD"   # build-deps reinstalls ca-certificates' bundle
+if [[ -n "${CHECK_IMAGE_LOCK:-}" ]]; then
+  log "waiting for $CHECK_IMAGE_LOCK"
+  exec 8>"$CHECK_IMAGE_LOCK"
+  flock 8
+fi
 in_root "$BUILD" "cd /src && bash scripts/image.sh build /out"
+if [[ -n "${CHECK_IMAGE_LOCK:-}" ]]; then flock -u 8; exec 8>&-; fi
 log "build stage done in $((SECONDS - T0)) s: $(du -sh "$BUILD/out" | cut -f1) in /out"
 
 log "2/3 run root: mmdebstrap bookworm (minbase) + image.sh runtime-deps"
