@@ -38,6 +38,7 @@ SYSROOT="${RUST_SYSROOT:-$(rustc --print sysroot)}"
 [[ -x "$SYSROOT/bin/cargo" ]] || die "no cargo in $SYSROOT/bin (set RUST_SYSROOT to a toolchain with cargo)"
 
 WORK="${CHECK_IMAGE_DIR:-$(mktemp -d /tmp/vicinity-check-image.XXXXXX)}"
+mkdir -p "$WORK"
 BUILD="$WORK/build"
 RUN="$WORK/run"
 MOUNTS=()
