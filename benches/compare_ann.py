@@ -2,7 +2,8 @@
 
     python3 benches/compare_ann.py --dataset gmm-1m-128
 
-Every engine indexes the same dataset files (from ../shared/bench, see its README) with the
+Every engine indexes the same dataset files (made by `make bench-data`, see
+benches/data/README.md; read from $VICINITY_BENCH_DATA) with the
 same M / ef_construction / ef grid, builds with --build-threads threads and answers queries
 on one thread. Each engine runs in its own process, so the resident-memory growth across the
 build (bytes/vector) is its own. The Python peers run as hidden `--worker` modes of this
@@ -18,9 +19,10 @@ to load their index and run the queries; each ef point keeps its fastest pass ov
 On a shared machine QPS moves by ±10% over minutes, so one engine's whole sweep can land in a
 slow patch: alternating engines gives each the same chance of a quiet one.
 
-Outside the benchmark venv it runs ../shared/bench/setup_venv.sh (installs numpy, hnswlib and
+Outside the benchmark venv it runs benches/data/setup_venv.sh (installs numpy, hnswlib and
 faiss-cpu on first use) and re-executes itself with the venv's python. Unless --no-build, it
-first runs `cargo build --release -p vicinity-index --bin ann-bench`. On a busy machine use
+first runs `cargo build --release -p vicinity-index --bin ann-bench` (in $CARGO_TARGET_DIR,
+default the Makefile's: scripts/cache-dir.sh's cache root + /target). On a busy machine use
 --repeat 3 or more: a single timed pass per ef is noisy.
 """
 import argparse
@@ -32,8 +34,13 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("VICINITY_SHARED") or REPO.parent / "shared")
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pyenv  # noqa: E402
+
+REPO = pyenv.REPO
+# cargo below builds where the Makefile does
+os.environ.setdefault("CARGO_TARGET_DIR", str(pyenv.target_dir()))
 LABELS = {"hnswlib": "hnswlib", "faiss": "faiss-hnsw", "vicinity": "vicinity",
           "vicinity-int8": "vicinity-int8"}
 PEERS, OURS = ("hnswlib", "faiss"), ("vicinity", "vicinity-int8")
@@ -44,8 +51,8 @@ FILES = ("base.fvecs", "query.fvecs", "gt.ivecs", "base.npy", "query.npy", "gt_i
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="gmm-tiny")
-    p.add_argument("--data-dir", default=os.environ.get("VICINITY_BENCH_DATA")
-                   or str(Path.home() / ".cache" / "vicinity-bench"))
+    p.add_argument("--data-dir", default=str(pyenv.bench_data_dir()),
+                   help="datasets (default $VICINITY_BENCH_DATA or ~/.cache/vicinity-bench)")
     p.add_argument("--m", type=int, default=16)
     p.add_argument("--ef-construction", type=int, default=200)
     p.add_argument("--ef", default="10,16,24,32,40,48,56,64,80,96,128,192,256")
@@ -155,13 +162,7 @@ def ensure_venv(argv, script=__file__):
     """Re-exec `script` with the benchmark venv's python unless already running in it."""
     if os.environ.get("COMPARE_ANN_PYTHON") == sys.executable:
         return   # already re-executed with the venv's python
-    setup = SHARED / "bench" / "setup_venv.sh"
-    if not setup.exists():
-        sys.exit(f"compare_ann: {setup} not found (set VICINITY_SHARED to the shared folder)")
-    done = subprocess.run(["bash", str(setup)], stdout=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        sys.exit(f"compare_ann: {setup} failed (exit {done.returncode})")
-    python = done.stdout.strip().splitlines()[-1]
+    python = pyenv.bench_python()
     if Path(sys.prefix).resolve() != Path(python).parent.parent.resolve():
         os.environ["COMPARE_ANN_PYTHON"] = python
         os.execv(python, [python, str(Path(script).resolve()), *argv])
@@ -171,14 +172,8 @@ def check_dataset(args):
     missing = [f for f in FILES if not (args.dir / f).exists()]
     if not missing:
         return
-    if args.dataset.startswith("gcide-minilm"):
-        limit = args.dataset.partition("-limit")[2]
-        make = "make_text_dataset.py" + (f" --limit {limit}" if limit else "")
-    else:
-        make = f"make_synthetic.py {args.dataset}"
     sys.exit(f"compare_ann: dataset {args.dataset!r} is missing {', '.join(missing)} in "
-             f"{args.dir}.\nMake it with:\n  PY=$(bash {SHARED}/bench/setup_venv.sh)\n"
-             f"  $PY {SHARED}/bench/{make}")
+             f"{args.dir}.\nMake it with:\n  {pyenv.make_hint(args.dataset)}")
 
 
 def ann_bench_path(args, features=()):

@@ -10,9 +10,9 @@ pad each batch to its longest text, run the model, mean-pool over the attention 
 L2-normalise. Throughput = N / wall time of all of that, after a warm-up of 64 texts.
 
 Texts (one per line in a file both sides read, written to --texts-out or a temp dir):
-  1. the shared real-text dataset: $VICINITY_BENCH_DATA/gcide-minilm*/texts.jsonl (see
-     ../shared/bench/make_text_dataset.py), the first N texts;
-  2. else GCIDE definitions extracted on the fly with ../shared/bench/gcide.py when Debian's
+  1. the real-text dataset: $VICINITY_BENCH_DATA/gcide-minilm*/texts.jsonl (made by
+     `make bench-data`, benches/data/make_text_dataset.py), the first N texts;
+  2. else GCIDE definitions extracted on the fly with benches/data/gcide.py when Debian's
      dict-gcide is installed (shuffled with seed 7, as make_text_dataset.py does);
   3. else (or for any shortfall) generated English-like sentences of 5-40 words, seed 7.
 
@@ -21,8 +21,8 @@ this script) with onnxruntime intra_op_num_threads = threads, inter_op 1, and
 RAYON_NUM_THREADS = threads so that the tokenizers library's batch encoding uses no more
 threads than the model does.
 
-vicinity side: $CARGO_TARGET_DIR/release/embed-bench (CARGO_TARGET_DIR defaults to
-/var/cache/vicinity/target, as in the Makefile; --embed-bench overrides), called as
+vicinity side: $CARGO_TARGET_DIR/release/embed-bench (CARGO_TARGET_DIR defaults to the
+Makefile's, scripts/cache-dir.sh's cache root + /target; --embed-bench overrides), called as
     embed-bench --model-dir DIR --ort-lib PATH --texts FILE --batch B --threads T
 which embeds every line of FILE and prints one JSON line
     {"sentences_per_s": x, "batch": b, "threads": t}
@@ -30,7 +30,7 @@ which embeds every line of FILE and prints one JSON line
 missing, only the Python numbers are reported. This script never runs cargo.
 
 Outside a Python that has numpy, onnxruntime and tokenizers, the script installs the pinned
-versions into the venv ${VENV:-/var/cache/vicinity/venv} (creating it if needed) and re-runs
+versions into the venv ${VENV:-<cache root>/venv} (creating it if needed) and re-runs
 itself there. Use `nice` and --repeat 3 on a shared machine: the fastest pass counts.
 """
 import argparse
@@ -48,13 +48,12 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pyenv  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("VICINITY_SHARED") or REPO.parent / "shared")
-BENCH_DATA = Path(os.environ.get("VICINITY_BENCH_DATA")
-                  or Path.home() / ".cache" / "vicinity-bench")
-MODELS = Path(os.environ.get("VICINITY_MODELS") or "/var/cache/vicinity/models")
-VENV = Path(os.environ.get("VENV") or "/var/cache/vicinity/venv")
-TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or "/var/cache/vicinity/target")
+REPO = pyenv.REPO
+DATA_SCRIPTS = REPO / "benches" / "data"
+BENCH_DATA = pyenv.bench_data_dir()
+MODELS = pyenv.models_dir()
+VENV = pyenv.venv_dir()
+TARGET = pyenv.target_dir()
 PY_PACKAGES = ["numpy", "onnxruntime==1.32.0", "tokenizers==0.23.3"]
 MAX_TOKENS = 256
 DIM = 384
@@ -140,9 +139,9 @@ def dataset_texts(n):
 
 def gcide_texts(n):
     gcide_dir = Path(os.environ.get("GCIDE_DIR") or "/usr/share/dictd")
-    if not (gcide_dir / "gcide.index").exists() or not (SHARED / "bench" / "gcide.py").exists():
+    if not (gcide_dir / "gcide.index").exists():
         return [], None
-    sys.path.insert(0, str(SHARED / "bench"))
+    sys.path.insert(0, str(DATA_SCRIPTS))
     try:
         import gcide
         texts = gcide.extract(gcide_dir)

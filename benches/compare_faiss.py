@@ -2,7 +2,7 @@
 
     python3 benches/compare_faiss.py --dataset gmm-1m-128 --factory IVF1024,PQ32x8
 
-Every engine indexes the same files (../shared/bench) and trains on the same strided sample
+Every engine indexes the same files (`make bench-data`) and trains on the same strided sample
 (`--train-size` rows: 0, n/t, 2n/t, ...), then answers single-threaded queries at each nprobe:
 - `faiss-cpu`: the PyPI package, in this script's worker mode (batch search, one thread);
 - `vicinity-faiss`: `ann-bench --backend faiss` on the codes alone (same library, our wrapper);
@@ -14,7 +14,6 @@ Prints the build seconds, resident bytes per vector and the index's own count, t
 per nprobe with vicinity's ratio to faiss-cpu, and the best QPS at recall >= 0.90 / 0.95.
 """
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -29,8 +28,8 @@ TARGETS = (0.90, 0.95)
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="gmm-tiny")
-    p.add_argument("--data-dir", default=os.environ.get("VICINITY_BENCH_DATA")
-                   or str(Path.home() / ".cache" / "vicinity-bench"))
+    p.add_argument("--data-dir", default=str(ca.pyenv.bench_data_dir()),
+                   help="datasets (default $VICINITY_BENCH_DATA or ~/.cache/vicinity-bench)")
     p.add_argument("--factory", default="IVF1024,PQ32x8")
     p.add_argument("--nprobe", default="1,2,4,8,16,32,64")
     p.add_argument("--train-size", type=int, default=65536)

@@ -4,8 +4,8 @@
     python3 benches/compare_http.py --seconds 3 --concurrency 1,8 --keep-chroma-dir /tmp/chroma-gcide
 
 Both servers run on this machine, one at a time, on loopback, and hold the same vectors:
---dataset-dir (default ~/.cache/vicinity-bench/gcide-minilm, from ../shared/bench's
-make_text_dataset.py) with base.fvecs (ids = row numbers; strings "0", "1", … in Chroma),
+--dataset-dir (default $VICINITY_BENCH_DATA/gcide-minilm, made by `make bench-data`,
+see benches/data/README.md) with base.fvecs (ids = row numbers; strings "0", "1", … in Chroma),
 query.fvecs and gt.ivecs. Both use cosine HNSW with M=16, ef_construction=200 and the search
 ef of --ef (default 64, where both reach recall@10 >= 0.95 on gcide-minilm).
 
@@ -28,7 +28,7 @@ index, same M / ef_construction, the same ef, one query thread per core, fastest
 the in-process QPS that the HTTP numbers are a fraction of.
 
 vicinity: $CARGO_TARGET_DIR/release/{vicinity,bench-http} (CARGO_TARGET_DIR defaults to
-/var/cache/vicinity/target) are copied to a temp dir first and the copies run, so a rebuild
+the Makefile's target dir) are copied to a temp dir first and the copies run, so a rebuild
 does not disturb the run; this script never runs cargo. The server runs as
 `vicinity serve --port P --data-dir D` in the temp dir, so with its compiled-in defaults (the
 repo's config/ may be ahead of the binary), and VICINITY__EMBEDDING__ENABLED=false (no text
@@ -51,7 +51,7 @@ data, likewise --keep-vicinity-dir. A kept collection is reused if it holds as m
 base.fvecs with the same M / ef_construction; otherwise it is reloaded.
 
 Outside a Python that has chromadb, numpy and orjson, the script installs chromadb into the
-venv ${CHROMA_VENV:-/var/cache/vicinity/chroma-venv} (creating it if needed) and re-runs
+venv ${CHROMA_VENV:-<cache root>/chroma-venv} (creating it if needed) and re-runs
 itself there. Prints one JSON line per measurement to stdout as it comes, then a markdown
 table per concurrency with both engines and the QPS ratio (vicinity / Chroma). Progress goes
 to stderr. Numbers move by ±10% between runs on a shared 2-core machine.
@@ -73,8 +73,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pyenv  # noqa: E402
 
-TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or "/var/cache/vicinity/target")
-CHROMA_VENV = Path(os.environ.get("CHROMA_VENV") or "/var/cache/vicinity/chroma-venv")
+TARGET = pyenv.target_dir()
+CHROMA_VENV = Path(os.environ.get("CHROMA_VENV") or pyenv.cache_root() / "chroma-venv")
 CHROMA_PACKAGE = "chromadb==1.5.9"
 COLLECTION = "bench"   # Chroma wants 3+ characters
 M, EF_CONSTRUCTION, K = 16, 200, 10
@@ -89,7 +89,7 @@ def parse_args(argv):
     p.add_argument("--concurrency", default="1,8,32", help="client counts, comma-separated")
     p.add_argument("--ef", type=int, default=64, help="search ef on both sides")
     p.add_argument("--dataset-dir", type=Path,
-                   default=Path.home() / ".cache" / "vicinity-bench" / "gcide-minilm")
+                   default=pyenv.bench_data_dir() / "gcide-minilm")
     p.add_argument("--keep-chroma-dir", type=Path, help="Chroma data dir to keep and reuse")
     p.add_argument("--keep-vicinity-dir", type=Path, help="vicinity data dir to keep and reuse")
     a = p.parse_args(argv)
@@ -121,7 +121,7 @@ def load_dataset(d):
     files = [d / f for f in ("base.fvecs", "query.fvecs", "gt.ivecs")]
     missing = [str(f) for f in files if not f.exists()]
     if missing:
-        sys.exit(f"compare_http: missing {', '.join(missing)} (see ../shared/bench's README)")
+        sys.exit(f"compare_http: missing {', '.join(missing)} ; make it with `make bench-data`, see benches/data/README.md")
     base, queries = read_vecs(files[0], np.float32), read_vecs(files[1], np.float32)
     truth = [set(row[:K].tolist()) for row in read_vecs(files[2], np.int32)]
     return base, queries, truth

@@ -3,8 +3,8 @@
     python3 benches/compare_ingest.py --dataset gmm-1m-128          # the issue's measurement
     python3 benches/compare_ingest.py --dataset gmm-tiny            # a quick check
 
-vicinity: a fresh server (a copy of $CARGO_TARGET_DIR/release/vicinity, default target dir
-/var/cache/vicinity/target, on a fresh data dir) gets a collection with the same M /
+vicinity: a fresh server (a copy of $CARGO_TARGET_DIR/release/vicinity, the target dir
+defaulting to the Makefile's, on a fresh data dir) gets a collection with the same M /
 ef_construct, then `POST /collections/{c}/import {"path": base.fvecs, "format": "fvecs"}`.
 The time is from that request to the job's `succeeded`: reading the file, writing every point
 to RocksDB (synced batches), inserting into the HNSW index on all cores and saving the index.
@@ -13,7 +13,9 @@ Afterwards the points are counted and the queries answered over HTTP (recall@10 
 so "searchable" is checked, not assumed.
 
 hnswlib: builds the same vectors (base.npy, already in memory) with --threads threads and the
-same M / ef_construction, in its own process (the benchmark venv of ../shared/bench).
+same M / ef_construction, in its own process (the benchmark venv, benches/data/setup_venv.sh).
+
+The dataset comes from `make bench-data` ($VICINITY_BENCH_DATA, see benches/data/README.md).
 
 Prints one JSON line per measurement and a table with vicinity's time as a ratio of
 hnswlib's (the issue asks for <= 1.5). Both run one after the other on the same machine.
@@ -30,16 +32,19 @@ import time
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("VICINITY_SHARED") or REPO.parent / "shared")
-TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or "/var/cache/vicinity/target")
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pyenv  # noqa: E402
+
+REPO = pyenv.REPO
+TARGET = pyenv.target_dir()
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="gmm-1m-128")
-    p.add_argument("--data-dir", default=os.environ.get("VICINITY_BENCH_DATA")
-                   or str(Path.home() / ".cache" / "vicinity-bench"))
+    p.add_argument("--data-dir", default=str(pyenv.bench_data_dir()),
+                   help="datasets (default $VICINITY_BENCH_DATA or ~/.cache/vicinity-bench)")
     p.add_argument("--m", type=int, default=16)
     p.add_argument("--ef-construction", type=int, default=200)
     p.add_argument("--threads", type=int, default=2, help="hnswlib build threads")
@@ -69,9 +74,7 @@ def hnswlib_worker(args):
 
 
 def run_hnswlib(args):
-    setup = SHARED / "bench" / "setup_venv.sh"
-    done = subprocess.run(["bash", str(setup)], stdout=subprocess.PIPE, text=True, check=True)
-    python = done.stdout.strip().splitlines()[-1]
+    python = pyenv.bench_python()
     out = subprocess.run([python, str(Path(__file__).resolve()), "--worker", "--dataset", args.dataset,
                           "--data-dir", str(args.dir.parent), "--m", str(args.m),
                           "--ef-construction", str(args.ef_construction), "--threads", str(args.threads)],
@@ -178,7 +181,7 @@ def main(argv):
         return hnswlib_worker(args)
     if not (args.dir / "base.fvecs").exists():
         sys.exit(f"compare_ingest: {args.dir}/base.fvecs is missing; make it with "
-                 f"{SHARED}/bench/make_synthetic.py {args.dataset}")
+                 f"{pyenv.make_hint(args.dataset)}")
     ours = run_vicinity(args)
     peer = run_hnswlib(args)
     ratio = ours["import_s"] / peer["build_s"]

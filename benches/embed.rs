@@ -23,7 +23,15 @@ fn sentences() -> Vec<String> {
 }
 
 fn bench(c: &mut Criterion) {
-    let config = EmbeddingConfig::default();
+    // Where `make setup` installed them when not at the compiled-in default (the Makefile
+    // passes the service's variables).
+    let mut config = EmbeddingConfig::default();
+    if let Some(dir) = std::env::var_os("VICINITY__EMBEDDING__MODELS_DIR") {
+        config.models_dir = dir.into();
+    }
+    if let Some(lib) = std::env::var_os("VICINITY__EMBEDDING__ORT_LIBRARY") {
+        config.ort_library = lib.into();
+    }
     let env = environment(&config.ort_library).expect("ONNX Runtime (run `make setup`)");
     let dir: PathBuf = config.models_dir.join(&config.default_model);
     let model = OnnxModel::load(env, &dir, 1, 1).expect("model");

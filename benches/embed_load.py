@@ -21,14 +21,18 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-TARGET = Path(os.environ.get("CARGO_TARGET_DIR", "/var/cache/vicinity/target"))
-SHARED_TEXTS = Path.home() / ".cache/vicinity-bench/gcide-minilm/texts.jsonl"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pyenv  # noqa: E402
+
+TARGET = pyenv.target_dir()
+# the real-text dataset of `make bench-data`, when made; else generated sentences
+DATASET_TEXTS = pyenv.bench_data_dir() / "gcide-minilm" / "texts.jsonl"
 
 
 def texts(n):
     out = []
-    if SHARED_TEXTS.exists():
-        with open(SHARED_TEXTS) as f:
+    if DATASET_TEXTS.exists():
+        with open(DATASET_TEXTS) as f:
             for line in f:
                 d = json.loads(line)
                 t = d.get("text") or ""

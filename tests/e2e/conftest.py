@@ -1,6 +1,7 @@
 """Fixtures that run the real vicinity binary for the end-to-end tests.
 
-The binary is `$VICINITY_BIN` (default /var/cache/vicinity/target/release/vicinity), started as
+The binary is `$VICINITY_BIN` (default `$CARGO_TARGET_DIR/release/vicinity`, the target dir
+defaulting to scripts/cache-dir.sh's cache root + `/target` as in the Makefile), started as
 `$VICINITY_BIN serve --host 127.0.0.1 --port <free port> --data-dir <dir>`, with stdout and stderr
 captured to one log file. A server counts as up once its log shows `listening on 127.0.0.1:<port>`.
 """
@@ -17,13 +18,21 @@ from typing import Iterator, Optional
 
 import pytest
 
-DEFAULT_BIN = "/var/cache/vicinity/target/release/vicinity"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 60.0
 
 
+def default_bin() -> str:
+    target = os.environ.get("CARGO_TARGET_DIR")
+    if not target:
+        cache = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "cache-dir.sh")],
+                               check=True, capture_output=True, text=True).stdout.strip()
+        target = str(Path(cache) / "target")
+    return str(Path(target) / "release" / "vicinity")
+
+
 def vicinity_bin() -> str:
-    return os.environ.get("VICINITY_BIN", DEFAULT_BIN)
+    return os.environ.get("VICINITY_BIN") or default_bin()
 
 
 def free_port() -> int:

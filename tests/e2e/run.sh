@@ -3,14 +3,18 @@
 #
 #   bash tests/e2e/run.sh [pytest args...]
 #
-# VENV         virtualenv to use/create   (default /var/cache/vicinity/venv)
-# VICINITY_BIN server binary under test   (default /var/cache/vicinity/target/release/vicinity)
+# VENV         virtualenv to use/create   (default <cache>/venv)
+# VICINITY_BIN server binary under test   (default $CARGO_TARGET_DIR/release/vicinity, with
+#              CARGO_TARGET_DIR defaulting to <cache>/target as in the Makefile)
+# <cache> is scripts/cache-dir.sh's answer: /var/cache/vicinity when writable, else
+# ${XDG_CACHE_HOME:-~/.cache}/vicinity.
 # Idempotent: creates the venv and installs qdrant-client, pytest and numpy only when missing.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-VENV="${VENV:-/var/cache/vicinity/venv}"
-export VICINITY_BIN="${VICINITY_BIN:-/var/cache/vicinity/target/release/vicinity}"
+CACHE="$(bash "$REPO_ROOT/scripts/cache-dir.sh")"
+VENV="${VENV:-$CACHE/venv}"
+export VICINITY_BIN="${VICINITY_BIN:-${CARGO_TARGET_DIR:-$CACHE/target}/release/vicinity}"
 PY="$VENV/bin/python"
 
 apt_install() {
