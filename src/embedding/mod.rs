@@ -11,65 +11,16 @@
 mod batcher;
 pub mod model;
 
+pub use crate::config::EmbeddingConfig;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use crate::error::{Error, Result};
 use batcher::Batcher;
 pub use model::{Embedding, ModelSpec, OnnxModel};
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct EmbeddingConfig {
-    /// Load models at start-up. Without them, text requests answer 400.
-    pub enabled: bool,
-    pub models_dir: std::path::PathBuf,
-    /// ONNX Runtime shared library (loaded once per process).
-    pub ort_library: std::path::PathBuf,
-    /// The model a request without `model` uses.
-    pub default_model: String,
-    /// Sessions per model, each with its own worker thread.
-    pub sessions: usize,
-    /// ONNX Runtime intra-op threads per session.
-    pub intra_threads: usize,
-    /// A micro-batch closes at this many texts …
-    pub max_batch: usize,
-    /// … or after this long.
-    pub max_wait_ms: u64,
-    /// Embedding cache capacity in bytes (0 disables it).
-    pub cache_bytes: u64,
-    /// Texts longer than this (in bytes) are not cached.
-    pub cache_max_text_bytes: usize,
-    /// Most texts in one request.
-    pub max_texts: usize,
-    /// Longest text accepted, in bytes (the model reads only its first `max_tokens` tokens;
-    /// the tokenizer still reads all of it).
-    pub max_text_bytes: usize,
-}
-
-impl Default for EmbeddingConfig {
-    fn default() -> Self {
-        EmbeddingConfig {
-            enabled: true,
-            models_dir: "/var/cache/vicinity/models".into(),
-            ort_library: "/var/cache/vicinity/models/onnxruntime/libonnxruntime.so".into(),
-            default_model: "all-minilm-l6-v2".into(),
-            sessions: 2,
-            intra_threads: 1,
-            max_batch: 32,
-            max_wait_ms: 5,
-            cache_bytes: 64 * 1024 * 1024,
-            cache_max_text_bytes: 2048,
-            max_texts: 10_000,
-            max_text_bytes: 65_536,
-        }
-    }
-}
 
 struct Loaded {
     model: Arc<OnnxModel>,
