@@ -66,8 +66,10 @@ soak: build
 	STRESS_SECONDS=$${STRESS_SECONDS:-1800} CRASH_CYCLES=$${CRASH_CYCLES:-200} VICINITY_BIN=$(BIN) \
 	  bash tests/e2e/run.sh -k "test_stress or test_crash_oracle" -x
 
+# The engine's benches (index/benches), then the service's.
 bench: setup
-	cargo bench --bench distance --bench hnsw_search --bench embed --bench json
+	cargo bench -p vicinity-index --bench distance --bench hnsw_search
+	cargo bench -p vicinity --bench embed --bench json
 
 # Text embedding side by side with Python onnxruntime (bulk), and micro-batching under load.
 compare-embed: build
