@@ -6,6 +6,7 @@
 //! - `restart`: what survives closing and re-opening the catalog.
 //! - `jobs`: imports, rebuilds racing with writes, snapshots, the admin key.
 //! - `hostile`: the faults and attacks of the reliability issue, one regression test each.
+//! - `import_cli`: the `vicinity import` command against the real server on a port.
 //! - `openapi`: the OpenAPI document lists every route and every status the router answers.
 
 mod api;
@@ -14,6 +15,7 @@ mod common;
 mod embedding;
 mod faiss;
 mod hostile;
+mod import_cli;
 mod jobs;
 mod openapi;
 mod restart;
