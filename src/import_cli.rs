@@ -163,7 +163,11 @@ fn produce(spec: &FileImport, tx: mpsc::Sender<Chunk>, bar: &ProgressBar) -> Sen
 }
 
 /// Sends the request and reads the whole answer: its status and JSON body.
-async fn post(uri: Uri, api_key: Option<HeaderValue>, rx: mpsc::Receiver<Chunk>) -> Result<(u16, Value), String> {
+async fn post(
+    uri: Uri,
+    api_key: Option<HeaderValue>,
+    rx: mpsc::Receiver<Chunk>,
+) -> Result<(u16, Value), String> {
     let mut rx = rx;
     let body = StreamBody::new(futures_util::stream::poll_fn(move |cx| {
         rx.poll_recv(cx).map(|chunk| chunk.map(|c| c.map(Frame::data)))
