@@ -2,24 +2,34 @@
 //! server's `POST /collections/{c}/import` as NDJSON (jsonl lines as they are; fvecs / npy rows
 //! as `{"id", "vector"}` with ids = row number + `--ids-from`), with a progress bar.
 //!
-//! The request goes through hyper's client (chunked body). A reader thread turns the file into
-//! 64 KiB chunks handed to the connection through a small bounded channel, so the whole file is
-//! never in memory and the bar moves at the server's pace (the bytes in flight are the channel's
-//! few chunks and the socket buffers). It ends with the job's final record.
+//! The request goes through hyper's HTTP/1.1 client (chunked body). A reader thread turns the
+//! file into 64 KiB chunks handed to the connection through a small bounded channel, so the whole
+//! file is never in memory and the bar moves at the server's pace (the bytes in flight are the
+//! channel's few chunks and the socket buffers). It ends with the job's final record.
+//!
+//! The server may answer before the body is whole (no such collection, a wrong key, the first bad
+//! line with `on_error=fail`) and close the connection: the next write then fails, and a client
+//! that gives up on that error never reads the answer sitting in its socket. So the connection is
+//! hyper's connection-level client over [`Socket`], which keeps the first write error aside and
+//! lets hyper go on to read the answer; the error is shown only when no answer comes.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
 use hyper::{Request, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::TokioIo;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::jobs::import::{FileImport, Format, Input, OnError};
@@ -90,11 +100,93 @@ fn chain(e: &dyn std::error::Error) -> String {
 /// The chunks of the request body, as the reader thread hands them over.
 type Chunk = Result<Bytes, std::io::Error>;
 
+/// The first failed write to the server, once there is one (the reader thread then stops).
+type WriteError = Arc<OnceLock<String>>;
+
+/// The connection's socket, whose writes never fail: the first error is kept in `failed` and
+/// every write after it is dropped, so that hyper still reads an answer the server sent before
+/// it closed.
+struct Socket {
+    stream: TcpStream,
+    failed: WriteError,
+}
+
+impl Socket {
+    /// `Ok(n)` for a failed write (the error kept), or the write's own result.
+    fn absorb<T>(&self, done: Poll<std::io::Result<T>>, n: T) -> Poll<std::io::Result<T>> {
+        match done {
+            Poll::Ready(Err(e)) => {
+                let _ = self.failed.set(e.to_string());
+                Poll::Ready(Ok(n))
+            }
+            other => other,
+        }
+    }
+}
+
+impl AsyncRead for Socket {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Socket {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if self.failed.get().is_some() {
+            return Poll::Ready(Ok(buf.len()));
+        }
+        let done = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.absorb(done, buf.len())
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let n = bufs.iter().map(|b| b.len()).sum();
+        if self.failed.get().is_some() {
+            return Poll::Ready(Ok(n));
+        }
+        let done = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.absorb(done, n)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if self.failed.get().is_some() {
+            return Poll::Ready(Ok(()));
+        }
+        let done = Pin::new(&mut self.stream).poll_flush(cx);
+        self.absorb(done, ())
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if self.failed.get().is_some() {
+            return Poll::Ready(Ok(()));
+        }
+        let done = Pin::new(&mut self.stream).poll_shutdown(cx);
+        self.absorb(done, ())
+    }
+}
+
 /// `Write` into the body channel, in chunks of [`ChannelWriter::CHUNK`] bytes. Blocks while the
 /// channel is full, that is while the connection has not sent the earlier chunks.
 struct ChannelWriter {
     tx: mpsc::Sender<Chunk>,
     buf: BytesMut,
+    failed: WriteError,
     /// The connection is gone (the server answered or hung up): nothing more can be sent.
     closed: bool,
 }
@@ -102,12 +194,12 @@ struct ChannelWriter {
 impl ChannelWriter {
     const CHUNK: usize = 1 << 16;
 
-    fn new(tx: mpsc::Sender<Chunk>) -> ChannelWriter {
-        ChannelWriter { tx, buf: BytesMut::with_capacity(Self::CHUNK), closed: false }
+    fn new(tx: mpsc::Sender<Chunk>, failed: WriteError) -> ChannelWriter {
+        ChannelWriter { tx, buf: BytesMut::with_capacity(Self::CHUNK), failed, closed: false }
     }
 
     fn send(&mut self, chunk: Chunk) -> std::io::Result<()> {
-        if self.tx.blocking_send(chunk).is_err() {
+        if self.failed.get().is_some() || self.tx.blocking_send(chunk).is_err() {
             self.closed = true;
             return Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the connection closed"));
         }
@@ -145,8 +237,8 @@ enum Sent {
 
 /// Reads the file into the body channel (on its own thread: the reads and the row encoding
 /// block).
-fn produce(spec: &FileImport, tx: mpsc::Sender<Chunk>, bar: &ProgressBar) -> Sent {
-    let mut out = ChannelWriter::new(tx);
+fn produce(spec: &FileImport, tx: mpsc::Sender<Chunk>, failed: WriteError, bar: &ProgressBar) -> Sent {
+    let mut out = ChannelWriter::new(tx, failed);
     match send_rows(spec, &mut out, bar).and_then(|()| out.flush().map_err(|e| e.to_string())) {
         Ok(()) => {
             bar.set_message("committing");
@@ -167,24 +259,27 @@ async fn post(
     uri: Uri,
     api_key: Option<HeaderValue>,
     rx: mpsc::Receiver<Chunk>,
+    failed: WriteError,
 ) -> Result<(u16, Value), String> {
+    let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+    let addr = if uri.port().is_some() { authority.clone() } else { format!("{authority}:80") };
+    let stream = TcpStream::connect(&addr).await.map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(Socket { stream, failed }))
+        .await
+        .map_err(|e| format!("cannot connect to {addr}: {}", chain(&e)))?;
+    tokio::spawn(conn);
     let mut rx = rx;
     let body = StreamBody::new(futures_util::stream::poll_fn(move |cx| {
         rx.poll_recv(cx).map(|chunk| chunk.map(|c| c.map(Frame::data)))
     }));
-    let mut req = Request::post(uri).header(CONTENT_TYPE, "application/x-ndjson");
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let mut req = Request::post(path).header(HOST, &authority).header(CONTENT_TYPE, "application/x-ndjson");
     if let Some(key) = api_key {
         req = req.header("api-key", key);
     }
     let req = req.body(body).map_err(|e| e.to_string())?;
-    let client = Client::builder(TokioExecutor::new()).build_http();
-    let resp = client.request(req).await.map_err(|e| {
-        if e.is_connect() {
-            format!("cannot connect: {}", chain(&e))
-        } else {
-            chain(&e)
-        }
-    })?;
+    let resp =
+        sender.send_request(req).await.map_err(|e| format!("the request to {addr} failed: {}", chain(&e)))?;
     let status = resp.status().as_u16();
     let body = resp.into_body().collect().await.map_err(|e| format!("reading the answer: {}", chain(&e)))?;
     Ok((status, serde_json::from_slice(&body.to_bytes()).unwrap_or(Value::Null)))
@@ -217,15 +312,16 @@ pub fn run(args: ImportArgs) -> Result<(), String> {
     bar.enable_steady_tick(Duration::from_millis(250));
     // A few chunks in flight: the reader keeps ahead of the socket, not of the server.
     let (tx, rx) = mpsc::channel::<Chunk>(4);
+    let failed = WriteError::default();
     let reader = {
-        let bar = bar.clone();
+        let (bar, failed) = (bar.clone(), failed.clone());
         std::thread::Builder::new()
             .name("import-reader".into())
-            .spawn(move || produce(&spec, tx, &bar))
+            .spawn(move || produce(&spec, tx, failed, &bar))
             .map_err(|e| format!("cannot start the reader thread: {e}"))?
     };
     // Even when sending failed the server may have answered why (e.g. no such collection).
-    let answer = runtime.block_on(post(uri, api_key, rx));
+    let answer = runtime.block_on(post(uri, api_key, rx, failed.clone()));
     // Dropping the runtime drops the connection and with it the channel's receiver, so a
     // reader still blocked on a full channel (the server answered early) returns.
     drop(runtime);
@@ -236,8 +332,13 @@ pub fn run(args: ImportArgs) -> Result<(), String> {
         (Ok(a), _) if !(200..300).contains(&a.0) => a,
         (_, Sent::Failed(e)) => return Err(format!("{}: {e}", path.display())),
         (Ok(a), _) => a,
-        (Err(e), Sent::All) => return Err(format!("{server}: {e}")),
-        (Err(e), Sent::Closed) => return Err(format!("sending to {server} failed: {e}")),
+        // No answer: the failed write, if any, says more than hyper's "connection closed".
+        (Err(e), _) => {
+            return Err(match failed.get() {
+                Some(cause) => format!("sending to {server} failed: {cause}"),
+                None => e,
+            })
+        }
     };
     if !(200..300).contains(&status) {
         return Err(format!(
