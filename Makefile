@@ -50,7 +50,8 @@ run: build
 lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy --workspace --all-targets $(CARGO_FEATURES) -- -D warnings
+	# ann-bench (the engine's `bench` feature) is linted with the feature build.
+	cargo clippy --workspace --all-targets $(CARGO_FEATURES) --features vicinity-index/bench -- -D warnings
 
 test: lint build test-rust test-e2e
 
