@@ -47,10 +47,10 @@ build: setup
 run: build
 	$(BIN) serve --port $(PORT) --data-dir $(DATA_DIR)
 
+# ann-bench (the engine's `bench` feature) is linted with the feature build.
 lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	# ann-bench (the engine's `bench` feature) is linted with the feature build.
 	cargo clippy --workspace --all-targets $(CARGO_FEATURES) --features vicinity-index/bench -- -D warnings
 
 test: lint build test-rust test-e2e

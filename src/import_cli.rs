@@ -119,7 +119,8 @@ impl Socket {
                 let _ = self.failed.set(e.to_string());
                 Poll::Ready(Ok(n))
             }
-            other => other,
+            Poll::Ready(Ok(v)) => Poll::Ready(Ok(v)),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
