@@ -68,10 +68,11 @@ build: setup
 run: build
 	$(BIN) serve --port $(PORT) --data-dir $(DATA_DIR)
 
+# ann-bench (the engine's `bench` feature) is linted with the feature build.
 lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy --workspace --all-targets $(CARGO_FEATURES) -- -D warnings
+	cargo clippy --workspace --all-targets $(CARGO_FEATURES) --features vicinity-index/bench -- -D warnings
 
 test: lint build test-rust test-e2e
 
@@ -88,8 +89,10 @@ soak: build
 	STRESS_SECONDS=$${STRESS_SECONDS:-1800} CRASH_CYCLES=$${CRASH_CYCLES:-200} VICINITY_BIN=$(BIN) \
 	  bash tests/e2e/run.sh -k "test_stress or test_crash_oracle" -x
 
+# The engine's benches (index/benches), then the service's.
 bench: setup
-	cargo bench --bench distance --bench hnsw_search --bench embed --bench json
+	cargo bench -p vicinity-index --bench distance --bench hnsw_search
+	cargo bench -p vicinity --bench embed --bench json
 
 # Text embedding side by side with Python onnxruntime (bulk), and micro-batching under load.
 compare-embed: build

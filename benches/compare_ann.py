@@ -21,8 +21,8 @@ slow patch: alternating engines gives each the same chance of a quiet one.
 
 Outside the benchmark venv it runs benches/data/setup_venv.sh (installs numpy, hnswlib and
 faiss-cpu on first use) and re-executes itself with the venv's python. Unless --no-build, it
-first runs `cargo build --release -p vicinity-index --bin ann-bench` (in $CARGO_TARGET_DIR,
-default the Makefile's: scripts/cache-dir.sh's cache root + /target). On a busy machine use
+first runs `cargo build --release -p vicinity-index --features bench --bin ann-bench` (in
+$CARGO_TARGET_DIR, default the Makefile's: scripts/cache-dir.sh's cache root + /target). On a busy machine use
 --repeat 3 or more: a single timed pass per ef is noisy.
 """
 import argparse
@@ -177,8 +177,9 @@ def check_dataset(args):
 
 
 def ann_bench_path(args, features=()):
+    # ann-bench is behind the engine's `bench` feature (its clap and serde_json).
     build = ["cargo", "build", "--release", "-p", "vicinity-index", "--bin", "ann-bench"]
-    build += [f"--features={f}" for f in features]
+    build += [f"--features={f}" for f in ("bench", *features)]
     if not args.no_build:
         print("compare_ann: " + " ".join(build), file=sys.stderr)
         subprocess.run(build, cwd=REPO, check=True)

@@ -27,7 +27,8 @@ In the same run, after vicinity's HTTP measurements: `ann-bench` on the same fil
 index, same M / ef_construction, the same ef, one query thread per core, fastest of 10 passes),
 the in-process QPS that the HTTP numbers are a fraction of.
 
-vicinity: $CARGO_TARGET_DIR/release/{vicinity,bench-http} (CARGO_TARGET_DIR defaults to
+vicinity: $CARGO_TARGET_DIR/release/{vicinity,bench-http,ann-bench} (built by
+`cargo build --release --workspace --features vicinity-index/bench`; CARGO_TARGET_DIR defaults to
 the Makefile's target dir) are copied to a temp dir first and the copies run, so a rebuild
 does not disturb the run; this script never runs cargo. The server runs as
 `vicinity serve --port P --data-dir D` in the temp dir, so with its compiled-in defaults (the
@@ -398,7 +399,8 @@ def copy_binaries(tmp):
     for name in ("vicinity", "bench-http", "ann-bench"):
         src = TARGET / "release" / name
         if not src.exists():
-            sys.exit(f"compare_http: {src} not found; build with `cargo build --release`")
+            sys.exit(f"compare_http: {src} not found; build with "
+                     "`cargo build --release --workspace --features vicinity-index/bench`")
         shutil.copy2(src, tmp / name)
 
 

@@ -10,6 +10,8 @@ use vicinity::api::models::{QueryRequest, QueryValue};
 use vicinity::collection::{ExtId, Hit};
 use vicinity::index::{Backend, HnswParams, SearchParams, VectorIndex};
 
+// The engine's bench fixture (the same vectors and cached indexes as its `hnsw_search` bench).
+#[path = "../index/benches/fixture/mod.rs"]
 mod fixture;
 
 const DIM: usize = 384;

@@ -7,6 +7,7 @@
 //! - `fixtures`: the frozen data dir of `tests/fixtures/` opens and answers as it did.
 //! - `jobs`: imports, rebuilds racing with writes, snapshots, the admin key.
 //! - `hostile`: the faults and attacks of the reliability issue, one regression test each.
+//! - `import_cli`: the `vicinity import` command against the real server on a port.
 //! - `openapi`: the OpenAPI document lists every route and every status the router answers.
 
 mod api;
@@ -16,6 +17,7 @@ mod embedding;
 mod faiss;
 mod fixtures;
 mod hostile;
+mod import_cli;
 mod jobs;
 mod openapi;
 mod restart;

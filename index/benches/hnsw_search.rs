@@ -3,7 +3,7 @@
 //! means nothing without it.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use vicinity::index::{Backend, HnswParams, Quantization, SearchParams, VectorIndex};
+use vicinity_index::{Backend, HnswParams, Quantization, SearchParams, VectorIndex};
 
 mod fixture;
 

@@ -1,7 +1,7 @@
 //! Distance kernels: f32 (dot, L2) and i8, at the dimensions vicinity serves.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use vicinity::index::Metric;
+use vicinity_index::Metric;
 
 #[allow(dead_code)] // each bench binary uses part of the shared fixture
 mod fixture;
