@@ -7,7 +7,7 @@ use vicinity_index::{HnswParams, Metric, Quantization};
 
 use crate::error::{Error, Result};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Distance {
     Cosine,
     Dot,
@@ -25,7 +25,7 @@ impl Distance {
 }
 
 /// Qdrant's `hnsw_config`. `full_scan_threshold` is in KiB of vectors, as in Qdrant.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HnswConfig {
     pub m: usize,
     pub ef_construct: usize,
@@ -39,13 +39,13 @@ impl Default for HnswConfig {
 }
 
 /// Scalar (int8) quantization; searches rescore `oversampling × limit` candidates with f32.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScalarQuantization {
     pub oversampling: f32,
 }
 
 /// Payload index kinds (`PUT /collections/{c}/index`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FieldType {
     Keyword,
@@ -55,11 +55,10 @@ pub enum FieldType {
 }
 
 /// The collection's text-embedding model: texts in upserts and queries are embedded with it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddingModel {
     /// A model the server loaded (`embedding.models_dir`).
-    #[schema(min_length = 1)]
     pub model: String,
     /// When set, an upserted text is also stored in the payload under this key.
     #[serde(default)]

@@ -86,21 +86,19 @@ impl PayloadSelector {
 }
 
 /// A stored point as `retrieve` and `scroll` answer it.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Record {
     pub id: ExtId,
-    #[schema(value_type = Option<Object>)]
     pub payload: Option<Payload>,
     pub vector: Option<Vec<f32>>,
 }
 
 /// A search result.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Hit {
     pub id: ExtId,
     pub version: u64,
     pub score: f32,
-    #[schema(value_type = Option<Object>)]
     pub payload: Option<Payload>,
     pub vector: Option<Vec<f32>>,
 }
@@ -116,7 +114,7 @@ pub enum Example {
     },
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     #[default]

@@ -9,7 +9,8 @@ use crate::common::repo_file;
 
 /// The modules of `src/` by layer, lowest first; a module may import only from lower layers.
 const LAYERS: &[&[&str]] = &[
-    &["error", "id", "files", "config"],
+    &["error"],
+    &["id", "files", "config"],
     &["storage", "embedding"],
     &["collection"],
     &["catalog"],
@@ -18,9 +19,15 @@ const LAYERS: &[&[&str]] = &[
     &["serve", "import_cli"],
 ];
 
-/// Crates a module may name only inside the given top-level module.
-const CONFINED: &[(&str, &str)] =
-    &[("rocksdb", "storage"), ("axum", "api"), ("utoipa", "api"), ("tower", "api"), ("hyper", "api")];
+/// Crates only the given top-level modules may name: RocksDB is storage's; HTTP is the API's
+/// (and the import command's, an HTTP client).
+const CONFINED: &[(&str, &[&str])] = &[
+    ("rocksdb", &["storage"]),
+    ("axum", &["api"]),
+    ("utoipa", &["api"]),
+    ("tower", &["api"]),
+    ("hyper", &["api", "import_cli"]),
+];
 
 fn layer(module: &str) -> usize {
     LAYERS
@@ -56,7 +63,8 @@ fn imports(code: &str) -> BTreeSet<String> {
         if let Some(group) = rest.strip_prefix('{') {
             let inner = &group[..group.find('}').unwrap_or(group.len())];
             for item in inner.split(',') {
-                let name: String = item.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                let name: String =
+                    item.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
                 if !name.is_empty() {
                     out.insert(name);
                 }
@@ -80,20 +88,21 @@ fn crates_stay_in_their_module_and_imports_run_downward() {
             continue;
         }
         let code = code(text);
-        for (name, home) in CONFINED {
+        for (name, homes) in CONFINED {
             let named = code.match_indices(name).any(|(i, _)| {
                 let before = code[..i].chars().next_back();
                 let after = code[i + name.len()..].chars().next();
                 !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
                     && (after == Some(':') || after == Some(';'))
             });
-            if named && module != home {
-                problems.push(format!("src/{rel} names `{name}`, which belongs in src/{home}/"));
+            if named && !homes.contains(&module.as_str()) {
+                problems.push(format!("src/{rel} names `{name}`, which belongs in {homes:?}"));
             }
         }
         for imported in imports(&code) {
             if imported != *module && layer(&imported) >= layer(module) {
-                problems.push(format!("src/{rel} ({module}) imports crate::{imported}, which is not below it"));
+                problems
+                    .push(format!("src/{rel} ({module}) imports crate::{imported}, which is not below it"));
             }
         }
     }

@@ -19,6 +19,7 @@ mod fixtures;
 mod hostile;
 mod import_cli;
 mod jobs;
+mod layers;
 mod openapi;
 mod restart;
 mod serving;

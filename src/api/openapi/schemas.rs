@@ -1,8 +1,12 @@
-//! Schemas of the collection's own types as the API reads them: written by hand where the
-//! parser is (a filter, an id, `with_payload`, the index kind), so the document says what the
-//! parser accepts.
+//! Schemas of the collection's own types as the API reads and writes them, written here so that
+//! `collection/` knows nothing of the OpenAPI document: by hand where the parser is (a filter,
+//! an id, `with_payload`, the index kind), so the document says what the parser accepts.
 
 use crate::collection::filter::MAX_CONDITIONS;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::{Ref, RefOr};
+
+use crate::collection::{Distance, EmbeddingModel, FieldType, Hit, Record, Strategy};
 use crate::collection::{ExtId, Filter, IndexConfig, PayloadSelector};
 
 impl utoipa::PartialSchema for ExtId {
@@ -280,3 +284,83 @@ impl utoipa::PartialSchema for IndexConfig {
 }
 
 impl utoipa::ToSchema for IndexConfig {}
+
+/// A string enum's schema.
+fn names(values: &[&str], description: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .description(Some(description))
+        .into()
+}
+
+macro_rules! schema {
+    ($ty:ty, $body:expr) => {
+        impl utoipa::PartialSchema for $ty {
+            fn schema() -> RefOr<Schema> {
+                $body
+            }
+        }
+        impl utoipa::ToSchema for $ty {}
+    };
+}
+
+schema!(Distance, names(&["Cosine", "Dot", "Euclid"], "The similarity of the collection's vectors"));
+schema!(FieldType, names(&["keyword", "integer", "float", "bool"], "A payload index's kind"));
+schema!(
+    Strategy,
+    names(&["average_vector", "best_score", "sum_scores"], "How a recommendation combines its examples")
+);
+
+schema!(
+    EmbeddingModel,
+    ObjectBuilder::new()
+        .property(
+            "model",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .description(Some("A model the server loaded (`embedding.models_dir`)")),
+        )
+        .required("model")
+        .property(
+            "store_text",
+            ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null]))
+                .description(Some("When set, an upserted text is also stored in the payload under this key")),
+        )
+        .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
+        .description(Some(
+            "The collection's text-embedding model: texts in upserts and queries are embedded with it"
+        ))
+        .into()
+);
+
+/// A point as an answer carries it: `id`, then the fields of `extra`, then `payload` and
+/// `vector` (each `null` unless asked for).
+fn point(extra: &[(&str, Type)], description: &str) -> RefOr<Schema> {
+    let nullable = |t: Type| {
+        ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([t, Type::Null]))
+    };
+    let mut o = ObjectBuilder::new().property("id", Ref::from_schema_name("ExtId")).required("id");
+    for (name, t) in extra {
+        o = o.property(*name, ObjectBuilder::new().schema_type(t.clone())).required(*name);
+    }
+    o.property("payload", nullable(Type::Object))
+        .required("payload")
+        .property(
+            "vector",
+            ArrayBuilder::new()
+                .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::Array, Type::Null]))
+                .items(ObjectBuilder::new().schema_type(Type::Number)),
+        )
+        .required("vector")
+        .description(Some(description))
+        .into()
+}
+
+schema!(Record, point(&[], "A stored point, as retrieve and scroll answer it"));
+schema!(
+    Hit,
+    point(&[("version", Type::Integer), ("score", Type::Number)], "A search result (Qdrant's ScoredPoint)")
+);
