@@ -14,11 +14,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use axum::http::StatusCode;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
-use super::error::ApiError;
+use super::error::{ApiError, Code};
 use crate::collection::Deadline;
 use crate::error::Error;
 
@@ -40,10 +39,6 @@ impl Drop for Slot<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
-}
-
-fn unavailable(message: String) -> ApiError {
-    ApiError { status: StatusCode::SERVICE_UNAVAILABLE, message }
 }
 
 fn worker(queue: &Mutex<Receiver<Task>>) {
@@ -104,15 +99,18 @@ impl Admission {
         if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.limit {
             self.admitted.fetch_sub(1, Ordering::AcqRel);
             metrics::counter!("vicinity_search_rejected_total", "reason" => "overloaded").increment(1);
-            return Err(unavailable(format!(
-                "overloaded: {} searches running or queued; retry shortly",
-                self.limit
-            )));
+            return Err(ApiError::new(
+                Code::Overloaded,
+                format!("overloaded: {} searches running or queued; retry shortly", self.limit),
+            ));
         }
         let _slot = Slot(&self.admitted);
         let timed_out = || {
             metrics::counter!("vicinity_search_rejected_total", "reason" => "timeout").increment(1);
-            unavailable(format!("search did not finish within {} ms", self.timeout.as_millis()))
+            ApiError::new(
+                Code::Timeout,
+                format!("search did not finish within {} ms", self.timeout.as_millis()),
+            )
         };
         let deadline = started + self.timeout;
         let (tx, rx) = oneshot::channel();

@@ -5,10 +5,11 @@
 //!   need it; when only `api_key` is set, they need that.
 
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::error::Code;
 use super::{ApiError, AppState};
 
 fn presented(req: &Request) -> Option<&str> {
@@ -28,7 +29,7 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 fn refuse(message: &str) -> Response {
-    ApiError { status: StatusCode::UNAUTHORIZED, message: message.into() }.into_response()
+    ApiError::new(Code::Unauthorized, message).into_response()
 }
 
 /// The routes that need no key: the version and the health probes.

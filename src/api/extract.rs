@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::error::ApiError;
+use super::error::{ApiError, Code};
 use super::AppState;
 
 /// A JSON body. Malformed JSON and wrong types are 400 (413 when too large).
@@ -46,10 +46,10 @@ impl FromRequest<AppState> for JsonBytes {
         let m = media_type(req.headers());
         let json_type = m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"));
         if !json_type {
-            return Err(ApiError {
-                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                message: "Expected request with `Content-Type: application/json`".into(),
-            });
+            return Err(ApiError::new(
+                Code::UnsupportedMediaType,
+                "Expected request with `Content-Type: application/json`",
+            ));
         }
         body_bytes(req, state).await.map(JsonBytes)
     }
@@ -87,22 +87,22 @@ pub fn typed<R: DeserializeOwned>(bytes: &[u8]) -> Result<R, ApiError> {
 }
 
 fn json_rejection(r: JsonRejection, max_bytes: usize) -> ApiError {
-    let status = match r.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        _ => StatusCode::BAD_REQUEST,
+    let code = match r.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Code::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Code::UnsupportedMediaType,
+        _ => Code::BadRequest,
     };
     // `JsonRejection` is non-exhaustive: tested with `matches!`, not matched arm by arm.
     let message = if matches!(r, JsonRejection::JsonDataError(_) | JsonRejection::JsonSyntaxError(_)) {
         let text = r.body_text();
         let text = text.trim_start_matches("Failed to deserialize the JSON body into the target type: ");
         format!("Format error in JSON body: {text}")
-    } else if status == StatusCode::PAYLOAD_TOO_LARGE {
+    } else if code == Code::PayloadTooLarge {
         ApiError::too_large(max_bytes).message
     } else {
         r.body_text()
     };
-    ApiError { status, message }
+    ApiError { code, message }
 }
 
 /// Path parameters; a bad one (e.g. invalid UTF-8 once percent-decoded) is 400, in the envelope.
@@ -112,12 +112,10 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| Path(p.0)).map_err(
-            |r: PathRejection| ApiError {
-                status: r.status(),
-                message: format!("Bad path: {}", r.body_text()),
-            },
-        )
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|r: PathRejection| ApiError::bad(format!("Bad path: {}", r.body_text())))
     }
 }
 

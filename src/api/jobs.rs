@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::collections::{apply_hnsw_diff, quantization};
+use super::error::Code;
 use super::extract::{body_bytes, media_type, typed, JsonBytes, Params, Path};
 use super::models::{HnswConfigDiff, QuantizationConfig};
 use super::openapi::{CollectionName, ErrorResponse, FileImportRequest, ImportLine, JobId};
@@ -105,7 +106,7 @@ pub async fn import(
             let JsonBytes(bytes) = tokio::time::timeout(timeout, JsonBytes::from_request(req, &st))
                 .await
                 .map_err(|_| ApiError {
-                    status: StatusCode::REQUEST_TIMEOUT,
+                    code: Code::RequestTimeout,
                     message: format!(
                         "the request body did not arrive within {} ms (service.body_timeout_ms)",
                         st.config.service.body_timeout_ms
@@ -144,7 +145,7 @@ pub async fn import(
             Ok((StatusCode::ACCEPTED, ok(json!({"job_id": job.id(), "job": job.view()}), started)))
         }
         other => Err(ApiError {
-            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: Code::UnsupportedMediaType,
             message: format!(
                 "import takes `Content-Type: application/x-ndjson` (a stream of points) or `application/json` (a file on the server), got {other:?}"
             ),

@@ -44,7 +44,7 @@ use crate::embedding::Embedder;
 use crate::error::Error;
 use crate::jobs::Jobs;
 use admission::Admission;
-pub use error::ApiError;
+pub use error::{ApiError, Code};
 pub use result_cache::ResultCache;
 
 #[derive(Clone)]

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -18,6 +17,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use super::error::Code;
 use super::{ApiError, AppState};
 use crate::config::ServiceConfig;
 
@@ -101,7 +101,7 @@ pub async fn read_body(State(st): State<AppState>, req: Request, next: Next) -> 
             }
         }
         Err(_) => ApiError {
-            status: StatusCode::REQUEST_TIMEOUT,
+            code: Code::RequestTimeout,
             message: format!(
                 "the request body did not arrive within {} ms (service.body_timeout_ms)",
                 s.body_timeout_ms

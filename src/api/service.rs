@@ -3,12 +3,13 @@
 use std::time::Instant;
 
 use axum::extract::State;
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{Method, Uri};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::json;
 use utoipa::OpenApi as _;
 
+use super::error::Code;
 use super::openapi::ApiDoc;
 use super::{ApiError, ApiResult, AppState};
 
@@ -54,12 +55,12 @@ pub async fn readyz(st: State<AppState>) -> ApiResult {
 }
 
 pub async fn not_found(uri: Uri) -> impl IntoResponse {
-    ApiError { status: StatusCode::NOT_FOUND, message: format!("no route for {}", uri.path()) }
+    ApiError::new(Code::NoRoute, format!("no route for {}", uri.path()))
 }
 
 pub async fn method_not_allowed(method: Method, uri: Uri) -> impl IntoResponse {
     let message = format!("method {method} is not allowed on {}", uri.path());
-    ApiError { status: StatusCode::METHOD_NOT_ALLOWED, message }
+    ApiError::new(Code::MethodNotAllowed, message)
 }
 
 #[utoipa::path(

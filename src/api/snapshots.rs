@@ -13,6 +13,7 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::error::Code;
 use super::extract::{Body, Params, Path};
 use super::openapi::{CollectionName, ErrorResponse, SnapshotFile, SnapshotForm, SnapshotName};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
@@ -205,10 +206,10 @@ async fn receive(mut body: RawBody, path: &FsPath, idle: std::time::Duration) ->
     let mut file = tokio::fs::File::create(path).await.map_err(failed)?;
     loop {
         let Ok(frame) = tokio::time::timeout(idle, body.frame()).await else {
-            return Err(ApiError {
-                status: axum::http::StatusCode::REQUEST_TIMEOUT,
-                message: format!("the upload sent nothing for {} ms", idle.as_millis()),
-            });
+            return Err(ApiError::new(
+                Code::RequestTimeout,
+                format!("the upload sent nothing for {} ms", idle.as_millis()),
+            ));
         };
         let Some(frame) = frame else { break };
         let frame = frame.map_err(|e| ApiError::bad(format!("cannot read the upload: {e}")))?;

@@ -10,6 +10,7 @@ use axum::http::{header, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
+use vicinity::api::Code;
 use vicinity::config::Config;
 
 use crate::common::{repo_file, Server};
@@ -339,6 +340,10 @@ async fn every_status_the_server_answers_is_documented() {
                         v["status"]["error"].is_string() && v["result"].is_null() && v["time"].is_number(),
                         "{v}"
                     );
+                    // The code names the status it came with.
+                    let code = Code::ALL.iter().find(|c| v["status"]["code"] == c.name());
+                    let code = code.unwrap_or_else(|| panic!("{method} {uri}: no known code: {v}"));
+                    assert_eq!(code.status().as_u16(), status, "{method} {uri}: {v}");
                 }
             }
         }
@@ -364,4 +369,17 @@ async fn the_document_offers_what_this_build_accepts() {
     let (status, v) = s.call(Method::POST, "/collections/c/points", Some(json!({"ids": [1.0]}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(v["status"]["error"].as_str().unwrap().contains("point id 1.0 is not an integer"), "{v}");
+}
+
+/// Every error code is in the README's table, with its status, and in the document's schema.
+#[tokio::test]
+async fn every_error_code_is_documented() {
+    let readme = std::fs::read_to_string(repo_file("README.md")).expect("README.md");
+    let doc = document(&Server::new()).await;
+    let listed = &doc["components"]["schemas"]["ErrorStatus"]["properties"]["code"]["enum"];
+    for code in Code::ALL {
+        let row = format!("| `{}` | {} |", code.name(), code.status().as_u16());
+        assert!(readme.contains(&row), "README's error table has no row {row}");
+        assert!(listed.as_array().unwrap().contains(&json!(code.name())), "{listed}");
+    }
 }

@@ -76,6 +76,15 @@ pub struct ErrorStatus {
     /// What was wrong, naming the offending field or value (a 5xx says only "internal error";
     /// the details are in the server log).
     pub error: String,
+    /// What went wrong, as a stable name (README, "Errors").
+    #[schema(schema_with = error_codes)]
+    pub code: String,
+}
+
+fn error_codes() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(super::super::Code::ALL.map(|c| c.name())))
 }
 
 // ---- request shapes the handlers parse by hand --------------------------------------------------
