@@ -25,6 +25,7 @@ mod huge;
 pub mod io;
 mod matmul;
 pub mod persist;
+pub mod plan;
 mod quant;
 mod rotation;
 pub mod source;

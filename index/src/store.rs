@@ -139,13 +139,10 @@ impl VectorStore {
         }
     }
 
-    /// The planner: whether a filtered search should scan the allowed points exactly rather
-    /// than walk a graph — when at most `threshold` or at most 5% of the live points pass.
+    /// Whether a filtered search should scan the allowed points exactly rather than walk a
+    /// graph ([`crate::plan::prefers_scan`] on the estimated matches).
     pub fn prefers_scan(&self, filter: Option<&Filter>, threshold: usize) -> bool {
-        filter.is_some_and(|f| {
-            let matches = self.estimate_matches(f);
-            matches <= threshold || matches.saturating_mul(20) <= self.live()
-        })
+        filter.is_some_and(|f| crate::plan::prefers_scan(self.estimate_matches(f), self.live(), threshold))
     }
 
     /// Exact top-k of the admitted points.

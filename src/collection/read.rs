@@ -366,9 +366,9 @@ impl Collection {
             return Ok(index.search(query, k, &s.params, Some(&vicinity_index::Filter::predicate(&test)))?);
         };
         let candidates = points.payload_index.candidates(filter);
-        let scan_limit = (self.config.read().hnsw_params().full_scan_threshold).max(points.meta.len() / 20);
+        let threshold = self.config.read().hnsw_params().full_scan_threshold;
         match candidates {
-            Some(c) if c.len() <= scan_limit => {
+            Some(c) if vicinity_index::plan::prefers_scan(c.len(), points.meta.len(), threshold) => {
                 let allowed: HashSet<u64> = c.into_iter().filter(|id| admit(*id)).collect();
                 Ok(index.search(query, k, &s.params, Some(&vicinity_index::Filter::Ids(&allowed)))?)
             }

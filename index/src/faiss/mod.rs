@@ -34,8 +34,8 @@ use crate::types::{check_oversampling, Filter, PointId, ScoredPoint, SearchParam
 
 pub use ffi::set_threads;
 
-/// A filtered search scores the allowed points exactly (from the source) when at most this many
-/// or at most 5% of the points are allowed.
+/// A filtered search scores the allowed points exactly (from the source) when
+/// [`crate::plan::prefers_scan`] says so, with this threshold.
 const EXACT_FILTER_MAX: usize = 2_000;
 
 /// What to build and how to search it.
@@ -438,7 +438,7 @@ impl Faiss {
         let allowed = filter.map(|f| Self::allowed(s, f));
         let small = allowed
             .as_ref()
-            .is_some_and(|a| a.len() <= EXACT_FILTER_MAX || a.len().saturating_mul(20) <= s.live.len());
+            .is_some_and(|a| crate::plan::prefers_scan(a.len(), s.live.len(), EXACT_FILTER_MAX));
         let exact = !s.index.is_trained() || (params.exact || small) && source.is_some();
         let found = if exact {
             if queries.len() > 1 {
