@@ -13,6 +13,43 @@ use super::openapi::{
 };
 use crate::collection::{Distance, ExtId, Filter, Payload, PayloadSelector, Strategy};
 
+/// `with_payload` as Qdrant takes it: `true` / `false`, a list of keys, or `{"include": [...]}`
+/// / `{"exclude": [...]}`; parsed by hand so a wrong shape or an unknown field is named.
+#[derive(Clone, Debug)]
+pub struct WithPayload(pub PayloadSelector);
+
+impl WithPayload {
+    /// The selector a request asked for, or all / none by default.
+    pub fn or(w: Option<WithPayload>, all: bool) -> PayloadSelector {
+        w.map_or(PayloadSelector::Bool(all), |w| w.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for WithPayload {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Fields {
+            include: Option<Vec<String>>,
+            exclude: Option<Vec<String>>,
+        }
+        let v = Value::deserialize(d)?;
+        let selector = match v {
+            Value::Bool(b) => Ok(PayloadSelector::Bool(b)),
+            Value::Array(_) => serde_json::from_value(v)
+                .map(PayloadSelector::Include)
+                .map_err(|e| format!("expected a list of payload keys: {e}")),
+            Value::Object(_) => serde_json::from_value::<Fields>(v)
+                .map(|f| PayloadSelector::Fields { include: f.include, exclude: f.exclude })
+                .map_err(|e| format!("{e} (expected include, exclude)")),
+            Value::Null | Value::Number(_) | Value::String(_) => Err(format!(
+                "expected true, false, a list of keys or {{\"include\"/\"exclude\": [keys]}}, got {v}"
+            )),
+        };
+        selector.map(WithPayload).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Accepted for compatibility, ignored.
 type Ignored = Option<Value>;
 
@@ -145,7 +182,7 @@ pub struct UpsertPoints {
 #[serde(deny_unknown_fields)]
 pub struct RetrievePoints {
     pub ids: Vec<ExtId>,
-    pub with_payload: Option<PayloadSelector>,
+    pub with_payload: Option<WithPayload>,
     pub with_vector: Option<WithVector>,
     #[schema(value_type = Option<Value>)]
     pub shard_key: Ignored,
@@ -209,7 +246,7 @@ pub struct ScrollRequest {
     #[schema(minimum = 1)]
     pub limit: Option<usize>,
     pub filter: Option<Filter>,
-    pub with_payload: Option<PayloadSelector>,
+    pub with_payload: Option<WithPayload>,
     pub with_vector: Option<WithVector>,
     #[schema(schema_with = unsupported, required = false)]
     pub order_by: Ignored,
@@ -368,7 +405,7 @@ pub struct QueryRequest {
     pub limit: Option<usize>,
     pub offset: Option<usize>,
     pub score_threshold: Option<f32>,
-    pub with_payload: Option<PayloadSelector>,
+    pub with_payload: Option<WithPayload>,
     pub with_vector: Option<WithVector>,
     pub params: Option<SearchParamsBody>,
     /// Named vectors are not supported: only the unnamed vector, `""`.
@@ -404,7 +441,7 @@ pub struct SearchRequest {
     pub limit: usize,
     pub offset: Option<usize>,
     pub score_threshold: Option<f32>,
-    pub with_payload: Option<PayloadSelector>,
+    pub with_payload: Option<WithPayload>,
     pub with_vector: Option<WithVector>,
     pub params: Option<SearchParamsBody>,
     #[schema(value_type = Option<Value>)]
@@ -436,7 +473,7 @@ pub struct RecommendRequest {
     pub limit: usize,
     pub offset: Option<usize>,
     pub score_threshold: Option<f32>,
-    pub with_payload: Option<PayloadSelector>,
+    pub with_payload: Option<WithPayload>,
     pub with_vector: Option<WithVector>,
     pub params: Option<SearchParamsBody>,
     /// Named vectors are not supported: only the unnamed vector, `""`.

@@ -214,7 +214,7 @@ pub async fn retrieve(
 ) -> ApiResult {
     let started = Instant::now();
     let c = st.catalog.get(&name)?;
-    let with_payload = body.with_payload.unwrap_or(PayloadSelector::Bool(true));
+    let with_payload = super::models::WithPayload::or(body.with_payload, true);
     let with_vector = WithVector::wanted(&body.with_vector);
     let records = blocking(move || Ok(c.retrieve(&body.ids, &with_payload, with_vector))).await?;
     Ok(ok(records, started))
@@ -397,7 +397,7 @@ pub async fn scroll(
         return Err(ApiError::bad("order_by is not supported; scroll returns points in id order"));
     }
     let c = st.catalog.get(&name)?;
-    let with_payload = body.with_payload.unwrap_or(PayloadSelector::Bool(true));
+    let with_payload = super::models::WithPayload::or(body.with_payload, true);
     let with_vector = WithVector::wanted(&body.with_vector);
     let deadline = read_deadline(&st);
     let (points, next) = blocking(move || {

@@ -19,7 +19,7 @@ use super::openapi::{Busy, CollectionName, ErrorResponse};
 use super::points::check_limit;
 use super::ResultCache;
 use super::{ok, ApiError, ApiResult, AppState};
-use crate::collection::{Example, ExtId, PayloadSelector, Query, Search, Strategy};
+use crate::collection::{Example, ExtId, Query, Search, Strategy};
 use crate::config::Config;
 use crate::error::Error;
 use axum::response::{IntoResponse, Response};
@@ -136,7 +136,7 @@ struct Shared {
     offset: Option<usize>,
     score_threshold: Option<f32>,
     params: Option<SearchParamsBody>,
-    with_payload: Option<PayloadSelector>,
+    with_payload: Option<super::models::WithPayload>,
     with_vector: Option<WithVector>,
 }
 
@@ -151,7 +151,7 @@ impl Shared {
             offset,
             score_threshold: self.score_threshold,
             params: params(self.params)?,
-            with_payload: self.with_payload.unwrap_or(PayloadSelector::Bool(false)),
+            with_payload: super::models::WithPayload::or(self.with_payload, false),
             with_vector: WithVector::wanted(&self.with_vector),
         })
     }

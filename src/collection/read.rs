@@ -15,49 +15,18 @@ use super::{Collection, Deadline, PointMeta, Points};
 use crate::error::{Error, Result};
 use crate::id::ExtId;
 
-/// `with_payload`: `true`/`false`, a list of keys, or `{"include": [...]}` / `{"exclude": [...]}`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(untagged, try_from = "serde_json::Value")]
+/// Which payload keys an answer carries.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum PayloadSelector {
+    /// None (the default).
     #[default]
-    #[serde(skip)]
     None,
+    /// All (`true`) or none (`false`).
     Bool(bool),
+    /// These keys.
     Include(Vec<String>),
-    Fields {
-        #[serde(default)]
-        include: Option<Vec<String>>,
-        #[serde(default)]
-        exclude: Option<Vec<String>>,
-    },
-}
-
-/// Parsed by hand so a wrong shape or an unknown field is named (an untagged enum would only
-/// say that nothing matched).
-impl TryFrom<serde_json::Value> for PayloadSelector {
-    type Error = String;
-
-    fn try_from(v: serde_json::Value) -> Result<Self, String> {
-        use serde_json::Value;
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Fields {
-            include: Option<Vec<String>>,
-            exclude: Option<Vec<String>>,
-        }
-        match v {
-            Value::Bool(b) => Ok(PayloadSelector::Bool(b)),
-            Value::Array(_) => serde_json::from_value(v)
-                .map(PayloadSelector::Include)
-                .map_err(|e| format!("expected a list of payload keys: {e}")),
-            Value::Object(_) => serde_json::from_value::<Fields>(v)
-                .map(|f| PayloadSelector::Fields { include: f.include, exclude: f.exclude })
-                .map_err(|e| format!("{e} (expected include, exclude)")),
-            Value::Null | Value::Number(_) | Value::String(_) => Err(format!(
-                "expected true, false, a list of keys or {{\"include\"/\"exclude\": [keys]}}, got {v}"
-            )),
-        }
-    }
+    /// These keys (all if `None`) but those in `exclude`.
+    Fields { include: Option<Vec<String>>, exclude: Option<Vec<String>> },
 }
 
 impl PayloadSelector {

@@ -6,8 +6,9 @@ use crate::collection::filter::MAX_CONDITIONS;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::{Ref, RefOr};
 
+use super::super::models::WithPayload;
 use crate::collection::{Distance, EmbeddingModel, FieldType, Hit, Record, Strategy};
-use crate::collection::{ExtId, Filter, IndexConfig, PayloadSelector};
+use crate::collection::{ExtId, Filter, IndexConfig};
 
 impl utoipa::PartialSchema for ExtId {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
@@ -174,8 +175,8 @@ impl utoipa::ToSchema for Filter {
     }
 }
 
-/// As [`PayloadSelector::try_from`] reads it (the object form refuses other keys).
-impl utoipa::PartialSchema for PayloadSelector {
+/// As [`WithPayload`] reads it (the object form refuses other keys).
+impl utoipa::PartialSchema for WithPayload {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{
             AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Type,
@@ -202,7 +203,7 @@ impl utoipa::PartialSchema for PayloadSelector {
     }
 }
 
-impl utoipa::ToSchema for PayloadSelector {}
+impl utoipa::ToSchema for WithPayload {}
 
 /// What [`CollectionConfig::validate`] accepts: a Faiss index takes exactly one of `factory`
 /// (non-empty ASCII; Faiss parses it) and `preset`, and the preset's own parameters are checked
