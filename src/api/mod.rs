@@ -7,7 +7,9 @@
 //! - `embed.rs`: `/embed`, text in upserts and queries (embedded with the collection's model), `/metrics`.
 //! - `jobs.rs` / `snapshots.rs`: the admin routes — jobs, import, rebuild, snapshots.
 //! - `auth.rs`: API keys (all routes / admin routes).
-//! - `service.rs`: `/`, `/healthz`, `/readyz`, `/openapi.json`.
+//! - `service.rs`: `/`, `/healthz`, `/livez`, `/readyz`, `/openapi.json`; `openapi/`: the
+//!   document and what the handlers' derives cannot say.
+//! - `error.rs`: every non-2xx answer (a stable code, its status, the envelope).
 //!
 //! Handlers run storage work on the blocking pool and searches on the search threads
 //! (`admission.rs`), never on the tokio workers.
