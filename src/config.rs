@@ -105,8 +105,7 @@ pub struct SearchConfig {
 impl SearchConfig {
     /// The search thread count `max_concurrent` asks for. Two per core by default: while one
     /// waits for its next query or is preempted by the HTTP side, the core still has a search
-    /// to run. On 2 cores under 32 clients this raised uncached QPS by ~8% over one per core
-    /// (and lowered p99).
+    /// to run.
     pub fn search_threads(&self) -> usize {
         match self.max_concurrent {
             0 => 2 * cores(),

@@ -1,7 +1,7 @@
 //! `out = X · Aᵀ`: every row of `X` dotted with every axis of `A`, the basis change of
 //! [`crate::rotation`]. A 384-d basis is 590 KB, so rotating queries one dot product at a time
-//! streams the whole matrix from L2 per query and pays a call and a horizontal sum per output
-//! (~10 µs a query, a tenth of a short walk). The AVX-512 kernel computes tiles of 4 rows × 4
+//! streams the whole matrix from L2 per query and pays a call and a horizontal sum per output.
+//! The AVX-512 kernel computes tiles of 4 rows × 4
 //! axes in registers: every load feeds four products, a batch reads the matrix once per four
 //! rows, and each output costs one horizontal sum.
 #![allow(unsafe_code)]

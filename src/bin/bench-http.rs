@@ -197,8 +197,8 @@ async fn load_base(a: &Args, addr: &str, path: &std::path::Path) -> Result<(), S
     Ok(())
 }
 
-/// The default runtime, a worker per core: a single-threaded client measured lower QPS against
-/// the same server (~7,600 against 8,200–9,200 at 32 clients on 2 cores).
+/// The default runtime, a worker per core: a single-threaded client cannot keep a multi-core
+/// server busy and would measure itself.
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let a = Args::parse();
