@@ -10,10 +10,10 @@ use serde_json::{json, Value};
 
 use super::extract::Body;
 use super::openapi::ErrorResponse;
+use super::query::{Input, Parsed};
 use super::{ok, ApiError, ApiResult, AppState};
-use crate::collection::{CollectionConfig, Example, Query, Search};
+use crate::collection::{CollectionConfig, Search};
 use crate::embedding::{Embedder, Embedding};
-use crate::error::Error;
 
 /// `POST /embed`.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -95,49 +95,29 @@ pub async fn for_collection(
     Ok(out)
 }
 
-/// Replaces every text example of the searches with its embedding.
-pub async fn resolve_search_texts(
+/// The collection's searches: every text example embedded with the collection's model.
+pub(super) async fn resolve_search_texts(
     st: &AppState,
     name: &str,
-    searches: &mut [Search],
-) -> Result<(), ApiError> {
-    let mut texts = Vec::new();
-    for s in searches.iter() {
-        for e in examples_mut_ref(&s.query) {
-            if let Example::Text { text, model } = e {
-                texts.push(TextInput { text: text.clone(), model: model.clone() });
-            }
+    searches: Vec<Parsed>,
+) -> Result<Vec<Search>, ApiError> {
+    let texts: Vec<TextInput> = searches
+        .iter()
+        .flat_map(|s| s.wanted.inputs())
+        .filter_map(|i| match i {
+            Input::Text(t) => Some(t.clone()),
+            Input::Example(_) => None,
+        })
+        .collect();
+    let embedded = match texts.is_empty() {
+        true => Vec::new(),
+        false => {
+            let config = st.catalog.get(name)?.config();
+            for_collection(st, name, &config, texts).await?
         }
-    }
-    if texts.is_empty() {
-        return Ok(());
-    }
-    let config = st.catalog.get(name)?.config();
-    let mut vectors = for_collection(st, name, &config, texts).await?.into_iter();
-    for s in searches.iter_mut() {
-        let list: Vec<&mut Example> = match &mut s.query {
-            Query::Nearest(e) => vec![e],
-            Query::Recommend { positive, negative, .. } => {
-                positive.iter_mut().chain(negative.iter_mut()).collect()
-            }
-        };
-        for e in list {
-            if matches!(e, Example::Text { .. }) {
-                let v = vectors
-                    .next()
-                    .ok_or_else(|| ApiError::from(Error::Internal("embedding count mismatch".into())))?;
-                *e = Example::Vector(v.vector);
-            }
-        }
-    }
-    Ok(())
-}
-
-fn examples_mut_ref(q: &Query) -> Vec<&Example> {
-    match q {
-        Query::Nearest(e) => vec![e],
-        Query::Recommend { positive, negative, .. } => positive.iter().chain(negative).collect(),
-    }
+    };
+    let mut vectors = embedded.into_iter().map(|e| e.vector);
+    searches.into_iter().map(|s| s.search(&mut vectors)).collect()
 }
 
 #[utoipa::path(

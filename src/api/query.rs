@@ -1,5 +1,6 @@
 //! `points/query` (+ batch) and the legacy `points/search` / `points/recommend` adapters, which
-//! all become one [`Search`].
+//! all become one [`Parsed`] search: what it asks for, with its texts still to embed, and the
+//! rest of the request, checked. Once the texts are embedded it is the collection's [`Search`].
 
 use std::time::Instant;
 
@@ -10,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use vicinity_index::SearchParams;
 
+use super::embed::TextInput;
 use super::extract::{syntax_error, typed, Body, JsonBytes, Path};
 use super::models::{
     QueryBatch, QueryRequest, QueryValue, RecommendBatch, RecommendRequest, SearchBatch, SearchParamsBody,
@@ -42,25 +44,65 @@ fn params(p: Option<SearchParamsBody>) -> Result<SearchParams, ApiError> {
     Ok(SearchParams { ef: p.hnsw_ef, exact: p.exact.unwrap_or(false), oversampling, nprobe: p.nprobe })
 }
 
-fn example(v: &Value, at: &str) -> Result<Example, ApiError> {
+/// An example as a request gives it: a text is embedded before the search runs.
+pub(super) enum Input {
+    Example(Example),
+    Text(TextInput),
+}
+
+/// What a search asks for, as the request gives it.
+pub(super) enum Wanted {
+    Nearest(Input),
+    Recommend { positive: Vec<Input>, negative: Vec<Input>, strategy: Strategy },
+}
+
+impl Wanted {
+    pub(super) fn inputs(&self) -> Vec<&Input> {
+        match self {
+            Wanted::Nearest(e) => vec![e],
+            Wanted::Recommend { positive, negative, .. } => positive.iter().chain(negative).collect(),
+        }
+    }
+
+    /// The collection's query, each text example replaced by the next of `embedded`.
+    pub(super) fn resolve(self, embedded: &mut impl Iterator<Item = Vec<f32>>) -> Result<Query, ApiError> {
+        let mut example = |input: Input| match input {
+            Input::Example(e) => Ok(e),
+            Input::Text(_) => embedded
+                .next()
+                .map(Example::Vector)
+                .ok_or_else(|| ApiError::from(Error::Internal("embedding count mismatch".into()))),
+        };
+        Ok(match self {
+            Wanted::Nearest(e) => Query::Nearest(example(e)?),
+            Wanted::Recommend { positive, negative, strategy } => Query::Recommend {
+                positive: positive.into_iter().map(&mut example).collect::<Result<_, _>>()?,
+                negative: negative.into_iter().map(&mut example).collect::<Result<_, _>>()?,
+                strategy,
+            },
+        })
+    }
+}
+
+fn example(v: &Value, at: &str) -> Result<Input, ApiError> {
     if let Some(doc) = super::embed::document(v, at)? {
-        return Ok(Example::Text { text: doc.text, model: doc.model });
+        return Ok(Input::Text(doc));
     }
     match v {
         // Deserialised from the borrowed value: a 384-d vector is not copied as JSON first.
         Value::Array(_) => Vec::<f32>::deserialize(v)
-            .map(Example::Vector)
+            .map(|v| Input::Example(Example::Vector(v)))
             .map_err(|_| ApiError::bad(format!("{at}: a vector must be a list of numbers"))),
-        Value::Number(_) | Value::String(_) => {
-            ExtId::deserialize(v).map(Example::Id).map_err(|e| ApiError::bad(format!("{at}: {e}")))
-        }
+        Value::Number(_) | Value::String(_) => ExtId::deserialize(v)
+            .map(|id| Input::Example(Example::Id(id)))
+            .map_err(|e| ApiError::bad(format!("{at}: {e}"))),
         Value::Null | Value::Bool(_) | Value::Object(_) => Err(ApiError::bad(format!(
             "{at}: expected a vector (list of numbers), a point id or {{\"text\": …}}"
         ))),
     }
 }
 
-fn examples(v: Option<&Value>, at: &str) -> Result<Vec<Example>, ApiError> {
+fn examples(v: Option<&Value>, at: &str) -> Result<Vec<Input>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => {
@@ -81,9 +123,9 @@ fn strategy(v: Option<&Value>) -> Result<Strategy, ApiError> {
     }
 }
 
-fn parse_query(v: &Value) -> Result<Query, ApiError> {
+fn parse_query(v: &Value) -> Result<Wanted, ApiError> {
     if let Some(doc) = super::embed::document(v, "query")? {
-        return Ok(Query::Nearest(Example::Text { text: doc.text, model: doc.model }));
+        return Ok(Wanted::Nearest(Input::Text(doc)));
     }
     match v {
         Value::Object(o) => {
@@ -92,7 +134,7 @@ fn parse_query(v: &Value) -> Result<Query, ApiError> {
                 _ => return Err(ApiError::bad("query: expected one of nearest, recommend")),
             };
             match kind.as_str() {
-                "nearest" => Ok(Query::Nearest(example(inner, "query.nearest")?)),
+                "nearest" => Ok(Wanted::Nearest(example(inner, "query.nearest")?)),
                 "recommend" => {
                     let Value::Object(r) = inner else {
                         return Err(ApiError::bad(
@@ -106,7 +148,7 @@ fn parse_query(v: &Value) -> Result<Query, ApiError> {
                     }
                     let positive = examples(r.get("positive"), "query.recommend.positive")?;
                     let negative = examples(r.get("negative"), "query.recommend.negative")?;
-                    Ok(Query::Recommend { positive, negative, strategy: strategy(r.get("strategy"))? })
+                    Ok(Wanted::Recommend { positive, negative, strategy: strategy(r.get("strategy"))? })
                 }
                 other => Err(ApiError::bad(format!(
                     "query: `{other}` queries are not supported (use nearest or recommend)"
@@ -117,7 +159,7 @@ fn parse_query(v: &Value) -> Result<Query, ApiError> {
             Err(ApiError::bad("query: multi-vectors are not supported"))
         }
         Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Array(_) => {
-            Ok(Query::Nearest(example(v, "query")?))
+            Ok(Wanted::Nearest(example(v, "query")?))
         }
     }
 }
@@ -141,11 +183,12 @@ struct Shared {
 }
 
 impl Shared {
-    fn into_search(self, query: Query, config: &Config) -> Result<Search, ApiError> {
+    /// Checks the request's limits and parameters.
+    fn parsed(self, wanted: Wanted, config: &Config) -> Result<Parsed, ApiError> {
         let offset = self.offset.unwrap_or(0);
         check_limit(self.limit, offset, config.search.max_limit)?;
-        Ok(Search {
-            query,
+        Ok(Parsed {
+            wanted,
             filter: self.filter,
             limit: self.limit,
             offset,
@@ -157,7 +200,35 @@ impl Shared {
     }
 }
 
-fn from_query_request(r: QueryRequest, config: &Config) -> Result<Search, ApiError> {
+/// A search as parsed and checked, its texts not yet embedded.
+pub(super) struct Parsed {
+    pub wanted: Wanted,
+    filter: Option<crate::collection::Filter>,
+    limit: usize,
+    offset: usize,
+    score_threshold: Option<f32>,
+    params: SearchParams,
+    with_payload: crate::collection::PayloadSelector,
+    with_vector: bool,
+}
+
+impl Parsed {
+    /// The collection's search, each text example replaced by the next of `embedded`.
+    pub(super) fn search(self, embedded: &mut impl Iterator<Item = Vec<f32>>) -> Result<Search, ApiError> {
+        Ok(Search {
+            query: self.wanted.resolve(embedded)?,
+            filter: self.filter,
+            limit: self.limit,
+            offset: self.offset,
+            score_threshold: self.score_threshold,
+            params: self.params,
+            with_payload: self.with_payload,
+            with_vector: self.with_vector,
+        })
+    }
+}
+
+fn from_query_request(r: QueryRequest, config: &Config) -> Result<Parsed, ApiError> {
     unnamed(&r.using)?;
     if r.prefetch.as_ref().is_some_and(|p| !p.is_null()) {
         return Err(ApiError::bad("prefetch is not supported"));
@@ -166,7 +237,7 @@ fn from_query_request(r: QueryRequest, config: &Config) -> Result<Search, ApiErr
         return Err(ApiError::bad("lookup_from is not supported"));
     }
     let query = match r.query {
-        Some(QueryValue::Vector(v)) => Query::Nearest(Example::Vector(v)),
+        Some(QueryValue::Vector(v)) => Wanted::Nearest(Input::Example(Example::Vector(v))),
         Some(QueryValue::Other(v)) => parse_query(&v)?,
         None => return Err(ApiError::bad("query is required")),
     };
@@ -179,10 +250,10 @@ fn from_query_request(r: QueryRequest, config: &Config) -> Result<Search, ApiErr
         with_payload: r.with_payload,
         with_vector: r.with_vector,
     };
-    shared.into_search(query, config)
+    shared.parsed(query, config)
 }
 
-fn from_search_request(r: SearchRequest, config: &Config) -> Result<Search, ApiError> {
+fn from_search_request(r: SearchRequest, config: &Config) -> Result<Parsed, ApiError> {
     // A plain list, or Qdrant's named form `{"name": "", "vector": [...]}` for the unnamed vector.
     let vector = match &r.vector {
         Value::Object(o) => {
@@ -215,14 +286,14 @@ fn from_search_request(r: SearchRequest, config: &Config) -> Result<Search, ApiE
         with_payload: r.with_payload,
         with_vector: r.with_vector,
     };
-    shared.into_search(Query::Nearest(Example::Vector(vector)), config)
+    shared.parsed(Wanted::Nearest(Input::Example(Example::Vector(vector))), config)
 }
 
-fn from_recommend_request(r: RecommendRequest, config: &Config) -> Result<Search, ApiError> {
+fn from_recommend_request(r: RecommendRequest, config: &Config) -> Result<Parsed, ApiError> {
     unnamed(&r.using)?;
     let positive = examples(Some(&Value::Array(r.positive)), "positive")?;
     let negative = examples(Some(&Value::Array(r.negative)), "negative")?;
-    let query = Query::Recommend { positive, negative, strategy: r.strategy.unwrap_or_default() };
+    let query = Wanted::Recommend { positive, negative, strategy: r.strategy.unwrap_or_default() };
     let shared = Shared {
         filter: r.filter,
         limit: r.limit,
@@ -232,14 +303,14 @@ fn from_recommend_request(r: RecommendRequest, config: &Config) -> Result<Search
         with_payload: r.with_payload,
         with_vector: r.with_vector,
     };
-    shared.into_search(query, config)
+    shared.parsed(query, config)
 }
 
 /// Runs searches on the blocking pool (spread over rayon when there are several).
 async fn run(
     st: &AppState,
     name: &str,
-    searches: Vec<Search>,
+    searches: Vec<Parsed>,
 ) -> Result<Vec<Vec<crate::collection::Hit>>, ApiError> {
     if searches.len() > st.config.search.max_batch {
         return Err(ApiError::bad(format!(
@@ -256,8 +327,7 @@ async fn run(
             st.config.search.max_batch_results
         )));
     }
-    let mut searches = searches;
-    super::embed::resolve_search_texts(st, name, &mut searches).await?;
+    let searches = super::embed::resolve_search_texts(st, name, searches).await?;
     let c = st.catalog.get(name)?;
     st.admission
         .run(move |deadline| {
@@ -419,7 +489,7 @@ fn envelope(result: &str, started: Instant) -> Response {
 }
 
 /// The legacy routes answer bare lists: `[hit]` for one search, `[[hit]]` for a batch.
-async fn legacy(st: &AppState, name: &str, searches: Vec<Search>, single: bool) -> ApiResult {
+async fn legacy(st: &AppState, name: &str, searches: Vec<Parsed>, single: bool) -> ApiResult {
     let started = Instant::now();
     let mut hits = run(st, name, searches).await?;
     if single {

@@ -76,11 +76,6 @@ pub struct Hit {
 pub enum Example {
     Id(ExtId),
     Vector(Vec<f32>),
-    /// A text, embedded by the API layer before the search runs.
-    Text {
-        text: String,
-        model: Option<String>,
-    },
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -228,7 +223,6 @@ impl Collection {
         let resolve = |e: &Example| -> Result<(Vec<f32>, Option<u64>)> {
             match e {
                 Example::Vector(v) => Ok((super::prepare_vector(metric, v, dim)?, None)),
-                Example::Text { .. } => Err(Error::bad("a text example reached the search unembedded")),
                 Example::Id(ext) => {
                     let id =
                         *points.by_ext.get(ext).ok_or_else(|| Error::not_found(format!("point {ext}")))?;
