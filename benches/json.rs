@@ -6,7 +6,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
-use vicinity::api::models::{QueryRequest, QueryValue};
+use vicinity::api::models::{QueryRequest, QueryValue, ScoredPoint};
 use vicinity::collection::{ExtId, Hit};
 use vicinity::index::{Backend, HnswParams, SearchParams, VectorIndex};
 
@@ -30,7 +30,7 @@ fn parse(body: &[u8]) -> Vec<f32> {
 
 #[derive(serde::Serialize)]
 struct Points<'a> {
-    points: &'a [Hit],
+    points: Vec<ScoredPoint<'a>>,
 }
 
 fn json_vs_search(c: &mut Criterion) {
@@ -61,7 +61,7 @@ fn json_vs_search(c: &mut Criterion) {
     });
     group.bench_function("encode_10_hits", |b| {
         b.iter(|| {
-            let result = serde_json::to_string(&Points { points: &hits }).expect("json");
+            let result = serde_json::to_string(&Points { points: ScoredPoint::all(&hits) }).expect("json");
             format!(r#"{{"result":{result},"status":"ok","time":{}}}"#, 0.001).len()
         })
     });

@@ -501,6 +501,53 @@ pub struct CreateFieldIndex {
     pub field_schema: Value,
 }
 
+/// A stored point as retrieve and scroll answer it; `payload` and `vector` are `null` unless
+/// asked for.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Record<'a> {
+    pub id: ExtId,
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<&'a Payload>,
+    #[schema(value_type = Option<Vec<f32>>)]
+    pub vector: Option<&'a [f32]>,
+}
+
+impl<'a> Record<'a> {
+    pub fn of(r: &'a crate::collection::Record) -> Self {
+        Record { id: r.id, payload: r.payload.as_ref(), vector: r.vector.as_deref() }
+    }
+
+    pub fn all(records: &'a [crate::collection::Record]) -> Vec<Self> {
+        records.iter().map(Record::of).collect()
+    }
+}
+
+/// A search result (Qdrant's `ScoredPoint`); `payload` and `vector` are `null` unless asked for.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ScoredPoint<'a> {
+    pub id: ExtId,
+    pub version: u64,
+    pub score: f32,
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<&'a Payload>,
+    #[schema(value_type = Option<Vec<f32>>)]
+    pub vector: Option<&'a [f32]>,
+}
+
+impl<'a> ScoredPoint<'a> {
+    pub fn all(hits: &'a [crate::collection::Hit]) -> Vec<Self> {
+        hits.iter()
+            .map(|h| ScoredPoint {
+                id: h.id,
+                version: h.version,
+                score: h.score,
+                payload: h.payload.as_ref(),
+                vector: h.vector.as_deref(),
+            })
+            .collect()
+    }
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct UpdateResult {
     pub operation_id: u64,

@@ -8,8 +8,8 @@ use serde_json::json;
 use super::embed::TextInput;
 use super::extract::{Body, Params, Path, WaitParam};
 use super::models::{
-    CountRequest, DeletePayload, PointsSelector, RetrievePoints, ScrollRequest, SetPayload, UpdateResult,
-    UpsertPoints, WithVector,
+    CountRequest, DeletePayload, PointsSelector, Record, RetrievePoints, ScrollRequest, SetPayload,
+    UpdateResult, UpsertPoints, WithVector,
 };
 use super::openapi::{CollectionName, ErrorResponse, OverwritePayload};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
@@ -217,7 +217,7 @@ pub async fn retrieve(
     let with_payload = super::models::WithPayload::or(body.with_payload, true);
     let with_vector = WithVector::wanted(&body.with_vector);
     let records = blocking(move || Ok(c.retrieve(&body.ids, &with_payload, with_vector))).await?;
-    Ok(ok(records, started))
+    Ok(ok(Record::all(&records), started))
 }
 
 /// A point id from a path: numbers go through the JSON parser so the message matches a body's
@@ -248,7 +248,7 @@ pub async fn get_one(State(st): State<AppState>, Path((name, id)): Path<(String,
     let c = st.catalog.get(&name)?;
     let mut found = c.retrieve(&[ext], &PayloadSelector::Bool(true), true);
     match found.pop() {
-        Some(record) => Ok(ok(record, started)),
+        Some(record) => Ok(ok(Record::of(&record), started)),
         None => Err(crate::error::Error::not_found(format!("point {ext}")).into()),
     }
 }
@@ -404,7 +404,7 @@ pub async fn scroll(
         c.scroll(body.offset, limit, body.filter.as_ref(), &with_payload, with_vector, deadline)
     })
     .await?;
-    Ok(ok(json!({"points": points, "next_page_offset": next}), started))
+    Ok(ok(json!({"points": Record::all(&points), "next_page_offset": next}), started))
 }
 
 #[utoipa::path(

@@ -14,8 +14,8 @@ use vicinity_index::SearchParams;
 use super::embed::TextInput;
 use super::extract::{syntax_error, typed, Body, JsonBytes, Path};
 use super::models::{
-    QueryBatch, QueryRequest, QueryValue, RecommendBatch, RecommendRequest, SearchBatch, SearchParamsBody,
-    SearchRequest, WithVector,
+    QueryBatch, QueryRequest, QueryValue, RecommendBatch, RecommendRequest, ScoredPoint, SearchBatch,
+    SearchParamsBody, SearchRequest, WithVector,
 };
 use super::openapi::{Busy, CollectionName, ErrorResponse};
 use super::points::check_limit;
@@ -358,7 +358,7 @@ pub async fn query(
     cached(&st, &name, body, |st, name, req: QueryRequest| async move {
         let search = from_query_request(req, &st.config)?;
         let mut hits = run(&st, &name, vec![search]).await?;
-        encode(&Points { points: hits.pop().unwrap_or_default() })
+        encode(&Points { points: ScoredPoint::all(&hits.pop().unwrap_or_default()) })
     })
     .await
 }
@@ -383,15 +383,15 @@ pub async fn query_batch(
         let searches =
             req.searches.into_iter().map(|r| from_query_request(r, &st.config)).collect::<Result<_, _>>()?;
         let hits = run(&st, &name, searches).await?;
-        encode(&hits.into_iter().map(|points| Points { points }).collect::<Vec<_>>())
+        encode(&hits.iter().map(|h| Points { points: ScoredPoint::all(h) }).collect::<Vec<_>>())
     })
     .await
 }
 
 /// One query's answer, `{"points": [hit]}`, serialised straight to text (no JSON tree).
 #[derive(serde::Serialize)]
-struct Points {
-    points: Vec<crate::collection::Hit>,
+struct Points<'a> {
+    points: Vec<ScoredPoint<'a>>,
 }
 
 fn encode(answer: &impl serde::Serialize) -> Result<String, ApiError> {
@@ -493,9 +493,9 @@ async fn legacy(st: &AppState, name: &str, searches: Vec<Parsed>, single: bool) 
     let started = Instant::now();
     let mut hits = run(st, name, searches).await?;
     if single {
-        return Ok(ok(hits.pop().unwrap_or_default(), started));
+        return Ok(ok(ScoredPoint::all(&hits.pop().unwrap_or_default()), started));
     }
-    Ok(ok(hits, started))
+    Ok(ok(hits.iter().map(|h| ScoredPoint::all(h)).collect::<Vec<_>>(), started))
 }
 
 #[utoipa::path(

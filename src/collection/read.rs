@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use vicinity_index::{Metric, ScoredPoint, SearchParams, VectorIndex};
 
 use super::filter::{Filter, Payload};
@@ -54,8 +54,8 @@ impl PayloadSelector {
     }
 }
 
-/// A stored point as `retrieve` and `scroll` answer it.
-#[derive(Clone, Debug, Serialize)]
+/// A stored point as `retrieve` and `scroll` find it.
+#[derive(Clone, Debug)]
 pub struct Record {
     pub id: ExtId,
     pub payload: Option<Payload>,
@@ -63,7 +63,7 @@ pub struct Record {
 }
 
 /// A search result.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct Hit {
     pub id: ExtId,
     pub version: u64,

@@ -65,7 +65,7 @@ use super::{collections, embed, jobs, metrics, models, points, query, service, s
         snapshots::recover,
         snapshots::upload,
     ),
-    components(schemas(models::UpdateResult, crate::collection::Record, crate::collection::Hit)),
+    components(schemas(models::UpdateResult, models::Record, models::ScoredPoint)),
     modifiers(&RequestRules, &OptionalRebuildBody, &CommonResponses)
 )]
 pub struct ApiDoc;

@@ -3,11 +3,11 @@
 //! an id, `with_payload`, the index kind), so the document says what the parser accepts.
 
 use crate::collection::filter::MAX_CONDITIONS;
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
-use utoipa::openapi::{Ref, RefOr};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
 
 use super::super::models::WithPayload;
-use crate::collection::{Distance, EmbeddingModel, FieldType, Hit, Record, Strategy};
+use crate::collection::{Distance, EmbeddingModel, FieldType, Strategy};
 use crate::collection::{ExtId, Filter, IndexConfig};
 
 impl utoipa::PartialSchema for ExtId {
@@ -335,33 +335,4 @@ schema!(
             "The collection's text-embedding model: texts in upserts and queries are embedded with it"
         ))
         .into()
-);
-
-/// A point as an answer carries it: `id`, then the fields of `extra`, then `payload` and
-/// `vector` (each `null` unless asked for).
-fn point(extra: &[(&str, Type)], description: &str) -> RefOr<Schema> {
-    let nullable = |t: Type| {
-        ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([t, Type::Null]))
-    };
-    let mut o = ObjectBuilder::new().property("id", Ref::from_schema_name("ExtId")).required("id");
-    for (name, t) in extra {
-        o = o.property(*name, ObjectBuilder::new().schema_type(t.clone())).required(*name);
-    }
-    o.property("payload", nullable(Type::Object))
-        .required("payload")
-        .property(
-            "vector",
-            ArrayBuilder::new()
-                .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::Array, Type::Null]))
-                .items(ObjectBuilder::new().schema_type(Type::Number)),
-        )
-        .required("vector")
-        .description(Some(description))
-        .into()
-}
-
-schema!(Record, point(&[], "A stored point, as retrieve and scroll answer it"));
-schema!(
-    Hit,
-    point(&[("version", Type::Integer), ("score", Type::Number)], "A search result (Qdrant's ScoredPoint)")
 );
