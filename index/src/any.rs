@@ -148,6 +148,9 @@ impl VectorIndex for AnyIndex {
     fn vector(&self, id: PointId) -> Option<Vec<f32>> {
         self.inner().vector(id)
     }
+    fn vectors(&self, ids: &[PointId]) -> Vec<Option<Vec<f32>>> {
+        self.inner().vectors(ids)
+    }
     fn upsert(&self, ids: &[PointId], vectors: &[f32]) -> Result<()> {
         self.inner().upsert(ids, vectors)
     }

@@ -52,8 +52,11 @@ impl VectorIndex for Flat {
         self.store.read().offset_of(id).is_some()
     }
     fn vector(&self, id: PointId) -> Option<Vec<f32>> {
+        self.vectors(&[id]).pop().flatten()
+    }
+    fn vectors(&self, ids: &[PointId]) -> Vec<Option<Vec<f32>>> {
         let store = self.store.read();
-        store.offset_of(id).map(|o| store.vector(o).to_vec())
+        ids.iter().map(|id| store.offset_of(*id).map(|o| store.vector(o).to_vec())).collect()
     }
 
     fn upsert(&self, ids: &[PointId], vectors: &[f32]) -> Result<()> {

@@ -30,6 +30,10 @@ pub trait VectorIndex: Send + Sync {
     fn contains(&self, id: PointId) -> bool;
     /// The stored (prepared: normalised under cosine) vector of a live point.
     fn vector(&self, id: PointId) -> Option<Vec<f32>>;
+    /// [`VectorIndex::vector`] of several points; backends with a lock take it once.
+    fn vectors(&self, ids: &[PointId]) -> Vec<Option<Vec<f32>>> {
+        ids.iter().map(|id| self.vector(*id)).collect()
+    }
 
     /// Inserts or replaces points.
     fn upsert(&self, ids: &[PointId], vectors: &[f32]) -> Result<()>;

@@ -283,19 +283,29 @@ impl Collection {
             | (Some(t), Metric::L2, Query::Recommend { strategy: Strategy::AverageVector, .. }) => score <= t,
             (Some(t), _, _) => score >= t,
         };
-        Ok(scored
+        let page: Vec<ScoredPoint> = scored
             .into_iter()
             .filter(|p| !exclude.contains(&p.id) && threshold_ok(p.score))
             .skip(s.offset)
             .take(s.limit)
+            .collect();
+        // The page's vectors in one read of the index.
+        let mut vectors = match s.with_vector {
+            true => self.index.load().vectors(&page.iter().map(|p| p.id).collect::<Vec<_>>()),
+            false => Vec::new(),
+        }
+        .into_iter();
+        Ok(page
+            .into_iter()
             .filter_map(|p| {
+                let vector = vectors.next().flatten();
                 let m = points.meta.get(&p.id)?;
                 Some(Hit {
                     id: m.ext,
                     version: m.version,
                     score: p.score,
                     payload: s.with_payload.pick(&m.payload),
-                    vector: if s.with_vector { self.vector_of(p.id) } else { None },
+                    vector,
                 })
             })
             .collect())

@@ -338,9 +338,16 @@ impl VectorIndex for Hnsw {
         self.graph.read().store.offset_of(id).is_some()
     }
     fn vector(&self, id: PointId) -> Option<Vec<f32>> {
+        self.vectors(&[id]).pop().flatten()
+    }
+
+    fn vectors(&self, ids: &[PointId]) -> Vec<Option<Vec<f32>>> {
         let graph = self.graph.read();
-        let stored = graph.store.vector(graph.store.offset_of(id)?);
-        Some(graph.rotation.as_ref().map_or_else(|| stored.to_vec(), |r| r.invert(stored)))
+        let read = |id: &PointId| {
+            let stored = graph.store.vector(graph.store.offset_of(*id)?);
+            Some(graph.rotation.as_ref().map_or_else(|| stored.to_vec(), |r| r.invert(stored)))
+        };
+        ids.iter().map(read).collect()
     }
 
     fn upsert(&self, ids: &[PointId], vectors: &[f32]) -> Result<()> {

@@ -80,6 +80,20 @@ fn bad_input_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn vectors_of_several_points_are_each_points_vector() {
+    let data = clustered(300, DIM, 4, seed());
+    each(|name, backend, params| {
+        let index = build(backend, params, Metric::Cosine, DIM, &data);
+        index.delete(&[5]);
+        let ids: Vec<PointId> = vec![7, 5, 299, 1_000_000, 0, 7];
+        let one_by_one: Vec<Option<Vec<f32>>> = ids.iter().map(|id| index.vector(*id)).collect();
+        assert_eq!(index.vectors(&ids), one_by_one, "{name}");
+        assert!(one_by_one[1].is_none() && one_by_one[3].is_none(), "{name}: deleted / never there");
+        assert!(one_by_one[0].is_some() && one_by_one[0] == one_by_one[5], "{name}");
+    });
+}
+
+#[test]
 fn upsert_replaces_and_delete_hides() {
     let data = clustered(300, DIM, 4, seed());
     each(|name, backend, params| {
