@@ -89,7 +89,8 @@ fn vectors_of_several_points_are_each_points_vector() {
         let one_by_one: Vec<Option<Vec<f32>>> = ids.iter().map(|id| index.vector(*id)).collect();
         assert_eq!(index.vectors(&ids), one_by_one, "{name}");
         assert!(one_by_one[1].is_none() && one_by_one[3].is_none(), "{name}: deleted / never there");
-        assert!(one_by_one[0].is_some() && one_by_one[0] == one_by_one[5], "{name}");
+        // (A Faiss index without a vector source keeps only codes: its vectors may be unknown.)
+        assert_eq!(one_by_one[0], one_by_one[5], "{name}");
     });
 }
 
