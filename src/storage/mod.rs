@@ -214,7 +214,7 @@ impl Storage {
         let prefix = keys::prefix(cid).to_vec();
         let mode = IteratorMode::From(from.as_deref().unwrap_or(&prefix), Direction::Forward);
         let entries = self.db.iterator_cf(self.cf(CF_IDS), mode);
-        within_owned(prefix, entries).map(|item| codec::decode_u64("id map entry", &item?.1))
+        within(prefix, entries).map(|item| codec::decode_u64("id map entry", &item?.1))
     }
 
     /// Every stored vector of a collection: internal id and vector, in internal id order.
@@ -262,7 +262,7 @@ impl Storage {
     fn scan_owned(&self, cf: &str, cid: u32) -> impl Iterator<Item = Result<Entry>> + '_ {
         let prefix = keys::prefix(cid).to_vec();
         let entries = self.db.iterator_cf(self.cf(cf), IteratorMode::From(&prefix, Direction::Forward));
-        within_owned(prefix, entries)
+        within(prefix, entries)
     }
 }
 
@@ -278,24 +278,14 @@ fn counters(get: impl Fn(&[u8]) -> Result<Option<Vec<u8>>>, cid: u32) -> Result<
     })
 }
 
-/// The entries of a forward iterator while their keys start with `prefix`.
+/// The entries of a forward iterator while their keys start with `prefix` (borrowed or owned).
 fn within<'a>(
-    prefix: &'a [u8],
+    prefix: impl AsRef<[u8]> + 'a,
     entries: impl Iterator<Item = std::result::Result<Entry, rocksdb::Error>> + 'a,
 ) -> impl Iterator<Item = Result<Entry>> + 'a {
     entries
         .map(|item| item.map_err(db_error))
-        .take_while(move |item| item.as_ref().map_or(true, |(k, _)| k.starts_with(prefix)))
-}
-
-/// [`within`], owning the prefix.
-fn within_owned<'a>(
-    prefix: Vec<u8>,
-    entries: impl Iterator<Item = std::result::Result<Entry, rocksdb::Error>> + 'a,
-) -> impl Iterator<Item = Result<Entry>> + 'a {
-    entries
-        .map(|item| item.map_err(db_error))
-        .take_while(move |item| item.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+        .take_while(move |item| item.as_ref().map_or(true, |(k, _)| k.starts_with(prefix.as_ref())))
 }
 
 /// The database as it was when the view was taken; later writes are not seen.
@@ -319,7 +309,7 @@ impl View<'_> {
         let prefix = keys::prefix(cid).to_vec();
         let cf = self.storage.cf(family.cf());
         let entries = self.snap.iterator_cf(cf, IteratorMode::From(&prefix, Direction::Forward));
-        within_owned(prefix, entries).map(|item| {
+        within(prefix, entries).map(|item| {
             let (key, value) = item?;
             Ok((key[4..].into(), value))
         })
