@@ -1,12 +1,12 @@
 //! Is JSON the bottleneck of a query? The per-request JSON work of `points/query` next to the
 //! search it wraps, in one run: parsing a 384-d query body (typed straight from the bytes, as the
-//! route does when the result cache is not used), encoding a 10-hit answer with small payloads
-//! (straight to text, as the route does), and one HNSW search (ef=64) over 20k × 384 clustered
-//! vectors.
+//! route does), writing the parsed request's canonical text (the result cache's key), encoding a
+//! 10-hit answer with small payloads (straight to text, as the route does), and one HNSW search
+//! (ef=64) over 20k × 384 clustered vectors.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
-use vicinity::api::models::{QueryRequest, QueryValue, ScoredPoint};
+use vicinity::api::models::{Hits, QueryRequest, QueryValue};
 use vicinity::collection::{ExtId, Hit};
 use vicinity::index::{Backend, HnswParams, SearchParams, VectorIndex};
 
@@ -30,7 +30,7 @@ fn parse(body: &[u8]) -> Vec<f32> {
 
 #[derive(serde::Serialize)]
 struct Points<'a> {
-    points: Vec<ScoredPoint<'a>>,
+    points: Hits<'a>,
 }
 
 fn json_vs_search(c: &mut Criterion) {
@@ -59,9 +59,18 @@ fn json_vs_search(c: &mut Criterion) {
             parse(&bodies[i]).len()
         })
     });
+    group.bench_function("cache_key_384d_body", |b| {
+        let requests: Vec<QueryRequest> =
+            bodies.iter().map(|body| serde_json::from_slice(body).expect("json")).collect();
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % requests.len();
+            serde_json::to_string(&requests[i]).expect("json").len()
+        })
+    });
     group.bench_function("encode_10_hits", |b| {
         b.iter(|| {
-            let result = serde_json::to_string(&Points { points: ScoredPoint::all(&hits) }).expect("json");
+            let result = serde_json::to_string(&Points { points: Hits(&hits) }).expect("json");
             format!(r#"{{"result":{result},"status":"ok","time":{}}}"#, 0.001).len()
         })
     });

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::distance::Metric;
+use crate::distance::{Metric, Prepared};
 use crate::error::{IndexError, Result};
 #[cfg(feature = "faiss")]
 use crate::faiss::{Faiss, FaissParams};
@@ -157,14 +157,14 @@ impl VectorIndex for AnyIndex {
     fn delete(&self, ids: &[PointId]) -> usize {
         self.inner().delete(ids)
     }
-    fn search_batch(
+    fn search_prepared(
         &self,
-        queries: &[&[f32]],
+        queries: &[Prepared],
         k: usize,
         params: &SearchParams,
         filter: Option<&Filter>,
     ) -> Result<Vec<Vec<ScoredPoint>>> {
-        self.inner().search_batch(queries, k, params, filter)
+        self.inner().search_prepared(queries, k, params, filter)
     }
     fn memory_bytes(&self) -> usize {
         self.inner().memory_bytes()

@@ -58,16 +58,20 @@ impl Metric {
     /// Checks a vector from outside (dimension, finiteness) and returns it in the form the
     /// engine stores and searches with: normalised for `Cosine`, unchanged otherwise.
     pub fn prepare(self, vector: &[f32], dim: usize) -> Result<Vec<f32>> {
-        validate(vector, dim)?;
-        let mut v = vector.to_vec();
+        self.query(vector.to_vec(), dim).map(Prepared::into_vector)
+    }
+
+    /// [`Metric::prepare`] in place, as a query every backend searches with as it is.
+    pub fn query(self, mut vector: Vec<f32>, dim: usize) -> Result<Prepared> {
+        validate(&vector, dim)?;
         if self == Metric::Cosine {
-            let norm = dot_f32(&v, &v).sqrt();
+            let norm = dot_f32(&vector, &vector).sqrt();
             if norm == 0.0 || !norm.is_finite() {
                 return Err(IndexError::ZeroVector);
             }
-            v.iter_mut().for_each(|x| *x /= norm);
+            vector.iter_mut().for_each(|x| *x /= norm);
         }
-        Ok(v)
+        Ok(Prepared { vector, metric: self })
     }
 
     /// Internal score of two prepared f32 vectors of equal length (higher is closer).
@@ -103,6 +107,39 @@ impl Metric {
             return Err(IndexError::DimensionMismatch { expected: a.len(), got: b.len() });
         }
         Ok(self.finalize(self.score(a, b)))
+    }
+}
+
+/// A query vector checked and prepared for one metric by [`Metric::query`]: searches take it
+/// as it is, so a caller that prepares a query once is not charged for it again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prepared {
+    vector: Vec<f32>,
+    metric: Metric,
+}
+
+impl Prepared {
+    pub fn vector(&self) -> &[f32] {
+        &self.vector
+    }
+
+    pub fn into_vector(self) -> Vec<f32> {
+        self.vector
+    }
+
+    /// The vector, if it was prepared for `metric` and `dim` (a query prepared for another
+    /// index is refused, not searched with).
+    pub(crate) fn for_index(&self, metric: Metric, dim: usize) -> Result<&[f32]> {
+        if self.metric != metric {
+            return Err(IndexError::invalid(
+                "query",
+                format!("prepared for {:?}, the index measures {:?}", self.metric, metric),
+            ));
+        }
+        if self.vector.len() != dim {
+            return Err(IndexError::DimensionMismatch { expected: dim, got: self.vector.len() });
+        }
+        Ok(&self.vector)
     }
 }
 

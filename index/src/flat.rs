@@ -5,11 +5,11 @@ use std::path::Path;
 
 use parking_lot::RwLock;
 
-use crate::distance::Metric;
+use crate::distance::{Metric, Prepared};
 use crate::error::{IndexError, Result};
 use crate::persist::{Kind, Reader, Writer};
 use crate::store::VectorStore;
-use crate::traits::{per_query, prepare_queries, VectorIndex};
+use crate::traits::{per_query, query_vectors, VectorIndex};
 use crate::types::{Filter, PointId, ScoredPoint, SearchParams};
 
 #[derive(Debug)]
@@ -70,9 +70,9 @@ impl VectorIndex for Flat {
         ids.iter().filter(|id| store.delete(**id)).count()
     }
 
-    fn search_batch(
+    fn search_prepared(
         &self,
-        queries: &[&[f32]],
+        queries: &[Prepared],
         k: usize,
         _params: &SearchParams,
         filter: Option<&Filter>,
@@ -81,7 +81,7 @@ impl VectorIndex for Flat {
             let store = self.store.read();
             (store.metric, store.dim)
         };
-        let queries = prepare_queries(metric, dim, queries)?;
+        let queries = query_vectors(metric, dim, queries)?;
         Ok(per_query(&queries, |q| self.store.read().scan(q, k, filter)))
     }
 

@@ -11,12 +11,12 @@ use std::path::Path;
 use hnsw_rs::prelude::{Distance, FilterT, Hnsw as RsHnsw};
 use parking_lot::{Mutex, RwLock};
 
-use crate::distance::Metric;
+use crate::distance::{Metric, Prepared};
 use crate::error::{IndexError, Result};
 use crate::hnsw::HnswParams;
 use crate::persist::{Kind, Reader, Writer};
 use crate::store::VectorStore;
-use crate::traits::{per_query, prepare_queries, VectorIndex};
+use crate::traits::{per_query, query_vectors, VectorIndex};
 use crate::types::{Filter, Offset, PointId, ScoredPoint, SearchParams};
 
 /// Our kernels as an hnsw_rs distance (≥ 0, lower is closer).
@@ -139,15 +139,15 @@ impl VectorIndex for HnswRs {
         ids.iter().filter(|id| store.delete(**id)).count()
     }
 
-    fn search_batch(
+    fn search_prepared(
         &self,
-        queries: &[&[f32]],
+        queries: &[Prepared],
         k: usize,
         params: &SearchParams,
         filter: Option<&Filter>,
     ) -> Result<Vec<Vec<ScoredPoint>>> {
         let (metric, dim) = (self.metric(), self.dim());
-        let queries = prepare_queries(metric, dim, queries)?;
+        let queries = query_vectors(metric, dim, queries)?;
         let ef_wanted = params.ef.unwrap_or(self.params.ef_search);
         // Each query takes the read lock for itself (never across the pool's work). The store
         // stays in step with hnsw_rs under it: an upsert appends to the store before it

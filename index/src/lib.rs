@@ -35,7 +35,7 @@ pub mod traits;
 pub mod types;
 
 pub use any::{AnyIndex, Backend};
-pub use distance::Metric;
+pub use distance::{Metric, Prepared};
 pub use error::{IndexError, Result};
 #[cfg(feature = "faiss")]
 pub use faiss::{Faiss, FaissParams};

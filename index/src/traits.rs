@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::distance::Metric;
+use crate::distance::{Metric, Prepared};
 use crate::error::Result;
 use crate::types::{Filter, PointId, ScoredPoint, SearchParams};
 
@@ -40,14 +40,28 @@ pub trait VectorIndex: Send + Sync {
     /// Deletes points; returns how many of them were present.
     fn delete(&self, ids: &[PointId]) -> usize;
 
-    /// The best `k` allowed points for every query, best first. Required: callers batch.
+    /// The best `k` allowed points for every query (prepared by [`Metric::query`] for this
+    /// index's metric and dimension), best first. Required: callers batch.
+    fn search_prepared(
+        &self,
+        queries: &[Prepared],
+        k: usize,
+        params: &SearchParams,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Vec<ScoredPoint>>>;
+
+    /// [`VectorIndex::search_prepared`] for queries as they come: each is checked and prepared.
     fn search_batch(
         &self,
         queries: &[&[f32]],
         k: usize,
         params: &SearchParams,
         filter: Option<&Filter>,
-    ) -> Result<Vec<Vec<ScoredPoint>>>;
+    ) -> Result<Vec<Vec<ScoredPoint>>> {
+        let (metric, dim) = (self.metric(), self.dim());
+        let prepared = queries.iter().map(|q| metric.query(q.to_vec(), dim)).collect::<Result<Vec<_>>>()?;
+        self.search_prepared(&prepared, k, params, filter)
+    }
 
     /// One query; a batch of one.
     fn search(
@@ -66,9 +80,9 @@ pub trait VectorIndex: Send + Sync {
     fn save(&self, path: &Path) -> Result<()>;
 }
 
-/// Checks and prepares a batch of queries for `metric` / `dim`.
-pub(crate) fn prepare_queries(metric: Metric, dim: usize, queries: &[&[f32]]) -> Result<Vec<Vec<f32>>> {
-    queries.iter().map(|q| metric.prepare(q, dim)).collect()
+/// The vectors of a batch of prepared queries, each checked against `metric` / `dim`.
+pub(crate) fn query_vectors(metric: Metric, dim: usize, queries: &[Prepared]) -> Result<Vec<&[f32]>> {
+    queries.iter().map(|q| q.for_index(metric, dim)).collect()
 }
 
 /// Runs `f` over the items (a batch's queries), in parallel on the current rayon pool when

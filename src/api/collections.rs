@@ -180,8 +180,16 @@ pub async fn info(State(st): State<AppState>, Path(name): Path<String>) -> ApiRe
 )]
 pub async fn list(State(st): State<AppState>) -> ApiResult {
     let started = Instant::now();
-    let names: Vec<Value> = st.catalog.names().into_iter().map(|n| json!({"name": n})).collect();
-    Ok(ok(json!({"collections": names}), started))
+    #[derive(serde::Serialize)]
+    struct Name {
+        name: String,
+    }
+    #[derive(serde::Serialize)]
+    struct Names {
+        collections: Vec<Name>,
+    }
+    let collections = st.catalog.names().into_iter().map(|name| Name { name }).collect();
+    Ok(ok(Names { collections }, started))
 }
 
 #[utoipa::path(
@@ -194,7 +202,11 @@ pub async fn list(State(st): State<AppState>) -> ApiResult {
 )]
 pub async fn exists(State(st): State<AppState>, Path(name): Path<String>) -> ApiResult {
     let started = Instant::now();
-    Ok(ok(json!({"exists": st.catalog.get(&name).is_ok()}), started))
+    #[derive(serde::Serialize)]
+    struct Exists {
+        exists: bool,
+    }
+    Ok(ok(Exists { exists: st.catalog.get(&name).is_ok() }, started))
 }
 
 #[utoipa::path(

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use axum::extract::State;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::extract::Body;
 use super::openapi::ErrorResponse;
@@ -135,7 +135,16 @@ pub async fn embed(State(st): State<AppState>, Body(body): Body<EmbedRequest>) -
     }
     let (model, out) =
         embedder(&st)?.embed(body.model.as_deref(), &body.texts).await.map_err(ApiError::from)?;
-    let truncated: Vec<bool> = out.iter().map(|e| e.truncated).collect();
-    let vectors: Vec<Vec<f32>> = out.into_iter().map(|e| e.vector).collect();
-    Ok(ok(json!({"model": model, "vectors": vectors, "truncated": truncated}), started))
+    #[derive(serde::Serialize)]
+    struct Embedded<'a> {
+        model: &'a str,
+        vectors: Vec<&'a [f32]>,
+        truncated: Vec<bool>,
+    }
+    let answer = Embedded {
+        model: &model,
+        vectors: out.iter().map(|e| e.vector.as_slice()).collect(),
+        truncated: out.iter().map(|e| e.truncated).collect(),
+    };
+    Ok(ok(answer, started))
 }

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::response::Response;
 use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -71,7 +71,7 @@ pub struct StreamParams {
     pub total: Option<u64>,
 }
 
-type Accepted = Result<(StatusCode, Json<Value>), ApiError>;
+type Accepted = Result<(StatusCode, Response), ApiError>;
 
 #[utoipa::path(
     post, path = "/collections/{name}/import", tag = "admin",

@@ -20,6 +20,7 @@ mod collections;
 mod embed;
 mod error;
 mod extract;
+mod filter;
 mod jobs;
 pub(crate) mod metrics;
 pub mod models;
@@ -35,10 +36,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::DefaultBodyLimit;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
+use axum::Router;
 use serde::Serialize;
-use serde_json::json;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -165,8 +166,30 @@ fn admin_routes(state: AppState) -> Router<AppState> {
 }
 
 /// Qdrant's success envelope.
-pub(crate) fn ok<T: Serialize>(result: T, started: Instant) -> Json<serde_json::Value> {
-    Json(json!({"result": result, "status": "ok", "time": started.elapsed().as_secs_f64()}))
+#[derive(Serialize)]
+struct Envelope<T> {
+    result: T,
+    status: &'static str,
+    time: f64,
+}
+
+/// The success envelope around `result`, serialised straight to text (no JSON tree).
+pub(crate) fn ok<T: Serialize>(result: T, started: Instant) -> Response {
+    let envelope = Envelope { result, status: "ok", time: started.elapsed().as_secs_f64() };
+    match serde_json::to_vec(&envelope) {
+        Ok(body) => json_response(body),
+        Err(e) => ApiError::from(Error::Internal(format!("encoding the answer: {e}"))).into_response(),
+    }
+}
+
+/// The success envelope around a result already serialised (a cached answer).
+pub(crate) fn ok_encoded(result: &str, started: Instant) -> Response {
+    let time = started.elapsed().as_secs_f64();
+    json_response(format!(r#"{{"result":{result},"status":"ok","time":{time}}}"#).into_bytes())
+}
+
+fn json_response(body: Vec<u8>) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// Runs blocking work (RocksDB, index search) off the tokio workers.
@@ -179,4 +202,4 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
-pub(crate) type ApiResult = Result<Json<serde_json::Value>, ApiError>;
+pub(crate) type ApiResult = Result<Response, ApiError>;

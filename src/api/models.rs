@@ -50,6 +50,23 @@ impl<'de> Deserialize<'de> for WithPayload {
     }
 }
 
+/// Written back in the wire form (the result cache keys requests by it).
+impl Serialize for WithPayload {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Fields<'a> {
+            include: &'a Option<Vec<String>>,
+            exclude: &'a Option<Vec<String>>,
+        }
+        match &self.0 {
+            PayloadSelector::None => s.serialize_bool(false),
+            PayloadSelector::Bool(b) => s.serialize_bool(*b),
+            PayloadSelector::Include(keys) => keys.serialize(s),
+            PayloadSelector::Fields { include, exclude } => Fields { include, exclude }.serialize(s),
+        }
+    }
+}
+
 /// Accepted for compatibility, ignored.
 type Ignored = Option<Value>;
 
@@ -189,7 +206,7 @@ pub struct RetrievePoints {
 }
 
 /// `with_vector`: a bool or a list of vector names (any non-empty list means "the vector").
-#[derive(Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum WithVector {
     Bool(bool),
@@ -263,7 +280,7 @@ pub struct CountRequest {
     pub shard_key: Ignored,
 }
 
-#[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuantizationSearchParams {
     pub ignore: Option<bool>,
@@ -272,7 +289,7 @@ pub struct QuantizationSearchParams {
     pub oversampling: Option<f32>,
 }
 
-#[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParamsBody {
     #[schema(minimum = 1)]
@@ -293,6 +310,15 @@ pub struct SearchParamsBody {
 pub enum QueryValue {
     Vector(Vec<f32>),
     Other(Value),
+}
+
+impl Serialize for QueryValue {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            QueryValue::Vector(v) => v.serialize(s),
+            QueryValue::Other(v) => v.serialize(s),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for QueryValue {
@@ -392,8 +418,9 @@ impl<'de> Deserialize<'de> for Element {
     }
 }
 
-/// `POST /collections/{c}/points/query`.
-#[derive(Deserialize, utoipa::ToSchema)]
+/// `POST /collections/{c}/points/query`. Written back (without `cache`), it is the canonical
+/// form the result cache keys the request by.
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueryRequest {
     /// A vector, a point id, a document, `{"nearest": …}` or `{"recommend": {"positive", "negative", "strategy"}}`.
@@ -418,14 +445,16 @@ pub struct QueryRequest {
     #[schema(value_type = Option<Value>)]
     pub shard_key: Ignored,
     /// vicinity: `false` bypasses the result cache for this request.
+    #[serde(skip_serializing)]
     pub cache: Option<bool>,
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueryBatch {
     pub searches: Vec<QueryRequest>,
     /// vicinity: `false` bypasses the result cache for this request.
+    #[serde(skip_serializing)]
     pub cache: Option<bool>,
 }
 
@@ -434,7 +463,7 @@ pub struct QueryBatch {
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     #[schema(value_type = SearchVector)]
-    pub vector: Value,
+    pub vector: QueryValue,
     pub filter: Option<Filter>,
     /// `limit + offset` is at most `search.max_limit`.
     #[schema(minimum = 1)]
@@ -516,9 +545,14 @@ impl<'a> Record<'a> {
     pub fn of(r: &'a crate::collection::Record) -> Self {
         Record { id: r.id, payload: r.payload.as_ref(), vector: r.vector.as_deref() }
     }
+}
 
-    pub fn all(records: &'a [crate::collection::Record]) -> Vec<Self> {
-        records.iter().map(Record::of).collect()
+/// Records serialised as a list of [`Record`], with no list of them built first.
+pub struct Records<'a>(pub &'a [crate::collection::Record]);
+
+impl Serialize for Records<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(Record::of))
     }
 }
 
@@ -535,16 +569,23 @@ pub struct ScoredPoint<'a> {
 }
 
 impl<'a> ScoredPoint<'a> {
-    pub fn all(hits: &'a [crate::collection::Hit]) -> Vec<Self> {
-        hits.iter()
-            .map(|h| ScoredPoint {
-                id: h.id,
-                version: h.version,
-                score: h.score,
-                payload: h.payload.as_ref(),
-                vector: h.vector.as_deref(),
-            })
-            .collect()
+    pub fn of(h: &'a crate::collection::Hit) -> Self {
+        ScoredPoint {
+            id: h.id,
+            version: h.version,
+            score: h.score,
+            payload: h.payload.as_ref(),
+            vector: h.vector.as_deref(),
+        }
+    }
+}
+
+/// Hits serialised as a list of [`ScoredPoint`], with no list of them built first.
+pub struct Hits<'a>(pub &'a [crate::collection::Hit]);
+
+impl Serialize for Hits<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(ScoredPoint::of))
     }
 }
 

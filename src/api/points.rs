@@ -8,7 +8,7 @@ use serde_json::json;
 use super::embed::TextInput;
 use super::extract::{Body, Params, Path, WaitParam};
 use super::models::{
-    CountRequest, DeletePayload, PointsSelector, Record, RetrievePoints, ScrollRequest, SetPayload,
+    CountRequest, DeletePayload, PointsSelector, Record, Records, RetrievePoints, ScrollRequest, SetPayload,
     UpdateResult, UpsertPoints, WithVector,
 };
 use super::openapi::{CollectionName, ErrorResponse, OverwritePayload};
@@ -217,7 +217,7 @@ pub async fn retrieve(
     let with_payload = super::models::WithPayload::or(body.with_payload, true);
     let with_vector = WithVector::wanted(&body.with_vector);
     let records = blocking(move || Ok(c.retrieve(&body.ids, &with_payload, with_vector))).await?;
-    Ok(ok(Record::all(&records), started))
+    Ok(ok(Records(&records), started))
 }
 
 /// A point id from a path: numbers go through the JSON parser so the message matches a body's
@@ -404,7 +404,12 @@ pub async fn scroll(
         c.scroll(body.offset, limit, body.filter.as_ref(), &with_payload, with_vector, deadline)
     })
     .await?;
-    Ok(ok(json!({"points": Record::all(&points), "next_page_offset": next}), started))
+    #[derive(serde::Serialize)]
+    struct Page<'a> {
+        points: Records<'a>,
+        next_page_offset: Option<ExtId>,
+    }
+    Ok(ok(Page { points: Records(&points), next_page_offset: next }, started))
 }
 
 #[utoipa::path(
@@ -427,7 +432,11 @@ pub async fn count(
     let c = st.catalog.get(&name)?;
     let deadline = read_deadline(&st);
     let n = blocking(move || c.count(body.filter.as_ref(), deadline)).await?;
-    Ok(ok(json!({"count": n}), started))
+    #[derive(serde::Serialize)]
+    struct Count {
+        count: usize,
+    }
+    Ok(ok(Count { count: n }, started))
 }
 
 /// Reads that scan points (scroll, count) stop after `search.timeout_ms`, as searches do.

@@ -12,19 +12,19 @@ use serde_json::Value;
 use vicinity_index::SearchParams;
 
 use super::embed::TextInput;
-use super::extract::{syntax_error, typed, Body, JsonBytes, Path};
+use super::extract::{typed, Body, JsonBytes, Path};
 use super::models::{
-    QueryBatch, QueryRequest, QueryValue, RecommendBatch, RecommendRequest, ScoredPoint, SearchBatch,
+    Hits, QueryBatch, QueryRequest, QueryValue, RecommendBatch, RecommendRequest, SearchBatch,
     SearchParamsBody, SearchRequest, WithVector,
 };
 use super::openapi::{Busy, CollectionName, ErrorResponse};
 use super::points::check_limit;
 use super::ResultCache;
-use super::{ok, ApiError, ApiResult, AppState};
+use super::{ok, ok_encoded, ApiError, ApiResult, AppState};
 use crate::collection::{Example, ExtId, Query, Search, Strategy};
 use crate::config::Config;
 use crate::error::Error;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use std::sync::Arc;
 
 fn params(p: Option<SearchParamsBody>) -> Result<SearchParams, ApiError> {
@@ -255,8 +255,9 @@ fn from_query_request(r: QueryRequest, config: &Config) -> Result<Parsed, ApiErr
 
 fn from_search_request(r: SearchRequest, config: &Config) -> Result<Parsed, ApiError> {
     // A plain list, or Qdrant's named form `{"name": "", "vector": [...]}` for the unnamed vector.
-    let vector = match &r.vector {
-        Value::Object(o) => {
+    let vector = match r.vector {
+        QueryValue::Vector(v) => v,
+        QueryValue::Other(Value::Object(o)) => {
             if let Some(k) = o.keys().find(|k| !matches!(k.as_str(), "name" | "vector")) {
                 return Err(ApiError::bad(format!("vector: unknown field `{k}` (expected name, vector)")));
             }
@@ -269,14 +270,11 @@ fn from_search_request(r: SearchRequest, config: &Config) -> Result<Parsed, ApiE
                     )))
                 }
             }
-            o.get("vector").unwrap_or(&Value::Null)
+            Vec::<f32>::deserialize(o.get("vector").unwrap_or(&Value::Null))
+                .map_err(|_| ApiError::bad("vector: expected a list of numbers"))?
         }
-        other @ (Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Array(_)) => {
-            other
-        }
+        QueryValue::Other(_) => return Err(ApiError::bad("vector: expected a list of numbers")),
     };
-    let vector =
-        Vec::<f32>::deserialize(vector).map_err(|_| ApiError::bad("vector: expected a list of numbers"))?;
     let shared = Shared {
         filter: r.filter,
         limit: r.limit,
@@ -358,7 +356,7 @@ pub async fn query(
     cached(&st, &name, body, |st, name, req: QueryRequest| async move {
         let search = from_query_request(req, &st.config)?;
         let mut hits = run(&st, &name, vec![search]).await?;
-        encode(&Points { points: ScoredPoint::all(&hits.pop().unwrap_or_default()) })
+        encode(&Points { points: Hits(&hits.pop().unwrap_or_default()) })
     })
     .await
 }
@@ -383,7 +381,7 @@ pub async fn query_batch(
         let searches =
             req.searches.into_iter().map(|r| from_query_request(r, &st.config)).collect::<Result<_, _>>()?;
         let hits = run(&st, &name, searches).await?;
-        encode(&hits.iter().map(|h| Points { points: ScoredPoint::all(h) }).collect::<Vec<_>>())
+        encode(&hits.iter().map(|h| Points { points: Hits(h) }).collect::<Vec<_>>())
     })
     .await
 }
@@ -391,7 +389,7 @@ pub async fn query_batch(
 /// One query's answer, `{"points": [hit]}`, serialised straight to text (no JSON tree).
 #[derive(serde::Serialize)]
 struct Points<'a> {
-    points: Vec<ScoredPoint<'a>>,
+    points: Hits<'a>,
 }
 
 fn encode(answer: &impl serde::Serialize) -> Result<String, ApiError> {
@@ -416,76 +414,62 @@ impl CacheSwitch for QueryBatch {
 }
 
 /// Answers from the result cache when the collection has not changed since the same request
-/// (in any field order) was answered; otherwise parses `body` as `R`, runs `answer` and keeps
-/// its result, serialised. `"cache": false` in the body bypasses the cache both ways. Only
-/// successful answers are kept, so a hit is always for a request that parsed.
+/// was answered; otherwise runs `answer` on the request and keeps its result, serialised.
+/// `"cache": false` in the body bypasses the cache both ways. Only successful answers are kept,
+/// so a hit is always for a request that parsed.
 ///
-/// A body that will not use the cache (the cache is off, or the body mentions `"cache"`) is
-/// typed straight from its bytes: no JSON tree of a 384-d vector is built for nothing.
+/// The body is parsed once, into `R`. A repeated body (the same bytes: the common case) is
+/// answered before it is parsed at all; any other is looked up by the canonical text of the
+/// parsed request, so field order, number spelling and whitespace do not matter.
 async fn cached<R, F, Fut>(st: &AppState, name: &str, body: Bytes, answer: F) -> Result<Response, ApiError>
 where
-    R: serde::de::DeserializeOwned + CacheSwitch,
+    R: serde::de::DeserializeOwned + serde::Serialize + CacheSwitch,
     F: FnOnce(AppState, String, R) -> Fut,
     Fut: std::future::Future<Output = Result<String, ApiError>>,
 {
     let started = Instant::now();
-    let mentions_cache = body.windows(7).any(|w| w == b"\"cache\"");
-    // A body typed to read its switch is kept for the search if it does use the cache.
-    let mut typed_already: Option<R> = None;
-    let cache = match st.results.as_deref() {
-        Some(cache) if !mentions_cache => cache,
-        results => {
-            let req: R = typed(&body)?;
-            match results {
-                Some(cache) if req.cache() != Some(false) => {
-                    typed_already = Some(req);
-                    cache
-                }
-                _ => {
-                    let result = answer(st.clone(), name.to_string(), req).await?;
-                    return Ok(envelope(&result, started));
-                }
-            }
+    let Some(cache) = st.results.as_deref() else {
+        let result = answer(st.clone(), name.to_string(), typed(&body)?).await?;
+        return Ok(ok_encoded(&result, started));
+    };
+    let c = match st.catalog.get(name) {
+        Ok(c) => c,
+        // A bad body is named first, as without the cache.
+        Err(e) => {
+            typed::<R>(&body)?;
+            return Err(e.into());
         }
     };
     // The version is read before the search: a write racing with it makes this entry
     // unreachable rather than stale. The collection id too: a dropped and re-created name
     // starts again at version 0.
-    let c = st.catalog.get(name)?;
     let (collection, version) = (format!("{name}#{}", c.id()), c.version());
+    // A body that bypasses the cache is never stored under its text, so this never answers one.
     let exact =
         std::str::from_utf8(&body).ok().map(|text| ResultCache::exact_key(&collection, version, text));
     if let Some(hit) = exact.as_ref().and_then(|k| cache.get_exact(k)) {
-        return Ok(envelope(&hit, started));
+        return Ok(ok_encoded(&hit, started));
     }
-    let value: Value = serde_json::from_slice(&body).map_err(syntax_error)?;
-    let key = ResultCache::key(&collection, version, &value);
+    let req: R = typed(&body)?;
+    if req.cache() == Some(false) {
+        let result = answer(st.clone(), name.to_string(), req).await?;
+        return Ok(ok_encoded(&result, started));
+    }
+    let canonical = serde_json::to_string(&req)
+        .map_err(|e| ApiError::from(Error::Internal(format!("writing the cache key: {e}"))))?;
+    let key = ResultCache::key(&collection, version, canonical);
     if let Some(hit) = cache.get(&key) {
         if let Some(exact) = exact {
             cache.insert(exact, hit.clone());
         }
-        return Ok(envelope(&hit, started));
+        return Ok(ok_encoded(&hit, started));
     }
-    // Typed from the tree already built; a failure is parsed again from the bytes to be named.
-    let req: R = match typed_already {
-        Some(req) => req,
-        None => match R::deserialize(&value) {
-            Ok(req) => req,
-            Err(_) => typed(&body)?,
-        },
-    };
     let result: Arc<str> = answer(st.clone(), name.to_string(), req).await?.into();
     cache.insert(key, result.clone());
     if let Some(exact) = exact {
         cache.insert(exact, result.clone());
     }
-    Ok(envelope(&result, started))
-}
-
-/// The success envelope around an already serialised result.
-fn envelope(result: &str, started: Instant) -> Response {
-    let body = format!(r#"{{"result":{result},"status":"ok","time":{}}}"#, started.elapsed().as_secs_f64());
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+    Ok(ok_encoded(&result, started))
 }
 
 /// The legacy routes answer bare lists: `[hit]` for one search, `[[hit]]` for a batch.
@@ -493,9 +477,9 @@ async fn legacy(st: &AppState, name: &str, searches: Vec<Parsed>, single: bool) 
     let started = Instant::now();
     let mut hits = run(st, name, searches).await?;
     if single {
-        return Ok(ok(ScoredPoint::all(&hits.pop().unwrap_or_default()), started));
+        return Ok(ok(Hits(&hits.pop().unwrap_or_default()), started));
     }
-    Ok(ok(hits.iter().map(|h| ScoredPoint::all(h)).collect::<Vec<_>>(), started))
+    Ok(ok(hits.iter().map(|h| Hits(h)).collect::<Vec<_>>(), started))
 }
 
 #[utoipa::path(
@@ -576,4 +560,32 @@ pub async fn recommend_batch(
     let searches =
         body.searches.into_iter().map(|r| from_recommend_request(r, &st.config)).collect::<Result<_, _>>()?;
     legacy(&st, &name, searches, false).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The result cache's canonical text of a body.
+    fn key(body: &str) -> String {
+        serde_json::to_string(&serde_json::from_str::<QueryRequest>(body).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_cache_key_ignores_spelling_but_not_meaning() {
+        let a = key(r#"{"query": [1, 0.5], "limit": 3, "cache": true, "with_payload": {"include": ["a"]},
+                "filter": {"must": [{"key": "n", "range": {"gte": 1}}, {"has_id": [2, 1]}]}}"#);
+        let b = key(r#"{"with_payload": {"include": ["a"]}, "limit": 3, "query": [1.0, 5e-1],
+                "filter": {"must": [{"range": {"gte": 1.0}, "key": "n"}, {"has_id": [1, 2]}]}}"#);
+        assert_eq!(a, b);
+        for other in [
+            r#"{"query": [1, 0.5], "limit": 4, "with_payload": {"include": ["a"]}, "filter": {"must": [{"key": "n", "range": {"gte": 1}}, {"has_id": [2, 1]}]}}"#,
+            r#"{"query": [1, 0.6], "limit": 3, "with_payload": {"include": ["a"]}, "filter": {"must": [{"key": "n", "range": {"gte": 1}}, {"has_id": [2, 1]}]}}"#,
+            r#"{"query": [1, 0.5], "limit": 3, "with_payload": ["a"], "filter": {"must": [{"key": "n", "range": {"gte": 1}}, {"has_id": [2, 1]}]}}"#,
+            r#"{"query": [1, 0.5], "limit": 3, "with_payload": {"include": ["a"]}, "filter": {"must": [{"key": "n", "range": {"gt": 1}}, {"has_id": [2, 1]}]}}"#,
+            r#"{"query": [1, 0.5], "limit": 3, "with_payload": {"include": ["a"]}, "filter": {"should": [{"key": "n", "range": {"gte": 1}}, {"has_id": [2, 1]}]}}"#,
+        ] {
+            assert_ne!(a, key(other), "{other}");
+        }
+    }
 }

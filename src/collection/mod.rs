@@ -80,12 +80,16 @@ pub struct Collection {
 }
 
 /// Checks a vector from a request (dimension, finiteness, magnitude) and returns it in the form
-/// the engine stores and searches with.
+/// the engine stores and searches with (once: searches take it as it is).
 ///
 /// Magnitude: under Dot and Euclid any two vectors with squared norms up to `f32::MAX / 4`
 /// score (dot product, squared distance) within f32 range, so no score overflows to ±inf or
 /// NaN; under Cosine the norm itself must fit in f32 to normalise.
-pub(crate) fn prepare_vector(metric: vicinity_index::Metric, v: &[f32], dim: usize) -> Result<Vec<f32>> {
+pub(crate) fn prepare_vector(
+    metric: vicinity_index::Metric,
+    v: Vec<f32>,
+    dim: usize,
+) -> Result<vicinity_index::Prepared> {
     let limit = match metric {
         vicinity_index::Metric::Cosine => f64::from(f32::MAX),
         vicinity_index::Metric::Dot | vicinity_index::Metric::L2 => f64::from(f32::MAX) / 4.0,
@@ -98,7 +102,7 @@ pub(crate) fn prepare_vector(metric: vicinity_index::Metric, v: &[f32], dim: usi
             limit.sqrt()
         )));
     }
-    Ok(metric.prepare(v, dim)?)
+    Ok(metric.query(v, dim)?)
 }
 
 /// Index building (upserts, rebuilds, start-up fills) runs on a thread pool of its own: a long

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use serde::Deserialize;
-use vicinity_index::{Metric, ScoredPoint, SearchParams, VectorIndex};
+use vicinity_index::{Metric, Prepared, ScoredPoint, SearchParams, VectorIndex};
 
 use super::filter::{Filter, Payload};
 use super::{Collection, Deadline, PointMeta, Points};
@@ -220,14 +220,15 @@ impl Collection {
             (c.distance.metric(), c.size)
         };
         let points = self.points.read();
-        let resolve = |e: &Example| -> Result<(Vec<f32>, Option<u64>)> {
+        // Every example is checked and prepared here, once; the engine searches with it as is.
+        let resolve = |e: &Example| -> Result<(Prepared, Option<u64>)> {
             match e {
-                Example::Vector(v) => Ok((super::prepare_vector(metric, v, dim)?, None)),
+                Example::Vector(v) => Ok((super::prepare_vector(metric, v.clone(), dim)?, None)),
                 Example::Id(ext) => {
                     let id =
                         *points.by_ext.get(ext).ok_or_else(|| Error::not_found(format!("point {ext}")))?;
                     let v = self.vector_of(id).ok_or_else(|| Error::not_found(format!("point {ext}")))?;
-                    Ok((v, Some(id)))
+                    Ok((metric.query(v, dim)?, Some(id)))
                 }
             }
         };
@@ -246,8 +247,8 @@ impl Collection {
                 let pos = positive.iter().map(resolve).collect::<Result<Vec<_>>>()?;
                 let neg = negative.iter().map(resolve).collect::<Result<Vec<_>>>()?;
                 let exclude: HashSet<u64> = pos.iter().chain(&neg).filter_map(|(_, id)| *id).collect();
-                let pos: Vec<Vec<f32>> = pos.into_iter().map(|(v, _)| v).collect();
-                let neg: Vec<Vec<f32>> = neg.into_iter().map(|(v, _)| v).collect();
+                let pos: Vec<Prepared> = pos.into_iter().map(|(v, _)| v).collect();
+                let neg: Vec<Prepared> = neg.into_iter().map(|(v, _)| v).collect();
                 let hits = match strategy {
                     Strategy::AverageVector => {
                         if pos.is_empty() {
@@ -256,7 +257,7 @@ impl Collection {
                             ));
                         }
                         let q = average_query(&pos, &neg);
-                        let q = super::prepare_vector(metric, &q, dim)
+                        let q = super::prepare_vector(metric, q, dim)
                             .map_err(|e| Error::bad(format!("recommend query vector: {e}")))?;
                         self.nearest(&points, &q, k, s, &exclude, deadline)?
                             .into_iter()
@@ -315,7 +316,7 @@ impl Collection {
     fn nearest(
         &self,
         points: &Points,
-        query: &[f32],
+        query: &Prepared,
         k: usize,
         s: &Search,
         exclude: &HashSet<u64>,
@@ -333,24 +334,30 @@ impl Collection {
         let k = k.saturating_add(exclude.len());
         let Some(filter) = &s.filter else {
             if exclude.is_empty() {
-                return Ok(index.search(query, k, &s.params, None)?);
+                return search_one(&**index, query, k, &s.params, None);
             }
             let test = |id: u64| !exclude.contains(&id);
-            return Ok(index.search(query, k, &s.params, Some(&vicinity_index::Filter::predicate(&test)))?);
+            return search_one(
+                &**index,
+                query,
+                k,
+                &s.params,
+                Some(&vicinity_index::Filter::predicate(&test)),
+            );
         };
         let candidates = points.payload_index.candidates(filter);
         let threshold = self.config.read().hnsw_params().full_scan_threshold;
         match candidates {
             Some(c) if vicinity_index::plan::prefers_scan(c.len(), points.meta.len(), threshold) => {
                 let allowed: HashSet<u64> = c.into_iter().filter(|id| admit(*id)).collect();
-                Ok(index.search(query, k, &s.params, Some(&vicinity_index::Filter::Ids(&allowed)))?)
+                search_one(&**index, query, k, &s.params, Some(&vicinity_index::Filter::Ids(&allowed)))
             }
             other => {
                 let f = vicinity_index::Filter::Predicate {
                     test: &admit,
                     estimated_matches: other.map(|c| c.len()),
                 };
-                Ok(index.search(query, k, &s.params, Some(&f))?)
+                search_one(&**index, query, k, &s.params, Some(&f))
             }
         }
     }
@@ -363,8 +370,8 @@ impl Collection {
         &self,
         points: &Points,
         metric: Metric,
-        pos: &[Vec<f32>],
-        neg: &[Vec<f32>],
+        pos: &[Prepared],
+        neg: &[Prepared],
         strategy: Strategy,
         k: usize,
         s: &Search,
@@ -393,7 +400,7 @@ impl Collection {
             set.into_iter().collect()
         };
         let score = |v: &[f32]| -> f32 {
-            let sims = |ex: &[Vec<f32>]| ex.iter().map(|e| metric.score(e, v)).collect::<Vec<f32>>();
+            let sims = |ex: &[Prepared]| ex.iter().map(|e| metric.score(e.vector(), v)).collect::<Vec<f32>>();
             match strategy {
                 Strategy::SumScores => sims(pos).iter().sum::<f32>() - sims(neg).iter().sum::<f32>(),
                 Strategy::BestScore | Strategy::AverageVector => {
@@ -407,9 +414,12 @@ impl Collection {
                 }
             }
         };
+        // The candidates' vectors in one read of the index.
+        let vectors = index.vectors(&candidates);
         let mut scored: Vec<ScoredPoint> = candidates
             .into_iter()
-            .filter_map(|id| index.vector(id).map(|v| ScoredPoint { id, score: score(&v) }))
+            .zip(vectors)
+            .filter_map(|(id, v)| v.map(|v| ScoredPoint { id, score: score(&v) }))
             .collect();
         scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
         scored.truncate(k);
@@ -417,12 +427,23 @@ impl Collection {
     }
 }
 
+/// The engine's answer to one prepared query.
+fn search_one(
+    index: &dyn VectorIndex,
+    query: &Prepared,
+    k: usize,
+    params: &SearchParams,
+    filter: Option<&vicinity_index::Filter>,
+) -> Result<Vec<ScoredPoint>> {
+    Ok(index.search_prepared(std::slice::from_ref(query), k, params, filter)?.pop().unwrap_or_default())
+}
+
 /// Qdrant's average_vector: `avg(pos) + (avg(pos) - avg(neg))`, or `avg(pos)` without negatives.
-fn average_query(pos: &[Vec<f32>], neg: &[Vec<f32>]) -> Vec<f32> {
-    let avg = |vs: &[Vec<f32>]| {
-        let mut out = vec![0.0f32; vs[0].len()];
+fn average_query(pos: &[Prepared], neg: &[Prepared]) -> Vec<f32> {
+    let avg = |vs: &[Prepared]| {
+        let mut out = vec![0.0f32; vs[0].vector().len()];
         for v in vs {
-            out.iter_mut().zip(v).for_each(|(o, x)| *o += x);
+            out.iter_mut().zip(v.vector()).for_each(|(o, x)| *o += x);
         }
         out.iter_mut().for_each(|o| *o /= vs.len() as f32);
         out

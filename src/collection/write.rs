@@ -62,8 +62,9 @@ impl Collection {
         let mut prepared: Vec<(ExtId, Vec<f32>, Payload, Vec<u8>)> = Vec::with_capacity(points.len());
         let mut position: HashMap<ExtId, usize> = HashMap::new();
         for p in points {
-            let v = super::prepare_vector(metric, &p.vector, dim)
-                .map_err(|e| Error::bad(format!("point {}: {e}", p.id)))?;
+            let v = super::prepare_vector(metric, p.vector, dim)
+                .map_err(|e| Error::bad(format!("point {}: {e}", p.id)))?
+                .into_vector();
             let payload = p.payload.unwrap_or_default();
             let json = check_payload(&payload).map_err(|e| Error::bad(format!("point {}: {e}", p.id)))?;
             let entry = (p.id, v, payload, json);

@@ -424,7 +424,7 @@ fn import_rows(
         let checked = row.item.and_then(|item| {
             let (vector, text) = match item.input {
                 Input::Vector(v) => {
-                    (prepare_vector(metric, &v, config.size).map_err(|e| e.to_string())?, None)
+                    (prepare_vector(metric, v, config.size).map_err(|e| e.to_string())?.into_vector(), None)
                 }
                 Input::Text(t) => {
                     if config.embedding.is_none() {

@@ -23,13 +23,13 @@ use faiss::selector::IdSelector;
 use faiss::{Idx, Index, MetricType};
 use parking_lot::RwLock;
 
-use crate::distance::Metric;
+use crate::distance::{Metric, Prepared};
 use crate::error::{IndexError, Result};
 use crate::persist::{Kind, Reader, Writer};
 use crate::source::VectorSource;
 use crate::store::prepare_rows;
 use crate::topk::TopK;
-use crate::traits::{per_query, prepare_queries, VectorIndex};
+use crate::traits::{per_query, query_vectors, VectorIndex};
 use crate::types::{check_oversampling, Filter, PointId, ScoredPoint, SearchParams};
 
 pub use ffi::set_threads;
@@ -341,7 +341,7 @@ impl Faiss {
     fn candidates(
         &self,
         s: &State,
-        queries: &[Vec<f32>],
+        queries: &[&[f32]],
         want: usize,
         nprobe: usize,
         allowed: Option<&[PointId]>,
@@ -376,7 +376,7 @@ impl Faiss {
     fn search_trained(
         &self,
         s: &State,
-        queries: &[Vec<f32>],
+        queries: &[&[f32]],
         k: usize,
         nprobe: usize,
         allowed: Option<&[PointId]>,
@@ -425,7 +425,7 @@ impl Faiss {
     fn search_all(
         &self,
         s: &State,
-        queries: &[Vec<f32>],
+        queries: &[&[f32]],
         k: usize,
         params: &SearchParams,
         filter: Option<&Filter>,
@@ -587,14 +587,14 @@ impl VectorIndex for Faiss {
         self.remove(&mut s, &present).map_or(0, |()| present.len())
     }
 
-    fn search_batch(
+    fn search_prepared(
         &self,
-        queries: &[&[f32]],
+        queries: &[Prepared],
         k: usize,
         params: &SearchParams,
         filter: Option<&Filter>,
     ) -> Result<Vec<Vec<ScoredPoint>>> {
-        let queries = prepare_queries(self.metric, self.dim, queries)?;
+        let queries = query_vectors(self.metric, self.dim, queries)?;
         if let Some(found) = self.search_all(&self.state.read(), &queries, k, params, filter)? {
             return Ok(found);
         }

@@ -28,12 +28,12 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use rayon::prelude::*;
 
-use crate::distance::Metric;
+use crate::distance::{Metric, Prepared};
 use crate::error::{IndexError, Result};
 use crate::quant::Int8Quantizer;
 use crate::rotation::Rotation;
 use crate::store::VectorStore;
-use crate::traits::{per_query, prepare_queries, VectorIndex};
+use crate::traits::{per_query, query_vectors, VectorIndex};
 use crate::types::{check_oversampling, Filter, Offset, PointId, ScoredPoint, SearchParams};
 use graph::{Codes, Graph, MAX_M0};
 use search::{walk, Beam, F32Scorer, I8Scorer, Scorer};
@@ -236,13 +236,13 @@ impl Hnsw {
         });
     }
 
-    /// A query prepared for the metric and moved into the graph's current basis.
-    fn query_in_basis(&self, graph: &Graph, query: &[f32]) -> Result<Vec<f32>> {
-        let mut q = graph.store.metric.prepare(query, graph.store.dim)?;
+    /// A prepared query moved into the graph's current basis.
+    fn query_in_basis(graph: &Graph, query: &[f32]) -> Vec<f32> {
+        let mut q = query.to_vec();
         if let Some(rotation) = &graph.rotation {
             rotation.rotate_each(std::slice::from_mut(&mut q));
         }
-        Ok(q)
+        q
     }
 
     fn search_one(
@@ -398,9 +398,9 @@ impl VectorIndex for Hnsw {
         ids.iter().filter(|id| graph.store.delete(**id)).count()
     }
 
-    fn search_batch(
+    fn search_prepared(
         &self,
-        queries: &[&[f32]],
+        queries: &[Prepared],
         k: usize,
         params: &SearchParams,
         filter: Option<&Filter>,
@@ -416,20 +416,25 @@ impl VectorIndex for Hnsw {
             let graph = self.graph.read();
             (graph.store.metric, graph.store.dim, graph.rotation.clone())
         };
-        // Prepared and rotated as a batch (the matrix is read once per tile of queries), under
-        // no lock; each query then takes the read lock for its own walk.
-        let mut prepared = prepare_queries(metric, dim, queries)?;
-        if let Some(rotation) = &basis {
-            rotation.rotate_each(&mut prepared);
-        }
-        let batch: Vec<(&[f32], Vec<f32>)> = queries.iter().copied().zip(prepared).collect();
-        Ok(per_query(&batch, |(raw, q)| {
+        // Rotated as a batch (the matrix is read once per tile of queries), under no lock; each
+        // query then takes the read lock for its own walk.
+        let vectors = query_vectors(metric, dim, queries)?;
+        let rotated: Option<Vec<Vec<f32>>> = basis.as_ref().map(|rotation| {
+            let mut rows: Vec<Vec<f32>> = vectors.iter().map(|q| q.to_vec()).collect();
+            rotation.rotate_each(&mut rows);
+            rows
+        });
+        let batch: Vec<(&[f32], &[f32])> = match &rotated {
+            Some(rows) => vectors.iter().copied().zip(rows.iter().map(Vec::as_slice)).collect(),
+            None => vectors.iter().map(|q| (*q, *q)).collect(),
+        };
+        Ok(per_query(&batch, |(prepared, q)| {
             let graph = self.graph.read();
             if same_basis(&graph.rotation, &basis) {
                 self.search_one(&graph, q, k, ef, params, filter)
             } else {
                 // The basis was fitted since the batch was rotated (it changes at most once).
-                let q = self.query_in_basis(&graph, raw).expect("prepared once already");
+                let q = Self::query_in_basis(&graph, prepared);
                 self.search_one(&graph, &q, k, ef, params, filter)
             }
         }))

@@ -80,6 +80,36 @@ fn bad_input_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn a_prepared_query_searches_as_the_raw_one_and_only_its_own_index() {
+    let data = clustered(300, DIM, 4, seed());
+    each(|name, backend, params| {
+        for metric in [Metric::Cosine, Metric::L2] {
+            let index = build(backend, params, metric, DIM, &data);
+            let raw: Vec<&[f32]> = data.chunks_exact(DIM).take(5).collect();
+            let prepared: Vec<_> = raw.iter().map(|q| metric.query(q.to_vec(), DIM).unwrap()).collect();
+            let p = SearchParams::default();
+            assert_eq!(
+                index.search_prepared(&prepared, 7, &p, None).unwrap(),
+                index.search_batch(&raw, 7, &p, None).unwrap(),
+                "{name} {metric:?}"
+            );
+            // A query prepared for another metric or size is refused, not searched with.
+            let other = if metric == Metric::L2 { Metric::Cosine } else { Metric::L2 };
+            let wrong_metric = other.query(raw[0].to_vec(), DIM).unwrap();
+            assert!(index.search_prepared(&[wrong_metric], 3, &p, None).is_err(), "{name} {metric:?}");
+            let wrong_dim = metric.query(raw[0][..DIM - 1].to_vec(), DIM - 1).unwrap();
+            assert!(
+                matches!(
+                    index.search_prepared(&[wrong_dim], 3, &p, None),
+                    Err(IndexError::DimensionMismatch { .. })
+                ),
+                "{name} {metric:?}"
+            );
+        }
+    });
+}
+
+#[test]
 fn vectors_of_several_points_are_each_points_vector() {
     let data = clustered(300, DIM, 4, seed());
     each(|name, backend, params| {
