@@ -67,6 +67,19 @@ impl Serialize for WithPayload {
     }
 }
 
+/// A recommendation's `strategy`, named as in Qdrant.
+impl<'de> Deserialize<'de> for Strategy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const NAMES: &[&str] = &["average_vector", "best_score", "sum_scores"];
+        match String::deserialize(d)?.as_str() {
+            "average_vector" => Ok(Strategy::AverageVector),
+            "best_score" => Ok(Strategy::BestScore),
+            "sum_scores" => Ok(Strategy::SumScores),
+            other => Err(serde::de::Error::unknown_variant(other, NAMES)),
+        }
+    }
+}
+
 /// Accepted for compatibility, ignored.
 type Ignored = Option<Value>;
 

@@ -7,7 +7,6 @@
 
 use std::collections::HashSet;
 
-use serde::Deserialize;
 use vicinity_index::{Metric, Prepared, ScoredPoint, SearchParams, VectorIndex};
 
 use super::filter::{Filter, Payload};
@@ -78,8 +77,7 @@ pub enum Example {
     Vector(Vec<f32>),
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Strategy {
     #[default]
     AverageVector,
