@@ -2,6 +2,7 @@
 
     python3 benches/compare_http.py                               # 20 s at 1, 8 and 32 clients
     python3 benches/compare_http.py --seconds 3 --concurrency 1,8 --keep-chroma-dir /tmp/chroma-gcide
+    python3 benches/compare_http.py --skip-chroma --baseline-bin DIR   # this build vs another
 
 Both servers run on this machine, one at a time, on loopback, and hold the same vectors:
 --dataset-dir (default $VICINITY_BENCH_DATA/gcide-minilm, made by `make bench-data`,
@@ -47,12 +48,28 @@ hnsw:search_ef into the same configuration). Chroma applies ef_search when it lo
 collection's index, i.e. at the first query after start: a reused collection is given the
 new ef with collection.modify(configuration={"hnsw": {"ef_search": ef}}) before any query.
 
+Against an earlier build (--baseline-bin DIR, e.g. the previous commit's release binaries, to
+check a change for a regression): DIR/vicinity is copied and served like this build's vicinity,
+in its own temp dir and data dir (--keep-baseline-dir to keep and reuse it), with the same
+collection settings, load and concurrencies. This build's bench-http drives both servers, so
+only the server differs (DIR needs only vicinity; a bench-http or ann-bench there is not used).
+Both servers are started and loaded first (so both run at once, one measured at a time), with
+storage.index_save_interval_secs = 1, and the script waits until both are idle, so that the
+index save that follows a load does not fall into a measurement. Then, at each concurrency,
+after a 2 s warm-up of each at that concurrency, the two are measured interleaved as vicinity,
+baseline, baseline, vicinity for half of --seconds each (the machine's speed drifts: measured
+always first, one and the same binary came out 10-20% below itself at 32 clients); an engine's
+row is its two halves merged: QPS, recall and CPU over both, p50 / p95 / p99 the mean of the
+halves'. JSON lines: one per half ("half": 1 or 2) and the merged one ("half": "both"); the
+baseline's have "engine": "baseline". The table gains the baseline's QPS / p99 / recall and the
+QPS ratio vicinity / baseline. --skip-chroma leaves Chroma out (chromadb is then not needed).
+
 Loading Chroma takes minutes; --keep-chroma-dir PATH keeps (and on the next run reuses) its
 data, likewise --keep-vicinity-dir. A kept collection is reused if it holds as many points as
 base.fvecs with the same M / ef_construction; otherwise it is reloaded.
 
-Outside a Python that has chromadb, numpy and orjson, the script installs chromadb into the
-venv ${CHROMA_VENV:-<cache root>/chroma-venv} (creating it if needed) and re-runs
+Outside a Python that has chromadb (unless --skip-chroma), numpy and orjson, the script installs
+them into the venv ${CHROMA_VENV:-<cache root>/chroma-venv} (creating it if needed) and re-runs
 itself there. Prints one JSON line per measurement to stdout as it comes, then a markdown
 table per concurrency with both engines and the QPS ratio (vicinity / Chroma). Progress goes
 to stderr. Numbers move by ±10% between runs on a shared 2-core machine.
@@ -93,14 +110,21 @@ def parse_args(argv):
                    default=pyenv.bench_data_dir() / "gcide-minilm")
     p.add_argument("--keep-chroma-dir", type=Path, help="Chroma data dir to keep and reuse")
     p.add_argument("--keep-vicinity-dir", type=Path, help="vicinity data dir to keep and reuse")
+    p.add_argument("--baseline-bin", type=Path, metavar="DIR",
+                   help="dir with another build's vicinity, served and measured beside this one")
+    p.add_argument("--keep-baseline-dir", type=Path, help="baseline data dir to keep and reuse")
+    p.add_argument("--skip-chroma", action="store_true", help="measure no Chroma")
     a = p.parse_args(argv)
     a.concurrency = [int(x) for x in a.concurrency.split(",") if x.strip()]
     return a
 
 
-def ensure_python(argv):
+def ensure_python(argv, chroma):
     """Re-run under CHROMA_VENV with what this script imports, installing it if missing."""
-    pyenv.ensure(__file__, argv, CHROMA_VENV, ("chromadb", "numpy", "orjson"), [CHROMA_PACKAGE])
+    if chroma:
+        pyenv.ensure(__file__, argv, CHROMA_VENV, ("chromadb", "numpy", "orjson"), [CHROMA_PACKAGE])
+    else:
+        pyenv.ensure(__file__, argv, CHROMA_VENV, ("numpy", "orjson"), ["numpy", "orjson"])
 
 
 def log(msg):
@@ -163,6 +187,19 @@ def stop_server(proc):
         proc.wait()
 
 
+def settle(procs, limit=120):
+    """Waits (at most `limit` s) until each process has used under 5% of a core for 3 s running,
+    e.g. until the index saves and compactions that follow loading are done."""
+    deadline, quiet = time.monotonic() + limit, 0
+    while quiet < 3 and time.monotonic() < deadline:
+        before = [cpu_seconds(p.pid) for p in procs]
+        time.sleep(1)
+        busy = max(cpu_seconds(p.pid) - b for p, b in zip(procs, before))
+        quiet = quiet + 1 if busy < 0.05 else 0
+    if quiet < 3:
+        log(f"servers still busy after {limit} s; measuring anyway")
+
+
 def cpu_seconds(pid):
     """User + system CPU time of a process so far, from /proc/PID/stat."""
     with open(f"/proc/{pid}/stat") as f:
@@ -184,7 +221,7 @@ def request(port, method, path, body=None):
 
 # ---------------------------------------------------------------- vicinity
 
-def vicinity_load(port, base):
+def vicinity_load(port, base, engine="vicinity"):
     """Create the collection and upsert base (ids = row numbers) unless it is already there."""
     coll = f"/collections/{COLLECTION}"
     status, info = request(port, "GET", coll)
@@ -193,7 +230,7 @@ def vicinity_load(port, base):
         hnsw = r["config"]["hnsw_config"]
         if r["points_count"] == len(base) and (hnsw["m"], hnsw["ef_construct"]) == (
                 M, EF_CONSTRUCTION):
-            log(f"vicinity: reusing {r['points_count']} points")
+            log(f"{engine}: reusing {r['points_count']} points")
             return None
         request(port, "DELETE", coll)
     status, body = request(port, "PUT", coll, {
@@ -210,7 +247,7 @@ def vicinity_load(port, base):
         if status != 200:
             sys.exit(f"compare_http: vicinity upsert: {status} {body}")
     seconds = time.monotonic() - started
-    log(f"vicinity: loaded {len(base)} points in {seconds:.1f} s")
+    log(f"{engine}: loaded {len(base)} points in {seconds:.1f} s")
     return seconds
 
 
@@ -334,35 +371,79 @@ def percentile(sorted_lat, p):
 
 # ---------------------------------------------------------------- driver
 
-def measure_all(engine, proc, run, concurrency, seconds):
-    """Warm up, then one measurement per client count; each result gets the server's CPU use."""
-    run(WARMUP_CLIENTS, WARMUP_SECONDS)
-    rows = {}
+def measure_all(engines, concurrency, seconds):
+    """Warm up each (engine, server process, run), then measure each at every client count; each
+    result gets its server's CPU use. Returns {engine: {clients: result}}.
+
+    One engine: one measurement per client count. Two (vicinity and a baseline): at each client
+    count a warm-up of both at that count, then A, B, B, A for half of `seconds` each, and each
+    engine's halves merged (merge_halves), so that a drift of the machine's speed cancels out."""
+    for _, _, run in engines:
+        run(WARMUP_CLIENTS, WARMUP_SECONDS)
+    rows = {engine: {} for engine, _, _ in engines}
     for clients in concurrency:
-        cpu = cpu_seconds(proc.pid)
-        row = run(clients, seconds)
-        row["server_cores"] = (cpu_seconds(proc.pid) - cpu) / row["seconds"]
-        row["engine"] = engine
-        print(json.dumps(row), flush=True)
-        rows[clients] = row
+        order, part = engines, seconds
+        if len(engines) > 1:
+            for _, _, run in engines:
+                run(clients, WARMUP_SECONDS)
+            order, part = engines + engines[::-1], seconds / 2
+        halves = {engine: [] for engine, _, _ in engines}
+        for engine, proc, run in order:
+            cpu = cpu_seconds(proc.pid)
+            row = run(clients, part)
+            row["server_cores"] = (cpu_seconds(proc.pid) - cpu) / row["seconds"]
+            row["engine"] = engine
+            if len(engines) > 1:
+                row["half"] = len(halves[engine]) + 1
+            print(json.dumps(row), flush=True)
+            halves[engine].append(row)
+        for engine, got in halves.items():
+            rows[engine][clients] = got[0] if len(got) == 1 else merge_halves(got)
     return rows
 
 
+def merge_halves(halves):
+    """One result from an engine's halves: QPS, recall and CPU use over both, the latency
+    percentiles the mean of the halves' (printed as a JSON line with "half": "both")."""
+    n, wall = sum(r["requests"] for r in halves), sum(r["seconds"] for r in halves)
+    row = dict(halves[0], seconds=wall, requests=n, qps=n / wall if wall else 0.0, half="both",
+               errors=sum(r["errors"] for r in halves),
+               server_cores=sum(r["server_cores"] * r["seconds"] for r in halves) / wall)
+    for key in ("p50_ms", "p95_ms", "p99_ms"):
+        row[key] = sum(r[key] for r in halves) / len(halves)
+    row["recall"] = sum(r["recall"] * r["requests"] for r in halves) / n if n else None
+    print(json.dumps(row), flush=True)
+    return row
+
+
 def run_vicinity(args, tmp, base):
-    binary, bench_http = tmp / "vicinity", tmp / "bench-http"
-    data = args.keep_vicinity_dir or tmp / "vicinity-data"
-    data.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    """This build's vicinity and, with --baseline-bin, the baseline's, both driven by this build's
+    bench-http. Returns ({engine: {clients: result}}, {engine: load seconds or None})."""
+    servers = [("vicinity", tmp, args.keep_vicinity_dir or tmp / "vicinity-data")]
     env = dict(os.environ, VICINITY__EMBEDDING__ENABLED="false")
-    proc = start_server([str(binary), "serve", "--port", str(port), "--data-dir", str(data)],
-                        f"http://127.0.0.1:{port}/readyz", tmp / "vicinity.log", env)
+    if args.baseline_bin:
+        data = args.keep_baseline_dir or tmp / "baseline" / "data"
+        servers.append(("baseline", tmp / "baseline", data))
+        env["VICINITY__STORAGE__INDEX_SAVE_INTERVAL_SECS"] = "1"
+    bench_http = tmp / "bench-http"
+    engines, loads = [], {}
     try:
-        load_s = vicinity_load(port, base)
-        rows = measure_all("vicinity", proc, lambda c, s: vicinity_measure(
-            bench_http, port, args.dataset_dir, c, s, args.ef), args.concurrency, args.seconds)
+        for engine, home, data in servers:
+            data.mkdir(parents=True, exist_ok=True)
+            port = free_port()
+            proc = start_server([str(home / "vicinity"), "serve", "--port", str(port),
+                                 "--data-dir", str(data)],
+                                f"http://127.0.0.1:{port}/readyz", home / "vicinity.log", env)
+            engines.append((engine, proc, lambda c, s, port=port: vicinity_measure(
+                bench_http, port, args.dataset_dir, c, s, args.ef)))
+            loads[engine] = vicinity_load(port, base, engine)
+        if args.baseline_bin:
+            settle([proc for _, proc, _ in engines])
+        rows = measure_all(engines, args.concurrency, args.seconds)
     finally:
-        stop_server(proc)
-    return rows, load_s
+        for _, proc, _ in engines:
+            stop_server(proc)
+    return rows, loads
 
 
 def in_process(args, tmp):
@@ -388,39 +469,69 @@ def run_chroma(args, tmp, base, queries, truth):
                         tmp / "chroma.log")
     try:
         collection_id, load_s = chroma_load(port, base, args.ef)
-        rows = measure_all("chroma", proc, lambda c, s: chroma_measure(
-            port, collection_id, queries, truth, c, s, args.ef), args.concurrency, args.seconds)
+        rows = measure_all([("chroma", proc, lambda c, s: chroma_measure(
+            port, collection_id, queries, truth, c, s, args.ef))],
+            args.concurrency, args.seconds)["chroma"]
     finally:
         stop_server(proc)
     return rows, load_s
 
 
-def copy_binaries(tmp):
+def copy_binaries(tmp, baseline_bin):
     for name in ("vicinity", "bench-http", "ann-bench"):
         src = TARGET / "release" / name
         if not src.exists():
             sys.exit(f"compare_http: {src} not found; build with "
                      "`cargo build --release --workspace --features vicinity-index/bench`")
         shutil.copy2(src, tmp / name)
+    if baseline_bin:
+        src = baseline_bin / "vicinity"
+        if not src.exists():
+            sys.exit(f"compare_http: {src} not found (--baseline-bin)")
+        (tmp / "baseline").mkdir()
+        shutil.copy2(src, tmp / "baseline" / "vicinity")
 
 
 def load_text(seconds):
     return "reused" if seconds is None else f"{seconds:.0f} s"
 
 
-def report(args, base, ours, peer, loads, inproc):
-    import chromadb
+def report(args, base, rows, peer, loads, inproc):
+    """rows: {engine: {clients: result}} of vicinity (and baseline); peer: Chroma's or None."""
+    ours, theirs = rows["vicinity"], rows.get("baseline")
+    columns = [("vicinity", ours)]
+    ratios = []
+    if theirs is not None:
+        columns.append(("baseline", theirs))
+        ratios.append(("vicinity / baseline", theirs))
+    if peer is not None:
+        columns.append(("Chroma", peer))
+        ratios.append(("vicinity / Chroma" if theirs is not None else "QPS ratio", peer))
+    versions = ""
+    if theirs is not None:
+        versions += f"; baseline {args.baseline_bin / 'vicinity'}"
+    if peer is not None:
+        import chromadb
+        versions += f"; chromadb {chromadb.__version__}"
     print(f"\n{args.dataset_dir.name} ({base.shape[0]} x {base.shape[1]}), cosine, M={M}, "
           f"ef_construction={EF_CONSTRUCTION}, ef={args.ef}, k={K}, {args.seconds:g} s per "
-          f"point, uncached, loopback; chromadb {chromadb.__version__}; load: vicinity "
-          f"{load_text(loads[0])}, Chroma {load_text(loads[1])}\n")
-    print("| clients | vicinity QPS | p99 ms | recall@10 | Chroma QPS | p99 ms | recall@10 "
-          "| QPS ratio |\n|---:|---:|---:|---:|---:|---:|---:|---:|")
+          f"point, uncached, loopback{versions}; load: "
+          + ", ".join(f"{name} {load_text(loads[name])}" for name, _ in columns) + "\n")
+    head = ["clients"] + [h for name, _ in columns for h in (f"{name} QPS", "p99 ms", "recall@10")]
+    head += [label for label, _ in ratios]
+    print("| " + " | ".join(head) + " |\n|" + "---:|" * len(head))
     for c in args.concurrency:
-        o, p = ours[c], peer[c]
-        ratio = o["qps"] / p["qps"] if p["qps"] else float("nan")
-        print(f"| {c} | {o['qps']:,.0f} | {o['p99_ms']:.2f} | {o['recall']:.3f} | "
-              f"{p['qps']:,.0f} | {p['p99_ms']:.2f} | {p['recall']:.3f} | {ratio:.2f}x |")
+        cells = [str(c)]
+        for _, r in columns:
+            cells += [f"{r[c]['qps']:,.0f}", f"{r[c]['p99_ms']:.2f}", f"{r[c]['recall']:.3f}"]
+        for _, r in ratios:
+            ratio = ours[c]["qps"] / r[c]["qps"] if r[c]["qps"] else float("nan")
+            cells.append(f"{ratio:.2f}x")
+        print("| " + " | ".join(cells) + " |")
+    errors = [f"{name} {r[c]['errors']} at {c} clients" for name, r in columns
+              for c in args.concurrency if r[c]["errors"]]
+    if errors:
+        print("\nerrors: " + ", ".join(errors))
     print(f"\nin-process ann-bench, {inproc['threads']} query threads, ef={args.ef}: "
           f"{inproc['qps']:,.0f} QPS, recall@10 {inproc['recall']:.3f}; vicinity over HTTP: "
           + ", ".join(f"{ours[c]['qps'] / inproc['qps']:.0%} at {c} clients" for c in args.concurrency))
@@ -428,18 +539,21 @@ def report(args, base, ours, peer, loads, inproc):
 
 def main(argv):
     args = parse_args(argv)
-    ensure_python(argv)
+    ensure_python(argv, chroma=not args.skip_chroma)
     with tempfile.TemporaryDirectory(prefix="compare-http-") as t:
         tmp = Path(t)
-        copy_binaries(tmp)
+        copy_binaries(tmp, args.baseline_bin)
         base, queries, truth = load_dataset(args.dataset_dir)
-        log(f"vicinity ({tmp}/vicinity.log)")
-        ours, vicinity_load_s = run_vicinity(args, tmp, base)
+        log(f"vicinity ({tmp}/vicinity.log)"
+            + (f", baseline ({tmp}/baseline/vicinity.log)" if args.baseline_bin else ""))
+        rows, loads = run_vicinity(args, tmp, base)
         log("in-process ann-bench")
         inproc = in_process(args, tmp)
-        log(f"Chroma ({tmp}/chroma.log)")
-        peer, chroma_load_s = run_chroma(args, tmp, base, queries, truth)
-        report(args, base, ours, peer, (vicinity_load_s, chroma_load_s), inproc)
+        peer = None
+        if not args.skip_chroma:
+            log(f"Chroma ({tmp}/chroma.log)")
+            peer, loads["Chroma"] = run_chroma(args, tmp, base, queries, truth)
+        report(args, base, rows, peer, loads, inproc)
     return 0
 
 
