@@ -418,8 +418,8 @@ impl CacheSwitch for QueryBatch {
 /// `"cache": false` in the body bypasses the cache both ways. Only successful answers are kept,
 /// so a hit is always for a request that parsed.
 ///
-/// The body is parsed once, into `R`. A repeated body (the same bytes: the common case) is
-/// answered before it is parsed at all; any other is looked up by the canonical text of the
+/// The body is parsed at most once, into `R`. A repeated body (the same bytes: the common case)
+/// is answered before it is parsed at all; any other is looked up by the canonical text of the
 /// parsed request, so field order, number spelling and whitespace do not matter.
 async fn cached<R, F, Fut>(st: &AppState, name: &str, body: Bytes, answer: F) -> Result<Response, ApiError>
 where
@@ -432,11 +432,24 @@ where
         let result = answer(st.clone(), name.to_string(), typed(&body)?).await?;
         return Ok(ok_encoded(&result, started));
     };
+    // A body that may switch the cache off is parsed first: one that does is answered without
+    // any of the cache's work.
+    let mut parsed: Option<R> = None;
+    if body.windows(7).any(|w| w == b"\"cache\"") {
+        let req: R = typed(&body)?;
+        if req.cache() == Some(false) {
+            let result = answer(st.clone(), name.to_string(), req).await?;
+            return Ok(ok_encoded(&result, started));
+        }
+        parsed = Some(req);
+    }
     let c = match st.catalog.get(name) {
         Ok(c) => c,
         // A bad body is named first, as without the cache.
         Err(e) => {
-            typed::<R>(&body)?;
+            if parsed.is_none() {
+                typed::<R>(&body)?;
+            }
             return Err(e.into());
         }
     };
@@ -444,17 +457,15 @@ where
     // unreachable rather than stale. The collection id too: a dropped and re-created name
     // starts again at version 0.
     let (collection, version) = (format!("{name}#{}", c.id()), c.version());
-    // A body that bypasses the cache is never stored under its text, so this never answers one.
     let exact =
         std::str::from_utf8(&body).ok().map(|text| ResultCache::exact_key(&collection, version, text));
     if let Some(hit) = exact.as_ref().and_then(|k| cache.get_exact(k)) {
         return Ok(ok_encoded(&hit, started));
     }
-    let req: R = typed(&body)?;
-    if req.cache() == Some(false) {
-        let result = answer(st.clone(), name.to_string(), req).await?;
-        return Ok(ok_encoded(&result, started));
-    }
+    let req: R = match parsed {
+        Some(req) => req,
+        None => typed(&body)?,
+    };
     let canonical = serde_json::to_string(&req)
         .map_err(|e| ApiError::from(Error::Internal(format!("writing the cache key: {e}"))))?;
     let key = ResultCache::key(&collection, version, canonical);
