@@ -213,19 +213,15 @@ pub async fn exists(State(st): State<AppState>, Path(name): Path<String>) -> Api
     delete, path = "/collections/{name}",
     params(CollectionName),
     responses(
-        (status = 200, description = "deleted"),
+        (status = 200, description = "true when a collection was deleted, false when there was none (as in Qdrant: deleting is idempotent)"),
         (status = 400, description = "bad path (not UTF-8) or unreadable request body", body = ErrorResponse),
-        (status = 404, description = "no such collection", body = ErrorResponse),
     )
 )]
 pub async fn remove(State(st): State<AppState>, Path(name): Path<String>) -> ApiResult {
     let started = Instant::now();
     let catalog = st.catalog.clone();
-    let what = format!("collection `{name}`");
-    if !blocking(move || catalog.delete(&name)).await? {
-        return Err(crate::error::Error::not_found(what).into());
-    }
-    Ok(ok(true, started))
+    let deleted = blocking(move || catalog.delete(&name)).await?;
+    Ok(ok(deleted, started))
 }
 
 fn field_type(schema: &Value) -> Result<FieldType, ApiError> {

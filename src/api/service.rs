@@ -1,57 +1,73 @@
 //! Service routes: version, health, readiness, the OpenAPI document, and the 404 fallback.
 
-use std::time::Instant;
-
-use axum::extract::State;
-use axum::http::{Method, Uri};
+use axum::http::{header, Method, Uri};
 use axum::response::IntoResponse;
 use axum::Json;
-use serde_json::json;
 use utoipa::OpenApi as _;
 
 use super::error::Code;
 use super::openapi::ApiDoc;
-use super::{ApiError, ApiResult, AppState};
+use super::ApiError;
+
+/// `GET /`: the version, and the commit the binary was built from when the build knew it (as
+/// Qdrant: no envelope).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct VersionInfo {
+    title: &'static str,
+    version: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commit: Option<&'static str>,
+}
 
 #[utoipa::path(
     get, path = "/",
     responses(
-        (status = 200, description = "{title, version}"),
+        (status = 200, description = "the version, and the commit when known", body = VersionInfo),
     )
 )]
-pub async fn root() -> Json<serde_json::Value> {
-    Json(json!({"title": "vicinity - vector search engine", "version": env!("CARGO_PKG_VERSION")}))
+pub async fn root() -> Json<VersionInfo> {
+    Json(VersionInfo {
+        title: "vicinity - vector search engine",
+        version: env!("CARGO_PKG_VERSION"),
+        commit: option_env!("VICINITY_COMMIT"),
+    })
 }
 
-/// Liveness and readiness: the server answers only once every collection is open.
+/// A probe's plain-text answer, as Qdrant's.
+fn probe(text: &'static str) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text)
+}
+
+/// Liveness: the server answers only once every collection is open.
 #[utoipa::path(
     get, path = "/healthz",
     responses(
-        (status = 200, description = "{collections}: the number of collections"),
+        (status = 200, description = "`healthz check passed` (text/plain)", content_type = "text/plain", body = String),
     )
 )]
-pub async fn healthz(State(st): State<AppState>) -> ApiResult {
-    Ok(super::ok(json!({"collections": st.catalog.names().len()}), Instant::now()))
+pub async fn healthz() -> impl IntoResponse {
+    probe("healthz check passed")
 }
 
 #[utoipa::path(
     get, path = "/livez",
     responses(
-        (status = 200, description = "{collections}: the number of collections"),
+        (status = 200, description = "`healthz check passed` (text/plain)", content_type = "text/plain", body = String),
     )
 )]
-pub async fn livez(st: State<AppState>) -> ApiResult {
-    healthz(st).await
+pub async fn livez() -> impl IntoResponse {
+    probe("healthz check passed")
 }
 
+/// Readiness: the listener opens only after every collection is loaded, so an answer is ready.
 #[utoipa::path(
     get, path = "/readyz",
     responses(
-        (status = 200, description = "{collections}: the number of collections"),
+        (status = 200, description = "`all shards are ready` (text/plain)", content_type = "text/plain", body = String),
     )
 )]
-pub async fn readyz(st: State<AppState>) -> ApiResult {
-    healthz(st).await
+pub async fn readyz() -> impl IntoResponse {
+    probe("all shards are ready")
 }
 
 pub async fn not_found(uri: Uri) -> impl IntoResponse {

@@ -43,8 +43,12 @@ class P:  # minimal ScoredPoint stand-in for check_topk
 
 
 def test_health_routes(raw):
-    for path in ("/healthz", "/livez", "/readyz"):
-        assert raw.get(path).status_code == 200, path
+    # Plain text, as Qdrant's probes answer.
+    for path, text in (("/healthz", "healthz check passed"), ("/livez", "healthz check passed"),
+                       ("/readyz", "all shards are ready")):
+        r = raw.get(path)
+        assert (r.status_code, r.text) == (200, text), path
+        assert r.headers["content-type"].startswith("text/plain"), r.headers
     body = raw.get("/").json()
     assert "title" in body and "version" in body
 

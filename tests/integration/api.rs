@@ -669,8 +669,19 @@ async fn service_routes_answer() {
     let (status, v) = s.call(Method::GET, "/", None).await;
     assert_eq!(status, axum::http::StatusCode::OK);
     assert!(v["version"].is_string());
-    for path in ["/healthz", "/livez", "/readyz"] {
-        assert_eq!(s.get(path).await, json!({"collections": 0}));
+    // Built from this checkout: the commit is git's (Qdrant reports it the same way).
+    let head = std::process::Command::new("git").args(["rev-parse", "HEAD"]).output().unwrap();
+    if head.status.success() {
+        assert_eq!(v["commit"], json!(String::from_utf8(head.stdout).unwrap().trim()), "{v}");
+    }
+    // The probes answer plain text, as Qdrant's.
+    for (path, text) in [
+        ("/healthz", "healthz check passed"),
+        ("/livez", "healthz check passed"),
+        ("/readyz", "all shards are ready"),
+    ] {
+        let (status, body) = s.raw_text(path).await;
+        assert_eq!((status, body.as_str()), (axum::http::StatusCode::OK, text), "{path}");
     }
     s.create("c", 4, "Dot").await;
     assert_eq!(s.get("/collections").await, json!({"collections": [{"name": "c"}]}));
@@ -734,4 +745,25 @@ async fn mismatched_payload_indexes_do_not_change_results() {
             assert_eq!(r["points"].as_array().unwrap().len() as u64, *want, "query {kinds:?} {f}");
         }
     }
+}
+
+/// Vectors read back print each f32 in its shortest form (`0.15`, not the f64 widening
+/// `0.15000000596046448`), as Qdrant's do, on every route that returns them.
+#[tokio::test]
+async fn vectors_read_back_in_their_shortest_f32_form() {
+    let s = Server::new();
+    s.create("c", 3, "Dot").await;
+    s.upsert("c", json!([{"id": 1, "vector": [0.15, -0.3, 7.1]}])).await;
+    let want = json!([0.15, -0.3, 7.1]);
+    let retrieved = s.post("/collections/c/points", json!({"ids": [1], "with_vector": true})).await;
+    assert_eq!(retrieved[0]["vector"], want, "{retrieved}");
+    assert_eq!(s.get("/collections/c/points/1").await["vector"], want);
+    let page = s.post("/collections/c/points/scroll", json!({"with_vector": true})).await;
+    assert_eq!(page["points"][0]["vector"], want, "{page}");
+    let hits = s.post("/collections/c/points/query", json!({"query": [1, 0, 0], "with_vector": true})).await;
+    assert_eq!(hits["points"][0]["vector"], want, "{hits}");
+    let legacy = s
+        .post("/collections/c/points/search", json!({"vector": [1, 0, 0], "limit": 1, "with_vector": true}))
+        .await;
+    assert_eq!(legacy[0]["vector"], want, "{legacy}");
 }

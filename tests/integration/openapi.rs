@@ -21,10 +21,12 @@ const ERROR_SCHEMA: &str = "#/components/schemas/ErrorResponse";
 const STREAMED: [&str; 2] = ["/collections/{name}/import", "/collections/{name}/snapshots/upload"];
 /// Routes without an API key check.
 const PUBLIC: [&str; 4] = ["/", "/healthz", "/livez", "/readyz"];
-/// Routes with a `{name}` that do not look the collection up: create, the existence check,
+/// Routes with a `{name}` that do not look the collection up: create, the existence check, the
+/// (idempotent) delete,
 /// and the two that recover a snapshot into it (creating it if need be).
-const NO_COLLECTION_LOOKUP: [(&str, &str); 4] = [
+const NO_COLLECTION_LOOKUP: [(&str, &str); 5] = [
     ("put", "/collections/{name}"),
+    ("delete", "/collections/{name}"),
     ("get", "/collections/{name}/exists"),
     ("put", "/collections/{name}/snapshots/recover"),
     ("post", "/collections/{name}/snapshots/upload"),
