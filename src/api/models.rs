@@ -436,7 +436,8 @@ impl<'de> Deserialize<'de> for Element {
 #[derive(Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueryRequest {
-    /// A vector, a point id, a document, `{"nearest": …}` or `{"recommend": {"positive", "negative", "strategy"}}`.
+    /// A vector, a point id, a document, `{"nearest": …}` or `{"recommend": {"positive", "negative", "strategy"}}`;
+    /// without one, the points that match `filter` in id order (each scored 1.0, version 0), `offset` of them skipped.
     #[schema(value_type = QueryInput)]
     pub query: Option<QueryValue>,
     pub filter: Option<Filter>,

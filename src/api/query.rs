@@ -52,13 +52,20 @@ pub(super) enum Input {
 
 /// What a search asks for, as the request gives it.
 pub(super) enum Wanted {
+    /// No query: the matching points in id order.
+    IdOrder,
     Nearest(Input),
-    Recommend { positive: Vec<Input>, negative: Vec<Input>, strategy: Strategy },
+    Recommend {
+        positive: Vec<Input>,
+        negative: Vec<Input>,
+        strategy: Strategy,
+    },
 }
 
 impl Wanted {
     pub(super) fn inputs(&self) -> Vec<&Input> {
         match self {
+            Wanted::IdOrder => Vec::new(),
             Wanted::Nearest(e) => vec![e],
             Wanted::Recommend { positive, negative, .. } => positive.iter().chain(negative).collect(),
         }
@@ -74,6 +81,7 @@ impl Wanted {
                 .ok_or_else(|| ApiError::from(Error::Internal("embedding count mismatch".into()))),
         };
         Ok(match self {
+            Wanted::IdOrder => Query::IdOrder,
             Wanted::Nearest(e) => Query::Nearest(example(e)?),
             Wanted::Recommend { positive, negative, strategy } => Query::Recommend {
                 positive: positive.into_iter().map(&mut example).collect::<Result<_, _>>()?,
@@ -239,7 +247,7 @@ fn from_query_request(r: QueryRequest, config: &Config) -> Result<Parsed, ApiErr
     let query = match r.query {
         Some(QueryValue::Vector(v)) => Wanted::Nearest(Input::Example(Example::Vector(v))),
         Some(QueryValue::Other(v)) => parse_query(&v)?,
-        None => return Err(ApiError::bad("query is required")),
+        None => Wanted::IdOrder,
     };
     let shared = Shared {
         filter: r.filter,
@@ -343,7 +351,7 @@ async fn run(
     params(CollectionName),
     responses(
         (status = 200, description = "{points: [ScoredPoint]}"),
-        (status = 400, description = "bad JSON body or path; a vector of the wrong size; limit 0, or limit + offset over search.max_limit; bad params; text without an embedding model; no query, or an unsupported one (prefetch, lookup_from, named vectors)", body = ErrorResponse),
+        (status = 400, description = "bad JSON body or path; a vector of the wrong size; limit 0, or limit + offset over search.max_limit; bad params; text without an embedding model; an unsupported query (prefetch, lookup_from, named vectors)", body = ErrorResponse),
         (status = 404, description = "no such collection, or an example point does not exist", body = ErrorResponse),
         Busy,
     )

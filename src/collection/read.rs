@@ -87,6 +87,9 @@ pub enum Strategy {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Query {
+    /// No query (Qdrant's `points/query` without one): the allowed points in id order, each
+    /// scored 1.0 with version 0, as Qdrant answers it.
+    IdOrder,
     /// Nearest to an example (a point id: the point itself is not returned).
     Nearest(Example),
     Recommend {
@@ -206,7 +209,10 @@ impl Collection {
     /// Runs a search or recommendation.
     pub fn search(&self, s: &Search, deadline: Deadline) -> Result<Vec<Hit>> {
         deadline.check()?;
-        let hits = self.search_within(s, deadline)?;
+        let hits = match s.query {
+            Query::IdOrder => self.in_id_order(s, deadline)?,
+            Query::Nearest(_) | Query::Recommend { .. } => self.search_within(s, deadline)?,
+        };
         // A filtered walk that ran past the deadline admitted nothing after it: not an answer.
         deadline.check()?;
         Ok(hits)
@@ -232,6 +238,8 @@ impl Collection {
         };
         let k = s.limit + s.offset;
         let (scored, exclude): (Vec<ScoredPoint>, HashSet<u64>) = match &s.query {
+            // Answered by `in_id_order` (which reads points without this lock held).
+            Query::IdOrder => (Vec::new(), HashSet::new()),
             Query::Nearest(e) => {
                 let (v, id) = resolve(e)?;
                 let exclude: HashSet<u64> = id.into_iter().collect();
@@ -308,6 +316,18 @@ impl Collection {
                 })
             })
             .collect())
+    }
+
+    /// [`Query::IdOrder`]: the allowed points from the first id on, `offset` of them skipped.
+    fn in_id_order(&self, s: &Search, deadline: Deadline) -> Result<Vec<Hit>> {
+        if s.score_threshold.is_some_and(|t| t > 1.0) {
+            return Ok(Vec::new());
+        }
+        let wanted = s.offset.saturating_add(s.limit);
+        let (records, _) =
+            self.scroll(None, wanted, s.filter.as_ref(), &s.with_payload, s.with_vector, deadline)?;
+        let hit = |r: Record| Hit { id: r.id, version: 0, score: 1.0, payload: r.payload, vector: r.vector };
+        Ok(records.into_iter().skip(s.offset).map(hit).collect())
     }
 
     /// The engine's top `k` for a prepared query, with the filter and exclusions applied inside.

@@ -767,3 +767,39 @@ async fn vectors_read_back_in_their_shortest_f32_form() {
         .await;
     assert_eq!(legacy[0]["vector"], want, "{legacy}");
 }
+
+/// `points/query` without a query lists the matching points in id order, as Qdrant does: each
+/// scored 1.0 with version 0, numbers before UUIDs, `offset` counting points (unlike scroll's).
+#[tokio::test]
+async fn a_query_without_a_query_lists_points_in_id_order() {
+    let s = Server::new();
+    s.create("c", 2, "Dot").await;
+    let uuid = "550e8400-e29b-41d4-a716-446655440000";
+    s.upsert(
+        "c",
+        json!([
+            {"id": 5, "vector": [1, 0], "payload": {"g": 1}},
+            {"id": uuid, "vector": [1, 1], "payload": {"g": 1}},
+            {"id": 2, "vector": [0, 1], "payload": {"g": 2}},
+            {"id": 9, "vector": [1, 2], "payload": {"g": 1}},
+        ]),
+    )
+    .await;
+    let ids = |v: &Value| v["points"].as_array().unwrap().iter().map(|h| h["id"].clone()).collect::<Vec<_>>();
+    let all = s.post("/collections/c/points/query", json!({})).await;
+    assert_eq!(ids(&all), [json!(2), json!(5), json!(9), json!(uuid)], "{all}");
+    for hit in all["points"].as_array().unwrap() {
+        assert_eq!((hit["score"].as_f64(), hit["version"].as_u64()), (Some(1.0), Some(0)), "{hit}");
+        assert_eq!(hit["payload"], Value::Null, "{hit}");
+    }
+    assert_eq!(s.post("/collections/c/points/query", json!({"query": null})).await, all);
+    let page = json!({"filter": {"must": [{"key": "g", "match": {"value": 1}}]}, "limit": 2, "offset": 1, "with_payload": true});
+    let page = s.post("/collections/c/points/query", page).await;
+    assert_eq!(ids(&page), [json!(9), json!(uuid)], "{page}");
+    assert_eq!(page["points"][0]["payload"], json!({"g": 1}), "{page}");
+    // In a batch too, beside a nearest query.
+    let batch = json!({"searches": [{"limit": 1}, {"query": [1, 0], "limit": 1}]});
+    let batch = s.post("/collections/c/points/query/batch", batch).await;
+    assert_eq!(ids(&batch[0]), [json!(2)], "{batch}");
+    assert_eq!(batch[1]["points"].as_array().unwrap().len(), 1, "{batch}");
+}
