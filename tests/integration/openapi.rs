@@ -22,8 +22,7 @@ const STREAMED: [&str; 2] = ["/collections/{name}/import", "/collections/{name}/
 /// Routes without an API key check.
 const PUBLIC: [&str; 4] = ["/", "/healthz", "/livez", "/readyz"];
 /// Routes with a `{name}` that do not look the collection up: create, the existence check, the
-/// (idempotent) delete,
-/// and the two that recover a snapshot into it (creating it if need be).
+/// (idempotent) delete, and the two that recover a snapshot into it (creating it if need be).
 const NO_COLLECTION_LOOKUP: [(&str, &str); 5] = [
     ("put", "/collections/{name}"),
     ("delete", "/collections/{name}"),
