@@ -204,8 +204,31 @@ pub struct UpsertPoints {
     pub batch: Option<Batch>,
     #[schema(value_type = Option<Value>)]
     pub shard_key: Ignored,
-    #[schema(value_type = Option<Value>)]
-    pub update_filter: Ignored,
+    /// An existing point is replaced only if it matches this filter; new points are inserted.
+    pub update_filter: Option<Filter>,
+    /// `upsert` (default), `insert_only` (existing points are left as they are) or
+    /// `update_only` (new ids are not inserted).
+    #[schema(value_type = Option<String>)]
+    pub update_mode: Option<UpdateModeName>,
+}
+
+/// Qdrant's `update_mode`.
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateModeName {
+    Upsert,
+    InsertOnly,
+    UpdateOnly,
+}
+
+impl From<UpdateModeName> for crate::collection::UpdateMode {
+    fn from(m: UpdateModeName) -> Self {
+        match m {
+            UpdateModeName::Upsert => crate::collection::UpdateMode::Upsert,
+            UpdateModeName::InsertOnly => crate::collection::UpdateMode::InsertOnly,
+            UpdateModeName::UpdateOnly => crate::collection::UpdateMode::UpdateOnly,
+        }
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

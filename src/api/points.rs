@@ -110,6 +110,10 @@ pub async fn upsert(
 ) -> ApiResult {
     let started = Instant::now();
     // (id, vector or text, payload), checked in request order.
+    let rule = crate::collection::UpsertRule {
+        mode: body.update_mode.map(Into::into).unwrap_or_default(),
+        filter: body.update_filter,
+    };
     let rows: Vec<(ExtId, VectorInput, Option<Payload>)> = match (body.points, body.batch) {
         (Some(points), None) => points
             .into_iter()
@@ -193,7 +197,7 @@ pub async fn upsert(
     }
     let c = st.catalog.get(&name)?;
     let sync = wait.sync();
-    let seq = blocking(move || c.upsert(points, sync)).await?;
+    let seq = blocking(move || c.upsert_where(points, &rule, sync)).await?;
     Ok(ok(UpdateResult::new(seq, sync), started))
 }
 

@@ -39,7 +39,7 @@ use payload_index::PayloadIndex;
 pub use read::{Example, Hit, PayloadSelector, Query, Record, Search, Strategy};
 pub use rebuild::{RebuildOptions, RebuildReport};
 pub(crate) use write::check_payload;
-pub use write::{NewPoint, PayloadUpdate, Selector};
+pub use write::{NewPoint, PayloadUpdate, Selector, UpdateMode, UpsertRule};
 
 /// What is kept in memory per point (vectors live in the index).
 pub struct PointMeta {

@@ -20,6 +20,38 @@ pub struct NewPoint {
     pub payload: Option<Payload>,
 }
 
+/// Which points of an upsert are written (Qdrant's `update_mode` and `update_filter`).
+#[derive(Clone, Debug, Default)]
+pub struct UpsertRule {
+    pub mode: UpdateMode,
+    /// An existing point is replaced only when it matches; new points are written regardless.
+    pub filter: Option<Filter>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UpdateMode {
+    /// New points are inserted and existing ones replaced.
+    #[default]
+    Upsert,
+    /// Only new points are written; existing ones are left as they are.
+    InsertOnly,
+    /// Only existing points are replaced; new ids are not inserted.
+    UpdateOnly,
+}
+
+impl UpsertRule {
+    /// Whether a point is written, given what is stored under its id now.
+    fn admits(&self, ext: ExtId, stored: Option<&PointMeta>) -> bool {
+        match stored {
+            None => self.mode != UpdateMode::UpdateOnly,
+            Some(m) => {
+                self.mode != UpdateMode::InsertOnly
+                    && self.filter.as_ref().is_none_or(|f| f.matches(&m.payload, Some(ext)))
+            }
+        }
+    }
+}
+
 /// Which points an operation applies to.
 pub enum Selector {
     Ids(Vec<ExtId>),
@@ -51,9 +83,25 @@ impl Collection {
         self.upsert_with(points, sync, self.storage.batch())
     }
 
+    /// [`Collection::upsert`] of the points `rule` admits, decided under the writer lock
+    /// against what is stored then.
+    pub fn upsert_where(&self, points: Vec<NewPoint>, rule: &UpsertRule, sync: bool) -> Result<u64> {
+        self.write_points(points, rule, sync, self.storage.batch())
+    }
+
     /// [`Collection::upsert`], committed in one batch with the writes already in `batch` (a
     /// job records its progress atomically with the points it wrote).
-    pub fn upsert_with(&self, points: Vec<NewPoint>, sync: bool, mut batch: Batch<'_>) -> Result<u64> {
+    pub fn upsert_with(&self, points: Vec<NewPoint>, sync: bool, batch: Batch<'_>) -> Result<u64> {
+        self.write_points(points, &UpsertRule::default(), sync, batch)
+    }
+
+    fn write_points(
+        &self,
+        points: Vec<NewPoint>,
+        rule: &UpsertRule,
+        sync: bool,
+        mut batch: Batch<'_>,
+    ) -> Result<u64> {
         let (metric, dim, cid) = {
             let c = self.config.read();
             (c.distance.metric(), c.size, c.id)
@@ -88,6 +136,10 @@ impl Collection {
         let mut internal = Vec::with_capacity(prepared.len());
         {
             let points = self.points.read();
+            prepared.retain(|(ext, ..)| {
+                let stored = points.by_ext.get(ext).and_then(|id| points.meta.get(id));
+                rule.admits(*ext, stored)
+            });
             for (ext, ..) in &prepared {
                 let id = match points.by_ext.get(ext) {
                     Some(&id) => id,
@@ -100,6 +152,13 @@ impl Collection {
                 };
                 internal.push(id);
             }
+        }
+        if prepared.is_empty() {
+            // The rule admitted none: only what the batch already held is written.
+            if !batch.is_empty() {
+                self.storage.commit(batch, sync)?;
+            }
+            return Ok(seq - 1);
         }
         let mut metas = Vec::with_capacity(prepared.len());
         let mut vectors = Vec::with_capacity(prepared.len() * dim);

@@ -803,3 +803,52 @@ async fn a_query_without_a_query_lists_points_in_id_order() {
     assert_eq!(ids(&batch[0]), [json!(2)], "{batch}");
     assert_eq!(batch[1]["points"].as_array().unwrap().len(), 1, "{batch}");
 }
+
+/// Qdrant's conditional upsert: `update_filter` replaces only the existing points it matches
+/// (new ids are inserted regardless); `update_mode` restricts an upsert to new or to existing
+/// points.
+#[tokio::test]
+async fn conditional_upserts_follow_update_filter_and_update_mode() {
+    let s = Server::new();
+    s.create("c", 2, "Dot").await;
+    s.upsert("c", json!([{"id": 6, "vector": [1, 0], "payload": {"version": 5}}])).await;
+    let put = |body: Value| async { s.put("/collections/c/points?wait=true", body).await };
+    let version = |p: Option<Value>| p.map(|p| p["payload"]["version"].clone());
+    let older = |v: i64, below: i64| {
+        json!({"points": [{"id": 6, "vector": [1, 0], "payload": {"version": v}}],
+               "update_filter": {"must": [{"key": "version", "range": {"lt": below}}]}})
+    };
+    // The stored point does not match: it stays; a new id in the same request is inserted.
+    let mut body = older(4, 4);
+    body["points"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": 7, "vector": [0, 1], "payload": {"version": 1}}));
+    put(body).await;
+    assert_eq!(version(s.point("c", "6").await), Some(json!(5)));
+    assert_eq!(version(s.point("c", "7").await), Some(json!(1)));
+    // It matches: replaced.
+    put(older(6, 6)).await;
+    assert_eq!(version(s.point("c", "6").await), Some(json!(6)));
+
+    let point = |id: u64, v: i64| json!({"id": id, "vector": [1, 1], "payload": {"version": v}});
+    put(json!({"points": [point(6, 60), point(8, 80)], "update_mode": "insert_only"})).await;
+    assert_eq!(version(s.point("c", "6").await), Some(json!(6)), "insert_only replaced an existing point");
+    assert_eq!(version(s.point("c", "8").await), Some(json!(80)));
+    put(json!({"points": [point(6, 61), point(9, 90)], "update_mode": "update_only"})).await;
+    assert_eq!(version(s.point("c", "6").await), Some(json!(61)));
+    assert_eq!(s.point("c", "9").await, None, "update_only inserted a new point");
+    put(json!({"points": [point(6, 62)], "update_mode": "upsert"})).await;
+    assert_eq!(version(s.point("c", "6").await), Some(json!(62)));
+    // Nothing admitted: the answer is still a success, and nothing changed.
+    put(json!({"points": [point(9, 91)], "update_mode": "update_only"})).await;
+    assert_eq!(s.count("c").await, 3);
+    let (status, _) = s
+        .call(
+            Method::PUT,
+            "/collections/c/points",
+            Some(json!({"points": [point(1, 1)], "update_mode": "sometimes"})),
+        )
+        .await;
+    assert_eq!(status, axum::http::StatusCode::BAD_REQUEST);
+}
