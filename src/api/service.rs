@@ -33,6 +33,9 @@ pub async fn root() -> Json<VersionInfo> {
     })
 }
 
+/// What `/healthz` and `/livez` answer, as Qdrant's.
+const HEALTHY: &str = "healthz check passed";
+
 /// A probe's plain-text answer, as Qdrant's.
 fn probe(text: &'static str) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text)
@@ -46,7 +49,7 @@ fn probe(text: &'static str) -> impl IntoResponse {
     )
 )]
 pub async fn healthz() -> impl IntoResponse {
-    probe("healthz check passed")
+    probe(HEALTHY)
 }
 
 #[utoipa::path(
@@ -56,7 +59,7 @@ pub async fn healthz() -> impl IntoResponse {
     )
 )]
 pub async fn livez() -> impl IntoResponse {
-    probe("healthz check passed")
+    probe(HEALTHY)
 }
 
 /// Readiness: the listener opens only after every collection is loaded, so an answer is ready.

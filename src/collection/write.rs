@@ -40,6 +40,11 @@ pub enum UpdateMode {
 }
 
 impl UpsertRule {
+    /// Whether every point is written whatever is stored (the default: no lookups needed).
+    fn admits_all(&self) -> bool {
+        self.mode == UpdateMode::Upsert && self.filter.is_none()
+    }
+
     /// Whether a point is written, given what is stored under its id now.
     fn admits(&self, ext: ExtId, stored: Option<&PointMeta>) -> bool {
         match stored {
@@ -125,10 +130,7 @@ impl Collection {
             }
         }
         if prepared.is_empty() {
-            if !batch.is_empty() {
-                self.storage.commit(batch, sync)?;
-            }
-            return Ok(self.seq.load(Ordering::SeqCst));
+            return self.write_batch_only(batch, sync);
         }
         let mut next = self.writer.lock();
         self.check_live()?;
@@ -136,10 +138,12 @@ impl Collection {
         let mut internal = Vec::with_capacity(prepared.len());
         {
             let points = self.points.read();
-            prepared.retain(|(ext, ..)| {
-                let stored = points.by_ext.get(ext).and_then(|id| points.meta.get(id));
-                rule.admits(*ext, stored)
-            });
+            if !rule.admits_all() {
+                prepared.retain(|(ext, ..)| {
+                    let stored = points.by_ext.get(ext).and_then(|id| points.meta.get(id));
+                    rule.admits(*ext, stored)
+                });
+            }
             for (ext, ..) in &prepared {
                 let id = match points.by_ext.get(ext) {
                     Some(&id) => id,
@@ -155,10 +159,7 @@ impl Collection {
         }
         if prepared.is_empty() {
             // The rule admitted none: only what the batch already held is written.
-            if !batch.is_empty() {
-                self.storage.commit(batch, sync)?;
-            }
-            return Ok(seq - 1);
+            return self.write_batch_only(batch, sync);
         }
         let mut metas = Vec::with_capacity(prepared.len());
         let mut vectors = Vec::with_capacity(prepared.len() * dim);
@@ -183,6 +184,15 @@ impl Collection {
         applied
             .map_err(|e| Error::Internal(format!("stored write {seq} failed to apply to the index: {e}")))?;
         Ok(seq)
+    }
+
+    /// An upsert with no point to write: commits what `batch` already holds (a job's progress)
+    /// and returns the current write sequence.
+    fn write_batch_only(&self, batch: Batch<'_>, sync: bool) -> Result<u64> {
+        if !batch.is_empty() {
+            self.storage.commit(batch, sync)?;
+        }
+        Ok(self.seq.load(Ordering::SeqCst))
     }
 
     /// Internal ids of the selected points that exist.
