@@ -21,20 +21,24 @@ pub struct Catalog {
     ddl: parking_lot::Mutex<()>,
 }
 
-/// Collection names become storage keys and file names: keep them plain.
+/// Qdrant's rules for a new collection's name: 1 to 255 characters, none of `< > : " / \\ | ? *`,
+/// NUL or U+001F, and not `.` or `..`. Names are storage keys, never file names as they are
+/// (see `snapshots::collection_dir`).
 pub fn validate_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 255
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        && name != "."
-        && name != "..";
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::bad(format!(
-            "invalid collection name {name:?}: use 1-255 characters from A-Z a-z 0-9 _ - ."
-        )))
+    const FORBIDDEN: [char; 11] = ['<', '>', ':', '"', '/', '\\', '|', '?', '*', '\0', '\u{1F}'];
+    let chars = name.chars().count();
+    if !(1..=255).contains(&chars) {
+        return Err(Error::bad(format!(
+            "invalid collection name {name:?}: it must have 1 to 255 characters"
+        )));
     }
+    if let Some(c) = FORBIDDEN.iter().find(|c| name.contains(**c)) {
+        return Err(Error::bad(format!("invalid collection name {name:?}: it cannot contain {c:?}")));
+    }
+    if name == "." || name == ".." {
+        return Err(Error::bad(format!("invalid collection name {name:?}")));
+    }
+    Ok(())
 }
 
 impl Catalog {

@@ -75,6 +75,9 @@ pub struct StorageConfig {
     /// The only directory file imports read from (paths are relative to it, or absolute inside
     /// it). Unset: `<data_dir>/import`.
     pub import_dir: Option<PathBuf>,
+    /// The hosts (`name` or `name:port`) snapshots may be recovered from over `http://`.
+    /// Unset: any host (the admin key guards the route); empty: none.
+    pub snapshot_hosts: Option<Vec<String>>,
 }
 
 impl StorageConfig {
@@ -139,6 +142,7 @@ impl Default for StorageConfig {
             index_save_interval_secs: 30,
             vacuum_deleted_fraction: 0.2,
             import_dir: None,
+            snapshot_hosts: None,
         }
     }
 }

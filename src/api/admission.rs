@@ -89,12 +89,19 @@ impl Admission {
         }
     }
 
-    /// Runs `f` on a search thread once one is free; `f` gets the request's deadline and
-    /// stops its work when it passes.
+    /// The longest a search may take (`search.timeout_ms`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Runs `f` on a search thread once one is free; `f` gets the request's deadline, `within`
+    /// from now (at most `search.timeout_ms`), and stops its work when it passes.
     pub async fn run<T: Send + 'static>(
         &self,
+        within: Duration,
         f: impl FnOnce(Deadline) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, ApiError> {
+        let timeout = within.min(self.timeout);
         let started = Instant::now();
         if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.limit {
             self.admitted.fetch_sub(1, Ordering::AcqRel);
@@ -107,12 +114,9 @@ impl Admission {
         let _slot = Slot(&self.admitted);
         let timed_out = || {
             metrics::counter!("vicinity_search_rejected_total", "reason" => "timeout").increment(1);
-            ApiError::new(
-                Code::Timeout,
-                format!("search did not finish within {} ms", self.timeout.as_millis()),
-            )
+            ApiError::new(Code::Timeout, format!("search did not finish within {} ms", timeout.as_millis()))
         };
-        let deadline = started + self.timeout;
+        let deadline = started + timeout;
         let (tx, rx) = oneshot::channel();
         let task: Task = Box::new(move || {
             // Nobody waits for a search whose deadline passed before it started.
@@ -127,7 +131,7 @@ impl Admission {
         if self.queue.send(task).is_err() {
             return Err(ApiError::from(Error::Internal("search threads are gone".into())));
         }
-        match tokio::time::timeout(self.timeout, rx).await {
+        match tokio::time::timeout(timeout, rx).await {
             Err(_) => Err(timed_out()),
             // Dropped unanswered: skipped past its deadline, or the search panicked.
             Ok(Err(_)) if Instant::now() >= deadline => Err(timed_out()),

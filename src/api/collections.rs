@@ -5,11 +5,11 @@ use std::time::Instant;
 use axum::extract::State;
 use serde_json::{json, Value};
 
-use super::extract::{Body, Params, Path, WaitParam};
+use super::extract::{name_length, Body, MetaParams, Params, Path, Rules, WaitParam};
 use super::models::{CreateCollection, CreateFieldIndex, HnswConfigDiff, QuantizationConfig, UpdateResult};
 use super::openapi::{CollectionName, ErrorResponse};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
-use crate::collection::{CollectionConfig, Distance, FieldType, HnswConfig, ScalarQuantization};
+use crate::collection::{CollectionConfig, Distance, FieldType, HnswConfig, ScalarQuantization, MAX_DIM};
 
 /// Default rescoring oversampling for int8 collections.
 const DEFAULT_OVERSAMPLING: f32 = 3.0;
@@ -27,6 +27,18 @@ fn hnsw_config(diffs: [&Option<HnswConfigDiff>; 2]) -> HnswConfig {
     diffs.into_iter().flatten().fold(HnswConfig::default(), apply_hnsw_diff)
 }
 
+/// Qdrant's rules for an HNSW config at `at` (`hnsw_config`, `vectors.hnsw_config`), with the
+/// engine's upper bounds.
+pub(super) fn hnsw_rules(rules: &mut Rules, at: &str, d: &HnswConfigDiff) {
+    if let Some(m) = d.m {
+        rules.range(format!("{at}.m"), m, 2, 64);
+    }
+    if let Some(ef) = d.ef_construct {
+        rules.min(format!("{at}.ef_construct"), ef, 4);
+        rules.max(format!("{at}.ef_construct"), ef, 4096);
+    }
+}
+
 pub(super) fn quantization(q: Option<&QuantizationConfig>) -> Result<Option<ScalarQuantization>, ApiError> {
     let Some(q) = q else { return Ok(None) };
     if q.product.is_some() || q.binary.is_some() {
@@ -35,13 +47,11 @@ pub(super) fn quantization(q: Option<&QuantizationConfig>) -> Result<Option<Scal
     match &q.scalar {
         None => Ok(None),
         Some(s) if s.kind == "int8" => {
+            let mut rules = Rules::default();
             if let Some(quantile) = s.quantile {
-                if !(0.5..=1.0).contains(&quantile) {
-                    return Err(ApiError::bad(format!(
-                        "quantization_config.scalar.quantile must be in 0.5..=1, got {quantile}"
-                    )));
-                }
+                rules.range("quantization_config.scalar.quantile", quantile, 0.5, 1.0);
             }
+            rules.check()?;
             Ok(Some(ScalarQuantization { oversampling: DEFAULT_OVERSAMPLING }))
         }
         Some(s) => {
@@ -50,10 +60,51 @@ pub(super) fn quantization(q: Option<&QuantizationConfig>) -> Result<Option<Scal
     }
 }
 
+/// Qdrant's forbidden characters in a new collection's name.
+const FORBIDDEN: [char; 11] = ['<', '>', ':', '"', '/', '\\', '|', '?', '*', '\0', '\u{1F}'];
+
+/// Qdrant's rules for a new collection: its name (422 in the path), then its body's values.
+fn create_rules(name: &str, body: &CreateCollection) -> Result<(), ApiError> {
+    let mut path = Rules::default();
+    name_length(&mut path, name);
+    if let Some(c) = FORBIDDEN.iter().find(|c| name.contains(**c)) {
+        path.broken("name", format!("collection name cannot contain \"{c}\" char"));
+    } else if name == "." || name == ".." {
+        path.broken("name", format!("collection name cannot be {name:?}"));
+    }
+    path.check_in("path parameters")?;
+    let mut rules = Rules::default();
+    if let Some(v) = &body.vectors {
+        // Qdrant's size is a non-zero type: 0 fails to parse (400); too large breaks a rule (422).
+        if v.size == 0 {
+            return Err(ApiError::bad(
+                "Format error in JSON body: vectors.size: invalid value: integer `0`, expected a nonzero size from 1 to 65536",
+            ));
+        }
+        rules.range("vectors.size", v.size, 1, MAX_DIM);
+        if let Some(h) = &v.hnsw_config {
+            hnsw_rules(&mut rules, "vectors.hnsw_config", h);
+        }
+    }
+    if let Some(h) = &body.hnsw_config {
+        hnsw_rules(&mut rules, "hnsw_config", h);
+    }
+    for (field, value) in [
+        ("shard_number", body.shard_number),
+        ("replication_factor", body.replication_factor),
+        ("write_consistency_factor", body.write_consistency_factor),
+    ] {
+        if let Some(n) = value {
+            rules.min(field, n, 1);
+        }
+    }
+    rules.check()
+}
+
 #[utoipa::path(
     put, path = "/collections/{name}", operation_id = "create_collection",
     request_body = CreateCollection,
-    params(CollectionName),
+    params(CollectionName, MetaParams),
     responses(
         (status = 200, description = "created"),
         (status = 400, description = "bad JSON body or collection name, an invalid config (size, distance, hnsw_config, quantization_config, index), no `vectors` and no embedding model, or a model the server did not load", body = ErrorResponse),
@@ -63,9 +114,12 @@ pub(super) fn quantization(q: Option<&QuantizationConfig>) -> Result<Option<Scal
 pub async fn create(
     State(st): State<AppState>,
     Path(name): Path<String>,
+    Params(meta): Params<MetaParams>,
     Body(body): Body<CreateCollection>,
 ) -> ApiResult {
     let started = Instant::now();
+    meta.check()?;
+    create_rules(&name, &body)?;
     if body
         .sparse_vectors
         .as_ref()
@@ -211,14 +265,19 @@ pub async fn exists(State(st): State<AppState>, Path(name): Path<String>) -> Api
 
 #[utoipa::path(
     delete, path = "/collections/{name}",
-    params(CollectionName),
+    params(CollectionName, MetaParams),
     responses(
         (status = 200, description = "true when a collection was deleted, false when there was none (as in Qdrant: deleting is idempotent)"),
         (status = 400, description = "bad path (not UTF-8) or unreadable request body", body = ErrorResponse),
     )
 )]
-pub async fn remove(State(st): State<AppState>, Path(name): Path<String>) -> ApiResult {
+pub async fn remove(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Params(meta): Params<MetaParams>,
+) -> ApiResult {
     let started = Instant::now();
+    meta.check()?;
     let catalog = st.catalog.clone();
     let deleted = blocking(move || catalog.delete(&name)).await?;
     Ok(ok(deleted, started))
@@ -255,6 +314,15 @@ pub async fn create_field_index(
 ) -> ApiResult {
     let started = Instant::now();
     let kind = field_type(&body.field_schema)?;
+    let flag = |k: &str| body.field_schema.get(k).and_then(Value::as_bool);
+    if kind == FieldType::Integer && flag("lookup") == Some(false) && flag("range") == Some(false) {
+        let mut rules = Rules::default();
+        rules.broken(
+            "field_schema.lookup",
+            "Validation error: the 'lookup' and 'range' capabilities can't be both disabled [{}]",
+        );
+        rules.check()?;
+    }
     if body.field_name.is_empty() {
         return Err(ApiError::bad("field_name must not be empty"));
     }

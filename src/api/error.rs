@@ -15,6 +15,9 @@ use crate::error::Error;
 pub enum Code {
     /// The request is malformed or asks for something impossible (the message names what).
     BadRequest,
+    /// A value is out of its range or a rule between fields is broken (422, as Qdrant answers
+    /// its validation errors: `Validation error in JSON body: [path: message; …]`).
+    Invalid,
     /// A missing or wrong API key.
     Unauthorized,
     /// No such collection, point, job, snapshot or payload index.
@@ -43,8 +46,9 @@ pub enum Code {
 
 impl Code {
     /// Every code, for the documentation test.
-    pub const ALL: [Code; 13] = [
+    pub const ALL: [Code; 14] = [
         Code::BadRequest,
+        Code::Invalid,
         Code::Unauthorized,
         Code::NotFound,
         Code::NoRoute,
@@ -62,6 +66,7 @@ impl Code {
     pub fn status(self) -> StatusCode {
         match self {
             Code::BadRequest => StatusCode::BAD_REQUEST,
+            Code::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
             Code::NotFound | Code::NoRoute => StatusCode::NOT_FOUND,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -77,6 +82,7 @@ impl Code {
     pub fn name(self) -> &'static str {
         match self {
             Code::BadRequest => "bad_request",
+            Code::Invalid => "invalid",
             Code::Unauthorized => "unauthorized",
             Code::NotFound => "not_found",
             Code::NoRoute => "no_route",
@@ -106,6 +112,12 @@ impl ApiError {
 
     pub fn bad(message: impl Into<String>) -> Self {
         ApiError::new(Code::BadRequest, message)
+    }
+
+    /// 422 in Qdrant's words: `Validation error in {part}: [{path}: {message}; …]`, where
+    /// `part` is `JSON body`, `path parameters` or `query parameters`.
+    pub fn invalid(part: &str, entries: &[String]) -> Self {
+        ApiError::new(Code::Invalid, format!("Validation error in {part}: [{}]", entries.join("; ")))
     }
 
     /// 413 for a body over `service.max_request_bytes`.

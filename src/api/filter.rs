@@ -9,10 +9,13 @@ use crate::collection::filter::{Condition, FieldCheck, Match, Range, Scalar, MAX
 use crate::collection::Filter;
 use crate::id::ExtId;
 
+/// The name error messages give the filter being parsed.
+const ROOT: &str = "filter";
+
 impl<'de> Deserialize<'de> for Filter {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(d)?;
-        let filter = parse_filter(&value, "filter").map_err(serde::de::Error::custom)?;
+        let filter = parse_filter(&value, ROOT).map_err(serde::de::Error::custom)?;
         let n = filter.conditions();
         if n > MAX_CONDITIONS {
             return Err(serde::de::Error::custom(format!(
@@ -133,9 +136,14 @@ fn parse_field_condition(o: &Map<String, Value>, at: &str) -> Result<Condition, 
             ));
         }
     }
-    let check = check.ok_or(format!(
-        "{at}: field condition on `{key}` has no match, range, values_count, is_empty or is_null"
-    ))?;
+    // Qdrant's rule, reported where its validator reports it.
+    let relative = at.strip_prefix(ROOT).unwrap_or(at);
+    let check = check.ok_or_else(|| {
+        super::extract::rule(
+            &format!("{relative}.__all__"),
+            "Validation error: At least one field condition must be specified [{}]",
+        )
+    })?;
     Ok(Condition::Field { key, check })
 }
 

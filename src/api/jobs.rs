@@ -112,7 +112,7 @@ pub async fn import(
                         st.config.service.body_timeout_ms
                     ),
                 })??;
-            let spec: FileImport = typed(&bytes)?;
+            let spec: FileImport = typed(&bytes, "")?;
             let jobs = st.jobs.clone();
             let job = blocking(move || jobs.import_file(&name, spec)).await?;
             Ok((StatusCode::ACCEPTED, ok(json!({"job_id": job.id()}), started)))
@@ -200,8 +200,11 @@ fn rebuild_options(st: &AppState, name: &str, body: RebuildRequest) -> Result<Re
 pub async fn rebuild(State(st): State<AppState>, Path(name): Path<String>, req: Request) -> Accepted {
     let started = Instant::now();
     let bytes = body_bytes(req, &st).await?;
-    let body: RebuildRequest =
-        if bytes.iter().all(u8::is_ascii_whitespace) { RebuildRequest::default() } else { typed(&bytes)? };
+    let body: RebuildRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
+        RebuildRequest::default()
+    } else {
+        typed(&bytes, "")?
+    };
     let options = rebuild_options(&st, &name, body)?;
     let jobs = st.jobs.clone();
     let job = blocking(move || jobs.rebuild(&name, JobKind::Rebuild, options)).await?;

@@ -17,6 +17,7 @@
 mod admission;
 mod auth;
 mod collections;
+mod download;
 mod embed;
 mod error;
 mod extract;

@@ -1,6 +1,8 @@
-//! Request and response bodies, shaped as Qdrant's. Fields Qdrant accepts that do not apply to
-//! a single-node vicinity (sharding, replication, optimizer and WAL tuning, on-disk flags) are
-//! accepted and ignored; any other unknown field is an error naming it.
+//! Request and response bodies, shaped as Qdrant's. As in Qdrant, a field no version of Qdrant
+//! knows is ignored (clients of newer versions keep working), except inside filters and payload
+//! selectors. Every field Qdrant knows is declared: supported; accepted with no effect where it
+//! cannot change an answer on a single node (sharding, replication, optimizer and WAL tuning,
+//! on-disk flags); or refused with a 400 naming it (typed `unsupported`).
 
 // Fields typed `Ignored` are parsed (so a wrong type is still an error) but never read.
 #![allow(dead_code)]
@@ -84,7 +86,6 @@ impl<'de> Deserialize<'de> for Strategy {
 type Ignored = Option<Value>;
 
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct CreateCollection {
     /// Required unless `embedding` names a model (then: the model's size, Cosine).
     pub vectors: Option<VectorParams>,
@@ -94,14 +95,17 @@ pub struct CreateCollection {
     pub quantization_config: Option<QuantizationConfig>,
     /// vicinity: the index kind, `{"type": "hnsw"}` (default) or `{"type": "faiss", "factory": …}`.
     pub index: Option<crate::collection::IndexConfig>,
-    #[schema(value_type = Option<Value>)]
-    pub shard_number: Ignored,
+    /// At least 1; a single node keeps one shard and one replica whatever it says.
+    #[schema(minimum = 1)]
+    pub shard_number: Option<u32>,
     #[schema(value_type = Option<Value>)]
     pub sharding_method: Ignored,
-    #[schema(value_type = Option<Value>)]
-    pub replication_factor: Ignored,
-    #[schema(value_type = Option<Value>)]
-    pub write_consistency_factor: Ignored,
+    /// At least 1; a single node keeps one shard and one replica whatever it says.
+    #[schema(minimum = 1)]
+    pub replication_factor: Option<u32>,
+    /// At least 1; a single node keeps one shard and one replica whatever it says.
+    #[schema(minimum = 1)]
+    pub write_consistency_factor: Option<u32>,
     #[schema(value_type = Option<Value>)]
     pub on_disk_payload: Ignored,
     #[schema(value_type = Option<Value>)]
@@ -117,7 +121,6 @@ pub struct CreateCollection {
 }
 
 #[derive(Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct VectorParams {
     #[schema(minimum = 1, maximum = 65536)]
     pub size: usize,
@@ -131,7 +134,6 @@ pub struct VectorParams {
 }
 
 #[derive(Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct HnswConfigDiff {
     #[schema(minimum = 2, maximum = 64)]
     pub m: Option<usize>,
@@ -150,7 +152,6 @@ pub struct HnswConfigDiff {
 
 /// `{"scalar": {"type": "int8", "quantile"?, "always_ram"?}}`.
 #[derive(Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct QuantizationConfig {
     pub scalar: Option<ScalarConfig>,
     #[schema(schema_with = unsupported, required = false)]
@@ -160,7 +161,6 @@ pub struct QuantizationConfig {
 }
 
 #[derive(Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ScalarConfig {
     #[serde(rename = "type")]
     #[schema(schema_with = int8)]
@@ -171,7 +171,6 @@ pub struct ScalarConfig {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct PointStruct {
     pub id: ExtId,
     /// A list of numbers, or a document `{"text", "model"?}` to embed.
@@ -185,7 +184,6 @@ pub struct PointStruct {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Batch {
     pub ids: Vec<ExtId>,
     /// Lists of numbers, or documents `{"text", "model"?}` to embed; as many as `ids`.
@@ -198,7 +196,6 @@ pub struct Batch {
 
 /// `{"points": [...]}` or `{"batch": {...}}`.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UpsertPoints {
     pub points: Option<Vec<PointStruct>>,
     pub batch: Option<Batch>,
@@ -232,7 +229,6 @@ impl From<UpdateModeName> for crate::collection::UpdateMode {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct RetrievePoints {
     pub ids: Vec<ExtId>,
     pub with_payload: Option<WithPayload>,
@@ -261,7 +257,6 @@ impl WithVector {
 
 /// Point selection for delete and payload updates: `points` (ids) or `filter`.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct PointsSelector {
     pub points: Option<Vec<ExtId>>,
     pub filter: Option<Filter>,
@@ -270,7 +265,6 @@ pub struct PointsSelector {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct SetPayload {
     #[schema(value_type = Object)]
     pub payload: Payload,
@@ -282,7 +276,6 @@ pub struct SetPayload {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct DeletePayload {
     pub keys: Vec<String>,
     pub points: Option<Vec<ExtId>>,
@@ -292,7 +285,6 @@ pub struct DeletePayload {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ScrollRequest {
     pub offset: Option<ExtId>,
     /// Default 10; `limit` is at most `search.max_limit`.
@@ -308,7 +300,6 @@ pub struct ScrollRequest {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct CountRequest {
     pub filter: Option<Filter>,
     pub exact: Option<bool>,
@@ -317,7 +308,6 @@ pub struct CountRequest {
 }
 
 #[derive(Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct QuantizationSearchParams {
     pub ignore: Option<bool>,
     pub rescore: Option<bool>,
@@ -326,7 +316,6 @@ pub struct QuantizationSearchParams {
 }
 
 #[derive(Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct SearchParamsBody {
     #[schema(minimum = 1)]
     pub hnsw_ef: Option<usize>,
@@ -457,7 +446,6 @@ impl<'de> Deserialize<'de> for Element {
 /// `POST /collections/{c}/points/query`. Written back (without `cache`), it is the canonical
 /// form the result cache keys the request by.
 #[derive(Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct QueryRequest {
     /// A vector, a point id, a document, `{"nearest": …}` or `{"recommend": {"positive", "negative", "strategy"}}`;
     /// without one, the points that match `filter` in id order (each scored 1.0, version 0), `offset` of them skipped.
@@ -487,7 +475,6 @@ pub struct QueryRequest {
 }
 
 #[derive(Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct QueryBatch {
     pub searches: Vec<QueryRequest>,
     /// vicinity: `false` bypasses the result cache for this request.
@@ -497,7 +484,6 @@ pub struct QueryBatch {
 
 /// Legacy `POST /collections/{c}/points/search`.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     #[schema(value_type = SearchVector)]
     pub vector: QueryValue,
@@ -515,14 +501,12 @@ pub struct SearchRequest {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct SearchBatch {
     pub searches: Vec<SearchRequest>,
 }
 
 /// Legacy `POST /collections/{c}/points/recommend`.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct RecommendRequest {
     /// Vectors, point ids or documents; at least one unless `strategy` is best_score or
     /// sum_scores and `negative` has one.
@@ -552,14 +536,12 @@ pub struct RecommendRequest {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct RecommendBatch {
     pub searches: Vec<RecommendRequest>,
 }
 
 /// `PUT /collections/{c}/index`: `field_schema` is a type name or `{"type": …}`.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct CreateFieldIndex {
     #[schema(min_length = 1)]
     pub field_name: String,

@@ -6,7 +6,7 @@ use axum::extract::State;
 use serde_json::json;
 
 use super::embed::TextInput;
-use super::extract::{Body, Params, Path, WaitParam};
+use super::extract::{Body, Params, Path, ReadParams, Rules, WaitParam};
 use super::models::{
     CountRequest, DeletePayload, PointsSelector, Record, Records, RetrievePoints, ScrollRequest, SetPayload,
     UpdateResult, UpsertPoints, WithVector,
@@ -79,10 +79,12 @@ fn selector(points: Option<Vec<ExtId>>, filter: Option<Filter>) -> Result<Select
     }
 }
 
-pub(super) fn check_limit(limit: usize, offset: usize, max: usize) -> Result<(), ApiError> {
-    if limit == 0 {
-        return Err(ApiError::bad("limit must be at least 1"));
-    }
+/// `limit` is at least 1 (Qdrant's rule: a 422 naming `{prefix}limit`), and `limit + offset`
+/// at most `search.max_limit` (vicinity's bound on a request's cost: a 400).
+pub(super) fn check_limit(limit: usize, offset: usize, max: usize, prefix: &str) -> Result<(), ApiError> {
+    let mut rules = Rules::default();
+    rules.min(format!("{prefix}limit"), limit, 1);
+    rules.check()?;
     if limit.saturating_add(offset) > max {
         return Err(ApiError::bad(format!(
             "limit + offset must be at most {max}, got {}",
@@ -204,7 +206,7 @@ pub async fn upsert(
 #[utoipa::path(
     post, path = "/collections/{name}/points",
     request_body = RetrievePoints,
-    params(CollectionName),
+    params(CollectionName, ReadParams),
     responses(
         (status = 200, description = "the points that exist"),
         (status = 400, description = "bad JSON body or path", body = ErrorResponse),
@@ -214,6 +216,7 @@ pub async fn upsert(
 pub async fn retrieve(
     State(st): State<AppState>,
     Path(name): Path<String>,
+    Params(_read): Params<ReadParams>,
     Body(body): Body<RetrievePoints>,
 ) -> ApiResult {
     let started = Instant::now();
@@ -239,14 +242,18 @@ fn path_id(id: &str) -> Result<ExtId, ApiError> {
 
 #[utoipa::path(
     get, path = "/collections/{name}/points/{id}",
-    params(CollectionName, ("id" = ExtId, Path, description = "an unsigned integer or a UUID")),
+    params(CollectionName, ("id" = ExtId, Path, description = "an unsigned integer or a UUID"), ReadParams),
     responses(
         (status = 200, description = "the point"),
         (status = 400, description = "bad path: the id is not an unsigned 64-bit integer or a UUID; or unreadable request body", body = ErrorResponse),
         (status = 404, description = "no such collection or point", body = ErrorResponse),
     )
 )]
-pub async fn get_one(State(st): State<AppState>, Path((name, id)): Path<(String, String)>) -> ApiResult {
+pub async fn get_one(
+    State(st): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    Params(_read): Params<ReadParams>,
+) -> ApiResult {
     let started = Instant::now();
     let ext = path_id(&id)?;
     let c = st.catalog.get(&name)?;
@@ -381,7 +388,7 @@ pub async fn clear_payload(
 #[utoipa::path(
     post, path = "/collections/{name}/points/scroll",
     request_body = ScrollRequest,
-    params(CollectionName),
+    params(CollectionName, ReadParams),
     responses(
         (status = 200, description = "points and next_page_offset"),
         (status = 400, description = "bad JSON body or path, limit 0 or over search.max_limit, or order_by", body = ErrorResponse),
@@ -392,18 +399,19 @@ pub async fn clear_payload(
 pub async fn scroll(
     State(st): State<AppState>,
     Path(name): Path<String>,
+    Params(read): Params<ReadParams>,
     Body(body): Body<ScrollRequest>,
 ) -> ApiResult {
     let started = Instant::now();
     let limit = body.limit.unwrap_or(10);
-    check_limit(limit, 0, st.config.search.max_limit)?;
+    check_limit(limit, 0, st.config.search.max_limit, "scroll_request.")?;
     if body.order_by.as_ref().is_some_and(|v| !v.is_null()) {
         return Err(ApiError::bad("order_by is not supported; scroll returns points in id order"));
     }
     let c = st.catalog.get(&name)?;
     let with_payload = super::models::WithPayload::or(body.with_payload, true);
     let with_vector = WithVector::wanted(&body.with_vector);
-    let deadline = read_deadline(&st);
+    let deadline = read_deadline(&st, &read);
     let (points, next) = blocking(move || {
         c.scroll(body.offset, limit, body.filter.as_ref(), &with_payload, with_vector, deadline)
     })
@@ -419,7 +427,7 @@ pub async fn scroll(
 #[utoipa::path(
     post, path = "/collections/{name}/points/count",
     request_body = CountRequest,
-    params(CollectionName),
+    params(CollectionName, ReadParams),
     responses(
         (status = 200, description = "{count}"),
         (status = 400, description = "bad JSON body or path", body = ErrorResponse),
@@ -430,11 +438,12 @@ pub async fn scroll(
 pub async fn count(
     State(st): State<AppState>,
     Path(name): Path<String>,
+    Params(read): Params<ReadParams>,
     Body(body): Body<CountRequest>,
 ) -> ApiResult {
     let started = Instant::now();
     let c = st.catalog.get(&name)?;
-    let deadline = read_deadline(&st);
+    let deadline = read_deadline(&st, &read);
     let n = blocking(move || c.count(body.filter.as_ref(), deadline)).await?;
     #[derive(serde::Serialize)]
     struct Count {
@@ -443,7 +452,10 @@ pub async fn count(
     Ok(ok(Count { count: n }, started))
 }
 
-/// Reads that scan points (scroll, count) stop after `search.timeout_ms`, as searches do.
-fn read_deadline(st: &AppState) -> crate::collection::Deadline {
-    crate::collection::Deadline::after(std::time::Duration::from_millis(st.config.search.timeout_ms))
+/// Reads that scan points (scroll, count) stop after `?timeout=` or `search.timeout_ms`,
+/// whichever is shorter, as searches do.
+fn read_deadline(st: &AppState, read: &ReadParams) -> crate::collection::Deadline {
+    crate::collection::Deadline::after(
+        read.within(std::time::Duration::from_millis(st.config.search.timeout_ms)),
+    )
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use vicinity_index::SearchParams;
 
 use super::embed::TextInput;
-use super::extract::{typed, Body, JsonBytes, Path};
+use super::extract::{typed, Body, JsonBytes, Params, Path, ReadParams};
 use super::models::{
     Hits, QueryBatch, QueryRequest, QueryValue, RecommendBatch, RecommendRequest, SearchBatch,
     SearchParamsBody, SearchRequest, WithVector,
@@ -27,21 +27,26 @@ use crate::error::Error;
 use axum::response::Response;
 use std::sync::Arc;
 
-fn params(p: Option<SearchParamsBody>) -> Result<SearchParams, ApiError> {
+fn params(p: Option<SearchParamsBody>, prefix: &str) -> Result<SearchParams, ApiError> {
     let p = p.unwrap_or_default();
-    if p.hnsw_ef == Some(0) {
-        return Err(ApiError::bad("params.hnsw_ef must be at least 1"));
+    let mut rules = super::extract::Rules::default();
+    if let Some(nprobe) = p.nprobe {
+        rules.min(format!("{prefix}params.nprobe"), nprobe, 1);
     }
-    if p.nprobe == Some(0) {
-        return Err(ApiError::bad("params.nprobe must be at least 1"));
-    }
+    rules.check()?;
     let q = p.quantization.unwrap_or_default();
     let oversampling = match (q.ignore, q.rescore) {
         // Skipping rescoring is not offered: int8 results are always rescored with f32.
         (Some(true), _) | (_, Some(false)) => None,
         _ => q.oversampling,
     };
-    Ok(SearchParams { ef: p.hnsw_ef, exact: p.exact.unwrap_or(false), oversampling, nprobe: p.nprobe })
+    // As in Qdrant, `hnsw_ef` has no lower bound: the beam is never narrower than the limit.
+    Ok(SearchParams {
+        ef: p.hnsw_ef.map(|ef| ef.max(1)),
+        exact: p.exact.unwrap_or(false),
+        oversampling,
+        nprobe: p.nprobe,
+    })
 }
 
 /// An example as a request gives it: a text is embedded before the search runs.
@@ -131,7 +136,7 @@ fn strategy(v: Option<&Value>) -> Result<Strategy, ApiError> {
     }
 }
 
-fn parse_query(v: &Value) -> Result<Wanted, ApiError> {
+fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
     if let Some(doc) = super::embed::document(v, "query")? {
         return Ok(Wanted::Nearest(Input::Text(doc)));
     }
@@ -156,6 +161,14 @@ fn parse_query(v: &Value) -> Result<Wanted, ApiError> {
                     }
                     let positive = examples(r.get("positive"), "query.recommend.positive")?;
                     let negative = examples(r.get("negative"), "query.recommend.negative")?;
+                    if positive.is_empty() && negative.is_empty() {
+                        let mut rules = super::extract::Rules::default();
+                        rules.broken(
+                            format!("{prefix}query.recommend.positives, negatives"),
+                            "Validation error: At least one positive or negative vector/id must be provided [{}]",
+                        );
+                        rules.check()?;
+                    }
                     Ok(Wanted::Recommend { positive, negative, strategy: strategy(r.get("strategy"))? })
                 }
                 other => Err(ApiError::bad(format!(
@@ -191,17 +204,17 @@ struct Shared {
 }
 
 impl Shared {
-    /// Checks the request's limits and parameters.
-    fn parsed(self, wanted: Wanted, config: &Config) -> Result<Parsed, ApiError> {
+    /// Checks the request's limits and parameters; Qdrant names its fields from `prefix`.
+    fn parsed(self, wanted: Wanted, config: &Config, prefix: &str) -> Result<Parsed, ApiError> {
         let offset = self.offset.unwrap_or(0);
-        check_limit(self.limit, offset, config.search.max_limit)?;
+        check_limit(self.limit, offset, config.search.max_limit, prefix)?;
         Ok(Parsed {
             wanted,
             filter: self.filter,
             limit: self.limit,
             offset,
             score_threshold: self.score_threshold,
-            params: params(self.params)?,
+            params: params(self.params, prefix)?,
             with_payload: super::models::WithPayload::or(self.with_payload, false),
             with_vector: WithVector::wanted(&self.with_vector),
         })
@@ -236,7 +249,7 @@ impl Parsed {
     }
 }
 
-fn from_query_request(r: QueryRequest, config: &Config) -> Result<Parsed, ApiError> {
+fn from_query_request(r: QueryRequest, config: &Config, prefix: &str) -> Result<Parsed, ApiError> {
     unnamed(&r.using)?;
     if r.prefetch.as_ref().is_some_and(|p| !p.is_null()) {
         return Err(ApiError::bad("prefetch is not supported"));
@@ -246,7 +259,7 @@ fn from_query_request(r: QueryRequest, config: &Config) -> Result<Parsed, ApiErr
     }
     let query = match r.query {
         Some(QueryValue::Vector(v)) => Wanted::Nearest(Input::Example(Example::Vector(v))),
-        Some(QueryValue::Other(v)) => parse_query(&v)?,
+        Some(QueryValue::Other(v)) => parse_query(&v, prefix)?,
         None => Wanted::IdOrder,
     };
     let shared = Shared {
@@ -258,10 +271,10 @@ fn from_query_request(r: QueryRequest, config: &Config) -> Result<Parsed, ApiErr
         with_payload: r.with_payload,
         with_vector: r.with_vector,
     };
-    shared.parsed(query, config)
+    shared.parsed(query, config, prefix)
 }
 
-fn from_search_request(r: SearchRequest, config: &Config) -> Result<Parsed, ApiError> {
+fn from_search_request(r: SearchRequest, config: &Config, prefix: &str) -> Result<Parsed, ApiError> {
     // A plain list, or Qdrant's named form `{"name": "", "vector": [...]}` for the unnamed vector.
     let vector = match r.vector {
         QueryValue::Vector(v) => v,
@@ -292,10 +305,10 @@ fn from_search_request(r: SearchRequest, config: &Config) -> Result<Parsed, ApiE
         with_payload: r.with_payload,
         with_vector: r.with_vector,
     };
-    shared.parsed(Wanted::Nearest(Input::Example(Example::Vector(vector))), config)
+    shared.parsed(Wanted::Nearest(Input::Example(Example::Vector(vector))), config, prefix)
 }
 
-fn from_recommend_request(r: RecommendRequest, config: &Config) -> Result<Parsed, ApiError> {
+fn from_recommend_request(r: RecommendRequest, config: &Config, prefix: &str) -> Result<Parsed, ApiError> {
     unnamed(&r.using)?;
     let positive = examples(Some(&Value::Array(r.positive)), "positive")?;
     let negative = examples(Some(&Value::Array(r.negative)), "negative")?;
@@ -309,7 +322,7 @@ fn from_recommend_request(r: RecommendRequest, config: &Config) -> Result<Parsed
         with_payload: r.with_payload,
         with_vector: r.with_vector,
     };
-    shared.parsed(query, config)
+    shared.parsed(query, config, prefix)
 }
 
 /// Runs searches on the blocking pool (spread over rayon when there are several).
@@ -317,6 +330,7 @@ async fn run(
     st: &AppState,
     name: &str,
     searches: Vec<Parsed>,
+    read: &ReadParams,
 ) -> Result<Vec<Vec<crate::collection::Hit>>, ApiError> {
     if searches.len() > st.config.search.max_batch {
         return Err(ApiError::bad(format!(
@@ -336,7 +350,7 @@ async fn run(
     let searches = super::embed::resolve_search_texts(st, name, searches).await?;
     let c = st.catalog.get(name)?;
     st.admission
-        .run(move |deadline| {
+        .run(read.within(st.admission.timeout()), move |deadline| {
             if searches.len() == 1 {
                 return Ok(vec![c.search(&searches[0], deadline)?]);
             }
@@ -348,7 +362,7 @@ async fn run(
 #[utoipa::path(
     post, path = "/collections/{name}/points/query",
     request_body = QueryRequest,
-    params(CollectionName),
+    params(CollectionName, ReadParams),
     responses(
         (status = 200, description = "{points: [ScoredPoint]}"),
         (status = 400, description = "bad JSON body or path; a vector of the wrong size; limit 0, or limit + offset over search.max_limit; bad params; text without an embedding model; an unsupported query (prefetch, lookup_from, named vectors)", body = ErrorResponse),
@@ -359,11 +373,12 @@ async fn run(
 pub async fn query(
     State(st): State<AppState>,
     Path(name): Path<String>,
+    Params(read): Params<ReadParams>,
     JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
     cached(&st, &name, body, |st, name, req: QueryRequest| async move {
-        let search = from_query_request(req, &st.config)?;
-        let mut hits = run(&st, &name, vec![search]).await?;
+        let search = from_query_request(req, &st.config, QueryRequest::PREFIX)?;
+        let mut hits = run(&st, &name, vec![search], &read).await?;
         encode(&Points { points: Hits(&hits.pop().unwrap_or_default()) })
     })
     .await
@@ -372,7 +387,7 @@ pub async fn query(
 #[utoipa::path(
     post, path = "/collections/{name}/points/query/batch",
     request_body = QueryBatch,
-    params(CollectionName),
+    params(CollectionName, ReadParams),
     responses(
         (status = 200, description = "[{points: [ScoredPoint]}]"),
         (status = 400, description = "bad JSON body or path; a vector of the wrong size; limit 0, or limit + offset over search.max_limit; bad params; text without an embedding model; more than search.max_batch searches or search.max_batch_results results in all", body = ErrorResponse),
@@ -383,12 +398,17 @@ pub async fn query(
 pub async fn query_batch(
     State(st): State<AppState>,
     Path(name): Path<String>,
+    Params(read): Params<ReadParams>,
     JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
     cached(&st, &name, body, |st, name, req: QueryBatch| async move {
-        let searches =
-            req.searches.into_iter().map(|r| from_query_request(r, &st.config)).collect::<Result<_, _>>()?;
-        let hits = run(&st, &name, searches).await?;
+        let searches = req
+            .searches
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| from_query_request(r, &st.config, &format!("searches[{i}].internal.")))
+            .collect::<Result<_, _>>()?;
+        let hits = run(&st, &name, searches, &read).await?;
         encode(&hits.iter().map(|h| Points { points: Hits(h) }).collect::<Vec<_>>())
     })
     .await
@@ -406,16 +426,20 @@ fn encode(answer: &impl serde::Serialize) -> Result<String, ApiError> {
 
 /// A request that can switch the result cache off (`"cache": false`).
 trait CacheSwitch {
+    /// Where Qdrant's validation errors name this request's fields from (`internal.limit`).
+    const PREFIX: &'static str;
     fn cache(&self) -> Option<bool>;
 }
 
 impl CacheSwitch for QueryRequest {
+    const PREFIX: &'static str = "internal.";
     fn cache(&self) -> Option<bool> {
         self.cache
     }
 }
 
 impl CacheSwitch for QueryBatch {
+    const PREFIX: &'static str = "";
     fn cache(&self) -> Option<bool> {
         self.cache
     }
@@ -437,14 +461,14 @@ where
 {
     let started = Instant::now();
     let Some(cache) = st.results.as_deref() else {
-        let result = answer(st.clone(), name.to_string(), typed(&body)?).await?;
+        let result = answer(st.clone(), name.to_string(), typed(&body, R::PREFIX)?).await?;
         return Ok(ok_encoded(&result, started));
     };
     // A body that may switch the cache off is parsed first: one that does is answered without
     // any of the cache's work.
     let mut parsed: Option<R> = None;
     if body.windows(7).any(|w| w == b"\"cache\"") {
-        let req: R = typed(&body)?;
+        let req: R = typed(&body, R::PREFIX)?;
         if req.cache() == Some(false) {
             let result = answer(st.clone(), name.to_string(), req).await?;
             return Ok(ok_encoded(&result, started));
@@ -456,7 +480,7 @@ where
         // A bad body is named first, as without the cache.
         Err(e) => {
             if parsed.is_none() {
-                typed::<R>(&body)?;
+                typed::<R>(&body, R::PREFIX)?;
             }
             return Err(e.into());
         }
@@ -472,7 +496,7 @@ where
     }
     let req: R = match parsed {
         Some(req) => req,
-        None => typed(&body)?,
+        None => typed(&body, R::PREFIX)?,
     };
     let canonical = serde_json::to_string(&req)
         .map_err(|e| ApiError::from(Error::Internal(format!("writing the cache key: {e}"))))?;
@@ -492,9 +516,15 @@ where
 }
 
 /// The legacy routes answer bare lists: `[hit]` for one search, `[[hit]]` for a batch.
-async fn legacy(st: &AppState, name: &str, searches: Vec<Parsed>, single: bool) -> ApiResult {
+async fn legacy(
+    st: &AppState,
+    name: &str,
+    searches: Vec<Parsed>,
+    read: &ReadParams,
+    single: bool,
+) -> ApiResult {
     let started = Instant::now();
-    let mut hits = run(st, name, searches).await?;
+    let mut hits = run(st, name, searches, read).await?;
     if single {
         return Ok(ok(Hits(&hits.pop().unwrap_or_default()), started));
     }
@@ -504,7 +534,7 @@ async fn legacy(st: &AppState, name: &str, searches: Vec<Parsed>, single: bool) 
 #[utoipa::path(
     post, path = "/collections/{name}/points/search",
     request_body = SearchRequest,
-    params(CollectionName),
+    params(CollectionName, ReadParams),
     responses(
         (status = 200, description = "[ScoredPoint]"),
         (status = 400, description = "bad JSON body or path; a vector of the wrong size; limit 0, or limit + offset over search.max_limit; bad params; text without an embedding model", body = ErrorResponse),
@@ -515,15 +545,18 @@ async fn legacy(st: &AppState, name: &str, searches: Vec<Parsed>, single: bool) 
 pub async fn search(
     State(st): State<AppState>,
     Path(name): Path<String>,
-    Body(body): Body<SearchRequest>,
+    Params(read): Params<ReadParams>,
+    JsonBytes(body): JsonBytes,
 ) -> ApiResult {
-    legacy(&st, &name, vec![from_search_request(body, &st.config)?], true).await
+    const PREFIX: &str = "search_request.";
+    let search = from_search_request(typed(&body, PREFIX)?, &st.config, PREFIX)?;
+    legacy(&st, &name, vec![search], &read, true).await
 }
 
 #[utoipa::path(
     post, path = "/collections/{name}/points/search/batch",
     request_body = SearchBatch,
-    params(CollectionName),
+    params(CollectionName, ReadParams),
     responses(
         (status = 200, description = "[[ScoredPoint]]"),
         (status = 400, description = "bad JSON body or path; a vector of the wrong size; limit 0, or limit + offset over search.max_limit; bad params; text without an embedding model; more than search.max_batch searches or search.max_batch_results results in all", body = ErrorResponse),
@@ -534,17 +567,22 @@ pub async fn search(
 pub async fn search_batch(
     State(st): State<AppState>,
     Path(name): Path<String>,
+    Params(read): Params<ReadParams>,
     Body(body): Body<SearchBatch>,
 ) -> ApiResult {
-    let searches =
-        body.searches.into_iter().map(|r| from_search_request(r, &st.config)).collect::<Result<_, _>>()?;
-    legacy(&st, &name, searches, false).await
+    let searches = body
+        .searches
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| from_search_request(r, &st.config, &format!("searches[{i}].search_request.")))
+        .collect::<Result<_, _>>()?;
+    legacy(&st, &name, searches, &read, false).await
 }
 
 #[utoipa::path(
     post, path = "/collections/{name}/points/recommend",
     request_body = RecommendRequest,
-    params(CollectionName),
+    params(CollectionName, ReadParams),
     responses(
         (status = 200, description = "[ScoredPoint]"),
         (status = 400, description = "bad JSON body or path; a vector of the wrong size; limit 0, or limit + offset over search.max_limit; bad params; text without an embedding model; no examples", body = ErrorResponse),
@@ -555,15 +593,18 @@ pub async fn search_batch(
 pub async fn recommend(
     State(st): State<AppState>,
     Path(name): Path<String>,
-    Body(body): Body<RecommendRequest>,
+    Params(read): Params<ReadParams>,
+    JsonBytes(body): JsonBytes,
 ) -> ApiResult {
-    legacy(&st, &name, vec![from_recommend_request(body, &st.config)?], true).await
+    const PREFIX: &str = "recommend_request.";
+    let search = from_recommend_request(typed(&body, PREFIX)?, &st.config, PREFIX)?;
+    legacy(&st, &name, vec![search], &read, true).await
 }
 
 #[utoipa::path(
     post, path = "/collections/{name}/points/recommend/batch",
     request_body = RecommendBatch,
-    params(CollectionName),
+    params(CollectionName, ReadParams),
     responses(
         (status = 200, description = "[[ScoredPoint]]"),
         (status = 400, description = "bad JSON body or path; a vector of the wrong size; limit 0, or limit + offset over search.max_limit; bad params; text without an embedding model; more than search.max_batch searches or search.max_batch_results results in all; no examples", body = ErrorResponse),
@@ -574,11 +615,16 @@ pub async fn recommend(
 pub async fn recommend_batch(
     State(st): State<AppState>,
     Path(name): Path<String>,
+    Params(read): Params<ReadParams>,
     Body(body): Body<RecommendBatch>,
 ) -> ApiResult {
-    let searches =
-        body.searches.into_iter().map(|r| from_recommend_request(r, &st.config)).collect::<Result<_, _>>()?;
-    legacy(&st, &name, searches, false).await
+    let searches = body
+        .searches
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| from_recommend_request(r, &st.config, &format!("searches[{i}].recommend_request.")))
+        .collect::<Result<_, _>>()?;
+    legacy(&st, &name, searches, &read, false).await
 }
 
 #[cfg(test)]

@@ -127,13 +127,13 @@ pub async fn delete(State(st): State<AppState>, Path((name, snapshot)): Path<(St
     Ok(ok(true, started))
 }
 
-/// Qdrant's `SnapshotRecover`.
+/// Qdrant's `SnapshotRecover`; as in Qdrant, other fields (`wait` among them: it is a query
+/// parameter) are ignored.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct RecoverRequest {
-    /// An absolute path on the server or a `file://` URI, to a file in the snapshots directory
-    /// (no network locations).
-    #[schema(pattern = "^(file://)?/")]
+    /// An absolute path on the server or a `file://` URI, to a file in the snapshots directory;
+    /// or an `http://` URL to fetch it from (hosts restricted by `storage.snapshot_hosts`).
+    #[schema(pattern = "^((file://)?/|http://)")]
     pub location: String,
     /// The expected SHA-256 of the file (64 hex digits).
     #[schema(pattern = "^[0-9a-fA-F]{64}$")]
@@ -154,7 +154,7 @@ pub struct RecoverRequest {
     params(CollectionName),
     responses(
         (status = 200, description = "recovered (replacing the collection if it existed)"),
-        (status = 400, description = "bad JSON body or collection name; a location that is not a file in the snapshots directory; a corrupt snapshot or a checksum mismatch", body = ErrorResponse),
+        (status = 400, description = "bad JSON body or collection name; a location that is not a file in the snapshots directory, nor an http:// URL of an allowed host that answers 200; a corrupt snapshot or a checksum mismatch", body = ErrorResponse),
     )
 )]
 pub async fn recover(
@@ -163,13 +163,32 @@ pub async fn recover(
     Body(body): Body<RecoverRequest>,
 ) -> ApiResult {
     let started = Instant::now();
+    crate::catalog::validate_name(&name)?;
     let catalog = st.catalog.clone();
-    blocking(move || {
-        crate::catalog::validate_name(&name)?;
-        let file = snapshots::location(&catalog, &body.location)?;
-        snapshots::recover(&catalog, &name, &file, body.checksum.as_deref())
+    if !super::download::is_url(&body.location) {
+        blocking(move || {
+            let file = snapshots::location(&catalog, &body.location)?;
+            snapshots::recover(&catalog, &name, &file, body.checksum.as_deref())
+        })
+        .await?;
+        return Ok(ok(true, started));
+    }
+    let dir = snapshots::collection_dir(&catalog, &name)?;
+    tokio::fs::create_dir_all(&dir).await.map_err(Error::file(&dir))?;
+    let fetched = dir.join(format!("download-{}.partial", uuid::Uuid::new_v4()));
+    let idle = std::time::Duration::from_millis(st.config.service.body_idle_timeout_ms);
+    let hosts = st.config.storage.snapshot_hosts.as_deref();
+    if let Err(e) = super::download::fetch(&body.location, hosts, &fetched, idle).await {
+        let _ = tokio::fs::remove_file(&fetched).await;
+        return Err(e);
+    }
+    let result = blocking({
+        let fetched = fetched.clone();
+        move || snapshots::recover(&catalog, &name, &fetched, body.checksum.as_deref())
     })
-    .await?;
+    .await;
+    let _ = tokio::fs::remove_file(&fetched).await;
+    result?;
     Ok(ok(true, started))
 }
 
@@ -200,7 +219,11 @@ fn multipart_payload(path: &FsPath, boundary: &str) -> Result<(u64, u64), Error>
 
 /// Writes an uploaded body to `path` as it arrives (async file I/O: off the runtime's threads);
 /// a client that sends nothing for `idle` is cut off.
-async fn receive(mut body: RawBody, path: &FsPath, idle: std::time::Duration) -> Result<(), ApiError> {
+pub(super) async fn receive<B>(mut body: B, path: &FsPath, idle: std::time::Duration) -> Result<(), ApiError>
+where
+    B: hyper::body::Body<Data = axum::body::Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     use tokio::io::AsyncWriteExt;
     let failed = |e| ApiError::from(Error::file(path)(e));
     let mut file = tokio::fs::File::create(path).await.map_err(failed)?;
@@ -246,7 +269,7 @@ pub async fn upload(
     crate::catalog::validate_name(&name)?;
     let content_type =
         req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-    let dir = st.catalog.snapshots_dir().join(&name);
+    let dir = snapshots::collection_dir(&st.catalog, &name)?;
     tokio::fs::create_dir_all(&dir).await.map_err(Error::file(&dir))?;
     let received = dir.join(format!("upload-{}.partial", uuid::Uuid::new_v4()));
     let idle = std::time::Duration::from_millis(st.config.service.body_idle_timeout_ms);

@@ -33,6 +33,7 @@ pub use crate::id::ExtId;
 use crate::storage::Storage;
 pub use config::{
     CollectionConfig, Distance, EmbeddingModel, FieldType, HnswConfig, IndexConfig, ScalarQuantization,
+    MAX_DIM,
 };
 pub use filter::{Filter, Payload};
 use payload_index::PayloadIndex;

@@ -259,7 +259,7 @@ impl Collection {
                     Strategy::AverageVector => {
                         if pos.is_empty() {
                             return Err(Error::bad(
-                                "recommend with strategy average_vector needs at least one positive example",
+                                "At least one positive vector ID required with this strategy (average_vector)",
                             ));
                         }
                         let q = average_query(&pos, &neg);
@@ -273,7 +273,7 @@ impl Collection {
                     Strategy::BestScore | Strategy::SumScores => {
                         if pos.is_empty() && neg.is_empty() {
                             return Err(Error::bad(
-                                "recommend needs at least one positive or negative example",
+                                "At least one positive or negative vector ID required with this strategy",
                             ));
                         }
                         self.rescore_examples(

@@ -33,11 +33,7 @@ const SUFFIX: &str = ".snapshot";
 
 /// Snapshot names: `[A-Za-z0-9_.-]`, ending in `.snapshot`, not starting with a dot.
 pub fn validate_name(name: &str) -> Result<()> {
-    let ok = name.len() <= 255
-        && name.len() > SUFFIX.len()
-        && name.ends_with(SUFFIX)
-        && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    let ok = name.len() <= 255 && name.len() > SUFFIX.len() && name.ends_with(SUFFIX) && plain(name);
     if ok {
         Ok(())
     } else {
@@ -63,11 +59,34 @@ fn utc(secs: u64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
 }
 
-/// The snapshot directory of `collection`; the name is checked, so it stays one level under
-/// the snapshots directory.
-fn dir(catalog: &Catalog, collection: &str) -> Result<PathBuf> {
+/// Whether `name` is safe as a file name as it is: `[A-Za-z0-9_.-]`, not starting with a dot.
+fn plain(name: &str) -> bool {
+    !name.starts_with('.') && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// The snapshot directory of `collection`, one level under the snapshots directory: the name
+/// itself when it is plain (up to 255 ASCII characters), else `~` and the SHA-256 of the name
+/// (a name may hold spaces, any Unicode, and be longer than a file name may be).
+pub fn collection_dir(catalog: &Catalog, collection: &str) -> Result<PathBuf> {
     crate::catalog::validate_name(collection)?;
-    Ok(catalog.snapshots_dir().join(collection))
+    let file_name = if plain(collection) {
+        collection.to_string()
+    } else {
+        use sha2::{Digest, Sha256};
+        let hash = Sha256::digest(collection.as_bytes());
+        format!("~{}", hash.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    };
+    Ok(catalog.snapshots_dir().join(file_name))
+}
+
+/// The collection's name as it starts a snapshot's file name: plain characters only, at most
+/// 100 of them.
+fn file_stem(collection: &str) -> String {
+    collection
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-') { c } else { '_' })
+        .take(100)
+        .collect()
 }
 
 fn info(path: &Path) -> Result<SnapshotInfo> {
@@ -87,13 +106,14 @@ fn info(path: &Path) -> Result<SnapshotInfo> {
 /// Snapshots the collection now (see [`write`]).
 pub fn create(catalog: &Catalog, collection: &str) -> Result<SnapshotInfo> {
     let c = catalog.get(collection)?;
-    let dir = dir(catalog, collection)?;
+    let dir = collection_dir(catalog, collection)?;
     std::fs::create_dir_all(&dir).map_err(Error::file(&dir))?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let stamp = utc(now.as_secs()).replace([':', 'T'], "-");
+    let stem = file_stem(collection);
     let (name, file) = reserve(&dir, |n| match n {
-        0 => format!("{collection}-{}-{stamp}{SUFFIX}", c.id()),
-        n => format!("{collection}-{}-{stamp}-{n}{SUFFIX}", c.id()),
+        0 => format!("{stem}-{}-{stamp}{SUFFIX}", c.id()),
+        n => format!("{stem}-{}-{stamp}-{n}{SUFFIX}", c.id()),
     })?;
     let path = dir.join(&name);
     let partial = dir.join(format!("{name}.partial"));
@@ -182,7 +202,7 @@ fn reserve(dir: &Path, candidate: impl Fn(usize) -> String) -> Result<(String, F
 
 pub fn list(catalog: &Catalog, collection: &str) -> Result<Vec<SnapshotInfo>> {
     catalog.get(collection)?;
-    let Ok(entries) = std::fs::read_dir(dir(catalog, collection)?) else { return Ok(Vec::new()) };
+    let Ok(entries) = std::fs::read_dir(collection_dir(catalog, collection)?) else { return Ok(Vec::new()) };
     let mut out: Vec<SnapshotInfo> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.to_string_lossy().ends_with(SUFFIX))
@@ -194,7 +214,7 @@ pub fn list(catalog: &Catalog, collection: &str) -> Result<Vec<SnapshotInfo>> {
 
 /// The file of an existing snapshot.
 pub fn path(catalog: &Catalog, collection: &str, name: &str) -> Result<PathBuf> {
-    let dir = dir(catalog, collection)?;
+    let dir = collection_dir(catalog, collection)?;
     validate_name(name)?;
     catalog.get(collection)?;
     let path = dir.join(name);

@@ -13,6 +13,7 @@
 mod api;
 mod bad_input;
 mod common;
+mod conventions;
 mod embedding;
 mod faiss;
 mod fixtures;

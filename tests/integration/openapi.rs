@@ -116,6 +116,9 @@ fn required_statuses(method: &str, path: &str, op: &Value) -> BTreeSet<u16> {
             want.insert(415);
         }
     }
+    if path.contains("{name}") {
+        want.insert(422); // extract::Path: a collection name over 255 characters
+    }
     if path.contains("{name}") && !NO_COLLECTION_LOOKUP.contains(&(method, path)) {
         want.insert(404); // no such collection
     }

@@ -79,6 +79,8 @@ pub const ADMIN: &str = "admin";
 ///   large;
 /// - `auth::any` / `auth::admin` (all but the probes): 401;
 /// - the JSON body extractors (a body that must be there): 415;
+/// - the path and body checks (a collection name over 255 characters, a value out of range):
+///   422;
 /// - and 500 (storage or a failed worker) wherever a handler does work.
 pub struct CommonResponses;
 
@@ -89,6 +91,8 @@ const NO_KEY: &str =
     "service.api_key is set and the `api-key` header (or `Authorization: Bearer`) is missing or wrong";
 const NO_ADMIN_KEY: &str =
     "an admin key is set (service.admin_api_key, else service.api_key) and the request does not carry it";
+const INVALID: &str =
+    "a value out of its range or a broken rule between fields (Qdrant's validation error), naming the field";
 const NOT_JSON: &str = "the body's Content-Type is not application/json";
 const INTERNAL: &str = "internal error (storage or a failed worker); the details are in the server log";
 
@@ -113,6 +117,9 @@ impl utoipa::Modify for CommonResponses {
                 }
                 if json_body {
                     add(op, 415, NOT_JSON);
+                }
+                if json_body || path.contains("{name}") {
+                    add(op, 422, INVALID);
                 }
             }
         }

@@ -1,0 +1,437 @@
+//! Qdrant's REST conventions, each as Qdrant answers it (docs/qdrant-conventions.md): 422
+//! validation errors in its words, collection-name rules, `?timeout=`, unknown fields.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::common::Server;
+
+/// Expects a 422 whose message is exactly `message`, with the `invalid` code.
+async fn invalid(s: &Server, method: Method, uri: &str, body: Option<Value>, message: &str) {
+    let (status, v) = s.call(method.clone(), uri, body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{method} {uri}: {v}");
+    assert_eq!(v["status"]["error"], message, "{method} {uri}: {v}");
+    assert_eq!(v["status"]["code"], "invalid", "{v}");
+    assert_eq!(v["time"], json!(0.0), "{v}");
+}
+
+#[tokio::test]
+async fn validation_errors_are_422_in_qdrants_words() {
+    let s = Server::new();
+    let create = |body: Value| (Method::PUT, "/collections/v", Some(body));
+    for (body, message) in [
+        (
+            json!({"vectors": {"size": 65537, "distance": "Dot"}}),
+            "Validation error in JSON body: [vectors.size: value 65537 invalid, must be from 1 to 65536]",
+        ),
+        (
+            json!({"vectors": {"size": 4, "distance": "Dot"}, "hnsw_config": {"ef_construct": 0}}),
+            "Validation error in JSON body: [hnsw_config.ef_construct: value 0 invalid, must be 4 or larger]",
+        ),
+        (
+            json!({"vectors": {"size": 4, "distance": "Dot"}, "shard_number": 0}),
+            "Validation error in JSON body: [shard_number: value 0 invalid, must be 1 or larger]",
+        ),
+        (
+            json!({"vectors": {"size": 4, "distance": "Dot"}, "replication_factor": 0, "write_consistency_factor": 0}),
+            "Validation error in JSON body: [replication_factor: value 0 invalid, must be 1 or larger; write_consistency_factor: value 0 invalid, must be 1 or larger]",
+        ),
+    ] {
+        let (method, uri, body) = create(body);
+        invalid(&s, method, uri, body, message).await;
+    }
+    // 65536 is the largest size, as in Qdrant; a size of 0 or a negative count is a format error.
+    s.create("big", 65536, "Dot").await;
+    s.err(
+        Method::PUT,
+        "/collections/v",
+        Some(json!({"vectors": {"size": 0, "distance": "Dot"}})),
+        StatusCode::BAD_REQUEST,
+        &["Format error in JSON body", "vectors.size"],
+    )
+    .await;
+    s.err(
+        Method::PUT,
+        "/collections/v",
+        Some(json!({"vectors": {"size": 4, "distance": "Dot"}, "shard_number": -1})),
+        StatusCode::BAD_REQUEST,
+        &["Format error in JSON body", "shard_number"],
+    )
+    .await;
+    assert!(!s.exists("v").await, "nothing was created");
+
+    s.create("c", 2, "Dot").await;
+    s.upsert("c", json!([{"id": 1, "vector": [1, 0], "payload": {"city": "Oslo"}}])).await;
+    let q = "/collections/c/points/query";
+    invalid(
+        &s,
+        Method::POST,
+        q,
+        Some(json!({"query": [1, 0], "limit": 0})),
+        "Validation error in JSON body: [internal.limit: value 0 invalid, must be 1 or larger]",
+    )
+    .await;
+    invalid(
+        &s,
+        Method::POST,
+        "/collections/c/points/search",
+        Some(json!({"vector": [1, 0], "limit": 0})),
+        "Validation error in JSON body: [search_request.limit: value 0 invalid, must be 1 or larger]",
+    )
+    .await;
+    invalid(
+        &s,
+        Method::POST,
+        "/collections/c/points/scroll",
+        Some(json!({"limit": 0})),
+        "Validation error in JSON body: [scroll_request.limit: value 0 invalid, must be 1 or larger]",
+    )
+    .await;
+    invalid(
+        &s,
+        Method::POST,
+        "/collections/c/points/query/batch",
+        Some(json!({"searches": [{"query": [1, 0]}, {"query": [1, 0], "limit": 0}]})),
+        "Validation error in JSON body: [searches[1].internal.limit: value 0 invalid, must be 1 or larger]",
+    )
+    .await;
+    // A field condition with only a key, wherever the filter is.
+    invalid(&s, Method::POST, q, Some(json!({"query": [1, 0], "filter": {"must": [{"key": "city"}]}})),
+        "Validation error in JSON body: [internal.filter.must[0].__all__: Validation error: At least one field condition must be specified [{}]]").await;
+    invalid(&s, Method::POST, "/collections/c/points/count", Some(json!({"filter": {"should": {"key": "city"}}})),
+        "Validation error in JSON body: [filter.should.__all__: Validation error: At least one field condition must be specified [{}]]").await;
+    invalid(&s, Method::POST, q, Some(json!({"query": {"recommend": {"positive": [], "negative": []}}})),
+        "Validation error in JSON body: [internal.query.recommend.positives, negatives: Validation error: At least one positive or negative vector/id must be provided [{}]]").await;
+    // The legacy recommend route checks examples after validation, as Qdrant does: a 400.
+    s.err(
+        Method::POST,
+        "/collections/c/points/recommend",
+        Some(json!({"positive": [], "limit": 3})),
+        StatusCode::BAD_REQUEST,
+        &["At least one positive vector ID required with this strategy"],
+    )
+    .await;
+    // An integer index needs lookup or range.
+    invalid(&s, Method::PUT, "/collections/c/index",
+        Some(json!({"field_name": "n", "field_schema": {"type": "integer", "lookup": false, "range": false}})),
+        "Validation error in JSON body: [field_schema.lookup: Validation error: the 'lookup' and 'range' capabilities can't be both disabled [{}]]").await;
+    s.put(
+        "/collections/c/index",
+        json!({"field_name": "n", "field_schema": {"type": "integer", "lookup": false, "range": true}}),
+    )
+    .await;
+    // hnsw_ef has no lower bound in Qdrant: 0 searches like the limit.
+    let hits = s.post(q, json!({"query": [1, 0], "params": {"hnsw_ef": 0}})).await;
+    assert_eq!(hits["points"][0]["id"], 1, "{hits}");
+}
+
+#[tokio::test]
+async fn collection_names_follow_qdrants_rules() {
+    let s = Server::new();
+    // Spaces, dots, Unicode: all allowed, and usable on every route.
+    for name in ["my collection", "v1.2", "коллекция", "a-b_c"] {
+        let uri = format!("/collections/{}", urlencode(name));
+        assert_eq!(s.put(&uri, json!({"vectors": {"size": 2, "distance": "Dot"}})).await, json!(true));
+        s.put(&format!("{uri}/points?wait=true"), json!({"points": [{"id": 1, "vector": [1, 0]}]})).await;
+        let hits = s.post(&format!("{uri}/points/query"), json!({"query": [1, 0]})).await;
+        assert_eq!(hits["points"][0]["id"], 1, "{name}: {hits}");
+        let listed = s.get("/collections").await;
+        assert!(listed["collections"].as_array().unwrap().contains(&json!({"name": name})), "{listed}");
+        // A snapshot of it is written, listed and recovered.
+        let snap = s.post(&format!("{uri}/snapshots"), json!({})).await;
+        let file = snap["name"].as_str().unwrap().to_string();
+        let listed = s.get(&format!("{uri}/snapshots")).await;
+        assert_eq!(listed[0]["name"], file.as_str(), "{listed}");
+    }
+    let long = "a b".repeat(100); // 300 characters with spaces
+    let quoted = serde_json::to_string(&long).unwrap();
+    let message = format!("Validation error in path parameters: [name: value {quoted} invalid, must be from 1 to 255 characters]");
+    invalid(
+        &s,
+        Method::PUT,
+        &format!("/collections/{}", urlencode(&long)),
+        Some(json!({"vectors": {"size": 2, "distance": "Dot"}})),
+        &message,
+    )
+    .await;
+    invalid(&s, Method::GET, &format!("/collections/{}", urlencode(&long)), None, &message).await;
+    // 255 characters (not bytes) is the longest.
+    let longest = "ж".repeat(255);
+    assert_eq!(
+        s.put(
+            &format!("/collections/{}", urlencode(&longest)),
+            json!({"vectors": {"size": 2, "distance": "Dot"}})
+        )
+        .await,
+        json!(true)
+    );
+    for (name, c) in [
+        ("a*b", "*"),
+        ("a:b", ":"),
+        ("a<b", "<"),
+        ("a/b", "/"),
+        ("a\\b", "\\"),
+        ("a|b", "|"),
+        ("a?b", "?"),
+        ("a\"b", "\""),
+    ] {
+        let message = format!(
+            "Validation error in path parameters: [name: collection name cannot contain \"{c}\" char]"
+        );
+        invalid(
+            &s,
+            Method::PUT,
+            &format!("/collections/{}", urlencode(name)),
+            Some(json!({"vectors": {"size": 2, "distance": "Dot"}})),
+            &message,
+        )
+        .await;
+    }
+    for name in [".", ".."] {
+        let (status, v) = s
+            .call(
+                Method::PUT,
+                &format!("/collections/{}", urlencode(name)),
+                Some(json!({"vectors": {"size": 2, "distance": "Dot"}})),
+            )
+            .await;
+        assert!(status.is_client_error(), "{name}: {status} {v}");
+    }
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn timeout_parameters_are_checked_and_honoured() {
+    let s = Server::new();
+    s.create("c", 2, "Dot").await;
+    s.upsert("c", json!([{"id": 1, "vector": [1, 0]}])).await;
+    // Reads take seconds, at least 1.
+    for uri in [
+        "/collections/c/points/query?timeout=5",
+        "/collections/c/points/scroll?timeout=1",
+        "/collections/c/points/count?timeout=30",
+    ] {
+        s.post(uri, json!({})).await;
+    }
+    s.err(
+        Method::POST,
+        "/collections/c/points/query?timeout=0",
+        Some(json!({})),
+        StatusCode::BAD_REQUEST,
+        &["Deserialize error in query parameters", "nonzero"],
+    )
+    .await;
+    s.err(
+        Method::POST,
+        "/collections/c/points/query?timeout=-5",
+        Some(json!({})),
+        StatusCode::BAD_REQUEST,
+        &["Deserialize error in query parameters"],
+    )
+    .await;
+    // Collection operations: at least 1, a 422 in the query parameters.
+    invalid(
+        &s,
+        Method::DELETE,
+        "/collections/c?timeout=0",
+        None,
+        "Validation error in query parameters: [timeout: value 0 invalid, must be 1 or larger]",
+    )
+    .await;
+    assert_eq!(s.ok(Method::DELETE, "/collections/c?timeout=10", None).await, json!(true));
+    // Writes take it too (they are applied before the answer).
+    s.create("d", 2, "Dot").await;
+    let r = s
+        .put(
+            "/collections/d/points?wait=true&timeout=3&ordering=strong",
+            json!({"points": [{"id": 1, "vector": [1, 0]}]}),
+        )
+        .await;
+    assert_eq!(r["status"], "completed", "{r}");
+}
+
+#[tokio::test]
+async fn unknown_fields_are_ignored_as_qdrant_ignores_them() {
+    let s = Server::new();
+    s.create_with(
+        "c",
+        json!({"vectors": {"size": 2, "distance": "Dot", "future_option": 1}, "some_new_field": true}),
+    )
+    .await;
+    s.put(
+        "/collections/c/points?wait=true",
+        json!({"points": [{"id": 1, "vector": [1, 0], "new": 1}], "extra": "x"}),
+    )
+    .await;
+    let hits = s.post("/collections/c/points/query", json!({"query": [1, 0], "new_knob": 3})).await;
+    assert_eq!(hits["points"][0]["id"], 1, "{hits}");
+    // Except inside a filter and a payload selector, where Qdrant refuses them.
+    s.err(
+        Method::POST,
+        "/collections/c/points/query",
+        Some(json!({"query": [1, 0], "filter": {"muts": []}})),
+        StatusCode::BAD_REQUEST,
+        &["muts"],
+    )
+    .await;
+    s.err(
+        Method::POST,
+        "/collections/c/points/query",
+        Some(json!({"query": [1, 0], "with_payload": {"inclde": ["a"]}})),
+        StatusCode::BAD_REQUEST,
+        &["inclde"],
+    )
+    .await;
+    // A Qdrant option vicinity does not implement is refused, never ignored.
+    s.err(
+        Method::POST,
+        "/collections/c/points/query",
+        Some(json!({"query": [1, 0], "prefetch": [{"query": [1, 0]}]})),
+        StatusCode::BAD_REQUEST,
+        &["prefetch"],
+    )
+    .await;
+    s.err(
+        Method::POST,
+        "/collections/c/points/scroll",
+        Some(json!({"order_by": "n"})),
+        StatusCode::BAD_REQUEST,
+        &["order_by"],
+    )
+    .await;
+}
+
+/// Serves `routes` (path → status, headers, body) over HTTP/1.1 on loopback, one answer per
+/// connection; returns the port.
+async fn serve_files(routes: Vec<(&'static str, u16, String, Vec<u8>)>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let routes = routes.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).await.unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head);
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let (status, headers, body) = routes
+                    .iter()
+                    .find(|(p, ..)| *p == path)
+                    .map(|(_, s, h, b)| (*s, h.clone(), b.clone()))
+                    .unwrap_or((404, String::new(), b"missing".to_vec()));
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\n{headers}connection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = conn.write_all(answer.as_bytes()).await;
+                let _ = conn.write_all(&body).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_are_recovered_from_http_locations() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::open(dir.path());
+    s.create("c", 2, "Dot").await;
+    s.upsert("c", json!([{"id": 1, "vector": [1, 0], "payload": {"a": 1}}, {"id": 2, "vector": [0, 1]}]))
+        .await;
+    let snap = s.post("/collections/c/snapshots", json!({})).await;
+    let file = dir.path().join("snapshots/c").join(snap["name"].as_str().unwrap());
+    let bytes = std::fs::read(&file).unwrap();
+    let port = serve_files(vec![
+        ("/s.snapshot", 200, String::new(), bytes.clone()),
+        ("/moved", 302, "location: /s.snapshot\r\n".into(), Vec::new()),
+        ("/bad.snapshot", 200, String::new(), bytes[..100].to_vec()),
+    ])
+    .await;
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    // `wait` in the body is ignored, as in Qdrant.
+    let body = json!({"location": url("/s.snapshot"), "checksum": snap["checksum"], "wait": true});
+    assert_eq!(s.put("/collections/r/snapshots/recover", body).await, json!(true));
+    assert_eq!(s.scroll_all("r", 10, None).await, s.scroll_all("c", 10, None).await);
+    assert_eq!(
+        s.put("/collections/m/snapshots/recover", json!({"location": url("/moved")})).await,
+        json!(true)
+    );
+    assert_eq!(s.count("m").await, 2);
+    s.err(
+        Method::PUT,
+        "/collections/x/snapshots/recover",
+        Some(json!({"location": url("/nope")})),
+        StatusCode::BAD_REQUEST,
+        &["Failed to download snapshot from", "status - 404"],
+    )
+    .await;
+    s.err(
+        Method::PUT,
+        "/collections/x/snapshots/recover",
+        Some(json!({"location": url("/bad.snapshot")})),
+        StatusCode::BAD_REQUEST,
+        &["corrupt or truncated"],
+    )
+    .await;
+    s.err(
+        Method::PUT,
+        "/collections/x/snapshots/recover",
+        Some(json!({"location": url("/s.snapshot"), "checksum": "0".repeat(64)})),
+        StatusCode::BAD_REQUEST,
+        &["checksum"],
+    )
+    .await;
+    s.err(
+        Method::PUT,
+        "/collections/x/snapshots/recover",
+        Some(json!({"location": "ftp://127.0.0.1/s.snapshot"})),
+        StatusCode::BAD_REQUEST,
+        &["scheme"],
+    )
+    .await;
+    assert!(!s.exists("x").await);
+    // Nothing fetched is left behind.
+    let left: Vec<_> =
+        walk(&dir.path().join("snapshots")).into_iter().filter(|p| p.ends_with(".partial")).collect();
+    assert!(left.is_empty(), "{left:?}");
+    drop(s);
+
+    // storage.snapshot_hosts restricts where from.
+    let mut config = vicinity::config::Config::default();
+    config.storage.snapshot_hosts = Some(vec!["snapshots.internal".into()]);
+    let s = Server::open_with(dir.path(), config);
+    s.err(
+        Method::PUT,
+        "/collections/y/snapshots/recover",
+        Some(json!({"location": url("/s.snapshot")})),
+        StatusCode::BAD_REQUEST,
+        &["not in storage.snapshot_hosts"],
+    )
+    .await;
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    out
+}
