@@ -17,8 +17,18 @@ pub struct Catalog {
     index_dir: PathBuf,
     snapshots_dir: PathBuf,
     collections: RwLock<BTreeMap<String, Arc<Collection>>>,
-    /// Serialises create / delete so two requests cannot race on one name.
+    /// Alias → collection name; a collection's own name wins over an alias of the same name.
+    aliases: RwLock<BTreeMap<String, String>>,
+    /// Serialises create / delete / alias changes so two requests cannot race on one name.
     ddl: parking_lot::Mutex<()>,
+}
+
+/// One change to the aliases (`POST /collections/aliases` applies a list of them at once).
+#[derive(Clone, Debug)]
+pub enum AliasAction {
+    Create { collection: String, alias: String },
+    Delete { alias: String },
+    Rename { from: String, to: String },
 }
 
 /// Qdrant's rules for a new collection's name: 1 to 255 characters, none of `< > : " / \\ | ? *`,
@@ -51,10 +61,12 @@ impl Catalog {
             let c = Collection::open(&name, config, storage.clone(), &index_dir)?;
             collections.insert(name, Arc::new(c));
         }
+        let aliases = storage.aliases()?.unwrap_or_default();
         Ok(Catalog {
             storage,
             index_dir,
             snapshots_dir: data_dir.join("snapshots"),
+            aliases: RwLock::new(aliases),
             collections: RwLock::new(collections),
             ddl: Default::default(),
         })
@@ -73,12 +85,60 @@ impl Catalog {
         Collection::index_file(&self.index_dir, cid)
     }
 
+    /// The collection `name` names, directly or through an alias.
     pub fn get(&self, name: &str) -> Result<Arc<Collection>> {
-        self.collections
-            .read()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Error::not_found(format!("collection `{name}`")))
+        let collections = self.collections.read();
+        let found = collections.get(name).or_else(|| {
+            let aliases = self.aliases.read();
+            aliases.get(name).and_then(|target| collections.get(target))
+        });
+        found.cloned().ok_or_else(|| Error::not_found(format!("collection `{name}`")))
+    }
+
+    /// Every alias and its collection, by alias.
+    pub fn aliases(&self) -> Vec<(String, String)> {
+        self.aliases.read().iter().map(|(a, c)| (a.clone(), c.clone())).collect()
+    }
+
+    /// Applies `actions` in order, all or none, and stores the result in one write: an alias
+    /// of a missing collection or named like a collection is refused, as is renaming a
+    /// missing alias; deleting a missing alias does nothing; creating or renaming onto an
+    /// existing alias replaces it.
+    pub fn change_aliases(&self, actions: &[AliasAction]) -> Result<()> {
+        let _ddl = self.ddl.lock();
+        let collections = self.collections.read().keys().cloned().collect::<std::collections::BTreeSet<_>>();
+        let mut aliases = self.aliases.read().clone();
+        for action in actions {
+            match action {
+                AliasAction::Create { collection, alias } => {
+                    if !collections.contains(collection) {
+                        return Err(Error::not_found(format!("collection `{collection}`")));
+                    }
+                    if collections.contains(alias) {
+                        return Err(Error::AlreadyExists { what: format!("collection `{alias}`") });
+                    }
+                    validate_name(alias)?;
+                    aliases.insert(alias.clone(), collection.clone());
+                }
+                AliasAction::Delete { alias } => {
+                    aliases.remove(alias);
+                }
+                AliasAction::Rename { from, to } => {
+                    let target =
+                        aliases.remove(from).ok_or_else(|| Error::not_found(format!("alias `{from}`")))?;
+                    if collections.contains(to) {
+                        return Err(Error::AlreadyExists { what: format!("collection `{to}`") });
+                    }
+                    validate_name(to)?;
+                    aliases.insert(to.clone(), target);
+                }
+            }
+        }
+        let mut batch = self.storage.batch();
+        batch.put_aliases(&aliases)?;
+        self.storage.commit(batch, true)?;
+        *self.aliases.write() = aliases;
+        Ok(())
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -96,6 +156,9 @@ impl Catalog {
         let _ddl = self.ddl.lock();
         if self.collections.read().contains_key(name) {
             return Err(Error::AlreadyExists { what: format!("collection `{name}`") });
+        }
+        if self.aliases.read().contains_key(name) {
+            return Err(Error::bad(format!("an alias named `{name}` exists: delete or rename it first")));
         }
         config.id = self.storage.next_collection_id()?;
         let collection = Collection::create(name, config.clone(), self.storage.clone(), &self.index_dir)?;
@@ -137,11 +200,16 @@ impl Catalog {
     pub fn delete(&self, name: &str) -> Result<bool> {
         let _ddl = self.ddl.lock();
         let Some(c) = self.collections.read().get(name).cloned() else { return Ok(false) };
+        // Its aliases go with it, in the same write.
+        let mut aliases = self.aliases.read().clone();
+        aliases.retain(|_, target| target != name);
         c.retire(|| {
             let mut batch = self.storage.batch();
             batch.drop_collection(c.id(), name);
+            batch.put_aliases(&aliases)?;
             self.storage.commit(batch, true)
         })?;
+        *self.aliases.write() = aliases;
         self.collections.write().remove(name);
         let _ = std::fs::remove_file(c.index_path());
         Ok(true)

@@ -326,6 +326,8 @@ pub async fn create_field_index(
     if body.field_name.is_empty() {
         return Err(ApiError::bad("field_name must not be empty"));
     }
+    crate::collection::json_path::parse(&body.field_name)
+        .map_err(|e| ApiError::bad(format!("Format error in JSON body: field_name: {e}")))?;
     let c = st.catalog.get(&name)?;
     let sync = wait.sync();
     let seq = blocking(move || c.create_field_index(&body.field_name, kind, sync)).await?;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
 use crate::collection::filter::{Condition, FieldCheck, Match, Range, Scalar, MAX_CONDITIONS};
-use crate::collection::Filter;
+use crate::collection::{json_path, Filter};
 use crate::id::ExtId;
 
 /// The name error messages give the filter being parsed.
@@ -109,7 +109,10 @@ fn parse_condition(v: &Value, at: &str) -> Result<Condition, String> {
 
 fn key_of(v: &Value, at: &str) -> Result<String, String> {
     match v.get("key") {
-        Some(Value::String(k)) if !k.is_empty() => Ok(k.clone()),
+        Some(Value::String(k)) if !k.is_empty() => {
+            json_path::parse(k).map_err(|e| format!("{at}.key: {e}"))?;
+            Ok(k.clone())
+        }
         _ => Err(format!("{at}.key: expected a non-empty string")),
     }
 }
@@ -289,7 +292,7 @@ mod tests {
     fn errors_name_the_part() {
         let cases = [
             (json!({"must": [{"key": "g", "match": {"value": 1.5}}]}), "filter.must[0].match.value"),
-            (json!({"must": [{"key": "g"}]}), "filter.must[0]"),
+            (json!({"must": [{"key": "g"}]}), ".must[0].__all__"),
             (json!({"must": [{"key": "g", "range": {"gt": "x"}}]}), "filter.must[0].range.gt"),
             (json!({"musts": []}), "musts"),
             (json!({"must": [{"foo": 1}]}), "unknown condition"),

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::collections::{apply_hnsw_diff, quantization};
 use super::error::Code;
-use super::extract::{body_bytes, media_type, typed, JsonBytes, Params, Path};
+use super::extract::{body_bytes, media_type, typed, Body, JsonBytes, MetaParams, Params, Path, Rules};
 use super::models::{HnswConfigDiff, QuantizationConfig};
 use super::openapi::{CollectionName, ErrorResponse, FileImportRequest, ImportLine, JobId};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
@@ -209,4 +209,105 @@ pub async fn rebuild(State(st): State<AppState>, Path(name): Path<String>, req: 
     let jobs = st.jobs.clone();
     let job = blocking(move || jobs.rebuild(&name, JobKind::Rebuild, options)).await?;
     Ok((StatusCode::ACCEPTED, ok(json!({"job_id": job.id()}), started)))
+}
+
+/// `PATCH /collections/{c}`: Qdrant's collection update. Index settings (`hnsw_config`,
+/// `quantization_config`, also under `vectors.""`) that differ from the current ones start the
+/// rebuild job (the collection serves throughout); sharding, replication and optimizer
+/// settings have no effect on a single node and are accepted.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct UpdateCollection {
+    /// Per-vector changes; only the unnamed vector, `""`, exists.
+    #[schema(value_type = Option<Object>)]
+    pub vectors: Option<std::collections::BTreeMap<String, VectorParamsDiff>>,
+    pub hnsw_config: Option<HnswConfigDiff>,
+    /// `{"scalar": {"type": "int8"}}`, or `"Disabled"`.
+    #[schema(schema_with = super::openapi::rebuild_quantization)]
+    pub quantization_config: Option<Value>,
+    /// Accepted: no effect on a single node (each must be at least 1).
+    #[schema(value_type = Option<Object>)]
+    #[allow(dead_code)]
+    pub params: Option<CollectionParamsDiff>,
+    /// Accepted: no effect (vicinity has no segment optimizer).
+    #[schema(value_type = Option<Object>)]
+    #[allow(dead_code)]
+    pub optimizers_config: Option<Value>,
+    #[schema(schema_with = super::openapi::unsupported, required = false)]
+    pub sparse_vectors: Option<Value>,
+    #[schema(schema_with = super::openapi::unsupported, required = false)]
+    pub strict_mode_config: Option<Value>,
+    #[schema(schema_with = super::openapi::unsupported, required = false)]
+    pub metadata: Option<Value>,
+}
+
+#[derive(Deserialize)]
+pub struct VectorParamsDiff {
+    pub hnsw_config: Option<HnswConfigDiff>,
+    pub quantization_config: Option<Value>,
+    #[allow(dead_code)]
+    pub on_disk: Option<bool>,
+}
+
+/// Qdrant's `CollectionParamsDiff`: the counts are non-zero (a 400 otherwise, as in Qdrant).
+#[derive(Deserialize)]
+#[allow(dead_code)]
+pub struct CollectionParamsDiff {
+    pub replication_factor: Option<std::num::NonZeroU32>,
+    pub write_consistency_factor: Option<std::num::NonZeroU32>,
+    pub read_fan_out_factor: Option<u32>,
+    pub on_disk_payload: Option<bool>,
+}
+
+#[utoipa::path(
+    patch, path = "/collections/{name}", operation_id = "update_collection",
+    request_body = UpdateCollection,
+    params(CollectionName, MetaParams),
+    responses(
+        (status = 200, description = "true; a change of index settings rebuilds the index in the background (GET /jobs)"),
+        (status = 400, description = "bad JSON body or path; settings the collection cannot take; a vector name other than \"\"; sparse_vectors, strict_mode_config or metadata", body = ErrorResponse),
+        (status = 404, description = "no such collection", body = ErrorResponse),
+        (status = 409, description = "a rebuild of this collection is already running, or the service is stopping", body = ErrorResponse),
+    )
+)]
+pub async fn update_collection(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Params(meta): Params<MetaParams>,
+    Body(body): Body<UpdateCollection>,
+) -> ApiResult {
+    let started = Instant::now();
+    meta.check()?;
+    for (field, value) in [
+        ("sparse_vectors", &body.sparse_vectors),
+        ("strict_mode_config", &body.strict_mode_config),
+        ("metadata", &body.metadata),
+    ] {
+        if value.as_ref().is_some_and(|v| !v.is_null()) {
+            return Err(ApiError::bad(format!("{field} is not supported")));
+        }
+    }
+    let mut rules = Rules::default();
+    let mut hnsw_config = body.hnsw_config;
+    let mut quantization_config = body.quantization_config;
+    for (vector, diff) in body.vectors.into_iter().flatten() {
+        if !vector.is_empty() {
+            return Err(ApiError::bad(format!("Wrong input: Not existing vector name error: {vector}")));
+        }
+        hnsw_config = diff.hnsw_config.or(hnsw_config);
+        quantization_config = diff.quantization_config.or(quantization_config);
+    }
+    if let Some(h) = &hnsw_config {
+        super::collections::hnsw_rules(&mut rules, "hnsw_config", h);
+    }
+    rules.check()?;
+    let c = st.catalog.get(&name)?;
+    let request = RebuildRequest { hnsw_config, quantization_config, index: None };
+    let options = rebuild_options(&st, &c.name, request)?;
+    let current = c.config();
+    if options.applied_to(current.clone())? != current {
+        let jobs = st.jobs.clone();
+        let collection = c.name.clone();
+        blocking(move || jobs.rebuild(&collection, JobKind::Rebuild, options)).await?;
+    }
+    Ok(ok(true, started))
 }

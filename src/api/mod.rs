@@ -1,7 +1,8 @@
 //! The HTTP API: Qdrant-compatible routes (same paths, JSON shapes and envelope) over the
 //! catalog. The only module that knows HTTP exists.
 //!
-//! - `collections.rs`: create / get / list / delete collections, payload indexes.
+//! - `collections.rs`: create / get / list / delete collections, payload indexes;
+//!   `aliases.rs`: aliases.
 //! - `points.rs`: upsert, retrieve, delete, payload updates, scroll, count.
 //! - `query.rs`: `points/query` (+ batch) and the legacy `search` / `recommend` adapters.
 //! - `embed.rs`: `/embed`, text in upserts and queries (embedded with the collection's model), `/metrics`.
@@ -15,7 +16,9 @@
 //! (`admission.rs`), never on the tokio workers.
 
 mod admission;
+mod aliases;
 mod auth;
+mod batch;
 mod collections;
 mod download;
 mod embed;
@@ -120,9 +123,15 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/embed", post(embed::embed))
         .route("/collections", get(collections::list))
+        .route("/collections/aliases", post(aliases::change))
+        .route("/aliases", get(aliases::list))
+        .route("/collections/{name}/aliases", get(aliases::of_collection))
         .route(
             "/collections/{name}",
-            put(collections::create).get(collections::info).delete(collections::remove),
+            put(collections::create)
+                .get(collections::info)
+                .delete(collections::remove)
+                .patch(jobs::update_collection),
         )
         .route("/collections/{name}/exists", get(collections::exists))
         .route("/collections/{name}/index", put(collections::create_field_index))
@@ -130,6 +139,7 @@ pub fn router(state: AppState) -> Router {
         .route("/collections/{name}/points", put(points::upsert).post(points::retrieve))
         .route("/collections/{name}/points/{id}", get(points::get_one))
         .route("/collections/{name}/points/delete", post(points::delete))
+        .route("/collections/{name}/points/batch", post(batch::batch))
         .route("/collections/{name}/points/payload", post(points::set_payload).put(points::overwrite_payload))
         .route("/collections/{name}/points/payload/delete", post(points::delete_payload))
         .route("/collections/{name}/points/payload/clear", post(points::clear_payload))

@@ -36,6 +36,12 @@ impl<'de> Deserialize<'de> for WithPayload {
             exclude: Option<Vec<String>>,
         }
         let v = Value::deserialize(d)?;
+        let paths = |keys: &Option<Vec<String>>| -> Result<(), String> {
+            for k in keys.iter().flatten() {
+                crate::collection::json_path::parse(k)?;
+            }
+            Ok(())
+        };
         let selector = match v {
             Value::Bool(b) => Ok(PayloadSelector::Bool(b)),
             Value::Array(_) => serde_json::from_value(v)
@@ -48,6 +54,17 @@ impl<'de> Deserialize<'de> for WithPayload {
                 "expected true, false, a list of keys or {{\"include\"/\"exclude\": [keys]}}, got {v}"
             )),
         };
+        let selector = selector.and_then(|s| {
+            match &s {
+                PayloadSelector::Include(keys) => paths(&Some(keys.clone()))?,
+                PayloadSelector::Fields { include, exclude } => {
+                    paths(include)?;
+                    paths(exclude)?
+                }
+                PayloadSelector::None | PayloadSelector::Bool(_) => {}
+            }
+            Ok(s)
+        });
         selector.map(WithPayload).map_err(serde::de::Error::custom)
     }
 }

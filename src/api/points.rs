@@ -13,7 +13,9 @@ use super::models::{
 };
 use super::openapi::{CollectionName, ErrorResponse, OverwritePayload};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
-use crate::collection::{ExtId, Filter, NewPoint, Payload, PayloadSelector, PayloadUpdate, Selector};
+use crate::collection::{
+    json_path, ExtId, Filter, NewPoint, Payload, PayloadSelector, PayloadUpdate, Selector,
+};
 
 fn json_kind(v: &serde_json::Value) -> &'static str {
     match v {
@@ -70,7 +72,7 @@ fn vector_input(
     }
 }
 
-fn selector(points: Option<Vec<ExtId>>, filter: Option<Filter>) -> Result<Selector, ApiError> {
+pub(super) fn selector(points: Option<Vec<ExtId>>, filter: Option<Filter>) -> Result<Selector, ApiError> {
     match (points, filter) {
         (Some(ids), None) => Ok(Selector::Ids(ids)),
         (None, Some(f)) => Ok(Selector::Filter(f)),
@@ -94,23 +96,12 @@ pub(super) fn check_limit(limit: usize, offset: usize, max: usize, prefix: &str)
     Ok(())
 }
 
-#[utoipa::path(
-    put, path = "/collections/{name}/points",
-    request_body = UpsertPoints,
-    params(CollectionName, WaitParam),
-    responses(
-        (status = 200, description = "UpdateResult"),
-        (status = 400, description = "bad JSON body, path or `wait`; a vector of the wrong size, a norm too large or a bad id; text without an embedding model; a payload too deep or too large", body = ErrorResponse),
-        (status = 404, description = "no such collection", body = ErrorResponse),
-    )
-)]
-pub async fn upsert(
-    State(st): State<AppState>,
-    Path(name): Path<String>,
-    Params(wait): Params<WaitParam>,
-    Body(body): Body<UpsertPoints>,
-) -> ApiResult {
-    let started = Instant::now();
+/// An upsert body as the points to write (texts embedded) and the rule that admits them.
+pub(super) async fn upsert_plan(
+    st: &AppState,
+    name: &str,
+    body: UpsertPoints,
+) -> Result<(Vec<NewPoint>, crate::collection::UpsertRule), ApiError> {
     // (id, vector or text, payload), checked in request order.
     let rule = crate::collection::UpsertRule {
         mode: body.update_mode.map(Into::into).unwrap_or_default(),
@@ -165,7 +156,7 @@ pub async fn upsert(
         (Some(_), Some(_)) => return Err(ApiError::bad("give either `points` or `batch`, not both")),
         (None, None) => return Err(ApiError::bad("expected `points` (a list) or `batch`")),
     };
-    let c = st.catalog.get(&name)?;
+    let c = st.catalog.get(name)?;
     let config = c.config();
     let texts: Vec<TextInput> = rows
         .iter()
@@ -174,7 +165,7 @@ pub async fn upsert(
             VectorInput::Dense(_) => None,
         })
         .collect();
-    let mut embedded = super::embed::for_collection(&st, &name, &config, texts).await?.into_iter();
+    let mut embedded = super::embed::for_collection(st, name, &config, texts).await?.into_iter();
     let store_text = config.embedding.as_ref().and_then(|e| e.store_text.clone());
     let mut points = Vec::with_capacity(rows.len());
     for (id, input, payload) in rows {
@@ -197,6 +188,27 @@ pub async fn upsert(
         };
         points.push(NewPoint { id, vector, payload });
     }
+    Ok((points, rule))
+}
+
+#[utoipa::path(
+    put, path = "/collections/{name}/points",
+    request_body = UpsertPoints,
+    params(CollectionName, WaitParam),
+    responses(
+        (status = 200, description = "UpdateResult"),
+        (status = 400, description = "bad JSON body, path or `wait`; a vector of the wrong size, a norm too large or a bad id; text without an embedding model; a payload too deep or too large", body = ErrorResponse),
+        (status = 404, description = "no such collection", body = ErrorResponse),
+    )
+)]
+pub async fn upsert(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Params(wait): Params<WaitParam>,
+    Body(body): Body<UpsertPoints>,
+) -> ApiResult {
+    let started = Instant::now();
+    let (points, rule) = upsert_plan(&st, &name, body).await?;
     let c = st.catalog.get(&name)?;
     let sync = wait.sync();
     let seq = blocking(move || c.upsert_where(points, &rule, sync)).await?;
@@ -318,8 +330,28 @@ pub async fn set_payload(
     Params(wait): Params<WaitParam>,
     Body(body): Body<SetPayload>,
 ) -> ApiResult {
-    let sel = selector(body.points, body.filter)?;
-    payload_op(st, name, wait, sel, PayloadUpdate::Set { payload: body.payload, key: body.key }).await
+    let (sel, update) = set_payload_plan(body)?;
+    payload_op(st, name, wait, sel, update).await
+}
+
+pub(super) fn set_payload_plan(body: SetPayload) -> Result<(Selector, PayloadUpdate), ApiError> {
+    if let Some(key) = &body.key {
+        json_path::parse(key).map_err(|e| ApiError::bad(format!("Format error in JSON body: key: {e}")))?;
+    }
+    Ok((selector(body.points, body.filter)?, PayloadUpdate::Set { payload: body.payload, key: body.key }))
+}
+
+/// As in Qdrant, `key` has no meaning when overwriting and is ignored.
+pub(super) fn overwrite_payload_plan(body: SetPayload) -> Result<(Selector, PayloadUpdate), ApiError> {
+    Ok((selector(body.points, body.filter)?, PayloadUpdate::Overwrite(body.payload)))
+}
+
+pub(super) fn delete_payload_plan(body: DeletePayload) -> Result<(Selector, PayloadUpdate), ApiError> {
+    for (i, key) in body.keys.iter().enumerate() {
+        json_path::parse(key)
+            .map_err(|e| ApiError::bad(format!("Format error in JSON body: keys[{i}]: {e}")))?;
+    }
+    Ok((selector(body.points, body.filter)?, PayloadUpdate::DeleteKeys(body.keys)))
 }
 
 #[utoipa::path(
@@ -328,7 +360,7 @@ pub async fn set_payload(
     params(CollectionName, WaitParam),
     responses(
         (status = 200, description = "UpdateResult"),
-        (status = 400, description = "bad JSON body, path or `wait`, or not exactly one of `points` and `filter`; `key` given; a payload too deep or too large", body = ErrorResponse),
+        (status = 400, description = "bad JSON body, path or `wait`, or not exactly one of `points` and `filter`; a payload too deep or too large", body = ErrorResponse),
         (status = 404, description = "no such collection, or a listed point does not exist", body = ErrorResponse),
     )
 )]
@@ -338,11 +370,8 @@ pub async fn overwrite_payload(
     Params(wait): Params<WaitParam>,
     Body(body): Body<SetPayload>,
 ) -> ApiResult {
-    if body.key.is_some() {
-        return Err(ApiError::bad("`key` is not supported when overwriting a payload"));
-    }
-    let sel = selector(body.points, body.filter)?;
-    payload_op(st, name, wait, sel, PayloadUpdate::Overwrite(body.payload)).await
+    let (sel, update) = overwrite_payload_plan(body)?;
+    payload_op(st, name, wait, sel, update).await
 }
 
 #[utoipa::path(
@@ -361,8 +390,8 @@ pub async fn delete_payload(
     Params(wait): Params<WaitParam>,
     Body(body): Body<DeletePayload>,
 ) -> ApiResult {
-    let sel = selector(body.points, body.filter)?;
-    payload_op(st, name, wait, sel, PayloadUpdate::DeleteKeys(body.keys)).await
+    let (sel, update) = delete_payload_plan(body)?;
+    payload_op(st, name, wait, sel, update).await
 }
 
 #[utoipa::path(

@@ -151,11 +151,20 @@ impl FieldCheck {
             FieldCheck::Range(r) => values_at(payload, key, true)
                 .into_iter()
                 .any(|v| v.as_f64().is_some_and(|x| !v.is_boolean() && r.contains(x))),
+            // Each selected value is counted on its own (null: 0, an array: its length, else 1);
+            // a missing field counts 0.
             FieldCheck::ValuesCount(r) => {
                 let values = values_at(payload, key, false);
-                let count: usize =
-                    values.iter().map(|v| if let Value::Array(a) = v { a.len() } else { 1 }).sum();
-                r.contains(count as f64)
+                let count = |v: &&Value| match v {
+                    Value::Null => 0,
+                    Value::Array(a) => a.len(),
+                    Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Object(_) => 1,
+                };
+                if values.is_empty() {
+                    r.contains(0.0)
+                } else {
+                    values.iter().any(|v| r.contains(count(v) as f64))
+                }
             }
             FieldCheck::IsEmpty(want) => is_empty(payload, key) == *want,
             FieldCheck::IsNull(want) => is_null(payload, key) == *want,
@@ -198,38 +207,10 @@ fn is_null(payload: &Payload, key: &str) -> bool {
     })
 }
 
-/// The values at `path`. Arrays met on the way are walked into; with `flatten`, an array
-/// found at the end yields its elements.
+/// The values at `path` (see [`json_path`](super::json_path)); with `flatten`, an array found
+/// at the end yields its elements (conditions test the elements of an array value).
 pub fn values_at<'a>(payload: &'a Payload, path: &str, flatten: bool) -> Vec<&'a Value> {
-    let mut current: Vec<&Value> = Vec::new();
-    for (i, segment) in path.split('.').enumerate() {
-        let (name, selector) = match segment.find('[') {
-            Some(at) => (&segment[..at], Some(segment[at..].trim_start_matches('[').trim_end_matches(']'))),
-            None => (segment, None),
-        };
-        let mut next: Vec<&Value> = Vec::new();
-        if i == 0 {
-            next.extend(payload.get(name));
-        } else {
-            for v in current {
-                match v {
-                    Value::Object(o) => next.extend(o.get(name)),
-                    Value::Array(items) => {
-                        next.extend(items.iter().filter_map(|item| item.as_object()?.get(name)))
-                    }
-                    Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {}
-                }
-            }
-        }
-        current = match selector {
-            None => next,
-            Some("") => next.into_iter().flat_map(|v| v.as_array().into_iter().flatten()).collect(),
-            Some(index) => match index.parse::<usize>() {
-                Ok(n) => next.into_iter().filter_map(|v| v.as_array()?.get(n)).collect(),
-                Err(_) => Vec::new(),
-            },
-        };
-    }
+    let current = super::json_path::select(payload, path);
     if flatten {
         current
             .into_iter()

@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod filter;
+pub mod json_path;
 pub mod payload_index;
 mod read;
 mod rebuild;
@@ -359,6 +360,11 @@ impl Collection {
 
     pub fn is_dirty(&self) -> bool {
         self.seq.load(Ordering::SeqCst) != self.saved_seq.load(Ordering::SeqCst)
+    }
+
+    /// Makes every write applied so far durable (writes made with `sync = false`).
+    pub fn sync(&self) -> Result<()> {
+        self.storage.sync()
     }
 
     pub fn config(&self) -> CollectionConfig {

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use vicinity_index::{Metric, Prepared, ScoredPoint, SearchParams, VectorIndex};
 
 use super::filter::{Filter, Payload};
+use super::json_path::{self, Step};
 use super::{Collection, Deadline, PointMeta, Points};
 use crate::error::{Error, Result};
 use crate::id::ExtId;
@@ -30,25 +31,18 @@ pub enum PayloadSelector {
 
 impl PayloadSelector {
     fn pick(&self, payload: &Payload) -> Option<Payload> {
+        let paths = |keys: &[String]| -> Vec<Vec<Step>> {
+            keys.iter().filter_map(|k| json_path::parse(k).ok()).collect()
+        };
         match self {
             PayloadSelector::None | PayloadSelector::Bool(false) => None,
             PayloadSelector::Bool(true) => Some(payload.clone()),
-            PayloadSelector::Include(keys)
-            | PayloadSelector::Fields { include: Some(keys), exclude: None } => Some(
-                payload
-                    .iter()
-                    .filter(|(k, _)| keys.contains(k))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ),
-            PayloadSelector::Fields { include, exclude } => Some(
-                payload
-                    .iter()
-                    .filter(|(k, _)| include.as_ref().is_none_or(|i| i.contains(k)))
-                    .filter(|(k, _)| exclude.as_ref().is_none_or(|x| !x.contains(k)))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ),
+            PayloadSelector::Include(keys) => Some(json_path::filter(payload, Some(&paths(keys)), &[])),
+            PayloadSelector::Fields { include, exclude } => {
+                let include = include.as_deref().map(paths);
+                let exclude = exclude.as_deref().map(paths).unwrap_or_default();
+                Some(json_path::filter(payload, include.as_deref(), &exclude))
+            }
         }
     }
 }

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
-use serde_json::Value;
 use vicinity_index::VectorIndex;
 
 use super::filter::{Filter, Payload};
+use super::json_path;
 use super::{Collection, PointMeta, Points};
 use crate::error::{Error, Result};
 use crate::id::ExtId;
@@ -300,40 +300,32 @@ fn replace_meta(points: &mut Points, id: u64, meta: PointMeta) {
 }
 
 fn apply_update(old: &Payload, update: &PayloadUpdate) -> Result<Payload> {
+    let path = |key: &str| json_path::parse(key).map_err(Error::bad);
     Ok(match update {
         PayloadUpdate::Overwrite(p) => p.clone(),
         PayloadUpdate::Clear => Payload::new(),
         PayloadUpdate::DeleteKeys(keys) => {
             let mut p = old.clone();
             for k in keys {
-                p.remove(k);
+                json_path::remove(&mut p, &path(k)?);
             }
             p
         }
         PayloadUpdate::Set { payload, key: None } => {
             let mut p = old.clone();
-            p.extend(payload.clone());
+            json_path::set_top(&mut p, payload);
             p
         }
-        PayloadUpdate::Set { payload, key: Some(path) } => {
-            let segments = path.split('.').count();
-            if segments >= MAX_PAYLOAD_DEPTH {
+        PayloadUpdate::Set { payload, key: Some(key) } => {
+            let steps = path(key)?;
+            if steps.len() >= MAX_PAYLOAD_DEPTH {
                 return Err(Error::bad(format!(
-                    "payload key has {segments} segments; the payload depth limit is {MAX_PAYLOAD_DEPTH}"
+                    "payload key has {} steps; the payload depth limit is {MAX_PAYLOAD_DEPTH}",
+                    steps.len()
                 )));
             }
             let mut p = old.clone();
-            let mut target = &mut p;
-            for part in path.split('.') {
-                let slot = target.entry(part.to_string()).or_insert_with(|| Value::Object(Payload::new()));
-                if !slot.is_object() {
-                    *slot = Value::Object(Payload::new());
-                }
-                target = slot
-                    .as_object_mut()
-                    .ok_or_else(|| Error::Internal("payload path is not an object".into()))?;
-            }
-            target.extend(payload.clone());
+            json_path::set(&mut p, &steps, payload);
             p
         }
     })

@@ -98,6 +98,13 @@ impl<'a> Batch<'a> {
         Ok(())
     }
 
+    /// Replaces the alias map.
+    pub fn put_aliases(&mut self, aliases: &impl Serialize) -> Result<()> {
+        let json = codec::encode_json("the alias map", aliases)?;
+        self.put(CF_META, super::ALIASES, json);
+        Ok(())
+    }
+
     /// Removes everything stored for collection `cid`, and the config stored under `name`.
     pub fn drop_collection(&mut self, cid: u32, name: &str) {
         let (from, to) = (keys::prefix(cid), keys::prefix(cid + 1));

@@ -46,6 +46,8 @@ const FAMILIES: [&str; 7] = [CF_META, CF_COLLECTIONS, CF_IDS, CF_POINTS, CF_VECT
 
 const SCHEMA_VERSION: &[u8] = b"schema_version";
 const NEXT_COLLECTION_ID: &[u8] = b"next_collection_id";
+/// The alias map (alias → collection name), one record: every change rewrites it whole.
+pub(crate) const ALIASES: &[u8] = b"aliases";
 
 /// The families that hold a collection's records, each keyed `cid · …`: what a snapshot
 /// carries.
@@ -168,6 +170,11 @@ impl Storage {
         self.db.write_opt(batch.into_inner(), &opts).map_err(db_error)
     }
 
+    /// Makes every write committed so far durable (one fsync of the log covers them all).
+    pub fn sync(&self) -> Result<()> {
+        self.db.flush_wal(true).map_err(db_error)
+    }
+
     /// A consistent point-in-time view, for reads that must not see later writes (snapshots).
     pub fn view(&self) -> View<'_> {
         View { storage: self, snap: self.db.snapshot() }
@@ -183,6 +190,14 @@ impl Storage {
                 Ok((name, config))
             })
             .collect()
+    }
+
+    /// The stored alias map, if any was stored.
+    pub fn aliases<T: DeserializeOwned>(&self) -> Result<Option<T>> {
+        match self.get(CF_META, ALIASES)? {
+            Some(v) => codec::decode_json("the alias map", &v).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Allocates a collection id (never reused, so a re-created name starts empty).

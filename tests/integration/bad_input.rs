@@ -352,10 +352,10 @@ async fn unknown_collection_is_404_on_every_route_family() {
     s.err(GET, "/collections/c/points/1/extra", None, NOT_FOUND, &["no route"]).await;
     s.err(
         Method::PATCH,
-        "/collections/c",
+        "/collections/c/points",
         None,
         StatusCode::METHOD_NOT_ALLOWED,
-        &["PATCH", "/collections/c"],
+        &["PATCH", "/collections/c/points"],
     )
     .await;
     s.err(GET, "/collections/c/points/scroll", None, StatusCode::METHOD_NOT_ALLOWED, &["GET"]).await;
@@ -1261,14 +1261,6 @@ async fn points_and_filter_together_change_nothing() {
         s.err(method.clone(), uri, Some(body), BAD, &both).await;
         s.err(method, uri, Some(base), BAD, &neither).await;
     }
-    s.err(
-        PUT,
-        "/collections/c/points/payload",
-        Some(json!({"payload": {"z": 1}, "points": [1], "key": "a.b"})),
-        BAD,
-        &["`key`", "overwriting"],
-    )
-    .await;
     assert_eq!(snapshot(&s, "c").await, before);
 }
 

@@ -435,3 +435,394 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     out
 }
+
+/// Payload paths as Qdrant defines them (docs/qdrant-conventions.md): a key never descends into
+/// an array on its own, `[]` and `[N]` do; values_count counts each selected value.
+#[tokio::test]
+async fn payload_paths_as_qdrant_defines_them() {
+    let s = Server::new();
+    s.create("c", 2, "Dot").await;
+    let germany = json!({"country": {"name": "Germany", "cities": [
+        {"name": "Berlin", "population": 3.7, "sightseeing": ["Brandenburg Gate", "Reichstag"]},
+        {"name": "Munich", "population": 1.5, "sightseeing": ["Marienplatz", "Olympiapark"]}]}});
+    let japan = json!({"country": {"name": "Japan", "cities": [
+        {"name": "Tokyo", "population": 9.3, "sightseeing": ["Tokyo Tower", "Tokyo Skytree"]},
+        {"name": "Osaka", "population": 2.7, "sightseeing": ["Osaka Castle", "Universal Studios Japan"]}]}});
+    let other = json!({"a": {"b.c": 5, "b": {"c": 6}}, "tags": ["x", "y"], "n": null, "e": [], "nn": [null],
+        "arr": [{"a": [1, 2, 3]}, {"a": 4}, {"b": 5}]});
+    s.upsert(
+        "c",
+        json!([
+            {"id": 1, "vector": [1, 0], "payload": germany},
+            {"id": 2, "vector": [1, 0], "payload": japan},
+            {"id": 3, "vector": [1, 0], "payload": other},
+            {"id": 4, "vector": [1, 0], "payload": {"a": 5}},
+        ]),
+    )
+    .await;
+    let ids = |filter: Value| {
+        let s = &s;
+        async move {
+            let page = s
+                .post(
+                    "/collections/c/points/scroll",
+                    json!({"filter": filter, "limit": 10, "with_payload": false}),
+                )
+                .await;
+            page["points"].as_array().unwrap().iter().map(|p| p["id"].as_u64().unwrap()).collect::<Vec<_>>()
+        }
+    };
+    let field = |key: &str, cond: Value| {
+        let mut c = cond.as_object().unwrap().clone();
+        c.insert("key".into(), json!(key));
+        json!({"must": [c]})
+    };
+    for (key, cond, want) in [
+        ("country.cities.population", json!({"range": {"gte": 9}}), vec![]),
+        ("country.cities[].population", json!({"range": {"gte": 9}}), vec![2]),
+        ("country.cities[0].population", json!({"range": {"gte": 9}}), vec![2]),
+        ("country.cities[1].population", json!({"range": {"gte": 2}}), vec![2]),
+        ("country.cities[].sightseeing", json!({"match": {"value": "Osaka Castle"}}), vec![2]),
+        ("country.cities.sightseeing", json!({"match": {"value": "Osaka Castle"}}), vec![]),
+        ("a.\"b.c\"", json!({"match": {"value": 5}}), vec![3]),
+        ("a.b.c", json!({"match": {"value": 6}}), vec![3]),
+        ("a.b.c", json!({"match": {"value": 5}}), vec![]),
+        ("tags", json!({"match": {"value": "y"}}), vec![3]),
+        ("tags[]", json!({"match": {"value": "y"}}), vec![3]),
+        ("tags[1]", json!({"match": {"value": "y"}}), vec![3]),
+        ("tags[0]", json!({"match": {"value": "y"}}), vec![]),
+        ("country.cities", json!({"values_count": {"gte": 2}}), vec![1, 2]),
+        ("country.cities[].name", json!({"values_count": {"gte": 2}}), vec![]),
+        ("country.cities[].sightseeing", json!({"values_count": {"gte": 2}}), vec![1, 2]),
+        ("missing", json!({"values_count": {"lt": 1}}), vec![1, 2, 3, 4]),
+        ("arr[].a", json!({"match": {"value": 2}}), vec![3]),
+        ("arr[].a[]", json!({"match": {"value": 2}}), vec![3]),
+        ("arr[].a", json!({"match": {"value": 4}}), vec![3]),
+    ] {
+        assert_eq!(ids(field(key, cond.clone())).await, want, "{key} {cond}");
+    }
+    assert_eq!(
+        ids(json!({"must": [{"is_empty": {"key": "country.cities[].population"}}]})).await,
+        vec![3, 4]
+    );
+    assert_eq!(
+        ids(json!({"must": [{"is_empty": {"key": "country.cities.population"}}]})).await,
+        vec![1, 2, 3, 4]
+    );
+    assert_eq!(ids(json!({"must": [{"is_null": {"key": "nn"}}]})).await, vec![3]);
+    assert_eq!(ids(json!({"must": [{"nested": {"key": "country.cities", "filter": {"must": [{"key": "population", "range": {"gte": 9}}]}}}]})).await, vec![2]);
+    // A payload index on a path indexes what the path selects: the same answers.
+    s.put(
+        "/collections/c/index?wait=true",
+        json!({"field_name": "country.cities[].population", "field_schema": "float"}),
+    )
+    .await;
+    assert_eq!(ids(field("country.cities[].population", json!({"range": {"gte": 9}}))).await, vec![2]);
+    // Bad paths are named.
+    s.err(
+        Method::POST,
+        "/collections/c/points/scroll",
+        Some(json!({"filter": field("a b", json!({"match": {"value": 1}}))})),
+        StatusCode::BAD_REQUEST,
+        &["Invalid json path: 'a b'"],
+    )
+    .await;
+
+    // Selectors keep the nesting.
+    let payload = |sel: Value| {
+        let s = &s;
+        async move {
+            s.post("/collections/c/points", json!({"ids": [1], "with_payload": sel})).await[0]["payload"]
+                .clone()
+        }
+    };
+    assert_eq!(payload(json!({"include": ["country.name"]})).await, json!({"country": {"name": "Germany"}}));
+    assert_eq!(
+        payload(json!(["country.cities[].name"])).await,
+        json!({"country": {"cities": [{"name": "Berlin"}, {"name": "Munich"}]}})
+    );
+    assert_eq!(
+        payload(json!({"exclude": ["country.cities[].sightseeing", "country.name"]})).await,
+        json!({"country": {"cities": [{"name": "Berlin", "population": 3.7}, {"name": "Munich", "population": 1.5}]}})
+    );
+
+    // Set-payload under a path.
+    let set = |key: &str, payload: Value| {
+        let s = &s;
+        let body = json!({"points": [1], "key": key, "payload": payload});
+        async move { s.post("/collections/c/points/payload?wait=true", body).await }
+    };
+    set("country.cities[0]", json!({"population": 3.8})).await;
+    set("country.cities[].rank", json!({"top": true})).await;
+    set("country.capital", json!({"name": "Berlin"})).await;
+    let got = s.point("c", "1").await.unwrap()["payload"].clone();
+    assert_eq!(got["country"]["cities"][0]["population"], 3.8, "{got}");
+    assert_eq!(got["country"]["cities"][1]["rank"], json!({"top": true}), "{got}");
+    assert_eq!(got["country"]["capital"], json!({"name": "Berlin"}), "{got}");
+    assert!(got.get("country.capital").is_none() && got["country"].get("cities[0]").is_none(), "{got}");
+    // A null removes its key; delete-payload takes paths.
+    set("country", json!({"capital": null})).await;
+    s.post(
+        "/collections/c/points/payload/delete?wait=true",
+        json!({"points": [1], "keys": ["country.cities[].sightseeing"]}),
+    )
+    .await;
+    let got = s.point("c", "1").await.unwrap()["payload"].clone();
+    assert!(got["country"].get("capital").is_none(), "{got}");
+    assert!(
+        got["country"]["cities"].as_array().unwrap().iter().all(|c| c.get("sightseeing").is_none()),
+        "{got}"
+    );
+    s.err(
+        Method::POST,
+        "/collections/c/points/payload?wait=true",
+        Some(json!({"points": [1], "key": "a..b", "payload": {}})),
+        StatusCode::BAD_REQUEST,
+        &["Invalid json path: 'a..b'"],
+    )
+    .await;
+}
+
+/// Aliases as in Qdrant: applied all at once, usable wherever a collection name is, gone with
+/// their collection, kept across a restart.
+#[tokio::test]
+async fn aliases_swap_collections_atomically() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::open(dir.path());
+    s.create("v1", 2, "Dot").await;
+    s.create("v2", 2, "Dot").await;
+    s.upsert("v1", json!([{"id": 1, "vector": [1, 0]}])).await;
+    s.upsert("v2", json!([{"id": 2, "vector": [1, 0]}])).await;
+    let change = |actions: Value| json!({"actions": actions});
+    s.post(
+        "/collections/aliases",
+        change(json!([{"create_alias": {"collection_name": "v1", "alias_name": "prod"}}])),
+    )
+    .await;
+    assert_eq!(first_hit(&s, "prod").await, 1);
+    // Swap in one request: delete + create.
+    s.post(
+        "/collections/aliases",
+        change(json!([
+            {"delete_alias": {"alias_name": "prod"}},
+            {"create_alias": {"collection_name": "v2", "alias_name": "prod"}},
+        ])),
+    )
+    .await;
+    assert_eq!(first_hit(&s, "prod").await, 2);
+    // Writes, info and counts through the alias reach the collection.
+    s.upsert("prod", json!([{"id": 3, "vector": [0, 1]}])).await;
+    assert_eq!(s.count("v2").await, 2);
+    assert_eq!(s.get("/collections/prod").await["points_count"], 2);
+    assert_eq!(
+        s.get("/aliases").await,
+        json!({"aliases": [{"alias_name": "prod", "collection_name": "v2"}]})
+    );
+    assert_eq!(s.get("/collections/v2/aliases").await["aliases"][0]["alias_name"], "prod");
+    assert_eq!(s.get("/collections/v1/aliases").await, json!({"aliases": []}));
+    assert_eq!(s.get("/collections/nope/aliases").await, json!({"aliases": []}));
+    // All or nothing: a failing action leaves the earlier ones unapplied.
+    s.err(
+        Method::POST,
+        "/collections/aliases",
+        Some(change(json!([
+            {"rename_alias": {"old_alias_name": "prod", "new_alias_name": "live"}},
+            {"create_alias": {"collection_name": "missing", "alias_name": "x"}},
+        ]))),
+        StatusCode::NOT_FOUND,
+        &["missing"],
+    )
+    .await;
+    assert_eq!(s.get("/aliases").await["aliases"][0]["alias_name"], "prod");
+    s.err(
+        Method::POST,
+        "/collections/aliases",
+        Some(change(json!([{"create_alias": {"collection_name": "v2", "alias_name": "v1"}}]))),
+        StatusCode::CONFLICT,
+        &["v1"],
+    )
+    .await;
+    s.err(
+        Method::POST,
+        "/collections/aliases",
+        Some(change(json!([{"rename_alias": {"old_alias_name": "nope", "new_alias_name": "x"}}]))),
+        StatusCode::NOT_FOUND,
+        &["nope"],
+    )
+    .await;
+    // Deleting a missing alias does nothing; a collection cannot take an alias's name.
+    s.post("/collections/aliases", change(json!([{"delete_alias": {"alias_name": "nope"}}]))).await;
+    s.err(
+        Method::PUT,
+        "/collections/prod",
+        Some(json!({"vectors": {"size": 2, "distance": "Dot"}})),
+        StatusCode::BAD_REQUEST,
+        &["alias"],
+    )
+    .await;
+    // DELETE through an alias deletes nothing, as in Qdrant.
+    assert_eq!(s.ok(Method::DELETE, "/collections/prod", None).await, json!(false));
+    assert!(s.exists("v2").await);
+    s.post(
+        "/collections/aliases",
+        change(json!([{"rename_alias": {"old_alias_name": "prod", "new_alias_name": "live"}}])),
+    )
+    .await;
+    drop(s);
+    let s = Server::open(dir.path());
+    assert_eq!(
+        s.get("/aliases").await,
+        json!({"aliases": [{"alias_name": "live", "collection_name": "v2"}]})
+    );
+    // Deleting the collection drops its aliases.
+    assert_eq!(s.ok(Method::DELETE, "/collections/v2", None).await, json!(true));
+    assert_eq!(s.get("/aliases").await, json!({"aliases": []}));
+    s.err(
+        Method::POST,
+        "/collections/live/points/query",
+        Some(json!({"query": [1, 0]})),
+        StatusCode::NOT_FOUND,
+        &["live"],
+    )
+    .await;
+}
+
+async fn first_hit(s: &Server, collection: &str) -> Value {
+    s.post(&format!("/collections/{collection}/points/query"), json!({"query": [1, 0]})).await["points"][0]
+        ["id"]
+        .clone()
+}
+
+/// `points/batch`: operations in order, one answer each; the first failure stops the batch
+/// with its error (the earlier operations stay applied, as in Qdrant); a bad operation found
+/// while checking applies nothing.
+#[tokio::test]
+async fn points_batch_applies_operations_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::open(dir.path());
+    s.create("c", 2, "Dot").await;
+    let ops = json!({"operations": [
+        {"upsert": {"points": [{"id": 1, "vector": [1, 0], "payload": {"a": 1}}, {"id": 2, "vector": [0, 1]}]}},
+        {"set_payload": {"points": [2], "payload": {"b": {"c": 1}}}},
+        {"set_payload": {"points": [2], "key": "b", "payload": {"d": 2}}},
+        {"delete_payload": {"points": [1], "keys": ["a"]}},
+        {"upsert": {"batch": {"ids": [3], "vectors": [[1, 1]]}}},
+        {"delete": {"points": [3]}},
+        {"overwrite_payload": {"filter": {"must": [{"has_id": [1]}]}, "payload": {"z": 0}}},
+        {"clear_payload": {"points": [2]}},
+        {"set_payload": {"points": [2], "payload": {"e": 5}}},
+    ]});
+    let results = s.post("/collections/c/points/batch?wait=true", ops).await;
+    let results = results.as_array().unwrap();
+    assert_eq!(results.len(), 9);
+    assert!(results.iter().all(|r| r["status"] == "completed"), "{results:?}");
+    let seqs: Vec<u64> = results.iter().map(|r| r["operation_id"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] <= w[1]), "{seqs:?}");
+    assert_eq!(s.point("c", "1").await.unwrap()["payload"], json!({"z": 0}));
+    assert_eq!(s.point("c", "2").await.unwrap()["payload"], json!({"e": 5}));
+    assert!(s.point("c", "3").await.is_none());
+    // A bad operation found while checking: nothing is applied.
+    s.err(
+        Method::POST,
+        "/collections/c/points/batch",
+        Some(json!({"operations": [
+            {"delete": {"points": [1]}},
+            {"upsert": {"points": [{"id": 9, "vector": [1, 2, 3]}]}},
+        ]})),
+        StatusCode::BAD_REQUEST,
+        &["operations[1]"],
+    )
+    .await;
+    assert!(s.point("c", "1").await.is_some());
+    s.err(
+        Method::POST,
+        "/collections/c/points/batch",
+        Some(json!({"operations": [{"update_vectors": {"points": []}}]})),
+        StatusCode::BAD_REQUEST,
+        &["operations[0]", "update_vectors"],
+    )
+    .await;
+    // A failure while applying: the earlier operations stay, the later ones do not run.
+    s.err(
+        Method::POST,
+        "/collections/c/points/batch?wait=true",
+        Some(json!({"operations": [
+            {"set_payload": {"points": [1], "payload": {"first": true}}},
+            {"set_payload": {"points": [404], "payload": {"x": 1}}},
+            {"set_payload": {"points": [1], "payload": {"third": true}}},
+        ]})),
+        StatusCode::NOT_FOUND,
+        &["404"],
+    )
+    .await;
+    assert_eq!(s.point("c", "1").await.unwrap()["payload"], json!({"z": 0, "first": true}));
+    drop(s);
+    let s = Server::open(dir.path());
+    assert_eq!(s.point("c", "1").await.unwrap()["payload"], json!({"z": 0, "first": true}));
+    assert_eq!(s.count("c").await, 2);
+}
+
+/// `PATCH /collections/{c}`: index settings that change rebuild the index in the background;
+/// settings without effect on one node are accepted; unknown vector names are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collection_update_rebuilds_with_the_new_settings() {
+    let s = Server::new();
+    s.create("c", 2, "Dot").await;
+    s.upsert("c", json!([{"id": 1, "vector": [1, 0]}, {"id": 2, "vector": [0, 1]}])).await;
+    let patch = |body: Value| s.call(Method::PATCH, "/collections/c", Some(body));
+    let (status, v) = patch(
+        json!({"hnsw_config": {"m": 8, "ef_construct": 50}, "optimizers_config": {"indexing_threshold": 0},
+        "params": {"replication_factor": 2}}),
+    )
+    .await;
+    assert_eq!((status, v["result"].clone()), (StatusCode::OK, json!(true)), "{v}");
+    let jobs = s.get("/jobs").await;
+    let job =
+        jobs.as_array().unwrap().iter().find(|j| j["kind"] == "rebuild").expect("a rebuild job").clone();
+    crate::jobs::wait_job(&s, &job["id"]).await;
+    let info = s.get("/collections/c").await;
+    assert_eq!(
+        (info["config"]["hnsw_config"]["m"].clone(), info["config"]["hnsw_config"]["ef_construct"].clone()),
+        (json!(8), json!(50)),
+        "{info}"
+    );
+    assert_eq!(first_hit(&s, "c").await, 1);
+    // The same settings again: nothing to rebuild.
+    let before = s.get("/jobs").await.as_array().unwrap().len();
+    let (status, _) = patch(json!({"vectors": {"": {"hnsw_config": {"m": 8}}}})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(s.get("/jobs").await.as_array().unwrap().len(), before);
+    s.err(
+        Method::PATCH,
+        "/collections/c",
+        Some(json!({"vectors": {"image": {"on_disk": true}}})),
+        StatusCode::BAD_REQUEST,
+        &["Not existing vector name error: image"],
+    )
+    .await;
+    s.err(
+        Method::PATCH,
+        "/collections/c",
+        Some(json!({"params": {"replication_factor": 0}})),
+        StatusCode::BAD_REQUEST,
+        &["Format error in JSON body", "nonzero"],
+    )
+    .await;
+    s.err(
+        Method::PATCH,
+        "/collections/c",
+        Some(json!({"hnsw_config": {"ef_construct": 1}})),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &["hnsw_config.ef_construct: value 1 invalid, must be 4 or larger"],
+    )
+    .await;
+    s.err(
+        Method::PATCH,
+        "/collections/c",
+        Some(json!({"strict_mode_config": {"enabled": true}})),
+        StatusCode::BAD_REQUEST,
+        &["strict_mode_config"],
+    )
+    .await;
+    s.err(Method::PATCH, "/collections/missing", Some(json!({})), StatusCode::NOT_FOUND, &["missing"]).await;
+}

@@ -23,8 +23,9 @@ const STREAMED: [&str; 2] = ["/collections/{name}/import", "/collections/{name}/
 const PUBLIC: [&str; 4] = ["/", "/healthz", "/livez", "/readyz"];
 /// Routes with a `{name}` that do not look the collection up: create, the existence check, the
 /// (idempotent) delete, and the two that recover a snapshot into it (creating it if need be).
-const NO_COLLECTION_LOOKUP: [(&str, &str); 5] = [
+const NO_COLLECTION_LOOKUP: [(&str, &str); 6] = [
     ("put", "/collections/{name}"),
+    ("get", "/collections/{name}/aliases"),
     ("delete", "/collections/{name}"),
     ("get", "/collections/{name}/exists"),
     ("put", "/collections/{name}/snapshots/recover"),
@@ -42,8 +43,10 @@ const SEARCHES: [&str; 8] = [
     "/collections/{name}/points/count",
 ];
 /// Conflicts the handlers report (`Error::AlreadyExists` / `Error::Conflict`).
-const CONFLICTS: [(&str, &str); 5] = [
+const CONFLICTS: [(&str, &str); 7] = [
     ("put", "/collections/{name}"),
+    ("patch", "/collections/{name}"),
+    ("post", "/collections/aliases"),
     ("delete", "/jobs/{id}"),
     ("post", "/collections/{name}/import"),
     ("post", "/collections/{name}/index/rebuild"),

@@ -14,7 +14,7 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::OpenApi;
 
-use super::{collections, embed, jobs, metrics, models, points, query, service, snapshots};
+use super::{aliases, batch, collections, embed, jobs, metrics, models, points, query, service, snapshots};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,10 +35,14 @@ use super::{collections, embed, jobs, metrics, models, points, query, service, s
         collections::remove,
         collections::create_field_index,
         collections::delete_field_index,
+        aliases::change,
+        aliases::list,
+        aliases::of_collection,
         points::upsert,
         points::retrieve,
         points::get_one,
         points::delete,
+        batch::batch,
         points::set_payload,
         points::overwrite_payload,
         points::delete_payload,
@@ -58,6 +62,7 @@ use super::{collections, embed, jobs, metrics, models, points, query, service, s
         jobs::cancel,
         jobs::import,
         jobs::rebuild,
+        jobs::update_collection,
         snapshots::create,
         snapshots::list,
         snapshots::download,
@@ -101,7 +106,10 @@ impl utoipa::Modify for CommonResponses {
         for (path, item) in doc.paths.paths.iter_mut() {
             let public = super::auth::PUBLIC.contains(&path.as_str());
             let streamed = super::server::STREAMED.contains(&path.as_str());
-            for op in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete].into_iter().flatten() {
+            for op in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch]
+                .into_iter()
+                .flatten()
+            {
                 let admin = op.tags.as_ref().is_some_and(|t| t.iter().any(|t| t == ADMIN));
                 let json_body = op.request_body.as_ref().is_some_and(|b| {
                     b.required != Some(Required::False) && b.content.contains_key("application/json")
