@@ -95,6 +95,16 @@ impl Catalog {
         found.cloned().ok_or_else(|| Error::not_found(format!("collection `{name}`")))
     }
 
+    /// The collection name `name` stands for: its alias's target when it is an alias (and no
+    /// collection has that name), else itself (a snapshot recovered "into an alias" replaces
+    /// the alias's collection, as in Qdrant).
+    pub fn resolve(&self, name: &str) -> String {
+        if self.collections.read().contains_key(name) {
+            return name.to_string();
+        }
+        self.aliases.read().get(name).cloned().unwrap_or_else(|| name.to_string())
+    }
+
     /// Every alias and its collection, by alias.
     pub fn aliases(&self) -> Vec<(String, String)> {
         self.aliases.read().iter().map(|(a, c)| (a.clone(), c.clone())).collect()
@@ -235,7 +245,7 @@ impl Catalog {
                 Ok(_) => {
                     last_saved.insert(c.name.clone(), Instant::now());
                 }
-                Err(e) => tracing::error!("collection {}: saving index failed: {e}", c.name),
+                Err(e) => tracing::error!("collection {:?}: saving index failed: {e}", c.name),
             }
         }
     }

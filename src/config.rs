@@ -76,8 +76,11 @@ pub struct StorageConfig {
     /// it). Unset: `<data_dir>/import`.
     pub import_dir: Option<PathBuf>,
     /// The hosts (`name` or `name:port`) snapshots may be recovered from over `http://`.
-    /// Unset: any host (the admin key guards the route); empty: none.
+    /// Unset: any host whose addresses are public (not loopback, private, link-local or
+    /// unspecified); a listed host may be any address; empty: none.
     pub snapshot_hosts: Option<Vec<String>>,
+    /// Largest snapshot file an upload or a download may write.
+    pub max_snapshot_bytes: u64,
 }
 
 impl StorageConfig {
@@ -143,6 +146,7 @@ impl Default for StorageConfig {
             vacuum_deleted_fraction: 0.2,
             import_dir: None,
             snapshot_hosts: None,
+            max_snapshot_bytes: 64 << 30,
         }
     }
 }

@@ -70,7 +70,7 @@ pub async fn batch(
         let at = |e: ApiError| ApiError { message: format!("operations[{i}]: {}", e.message), ..e };
         let write = match op {
             UpdateOperation::Upsert(u) => {
-                let (points, rule) = upsert_plan(&st, &name, u).await.map_err(at)?;
+                let (_, points, rule) = upsert_plan(&st, &c.name, u).await.map_err(at)?;
                 // Checked here too, so that a wrong size stops the batch before anything is applied.
                 if let Some(p) = points.iter().find(|p| p.vector.len() != dim) {
                     let message = format!(

@@ -1,7 +1,10 @@
 //! Snapshot recovery from an `http://` location, as Qdrant offers it: the file is fetched with
 //! hyper's HTTP/1.1 client into the snapshots directory, then recovered like an uploaded one.
-//! Redirects are followed (at most [`MAX_REDIRECTS`], each target checked again);
-//! `storage.snapshot_hosts` can restrict the hosts; the admin key guards the route.
+//! Redirects are followed (at most [`MAX_REDIRECTS`], each target checked again). Unless
+//! `storage.snapshot_hosts` lists a host, only public addresses are reached (never loopback,
+//! private, link-local or unspecified ones), and the connection goes to the address checked.
+//! A download is bounded in size (`storage.max_snapshot_bytes`), in idle time and in total
+//! time ([`MAX_TIME`]); the admin key guards the route.
 
 use std::path::Path as FsPath;
 use std::time::Duration;
@@ -11,9 +14,51 @@ use http_body_util::Empty;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 
-use super::error::ApiError;
+use super::error::{ApiError, Code};
+
+/// What a download may reach and take.
+pub struct Limits<'a> {
+    /// `storage.snapshot_hosts`.
+    pub hosts: Option<&'a [String]>,
+    /// A sender silent this long is cut off.
+    pub idle: Duration,
+    /// `storage.max_snapshot_bytes`.
+    pub max_bytes: u64,
+}
+
+/// Whether `ip` is reachable without being listed: not loopback, private, link-local,
+/// unspecified, multicast or shared (carrier-grade NAT) space.
+fn public(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        std::net::IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return public(std::net::IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
 
 const MAX_REDIRECTS: usize = 5;
+/// The longest a download may take, however steadily it trickles.
+const MAX_TIME: Duration = Duration::from_secs(3600);
 /// A host that does not accept the connection within this is reported as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -23,8 +68,9 @@ pub fn is_url(location: &str) -> bool {
     lower.starts_with("http://") || lower.starts_with("https://")
 }
 
-/// `url`'s host as `storage.snapshot_hosts` names it, checked against that list.
-fn checked(url: &str, hosts: Option<&[String]>) -> Result<(Uri, String, u16), ApiError> {
+/// `url`'s host and port, checked against `storage.snapshot_hosts`; `listed` when the list
+/// names it (then any address may be reached).
+fn checked(url: &str, hosts: Option<&[String]>) -> Result<(Uri, String, u16, bool), ApiError> {
     let uri: Uri = url.parse().map_err(|e| ApiError::bad(format!("snapshot location {url:?}: {e}")))?;
     match uri.scheme_str() {
         Some("http") => {}
@@ -38,31 +84,60 @@ fn checked(url: &str, hosts: Option<&[String]>) -> Result<(Uri, String, u16), Ap
     let host = uri.host().ok_or_else(|| ApiError::bad(format!("snapshot location {url:?} has no host")))?;
     let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
     let port = uri.port_u16().unwrap_or(80);
-    if let Some(allowed) = hosts {
-        let named =
-            |h: &String| h.eq_ignore_ascii_case(&host) || h.eq_ignore_ascii_case(&format!("{host}:{port}"));
-        if !allowed.iter().any(named) {
-            return Err(ApiError::bad(format!(
-                "snapshot host `{host}:{port}` is not in storage.snapshot_hosts"
-            )));
+    let listed = match hosts {
+        None => false,
+        Some(allowed) => {
+            let named = |h: &String| {
+                h.eq_ignore_ascii_case(&host) || h.eq_ignore_ascii_case(&format!("{host}:{port}"))
+            };
+            if !allowed.iter().any(named) {
+                return Err(ApiError::bad(format!(
+                    "snapshot host `{host}:{port}` is not in storage.snapshot_hosts"
+                )));
+            }
+            true
         }
-    }
-    Ok((uri, host, port))
+    };
+    Ok((uri, host, port, listed))
 }
 
-/// Fetches `url` into `to`, following redirects; a server that sends nothing for `idle` is cut
-/// off. A non-2xx answer is a 400 naming its status, as in Qdrant.
-pub async fn fetch(url: &str, hosts: Option<&[String]>, to: &FsPath, idle: Duration) -> Result<(), ApiError> {
+/// The address to connect to: the host's first address, which must be public unless the host
+/// is listed.
+async fn address(host: &str, port: u16, listed: bool, url: &str) -> Result<std::net::SocketAddr, ApiError> {
+    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| ApiError::bad(format!("Failed to download snapshot from {url}: {e}")))?
+        .collect();
+    addrs.iter().copied().find(|a| listed || public(a.ip())).ok_or_else(|| {
+        ApiError::bad(format!(
+            "snapshot host `{host}` has no public address; list it in storage.snapshot_hosts to allow it"
+        ))
+    })
+}
+
+/// Fetches `url` into `to`, following redirects, within [`Limits`] and [`MAX_TIME`]. A
+/// non-2xx answer is a 400 naming its status, as in Qdrant.
+pub async fn fetch(url: &str, limits: &Limits<'_>, to: &FsPath) -> Result<(), ApiError> {
+    match tokio::time::timeout(MAX_TIME, fetch_within(url, limits, to)).await {
+        Ok(done) => done,
+        Err(_) => Err(ApiError::new(
+            Code::RequestTimeout,
+            format!("the snapshot download from {url} took longer than {} s", MAX_TIME.as_secs()),
+        )),
+    }
+}
+
+async fn fetch_within(url: &str, limits: &Limits<'_>, to: &FsPath) -> Result<(), ApiError> {
     let mut url = url.to_string();
     for _ in 0..=MAX_REDIRECTS {
-        let (uri, host, port) = checked(&url, hosts)?;
+        let (uri, host, port, listed) = checked(&url, limits.hosts)?;
         let unreachable =
             |e: &dyn std::fmt::Display| ApiError::bad(format!("Failed to download snapshot from {url}: {e}"));
-        let stream =
-            tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect((host.as_str(), port)))
-                .await
-                .map_err(|_| unreachable(&"the connection timed out"))?
-                .map_err(|e| unreachable(&e))?;
+        let addr = address(&host, port, listed, &url).await?;
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr))
+            .await
+            .map_err(|_| unreachable(&"the connection timed out"))?
+            .map_err(|e| unreachable(&e))?;
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| unreachable(&e))?;
         tokio::spawn(connection);
@@ -73,7 +148,7 @@ pub async fn fetch(url: &str, hosts: Option<&[String]>, to: &FsPath, idle: Durat
             .header(header::USER_AGENT, concat!("vicinity/", env!("CARGO_PKG_VERSION")))
             .body(Empty::<Bytes>::new())
             .map_err(|e| unreachable(&e))?;
-        let answer = tokio::time::timeout(idle, sender.send_request(request))
+        let answer = tokio::time::timeout(limits.idle, sender.send_request(request))
             .await
             .map_err(|_| unreachable(&"no answer in time"))?
             .map_err(|e| unreachable(&e))?;
@@ -87,7 +162,7 @@ pub async fn fetch(url: &str, hosts: Option<&[String]>, to: &FsPath, idle: Durat
         if status != StatusCode::OK {
             return Err(ApiError::bad(format!("Failed to download snapshot from {url}: status - {status}")));
         }
-        return super::snapshots::receive(answer.into_body(), to, idle).await;
+        return super::snapshots::receive(answer.into_body(), to, limits.idle, limits.max_bytes).await;
     }
     Err(ApiError::bad(format!("Failed to download snapshot from {url}: more than {MAX_REDIRECTS} redirects")))
 }
@@ -99,6 +174,9 @@ fn redirect(from: &Uri, location: &str) -> String {
     }
     let authority = from.authority().map_or("", |a| a.as_str());
     let scheme = from.scheme_str().unwrap_or("http");
+    if let Some(elsewhere) = location.strip_prefix("//") {
+        return format!("{scheme}://{elsewhere}");
+    }
     if location.starts_with('/') {
         format!("{scheme}://{authority}{location}")
     } else {
@@ -129,10 +207,33 @@ mod tests {
     }
 
     #[test]
+    fn unlisted_hosts_reach_only_public_addresses() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(!public(private.parse().unwrap()), "{private}");
+        }
+        for open in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+            assert!(public(open.parse().unwrap()), "{open}");
+        }
+    }
+
+    #[test]
     fn redirects_resolve_against_the_answering_url() {
         let from: Uri = "http://h:1/dir/a.snapshot?x=1".parse().unwrap();
         assert_eq!(redirect(&from, "/b"), "http://h:1/b");
         assert_eq!(redirect(&from, "c.snapshot"), "http://h:1/dir/c.snapshot");
         assert_eq!(redirect(&from, "http://other/d"), "http://other/d");
+        assert_eq!(redirect(&from, "//other:2/e"), "http://other:2/e");
     }
 }

@@ -293,7 +293,16 @@ pub async fn update_collection(
         if !vector.is_empty() {
             return Err(ApiError::bad(format!("Wrong input: Not existing vector name error: {vector}")));
         }
-        hnsw_config = diff.hnsw_config.or(hnsw_config);
+        // The vector's own settings apply over the collection's.
+        hnsw_config = match (hnsw_config, diff.hnsw_config) {
+            (Some(top), Some(own)) => Some(HnswConfigDiff {
+                m: own.m.or(top.m),
+                ef_construct: own.ef_construct.or(top.ef_construct),
+                full_scan_threshold: own.full_scan_threshold.or(top.full_scan_threshold),
+                ..own
+            }),
+            (top, own) => own.or(top),
+        };
         quantization_config = diff.quantization_config.or(quantization_config);
     }
     if let Some(h) = &hnsw_config {

@@ -95,11 +95,16 @@ fn collection_gauges(catalog: &crate::catalog::Catalog) -> String {
     for (i, (metric, help)) in series.into_iter().enumerate() {
         let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} gauge");
         for (name, values) in &stats {
-            // Collection names are [A-Za-z0-9_.-]: nothing to escape in a label value.
-            let _ = writeln!(out, "{metric}{{collection=\"{name}\"}} {}", values[i]);
+            let _ = writeln!(out, "{metric}{{collection=\"{}\"}} {}", label_value(name), values[i]);
         }
     }
     out
+}
+
+/// A Prometheus label value: backslash, double quote and line feed escaped (collection names
+/// may hold any of them).
+fn label_value(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 #[utoipa::path(

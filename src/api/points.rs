@@ -1,5 +1,6 @@
 //! `/collections/{c}/points…`: upsert, retrieve, delete, payload updates, scroll, count.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::State;
@@ -14,7 +15,7 @@ use super::models::{
 use super::openapi::{CollectionName, ErrorResponse, OverwritePayload};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
 use crate::collection::{
-    json_path, ExtId, Filter, NewPoint, Payload, PayloadSelector, PayloadUpdate, Selector,
+    json_path, Collection, ExtId, Filter, NewPoint, Payload, PayloadSelector, PayloadUpdate, Selector,
 };
 
 fn json_kind(v: &serde_json::Value) -> &'static str {
@@ -97,11 +98,13 @@ pub(super) fn check_limit(limit: usize, offset: usize, max: usize, prefix: &str)
 }
 
 /// An upsert body as the points to write (texts embedded) and the rule that admits them.
+/// The collection is resolved once, after the body is checked: texts are embedded with the
+/// model of the collection written to, even if an alias moves meanwhile.
 pub(super) async fn upsert_plan(
     st: &AppState,
     name: &str,
     body: UpsertPoints,
-) -> Result<(Vec<NewPoint>, crate::collection::UpsertRule), ApiError> {
+) -> Result<(Arc<Collection>, Vec<NewPoint>, crate::collection::UpsertRule), ApiError> {
     // (id, vector or text, payload), checked in request order.
     let rule = crate::collection::UpsertRule {
         mode: body.update_mode.map(Into::into).unwrap_or_default(),
@@ -188,7 +191,7 @@ pub(super) async fn upsert_plan(
         };
         points.push(NewPoint { id, vector, payload });
     }
-    Ok((points, rule))
+    Ok((c, points, rule))
 }
 
 #[utoipa::path(
@@ -208,8 +211,7 @@ pub async fn upsert(
     Body(body): Body<UpsertPoints>,
 ) -> ApiResult {
     let started = Instant::now();
-    let (points, rule) = upsert_plan(&st, &name, body).await?;
-    let c = st.catalog.get(&name)?;
+    let (c, points, rule) = upsert_plan(&st, &name, body).await?;
     let sync = wait.sync();
     let seq = blocking(move || c.upsert_where(points, &rule, sync)).await?;
     Ok(ok(UpdateResult::new(seq, sync), started))

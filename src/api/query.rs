@@ -257,6 +257,11 @@ fn from_query_request(r: QueryRequest, config: &Config, prefix: &str) -> Result<
     if r.lookup_from.as_ref().is_some_and(|p| !p.is_null()) {
         return Err(ApiError::bad("lookup_from is not supported"));
     }
+    if r.query.is_none() && r.score_threshold.is_some() {
+        return Err(ApiError::bad(
+            "A query is needed to use the score_threshold. Can't have score_threshold without defining a query.",
+        ));
+    }
     let query = match r.query {
         Some(QueryValue::Vector(v)) => Wanted::Nearest(Input::Example(Example::Vector(v))),
         Some(QueryValue::Other(v)) => parse_query(&v, prefix)?,
@@ -507,7 +512,8 @@ where
         }
         return Ok(ok_encoded(&hit, started));
     }
-    let result: Arc<str> = answer(st.clone(), name.to_string(), req).await?.into();
+    // Answered by the collection the key was made for, even if an alias moved meanwhile.
+    let result: Arc<str> = answer(st.clone(), c.name.clone(), req).await?.into();
     cache.insert(key, result.clone());
     if let Some(exact) = exact {
         cache.insert(exact, result.clone());

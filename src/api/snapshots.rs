@@ -164,6 +164,7 @@ pub async fn recover(
 ) -> ApiResult {
     let started = Instant::now();
     crate::catalog::validate_name(&name)?;
+    let name = st.catalog.resolve(&name);
     let catalog = st.catalog.clone();
     if !super::download::is_url(&body.location) {
         blocking(move || {
@@ -175,20 +176,19 @@ pub async fn recover(
     }
     let dir = snapshots::collection_dir(&catalog, &name)?;
     tokio::fs::create_dir_all(&dir).await.map_err(Error::file(&dir))?;
-    let fetched = dir.join(format!("download-{}.partial", uuid::Uuid::new_v4()));
-    let idle = std::time::Duration::from_millis(st.config.service.body_idle_timeout_ms);
-    let hosts = st.config.storage.snapshot_hosts.as_deref();
-    if let Err(e) = super::download::fetch(&body.location, hosts, &fetched, idle).await {
-        let _ = tokio::fs::remove_file(&fetched).await;
-        return Err(e);
-    }
-    let result = blocking({
-        let fetched = fetched.clone();
-        move || snapshots::recover(&catalog, &name, &fetched, body.checksum.as_deref())
+    let fetched = Received(dir.join(format!("download-{}.partial", uuid::Uuid::new_v4())));
+    let limits = super::download::Limits {
+        hosts: st.config.storage.snapshot_hosts.as_deref(),
+        idle: std::time::Duration::from_millis(st.config.service.body_idle_timeout_ms),
+        max_bytes: st.config.storage.max_snapshot_bytes,
+    };
+    super::download::fetch(&body.location, &limits, &fetched.0).await?;
+    blocking(move || {
+        let recovered = snapshots::recover(&catalog, &name, &fetched.0, body.checksum.as_deref());
+        drop(fetched);
+        recovered
     })
-    .await;
-    let _ = tokio::fs::remove_file(&fetched).await;
-    result?;
+    .await?;
     Ok(ok(true, started))
 }
 
@@ -219,7 +219,12 @@ fn multipart_payload(path: &FsPath, boundary: &str) -> Result<(u64, u64), Error>
 
 /// Writes an uploaded body to `path` as it arrives (async file I/O: off the runtime's threads);
 /// a client that sends nothing for `idle` is cut off.
-pub(super) async fn receive<B>(mut body: B, path: &FsPath, idle: std::time::Duration) -> Result<(), ApiError>
+pub(super) async fn receive<B>(
+    mut body: B,
+    path: &FsPath,
+    idle: std::time::Duration,
+    max: u64,
+) -> Result<(), ApiError>
 where
     B: hyper::body::Body<Data = axum::body::Bytes> + Unpin,
     B::Error: std::fmt::Display,
@@ -227,27 +232,44 @@ where
     use tokio::io::AsyncWriteExt;
     let failed = |e| ApiError::from(Error::file(path)(e));
     let mut file = tokio::fs::File::create(path).await.map_err(failed)?;
+    let mut written = 0u64;
     loop {
         let Ok(frame) = tokio::time::timeout(idle, body.frame()).await else {
             return Err(ApiError::new(
                 Code::RequestTimeout,
-                format!("the upload sent nothing for {} ms", idle.as_millis()),
+                format!("the snapshot's sender sent nothing for {} ms", idle.as_millis()),
             ));
         };
         let Some(frame) = frame else { break };
-        let frame = frame.map_err(|e| ApiError::bad(format!("cannot read the upload: {e}")))?;
+        let frame = frame.map_err(|e| ApiError::bad(format!("cannot read the snapshot: {e}")))?;
         if let Ok(data) = frame.into_data() {
+            written += data.len() as u64;
+            if written > max {
+                return Err(ApiError::new(
+                    Code::PayloadTooLarge,
+                    format!("the snapshot is larger than {max} bytes (storage.max_snapshot_bytes)"),
+                ));
+            }
             file.write_all(&data).await.map_err(failed)?;
         }
     }
     file.flush().await.map_err(failed)
 }
 
+/// Removes a received file however the request ends (a client that goes away included).
+pub(super) struct Received(pub std::path::PathBuf);
+
+impl Drop for Received {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 #[utoipa::path(
     post, path = "/collections/{name}/snapshots/upload", tag = "admin",
     params(CollectionName, SnapshotParams),
     request_body(
-        description = "the snapshot file, raw or as the first part of a multipart form; no size limit (cut off when nothing arrives for service.body_idle_timeout_ms)",
+        description = "the snapshot file, raw or as the first part of a multipart form; at most storage.max_snapshot_bytes (cut off when nothing arrives for service.body_idle_timeout_ms)",
         content(
             (SnapshotFile = "application/octet-stream"),
             (SnapshotForm = "multipart/form-data"),
@@ -257,6 +279,7 @@ where
         (status = 200, description = "recovered (replacing the collection if it existed)"),
         (status = 400, description = "bad collection name or query parameters; a malformed multipart body; a corrupt snapshot or a checksum mismatch", body = ErrorResponse),
         (status = 408, description = "nothing arrived for service.body_idle_timeout_ms", body = ErrorResponse),
+        (status = 413, description = "the snapshot is larger than storage.max_snapshot_bytes", body = ErrorResponse),
     )
 )]
 pub async fn upload(
@@ -267,40 +290,39 @@ pub async fn upload(
 ) -> ApiResult {
     let started = Instant::now();
     crate::catalog::validate_name(&name)?;
+    let name = st.catalog.resolve(&name);
     let content_type =
         req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let dir = snapshots::collection_dir(&st.catalog, &name)?;
     tokio::fs::create_dir_all(&dir).await.map_err(Error::file(&dir))?;
-    let received = dir.join(format!("upload-{}.partial", uuid::Uuid::new_v4()));
+    let guard = Received(dir.join(format!("upload-{}.partial", uuid::Uuid::new_v4())));
+    let received = guard.0.clone();
     let idle = std::time::Duration::from_millis(st.config.service.body_idle_timeout_ms);
-    if let Err(e) = receive(req.into_body(), &received, idle).await {
-        let _ = tokio::fs::remove_file(&received).await;
-        return Err(e);
-    }
+    receive(req.into_body(), &received, idle, st.config.storage.max_snapshot_bytes).await?;
     let catalog = st.catalog.clone();
     let result = blocking(move || {
         let multipart = content_type
             .split_once("boundary=")
             .filter(|(kind, _)| kind.trim_start().starts_with("multipart/form-data"))
             .map(|(_, b)| b.split(';').next().unwrap_or_default().trim_matches('"').to_string());
-        let extracted = received.with_extension("snapshot-part");
-        let recovered = (|| {
+        // Both files go when the recovery ends, however it ends.
+        let _received = guard;
+        let extracted = Received(received.with_extension("snapshot-part"));
+        let extracted = &extracted.0;
+        (|| {
             let snapshot = match multipart {
                 Some(boundary) => {
                     let (start, len) = multipart_payload(&received, &boundary)?;
                     let mut from = std::fs::File::open(&received).map_err(Error::file(&received))?;
                     from.seek(SeekFrom::Start(start)).map_err(Error::file(&received))?;
-                    let mut to = std::fs::File::create(&extracted).map_err(Error::file(&extracted))?;
-                    std::io::copy(&mut from.take(len), &mut to).map_err(Error::file(&extracted))?;
-                    &extracted
+                    let mut to = std::fs::File::create(extracted).map_err(Error::file(extracted))?;
+                    std::io::copy(&mut from.take(len), &mut to).map_err(Error::file(extracted))?;
+                    extracted
                 }
                 None => &received,
             };
             snapshots::recover(&catalog, &name, snapshot, params.checksum.as_deref())
-        })();
-        let _ = std::fs::remove_file(&received);
-        let _ = std::fs::remove_file(&extracted);
-        recovered
+        })()
     })
     .await;
     result?;

@@ -263,19 +263,19 @@ impl Collection {
                 let replayed = c.replay_into(&c.index.load_full(), saved)?;
                 c.saved_seq.store(saved, Ordering::SeqCst);
                 tracing::info!(
-                    "collection {name}: loaded persisted index at seq {saved} ({live} points), replayed {replayed} changes in {:.0?}",
+                    "collection {name:?}: loaded persisted index at seq {saved} ({live} points), replayed {replayed} changes in {:.0?}",
                     started.elapsed()
                 );
             }
             other => {
                 if let Some((_, Err(e))) = other {
                     tracing::warn!(
-                        "collection {name}: persisted index unusable ({e}); rebuilding from storage"
+                        "collection {name:?}: persisted index unusable ({e}); rebuilding from storage"
                     );
                 }
                 c.fill_from_storage(&c.index.load_full(), &|_| true)?;
                 tracing::info!(
-                    "collection {name}: rebuilt index from storage ({live} points) in {:.0?}",
+                    "collection {name:?}: rebuilt index from storage ({live} points) in {:.0?}",
                     started.elapsed()
                 );
             }
@@ -344,7 +344,7 @@ impl Collection {
         batch.prune_changes(cid, seq.min(self.changes_floor.load(Ordering::SeqCst)));
         self.storage.commit(batch, true)?;
         self.saved_seq.store(seq, Ordering::SeqCst);
-        tracing::info!("collection {}: saved index at seq {seq}", self.name);
+        tracing::info!("collection {:?}: saved index at seq {seq}", self.name);
         Ok(true)
     }
 

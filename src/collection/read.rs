@@ -281,8 +281,9 @@ impl Collection {
         let threshold_ok = |score: f32| match (s.score_threshold, metric, &s.query) {
             (None, _, _) => true,
             (Some(t), Metric::L2, Query::Nearest(_))
-            | (Some(t), Metric::L2, Query::Recommend { strategy: Strategy::AverageVector, .. }) => score <= t,
-            (Some(t), _, _) => score >= t,
+            | (Some(t), Metric::L2, Query::Recommend { strategy: Strategy::AverageVector, .. }) => score < t,
+            // Strictly better than the threshold, as in Qdrant.
+            (Some(t), _, _) => score > t,
         };
         let page: Vec<ScoredPoint> = scored
             .into_iter()

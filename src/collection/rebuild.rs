@@ -202,7 +202,7 @@ impl Collection {
         self.save_index()?;
         let points = self.index.load().len();
         tracing::info!(
-            "collection {}: index rebuilt ({points} points, {caught_up} writes caught up, {removed_tombstones} tombstones dropped) in {:.1?}",
+            "collection {:?}: index rebuilt ({points} points, {caught_up} writes caught up, {removed_tombstones} tombstones dropped) in {:.1?}",
             self.name,
             started.elapsed()
         );

@@ -251,17 +251,22 @@ impl Collection {
         let _writer = self.writer.lock();
         self.check_live()?;
         let cid = self.config.read().id;
-        let targets = {
+        // As in Qdrant, the points that exist are updated, then a listed id that does not
+        // exist is reported.
+        let (targets, missing) = {
             let points = self.points.read();
-            if let Selector::Ids(ids) = selector {
-                if let Some(missing) = ids.iter().find(|e| !points.by_ext.contains_key(e)) {
-                    return Err(Error::not_found(format!("point {missing}")));
-                }
-            }
-            self.select(&points, selector)
+            let missing = match selector {
+                Selector::Ids(ids) => ids.iter().find(|e| !points.by_ext.contains_key(e)).copied(),
+                Selector::Filter(_) => None,
+            };
+            (self.select(&points, selector), missing)
+        };
+        let not_found = |seq: u64| match missing {
+            Some(id) => Err(Error::not_found(format!("point {id}"))),
+            None => Ok(seq),
         };
         if targets.is_empty() {
-            return Ok(self.seq.load(Ordering::SeqCst));
+            return not_found(self.seq.load(Ordering::SeqCst));
         }
         let seq = self.seq.load(Ordering::SeqCst) + 1;
         let mut batch = self.storage.batch();
@@ -286,7 +291,7 @@ impl Collection {
             }
         }
         self.seq.store(seq, Ordering::SeqCst);
-        Ok(seq)
+        not_found(seq)
     }
 }
 

@@ -286,7 +286,7 @@ impl Jobs {
                 JobSpec::Stream { .. } => registry.fail_cut_stream(&job, "restart")?,
                 JobSpec::File(_) | JobSpec::Index(_) => {
                     tracing::info!(
-                        "job {}: resuming {:?} of collection {} after a restart",
+                        "job {}: resuming {:?} of collection {:?} after a restart",
                         r.id,
                         r.kind,
                         r.collection
@@ -356,7 +356,9 @@ impl Jobs {
     fn create(&self, kind: JobKind, collection: &str, spec: JobSpec, total: Option<u64>) -> Result<Arc<Job>> {
         // The check for a running rebuild and the new job's record are one step.
         let _creating = self.creating.lock();
-        let collection_id = Some(self.catalog.get(collection)?.id());
+        // Through an alias: the job is the collection's, under its own name.
+        let c = self.catalog.get(collection)?;
+        let (collection, collection_id) = (c.name.as_str(), Some(c.id()));
         if self.stopping.load(Ordering::SeqCst) {
             return Err(Error::Conflict("the service is stopping; no new job starts".into()));
         }
@@ -481,7 +483,7 @@ impl Jobs {
                 continue;
             }
             tracing::info!(
-                "collection {}: {deleted} of {} points deleted; vacuuming",
+                "collection {:?}: {deleted} of {} points deleted; vacuuming",
                 c.name,
                 live + deleted
             );
@@ -489,9 +491,9 @@ impl Jobs {
                 Ok(_) => {}
                 // A rebuild started meanwhile, or the collection went: the next tick looks again.
                 Err(e @ (Error::Conflict(_) | Error::NotFound { .. })) => {
-                    tracing::debug!("collection {}: no vacuum now: {e}", c.name)
+                    tracing::debug!("collection {:?}: no vacuum now: {e}", c.name)
                 }
-                Err(e) => tracing::error!("collection {}: cannot start a vacuum: {e}", c.name),
+                Err(e) => tracing::error!("collection {:?}: cannot start a vacuum: {e}", c.name),
             }
         }
     }

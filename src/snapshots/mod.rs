@@ -1,6 +1,7 @@
 //! Collection snapshots (Qdrant's paths): create, list, download, delete, recover.
 //!
-//! Files live under `{data_dir}/snapshots/{collection}/{name}.snapshot`, each with a
+//! Files live under `{data_dir}/snapshots/{collection dir}/{name}.snapshot` (see
+//! [`collection_dir`]), each with a
 //! `.checksum` file beside it holding its SHA-256. Names are checked against a plain pattern, so
 //! a request can never reach outside that directory.
 
@@ -65,11 +66,15 @@ fn plain(name: &str) -> bool {
 }
 
 /// The snapshot directory of `collection`, one level under the snapshots directory: the name
-/// itself when it is plain (up to 255 ASCII characters), else `~` and the SHA-256 of the name
+/// itself when it is `[A-Za-z0-9_.-]` (up to 255 of them; never `.` or `..`, which are not
+/// collection names), else `~` and the SHA-256 of the name
 /// (a name may hold spaces, any Unicode, and be longer than a file name may be).
 pub fn collection_dir(catalog: &Catalog, collection: &str) -> Result<PathBuf> {
     crate::catalog::validate_name(collection)?;
-    let file_name = if plain(collection) {
+    // Names valid before Qdrant's rules ([A-Za-z0-9_.-], a leading dot included) keep their
+    // directory.
+    let old_style = collection.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    let file_name = if old_style {
         collection.to_string()
     } else {
         use sha2::{Digest, Sha256};
@@ -106,6 +111,8 @@ fn info(path: &Path) -> Result<SnapshotInfo> {
 /// Snapshots the collection now (see [`write`]).
 pub fn create(catalog: &Catalog, collection: &str) -> Result<SnapshotInfo> {
     let c = catalog.get(collection)?;
+    // Through an alias: the collection's own name.
+    let collection = c.name.as_str();
     let dir = collection_dir(catalog, collection)?;
     std::fs::create_dir_all(&dir).map_err(Error::file(&dir))?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -128,7 +135,7 @@ pub fn create(catalog: &Catalog, collection: &str) -> Result<SnapshotInfo> {
         let _ = std::fs::remove_file(&partial);
         return Err(e);
     }
-    tracing::info!("collection {collection}: snapshot {name} written");
+    tracing::info!("collection {collection:?}: snapshot {name} written");
     info(&path)
 }
 
@@ -201,7 +208,8 @@ fn reserve(dir: &Path, candidate: impl Fn(usize) -> String) -> Result<(String, F
 }
 
 pub fn list(catalog: &Catalog, collection: &str) -> Result<Vec<SnapshotInfo>> {
-    catalog.get(collection)?;
+    let c = catalog.get(collection)?;
+    let collection = c.name.as_str();
     let Ok(entries) = std::fs::read_dir(collection_dir(catalog, collection)?) else { return Ok(Vec::new()) };
     let mut out: Vec<SnapshotInfo> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -214,9 +222,10 @@ pub fn list(catalog: &Catalog, collection: &str) -> Result<Vec<SnapshotInfo>> {
 
 /// The file of an existing snapshot.
 pub fn path(catalog: &Catalog, collection: &str, name: &str) -> Result<PathBuf> {
-    let dir = collection_dir(catalog, collection)?;
+    crate::catalog::validate_name(collection)?;
     validate_name(name)?;
-    catalog.get(collection)?;
+    let c = catalog.get(collection)?;
+    let dir = collection_dir(catalog, &c.name)?;
     let path = dir.join(name);
     if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
         return Err(Error::not_found(format!("snapshot `{name}` of collection `{collection}`")));
@@ -326,7 +335,7 @@ pub fn recover(catalog: &Catalog, collection: &str, file: &Path, checksum: Optio
     }
     catalog.adopt(collection, config, counters)?;
     tracing::info!(
-        "collection {collection}: recovered from snapshot {} ({} points at write {})",
+        "collection {collection:?}: recovered from snapshot {} ({} points at write {})",
         file.display(),
         manifest.points,
         manifest.seq

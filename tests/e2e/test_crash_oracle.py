@@ -148,9 +148,9 @@ def judge_stream(p: Pending, server: dict, job: Optional[dict], what: str) -> tu
 
 def restart_summary(log: str) -> str:
     out = []
-    for m in re.finditer(r"collection (\S+): loaded persisted index at seq (\d+) \((\d+) points\), replayed (\d+)", log):
+    for m in re.finditer(r"collection \x22(\S+)\x22: loaded persisted index at seq (\d+) \((\d+) points\), replayed (\d+)", log):
         out.append(f"{m.group(1)}:loaded@{m.group(2)}+{m.group(4)}")
-    for m in re.finditer(r"collection (\S+): (?:persisted index unusable|rebuilt index from storage)", log):
+    for m in re.finditer(r"collection \x22(\S+)\x22: (?:persisted index unusable|rebuilt index from storage)", log):
         out.append(f"{m.group(1)}:rebuilt")
     for m in re.finditer(r"job (\d+): resuming (\w+) of collection (\S+)", log):
         out.append(f"job{m.group(1)}:{m.group(2).lower()} resumed")

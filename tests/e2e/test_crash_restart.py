@@ -60,7 +60,7 @@ def test_kill9_after_save_then_restart(server_factory, capsys):
 
     # a save that covers the whole first upload (one is expected within ~1 s of the last write);
     # if the server saved only during the upload, that save is used.
-    save_rx = rf"collection {NAME}: saved index at seq (\d+)"
+    save_rx = rf"collection \x22{NAME}\x22: saved index at seq (\d+)"
     try:
         m = wait_for_log(srv, save_rx, timeout=30, after=len(srv.log_text()))
     except AssertionError:
@@ -74,15 +74,15 @@ def test_kill9_after_save_then_restart(server_factory, capsys):
     assert c.count(NAME).count == N_FIRST + N_LATE
     c.close()
     srv.kill()  # kill -9
-    later_saves = re.findall(rf"collection {NAME}: saved index at seq (\d+)", srv.log_text()[after_save:])
+    later_saves = re.findall(rf"collection \x22{NAME}\x22: saved index at seq (\d+)", srv.log_text()[after_save:])
     report(f"saves after the late upserts, before the kill: {later_saves}")
 
     srv2 = server_factory.restart(srv, crash=True)
     report(f"restart after kill -9: {srv2.startup_secs:.3f}s to 'listening on'")
     log = srv2.log_text()
-    m = re.search(rf"collection {NAME}: loaded persisted index at seq (\d+) \((\d+) points\), replayed (\d+) changes", log)
+    m = re.search(rf"collection \x22{NAME}\x22: loaded persisted index at seq (\d+) \((\d+) points\), replayed (\d+) changes", log)
     assert m, f"expected 'loaded persisted index' at restart; log:\n{srv2.log_tail()}"
-    assert f"collection {NAME}: rebuilt index" not in log, f"index was rebuilt; log:\n{srv2.log_tail()}"
+    assert f"collection \"{NAME}\": rebuilt index" not in log, f"index was rebuilt; log:\n{srv2.log_tail()}"
     seq, pts, replayed = int(m.group(1)), int(m.group(2)), int(m.group(3))
     report(f"loaded persisted index at seq {seq} ({pts} points), replayed {replayed} changes")
     assert seq >= saved_seq
@@ -136,8 +136,8 @@ def test_kill9_after_save_then_restart(server_factory, capsys):
     srv3 = server_factory.restart(srv2)
     report(f"restart after SIGTERM (exit code {code}): {srv3.startup_secs:.3f}s to 'listening on'")
     log = srv3.log_text()
-    assert f"collection {NAME}: loaded persisted index" in log, srv3.log_tail()
-    assert f"collection {NAME}: rebuilt index" not in log, srv3.log_tail()
+    assert f"collection \"{NAME}\": loaded persisted index" in log, srv3.log_tail()
+    assert f"collection \"{NAME}\": rebuilt index" not in log, srv3.log_tail()
     c = connect(srv3)
     assert c.count(NAME).count == total
     r = N_FIRST + 7
@@ -164,7 +164,7 @@ def test_deletes_and_updates_after_save_survive_kill9(server_factory):
     name = "crash_mut"
     S.create(c, name, M.Distance.COSINE)
     S.upload(c, name, ds)
-    wait_for_log(srv, rf"collection {name}: saved index at seq \d+", timeout=30, after=len(srv.log_text()))
+    wait_for_log(srv, rf"collection \x22{name}\x22: saved index at seq \d+", timeout=30, after=len(srv.log_text()))
 
     dead = ds.ids[:300:3]  # 100 deleted by id
     c.delete(name, points_selector=dead, wait=True)
@@ -184,7 +184,7 @@ def test_deletes_and_updates_after_save_survive_kill9(server_factory):
 
     srv2 = server_factory.restart(srv, crash=True)
     log = srv2.log_text()
-    assert re.search(rf"collection {name}: (loaded persisted index|rebuilt index)", log), srv2.log_tail()
+    assert re.search(rf"collection \x22{name}\x22: (loaded persisted index|rebuilt index)", log), srv2.log_tail()
     c = connect(srv2)
     assert c.count(name).count == expected
     assert c.retrieve(name, ids=dead) == []
@@ -261,7 +261,7 @@ def test_kill9_during_writes_loses_no_acknowledged_write(server_factory, extra_d
     t = threading.Thread(target=writer, daemon=True)
     t.start()
     # kill after at least one save and a few more batches, at a moment not aligned with anything
-    wait_for_log(srv, rf"collection {name}: saved index at seq \d+", timeout=60)
+    wait_for_log(srv, rf"collection \x22{name}\x22: saved index at seq \d+", timeout=60)
     n0 = len(acked)
     deadline = time.monotonic() + 30
     while len(acked) < n0 + 7 and time.monotonic() < deadline and t.is_alive():
@@ -359,8 +359,8 @@ def test_kill9_around_index_saves(server_factory):
         time.sleep(float(rng.uniform(0.85, 1.25)))
         srv = server_factory.restart(srv, crash=True)
         log = srv.log_text()
-        loaded += f"collection {name}: loaded persisted index" in log
-        rebuilt += f"collection {name}: rebuilt index" in log
+        loaded += f"collection \"{name}\": loaded persisted index" in log
+        rebuilt += f"collection \"{name}\": rebuilt index" in log
         c = connect(srv)
         assert c.count(name).count == total, (it, total)
         r = int(rng.integers(0, total))

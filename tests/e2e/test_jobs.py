@@ -663,7 +663,7 @@ def test_kill_mid_import(server_factory, tmp_path, capsys):
     # restart. The points the collection came back with are in its load line (the resumed job
     # runs at once, so neither GET /jobs nor a count right after the restart can tell). Checked
     # at the end, so that the rest of the test runs either way.
-    m = re.search(rf"collection {name}: (?:loaded persisted index|rebuilt index from storage)[^\n]*?\((\d+) points\)", log)
+    m = re.search(rf"collection \x22{name}\x22: (?:loaded persisted index|rebuilt index from storage)[^\n]*?\((\d+) points\)", log)
     assert m, srv2.log_tail()
     at_restart = int(m.group(1))
     went_back = None if at_restart >= done_at_kill else (

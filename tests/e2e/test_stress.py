@@ -472,7 +472,7 @@ def test_stress(server_factory, capsys):
     report(f"restarted in {srv2.startup_secs:.2f}s: "
            f"{[l.split('collection ', 1)[-1][:90] for l in log.splitlines() if 'collection ' in l][:8]}")
     for o in oracles:
-        if f"collection {o.name}: loaded persisted index" not in log:
+        if f"collection \"{o.name}\": loaded persisted index" not in log:
             problems.append(f"after a clean stop, {o.name} did not load its saved index: "
                             f"{[l for l in log.splitlines() if o.name in l]}")
     try:

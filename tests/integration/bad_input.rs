@@ -404,17 +404,33 @@ async fn unknown_point_is_404() {
         )
         .await;
     }
-    // Payload updates naming a missing id change nothing, not even the ids that exist.
-    let before = snapshot(&s, "c").await;
-    for (method, uri, body) in [
-        (POST, "/collections/c/points/payload", json!({"payload": {"z": 1}, "points": [1, 99]})),
-        (PUT, "/collections/c/points/payload", json!({"payload": {"z": 1}, "points": [1, 99]})),
-        (POST, "/collections/c/points/payload/delete", json!({"keys": ["k"], "points": [1, 99]})),
-        (POST, "/collections/c/points/payload/clear", json!({"points": [99, 1]})),
+    // Payload updates naming a missing id update the points that exist, then answer 404 for
+    // the missing one, as in Qdrant.
+    for (method, uri, body, want) in [
+        (
+            POST,
+            "/collections/c/points/payload",
+            json!({"payload": {"z": 1}, "points": [1, 99]}),
+            json!({"k": "a", "n": 1, "z": 1}),
+        ),
+        (
+            PUT,
+            "/collections/c/points/payload",
+            json!({"payload": {"z": 2}, "points": [1, 99]}),
+            json!({"z": 2}),
+        ),
+        (POST, "/collections/c/points/payload/delete", json!({"keys": ["z"], "points": [1, 99]}), json!({})),
+        (POST, "/collections/c/points/payload/clear", json!({"points": [99, 2]}), json!({})),
     ] {
+        let point = if uri.ends_with("clear") { "2" } else { "1" };
         s.err(method, uri, Some(body), NOT_FOUND, &["point 99 not found"]).await;
+        assert_eq!(s.point("c", point).await.unwrap()["payload"], want, "{uri}");
     }
-    assert_eq!(snapshot(&s, "c").await, before);
+    s.put("/collections/c/points/payload?wait=true", json!({"payload": {"k": "a", "n": 1}, "points": [1]}))
+        .await;
+    s.put("/collections/c/points/payload?wait=true", json!({"payload": {"k": "b", "n": 2}, "points": [2]}))
+        .await;
+    let before = snapshot(&s, "c").await;
     // Qdrant-compatible: retrieve skips missing ids; deleting a missing id is a no-op.
     assert_eq!(
         s.post("/collections/c/points", json!({"ids": [99, 1]})).await.as_array().map(Vec::len),

@@ -143,6 +143,18 @@ async fn collection_names_follow_qdrants_rules() {
         let listed = s.get(&format!("{uri}/snapshots")).await;
         assert_eq!(listed[0]["name"], file.as_str(), "{listed}");
     }
+    // Any name is safe in /metrics: the label value is escaped.
+    let odd = "line\nbreak";
+    assert_eq!(
+        s.put(
+            &format!("/collections/{}", urlencode(odd)),
+            json!({"vectors": {"size": 2, "distance": "Dot"}})
+        )
+        .await,
+        json!(true)
+    );
+    let (_, metrics) = s.raw_text("/metrics").await;
+    assert!(metrics.contains(r#"vicinity_collection_points{collection="line\nbreak"} 0"#), "{metrics}");
     let long = "a b".repeat(100); // 300 characters with spaces
     let quoted = serde_json::to_string(&long).unwrap();
     let message = format!("Validation error in path parameters: [name: value {quoted} invalid, must be from 1 to 255 characters]");
@@ -347,7 +359,9 @@ async fn serve_files(routes: Vec<(&'static str, u16, String, Vec<u8>)>) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshots_are_recovered_from_http_locations() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::open(dir.path());
+    let mut config = vicinity::config::Config::default();
+    config.storage.snapshot_hosts = Some(vec!["127.0.0.1".into()]);
+    let s = Server::open_with(dir.path(), config);
     s.create("c", 2, "Dot").await;
     s.upsert("c", json!([{"id": 1, "vector": [1, 0], "payload": {"a": 1}}, {"id": 2, "vector": [0, 1]}]))
         .await;
@@ -614,6 +628,10 @@ async fn aliases_swap_collections_atomically() {
     s.upsert("prod", json!([{"id": 3, "vector": [0, 1]}])).await;
     assert_eq!(s.count("v2").await, 2);
     assert_eq!(s.get("/collections/prod").await["points_count"], 2);
+    // A snapshot through the alias is the collection's.
+    let snap = s.post("/collections/prod/snapshots", json!({})).await;
+    assert_eq!(s.get("/collections/v2/snapshots").await[0]["name"], snap["name"]);
+    assert_eq!(s.get("/collections/prod/snapshots").await[0]["name"], snap["name"]);
     assert_eq!(
         s.get("/aliases").await,
         json!({"aliases": [{"alias_name": "prod", "collection_name": "v2"}]})
@@ -792,6 +810,24 @@ async fn collection_update_rebuilds_with_the_new_settings() {
     let (status, _) = patch(json!({"vectors": {"": {"hnsw_config": {"m": 8}}}})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(s.get("/jobs").await.as_array().unwrap().len(), before);
+    // The vector's settings apply over the collection's, field by field.
+    let (status, _) = patch(
+        json!({"vectors": {"": {"hnsw_config": {"m": 12}}}, "hnsw_config": {"m": 4, "ef_construct": 60}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let jobs = s.get("/jobs").await;
+    let job = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["kind"] == "rebuild")
+        .max_by_key(|j| j["id"].as_u64())
+        .unwrap()
+        .clone();
+    crate::jobs::wait_job(&s, &job["id"]).await;
+    let hnsw = s.get("/collections/c").await["config"]["hnsw_config"].clone();
+    assert_eq!((hnsw["m"].clone(), hnsw["ef_construct"].clone()), (json!(12), json!(60)), "{hnsw}");
     s.err(
         Method::PATCH,
         "/collections/c",
@@ -825,4 +861,39 @@ async fn collection_update_rebuilds_with_the_new_settings() {
     )
     .await;
     s.err(Method::PATCH, "/collections/missing", Some(json!({})), StatusCode::NOT_FOUND, &["missing"]).await;
+}
+
+/// Found by the congruence suite against Qdrant's definitions: a score equal to the threshold
+/// is not kept; a threshold needs a query; a payload update of listed ids writes the points that
+/// exist, then reports the first missing one.
+#[tokio::test]
+async fn thresholds_and_missing_ids_as_in_qdrant() {
+    let s = Server::new();
+    s.create("c", 2, "Dot").await;
+    s.upsert("c", json!([{"id": 1, "vector": [1, 0]}, {"id": 2, "vector": [0.5, 0]}])).await;
+    let hits = s
+        .post(
+            "/collections/c/points/query",
+            json!({"query": [1, 0], "score_threshold": 0.5, "params": {"exact": true}}),
+        )
+        .await;
+    assert_eq!(hits["points"].as_array().unwrap().len(), 1, "{hits}");
+    s.err(
+        Method::POST,
+        "/collections/c/points/query",
+        Some(json!({"score_threshold": 0.5})),
+        StatusCode::BAD_REQUEST,
+        &["A query is needed to use the score_threshold"],
+    )
+    .await;
+    s.err(
+        Method::POST,
+        "/collections/c/points/payload?wait=true",
+        Some(json!({"points": [1, 77, 2], "payload": {"x": 1}})),
+        StatusCode::NOT_FOUND,
+        &["77"],
+    )
+    .await;
+    assert_eq!(s.point("c", "1").await.unwrap()["payload"], json!({"x": 1}));
+    assert_eq!(s.point("c", "2").await.unwrap()["payload"], json!({"x": 1}));
 }
