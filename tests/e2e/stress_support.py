@@ -522,9 +522,17 @@ def apply_payload_op(old: dict, op: str, arg: Any) -> dict:
         for k in arg:
             p.pop(k, None)
         return p
+    def merge(target: dict, source: dict) -> None:
+        # As in Qdrant: a null value removes its key.
+        for k, v in json.loads(json.dumps(source)).items():
+            if v is None:
+                target.pop(k, None)
+            else:
+                target[k] = v
+
     if op == "set":
         p = json.loads(json.dumps(old))
-        p.update(json.loads(json.dumps(arg)))
+        merge(p, arg)
         return p
     if op == "set_key":
         key, payload = arg
@@ -534,7 +542,7 @@ def apply_payload_op(old: dict, op: str, arg: Any) -> dict:
             if not isinstance(target.get(part), dict):
                 target[part] = {}
             target = target[part]
-        target.update(json.loads(json.dumps(payload)))
+        merge(target, payload)
         return p
     raise ValueError(op)
 

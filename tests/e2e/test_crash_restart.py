@@ -314,7 +314,7 @@ def test_deleted_collection_stays_deleted_after_restart(server_factory):
     S.create(c, gone, M.Distance.COSINE)
     S.upload(c, keep, dsk)
     S.upload(c, gone, dsg)
-    wait_for_log(srv, rf"collection {gone}: saved index", timeout=30)
+    wait_for_log(srv, rf"collection \x22{gone}\x22: saved index", timeout=30)
     assert c.delete_collection(gone)
     c.close()
     for crash in (True, False):

@@ -658,7 +658,7 @@ def test_kill_mid_import(server_factory, tmp_path, capsys):
 
     srv2 = server_factory.restart(srv, crash=True)
     log = srv2.log_text()
-    assert re.search(rf"job {jid}: resuming Import of collection {name} after a restart", log), srv2.log_tail()
+    assert re.search(rf"job {jid}: resuming Import of collection \x22{name}\x22 after a restart", log), srv2.log_tail()
     # `done` counts committed rows: every row reported done before the kill is there at the
     # restart. The points the collection came back with are in its load line (the resumed job
     # runs at once, so neither GET /jobs nor a count right after the restart can tell). Checked
