@@ -31,11 +31,13 @@ pub enum AliasAction {
     Rename { from: String, to: String },
 }
 
+/// The characters Qdrant forbids in a new collection's name.
+pub const FORBIDDEN: [char; 11] = ['<', '>', ':', '"', '/', '\\', '|', '?', '*', '\0', '\u{1F}'];
+
 /// Qdrant's rules for a new collection's name: 1 to 255 characters, none of `< > : " / \\ | ? *`,
 /// NUL or U+001F, and not `.` or `..`. Names are storage keys, never file names as they are
 /// (see `snapshots::collection_dir`).
 pub fn validate_name(name: &str) -> Result<()> {
-    const FORBIDDEN: [char; 11] = ['<', '>', ':', '"', '/', '\\', '|', '?', '*', '\0', '\u{1F}'];
     let chars = name.chars().count();
     if !(1..=255).contains(&chars) {
         return Err(Error::bad(format!(

@@ -60,14 +60,11 @@ pub(super) fn quantization(q: Option<&QuantizationConfig>) -> Result<Option<Scal
     }
 }
 
-/// Qdrant's forbidden characters in a new collection's name.
-const FORBIDDEN: [char; 11] = ['<', '>', ':', '"', '/', '\\', '|', '?', '*', '\0', '\u{1F}'];
-
 /// Qdrant's rules for a new collection: its name (422 in the path), then its body's values.
 fn create_rules(name: &str, body: &CreateCollection) -> Result<(), ApiError> {
     let mut path = Rules::default();
     name_length(&mut path, name);
-    if let Some(c) = FORBIDDEN.iter().find(|c| name.contains(**c)) {
+    if let Some(c) = crate::catalog::FORBIDDEN.iter().find(|c| name.contains(**c)) {
         path.broken("name", format!("collection name cannot contain \"{c}\" char"));
     } else if name == "." || name == ".." {
         path.broken("name", format!("collection name cannot be {name:?}"));
