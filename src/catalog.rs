@@ -82,9 +82,10 @@ impl Catalog {
         &self.snapshots_dir
     }
 
-    /// Where the index of collection `cid` is persisted.
+    /// Where the index of vector slot 0 of collection `cid` is persisted (the one a snapshot
+    /// carries).
     pub fn index_path(&self, cid: u32) -> PathBuf {
-        Collection::index_file(&self.index_dir, cid)
+        Collection::index_file(&self.index_dir, cid, 0)
     }
 
     /// The collection `name` names, directly or through an alias.
@@ -201,7 +202,9 @@ impl Catalog {
         }
         if let Some(old) = old {
             self.collections.write().remove(name);
-            let _ = std::fs::remove_file(old.index_path());
+            for path in old.index_paths() {
+                let _ = std::fs::remove_file(path);
+            }
         }
         let c = Collection::open(name, config, self.storage.clone(), &self.index_dir)?;
         self.collections.write().insert(name.to_string(), Arc::new(c));
@@ -223,7 +226,9 @@ impl Catalog {
         })?;
         *self.aliases.write() = aliases;
         self.collections.write().remove(name);
-        let _ = std::fs::remove_file(c.index_path());
+        for path in c.index_paths() {
+            let _ = std::fs::remove_file(path);
+        }
         Ok(true)
     }
 

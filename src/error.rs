@@ -10,6 +10,9 @@ pub enum Error {
     BadRequest(String),
     #[error("{what} not found")]
     NotFound { what: String },
+    /// A point id a request names does not exist (Qdrant's words).
+    #[error("No point with id {0} found")]
+    NoPoint(String),
     #[error("{what} already exists")]
     AlreadyExists { what: String },
     /// The request conflicts with the current state (e.g. a rebuild already running).

@@ -6,7 +6,7 @@ use crate::PointId;
 /// (the service maps them to HTTP statuses in one exhaustive `match`).
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
-    #[error("vector dimension mismatch: expected dim {expected}, got {got}")]
+    #[error("Vector dimension error: expected dim: {expected}, got {got}")]
     DimensionMismatch { expected: usize, got: usize },
 
     #[error("vector component {position} is not finite ({value})")]

@@ -12,11 +12,16 @@
 //! Version history:
 //! - 1: column families `meta`, `collections`, `ids`, `points`, `vectors`, `changes` (see the
 //!   service's `storage` module for the key layout).
+//! - 2: named vectors. A collection config lists its vectors by name, each with a storage slot;
+//!   a vector key is `cid · internal id` in slot 0 (v1's layout) and `cid · internal id · slot`
+//!   in the others ([`v1_to_v2`]).
+
+mod v1_to_v2;
 
 use rocksdb::DB;
 
 /// The version this build writes.
-pub const CURRENT: u32 = 1;
+pub const CURRENT: u32 = 2;
 
 /// One upgrade: from `from` to `from + 1`.
 #[derive(Debug)]
@@ -26,8 +31,12 @@ pub struct Step {
     pub apply: fn(&DB) -> Result<(), String>,
 }
 
-/// Every step, in order. Empty while only version 1 exists.
-pub const STEPS: &[Step] = &[];
+/// Every step, in order.
+pub const STEPS: &[Step] = &[Step {
+    from: 1,
+    describe: "named vectors: each collection's one vector becomes the unnamed vector in slot 0",
+    apply: v1_to_v2::apply,
+}];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum MigrationError {

@@ -74,10 +74,7 @@ fn the_fixture_holds_the_families_and_version_it_was_written_with() {
 }
 
 #[test]
-fn the_fixture_at_the_current_version_is_accepted_unchanged() {
-    // While v1 is current the fixture needs no step; once a v1 → v2 step exists this test must
-    // run it on the copy and check what it did (and keep checking it forever).
-    assert_eq!(CURRENT, FIXTURE_VERSION, "a new storage format: make this test upgrade the v1 fixture");
+fn upgrading_the_fixture_rewrites_only_the_collection_configs() {
     let dir = copy();
     let families = {
         let mut f = DB::list_cf(&Options::default(), dir.path().join("db")).unwrap();
@@ -87,13 +84,41 @@ fn the_fixture_at_the_current_version_is_accepted_unchanged() {
     let db = open(dir.path());
     let before = contents(&db, &families);
     assert!(before.len() > 100, "the fixture is nearly empty: {} entries", before.len());
-    let found = schema_version(&db);
-    let steps = plan(found).expect("the fixture's version is accepted");
-    assert!(steps.is_empty(), "steps planned for a database at the current version");
+    let steps = plan(schema_version(&db)).expect("the fixture's version is accepted");
+    assert_eq!(
+        steps.iter().map(|s| s.from).collect::<Vec<_>>(),
+        (FIXTURE_VERSION..CURRENT).collect::<Vec<_>>()
+    );
     for step in steps {
         vicinity_migrations::apply(step, &db).unwrap();
+        db.put_cf(db.cf_handle("meta").unwrap(), b"schema_version", (step.from + 1).to_le_bytes()).unwrap();
     }
-    assert_eq!(contents(&db, &families), before, "accepting the fixture changed it");
+    let after = contents(&db, &families);
+    let changed: Vec<String> = before
+        .keys()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .map(|(f, k)| format!("{f}/{}", String::from_utf8_lossy(k)))
+        .collect();
+    assert_eq!(
+        changed,
+        ["collections/docs", "collections/items", "meta/schema_version"],
+        "the upgrade touched more than the configs"
+    );
+    // The fixture's two collections, as v2 describes them (facts of the fixture).
+    let config = |name: &str| -> serde_json::Value {
+        let bytes = db.get_cf(db.cf_handle("collections").unwrap(), name).unwrap().unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    let docs = config("docs");
+    assert_eq!(docs["vectors"][""]["size"], 8);
+    assert_eq!(docs["vectors"][""]["distance"], "Cosine");
+    assert_eq!(docs["vectors"][""]["slot"], 0);
+    assert!(docs.get("size").is_none() && docs.get("distance").is_none(), "{docs}");
+    let items = config("items");
+    assert_eq!(items["vectors"][""]["size"], 6);
+    assert_eq!(items["vectors"][""]["hnsw"]["m"], 8);
+    assert!(items["vectors"][""]["quantization"].is_object(), "{items}");
+    assert_eq!(items["hnsw"]["m"], 8);
     assert_eq!(schema_version(&db), CURRENT);
 }
 

@@ -10,11 +10,14 @@ use axum::extract::State;
 use serde::Deserialize;
 
 use super::extract::{Body, Params, Path, WaitParam};
-use super::models::{DeletePayload, PointsSelector, SetPayload, UpdateResult, UpsertPoints};
+use super::models::{
+    DeletePayload, DeleteVectors, PointsSelector, SetPayload, UpdateResult, UpdateVectors, UpsertPoints,
+};
 use super::openapi::{CollectionName, ErrorResponse};
 use super::points::{delete_payload_plan, overwrite_payload_plan, selector, set_payload_plan, upsert_plan};
+use super::vectors::{delete_plan, update_plan};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
-use crate::collection::{NewPoint, PayloadUpdate, Selector, UpsertRule};
+use crate::collection::{ExtId, Filter, NewPoint, PayloadUpdate, Selector, UpsertRule, Vectors};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct UpdateOperations {
@@ -31,12 +34,8 @@ pub enum UpdateOperation {
     OverwritePayload(SetPayload),
     DeletePayload(DeletePayload),
     ClearPayload(PointsSelector),
-    /// Not supported yet (named vectors): refused.
-    #[schema(value_type = Object)]
-    UpdateVectors(serde::de::IgnoredAny),
-    /// Not supported yet (named vectors): refused.
-    #[schema(value_type = Object)]
-    DeleteVectors(serde::de::IgnoredAny),
+    UpdateVectors(UpdateVectors),
+    DeleteVectors(DeleteVectors),
 }
 
 /// An operation checked and ready to apply.
@@ -44,6 +43,8 @@ enum Write {
     Upsert(Vec<NewPoint>, UpsertRule),
     Delete(Selector),
     Payload(Selector, PayloadUpdate),
+    UpdateVectors(Vec<(ExtId, Vectors)>, Option<Filter>),
+    DeleteVectors(Vec<Selector>, Vec<String>),
 }
 
 #[utoipa::path(
@@ -64,21 +65,15 @@ pub async fn batch(
 ) -> ApiResult {
     let started = Instant::now();
     let c = st.catalog.get(&name)?;
-    let dim = c.config().size;
     let mut writes = Vec::with_capacity(body.operations.len());
     for (i, op) in body.operations.into_iter().enumerate() {
         let at = |e: ApiError| ApiError { message: format!("operations[{i}]: {}", e.message), ..e };
         let write = match op {
             UpdateOperation::Upsert(u) => {
                 let (_, points, rule) = upsert_plan(&st, &c.name, u).await.map_err(at)?;
-                // Checked here too, so that a wrong size stops the batch before anything is applied.
-                if let Some(p) = points.iter().find(|p| p.vector.len() != dim) {
-                    let message = format!(
-                        "point {}: vector dimension mismatch: expected dim {dim}, got {}",
-                        p.id,
-                        p.vector.len()
-                    );
-                    return Err(at(ApiError::bad(message)));
+                // Checked here too, so that a wrong vector stops the batch before anything is applied.
+                for p in &points {
+                    c.check_vectors(p.id, &p.vectors).map_err(|e| at(e.into()))?;
                 }
                 Write::Upsert(points, rule)
             }
@@ -95,10 +90,19 @@ pub async fn batch(
             UpdateOperation::ClearPayload(p) => {
                 Write::Payload(selector(p.points, p.filter).map_err(at)?, PayloadUpdate::Clear)
             }
-            UpdateOperation::UpdateVectors(_) | UpdateOperation::DeleteVectors(_) => {
-                return Err(at(ApiError::bad(
-                    "update_vectors and delete_vectors are not supported: vicinity has no named vectors yet",
-                )))
+            UpdateOperation::UpdateVectors(u) => {
+                let (points, filter) = update_plan(u).map_err(at)?;
+                for (id, vectors) in &points {
+                    c.check_vectors(*id, vectors).map_err(|e| at(e.into()))?;
+                }
+                Write::UpdateVectors(points, filter)
+            }
+            UpdateOperation::DeleteVectors(d) => {
+                let (selections, names) = delete_plan(d).map_err(at)?;
+                for n in &names {
+                    c.config().vector(n).map_err(|e| at(e.into()))?;
+                }
+                Write::DeleteVectors(selections, names)
             }
         };
         writes.push(write);
@@ -112,6 +116,10 @@ pub async fn batch(
                 Write::Upsert(points, rule) => c.upsert_where(points, &rule, false),
                 Write::Delete(sel) => c.delete(&sel, false),
                 Write::Payload(sel, update) => c.update_payload(&sel, &update, false),
+                Write::UpdateVectors(points, filter) => c.update_vectors(points, filter.as_ref(), false),
+                Write::DeleteVectors(selections, names) => {
+                    selections.iter().try_fold(0, |_, s| c.delete_vectors(s, &names, false))
+                }
             };
             match seq {
                 Ok(seq) => seqs.push(seq),

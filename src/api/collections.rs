@@ -6,10 +6,17 @@ use axum::extract::State;
 use serde_json::{json, Value};
 
 use super::extract::{name_length, Body, MetaParams, Params, Path, Rules, WaitParam};
-use super::models::{CreateCollection, CreateFieldIndex, HnswConfigDiff, QuantizationConfig, UpdateResult};
+use super::models::{
+    CreateCollection, CreateFieldIndex, HnswConfigDiff, QuantizationConfig, UpdateResult, VectorParams,
+    VectorsConfig,
+};
 use super::openapi::{CollectionName, ErrorResponse};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
-use crate::collection::{CollectionConfig, Distance, FieldType, HnswConfig, ScalarQuantization, MAX_DIM};
+use std::collections::BTreeMap;
+
+use crate::collection::{
+    CollectionConfig, Distance, FieldType, HnswConfig, ScalarQuantization, VectorConfig, MAX_DIM,
+};
 
 /// Default rescoring oversampling for int8 collections.
 const DEFAULT_OVERSAMPLING: f32 = 3.0;
@@ -21,10 +28,6 @@ pub(super) fn apply_hnsw_diff(base: HnswConfig, d: &HnswConfigDiff) -> HnswConfi
         ef_construct: d.ef_construct.unwrap_or(base.ef_construct),
         full_scan_threshold: d.full_scan_threshold.unwrap_or(base.full_scan_threshold),
     }
-}
-
-fn hnsw_config(diffs: [&Option<HnswConfigDiff>; 2]) -> HnswConfig {
-    diffs.into_iter().flatten().fold(HnswConfig::default(), apply_hnsw_diff)
 }
 
 /// Qdrant's rules for an HNSW config at `at` (`hnsw_config`, `vectors.hnsw_config`), with the
@@ -71,16 +74,17 @@ fn create_rules(name: &str, body: &CreateCollection) -> Result<(), ApiError> {
     }
     path.check_in("path parameters")?;
     let mut rules = Rules::default();
-    if let Some(v) = &body.vectors {
+    for (name, v, at) in body.vectors.iter().flat_map(VectorsConfig::by_name) {
         // Qdrant's size is a non-zero type: 0 fails to parse (400); too large breaks a rule (422).
         if v.size == 0 {
-            return Err(ApiError::bad(
-                "Format error in JSON body: vectors.size: invalid value: integer `0`, expected a nonzero size from 1 to 65536",
-            ));
+            let at = if name.is_empty() { "vectors".to_string() } else { format!("vectors.{name}") };
+            return Err(ApiError::bad(format!(
+                "Format error in JSON body: {at}.size: invalid value: integer `0`, expected a nonzero size from 1 to 65536"
+            )));
         }
-        rules.range("vectors.size", v.size, 1, MAX_DIM);
+        rules.range(format!("{at}.size"), v.size, 1, MAX_DIM);
         if let Some(h) = &v.hnsw_config {
-            hnsw_rules(&mut rules, "vectors.hnsw_config", h);
+            hnsw_rules(&mut rules, &format!("{at}.hnsw_config"), h);
         }
     }
     if let Some(h) = &body.hnsw_config {
@@ -129,28 +133,49 @@ pub async fn create(
         Some(e) => Some(super::embed::embedder(&st)?.spec(Some(&e.model)).map_err(ApiError::from)?.dim),
         None => None,
     };
-    let (size, distance, vector_hnsw, vector_quant) = match (&body.vectors, model_dim) {
-        (Some(v), _) => (v.size, v.distance, v.hnsw_config.clone(), v.quantization_config.clone()),
-        (None, Some(dim)) => (dim, Distance::Cosine, None, None),
+    let hnsw = body.hnsw_config.iter().fold(HnswConfig::default(), apply_hnsw_diff);
+    let quant = quantization(body.quantization_config.as_ref())?;
+    let index = body.index.unwrap_or_default();
+    let vector = |slot: usize, size: usize, distance: Distance, p: Option<&VectorParams>| {
+        let own_hnsw = p.and_then(|p| p.hnsw_config.as_ref());
+        let own_quant = p.and_then(|p| p.quantization_config.as_ref());
+        Ok::<_, ApiError>(VectorConfig {
+            slot: slot as u32,
+            size,
+            distance,
+            hnsw: own_hnsw.map_or(hnsw.clone(), |d| apply_hnsw_diff(hnsw.clone(), d)),
+            quantization: match own_quant {
+                Some(q) => quantization(Some(q))?,
+                None => quant.clone(),
+            },
+            index: index.clone(),
+        })
+    };
+    let vectors: BTreeMap<String, VectorConfig> = match (&body.vectors, model_dim) {
+        (Some(v), _) => v
+            .by_name()
+            .into_iter()
+            .enumerate()
+            .map(|(slot, (name, p, _))| Ok((name, vector(slot, p.size, p.distance, Some(p))?)))
+            .collect::<Result<_, ApiError>>()?,
+        (None, Some(dim)) => BTreeMap::from([(String::new(), vector(0, dim, Distance::Cosine, None)?)]),
         (None, None) => return Err(ApiError::bad("vectors: required (or name an embedding model)")),
     };
-    if let (Some(dim), Some(e)) = (model_dim, &body.embedding) {
-        if dim != size {
+    if let (Some(dim), Some(e), Some(v)) = (model_dim, &body.embedding, vectors.get("")) {
+        if dim != v.size {
             return Err(ApiError::bad(format!(
-                "vectors.size is {size} but embedding model `{}` produces {dim}-d vectors",
-                e.model
+                "vectors.size is {} but embedding model `{}` produces {dim}-d vectors",
+                v.size, e.model
             )));
         }
     }
     let config = CollectionConfig {
         id: 0,
-        size,
-        distance,
-        hnsw: hnsw_config([&body.hnsw_config, &vector_hnsw]),
-        quantization: quantization(vector_quant.as_ref().or(body.quantization_config.as_ref()))?,
+        hnsw,
+        quantization: quant,
+        vectors,
         payload_schema: Default::default(),
         embedding: body.embedding,
-        index: body.index.unwrap_or_default(),
     };
     let catalog = st.catalog.clone();
     blocking(move || catalog.create(&name, config)).await?;
@@ -171,17 +196,57 @@ pub async fn info(State(st): State<AppState>, Path(name): Path<String>) -> ApiRe
     let c = st.catalog.get(&name)?;
     // Stats take the index's and the payloads' locks and count per field: not on a runtime
     // worker, which a writer holding those locks would stall.
-    let (config, (points, deleted, bytes), points_per_field) =
+    let (config, (points, per_vector), points_per_field) =
         blocking(move || Ok((c.config(), c.stats(), c.field_index_counts()))).await?;
     let payload_schema: serde_json::Map<String, Value> = config
         .payload_schema
         .iter()
         .map(|(k, t)| (k.clone(), json!({"data_type": t, "params": null, "points": points_per_field.get(k).copied().unwrap_or(0)})))
         .collect();
-    let quantization = config
-        .quantization
-        .as_ref()
-        .map(|_| json!({"scalar": {"type": "int8", "quantile": null, "always_ram": true}}));
+    let quantization_json = |q: &Option<ScalarQuantization>| {
+        q.as_ref().map(|_| json!({"scalar": {"type": "int8", "quantile": null, "always_ram": true}}))
+    };
+    let hnsw_json = |h: &HnswConfig| {
+        json!({
+            "m": h.m,
+            "ef_construct": h.ef_construct,
+            "full_scan_threshold": h.full_scan_threshold,
+            "max_indexing_threads": 0,
+            "on_disk": false
+        })
+    };
+    let quantization = quantization_json(&config.quantization);
+    // Each vector's params; its own HNSW and quantization settings only where they differ from
+    // the collection's, as Qdrant shows them.
+    let params = |v: &VectorConfig| {
+        let mut p = json!({"size": v.size, "distance": v.distance});
+        if v.hnsw != config.hnsw {
+            p["hnsw_config"] = hnsw_json(&v.hnsw);
+        }
+        if v.quantization != config.quantization {
+            p["quantization_config"] = quantization_json(&v.quantization).unwrap_or(Value::Null);
+        }
+        p
+    };
+    let vectors = match config.vectors.get("") {
+        Some(v) if config.vectors.len() == 1 => params(v),
+        _ => config
+            .vectors
+            .iter()
+            .map(|(n, v)| (n.clone(), params(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+    };
+    let (deleted, bytes) = per_vector.values().fold((0, 0), |(d, b), (vd, vb)| (d + vd, b + vb));
+    let engines: serde_json::Map<String, Value> = config
+        .vectors
+        .iter()
+        .map(|(n, v)| {
+            let (d, b) = per_vector.get(n).copied().unwrap_or_default();
+            (n.clone(), json!({"backend": v.index.backend(), "index": v.index, "deleted_points": d, "index_bytes": b}))
+        })
+        .collect();
+    let first = config.vectors.values().next();
     let info = json!({
         "status": "green",
         "optimizer_status": "ok",
@@ -190,19 +255,13 @@ pub async fn info(State(st): State<AppState>, Path(name): Path<String>) -> ApiRe
         "segments_count": 1,
         "config": {
             "params": {
-                "vectors": {"size": config.size, "distance": config.distance},
+                "vectors": vectors,
                 "shard_number": 1,
                 "replication_factor": 1,
                 "write_consistency_factor": 1,
                 "on_disk_payload": false
             },
-            "hnsw_config": {
-                "m": config.hnsw.m,
-                "ef_construct": config.hnsw.ef_construct,
-                "full_scan_threshold": config.hnsw.full_scan_threshold,
-                "max_indexing_threads": 0,
-                "on_disk": false
-            },
+            "hnsw_config": hnsw_json(&config.hnsw),
             "optimizer_config": {
                 "deleted_threshold": 0.2,
                 "vacuum_min_vector_number": 1000,
@@ -218,7 +277,13 @@ pub async fn info(State(st): State<AppState>, Path(name): Path<String>) -> ApiRe
         },
         "payload_schema": payload_schema,
         "embedding": config.embedding,
-        "vicinity": {"deleted_points": deleted, "index_bytes": bytes, "backend": config.index.backend(), "index": config.index}
+        "vicinity": {
+            "deleted_points": deleted,
+            "index_bytes": bytes,
+            "backend": first.map(|v| v.index.backend()),
+            "index": first.map(|v| &v.index),
+            "vectors": engines
+        }
     });
     Ok(ok(info, started))
 }

@@ -49,13 +49,14 @@ pub struct TextInput {
 /// `{"text": "…", "model"?: "…"}` (Qdrant's Document; `options` is accepted and ignored).
 pub fn document(v: &Value, at: &str) -> Result<Option<TextInput>, ApiError> {
     let Value::Object(o) = v else { return Ok(None) };
-    let Some(text) = o.get("text") else { return Ok(None) };
+    // A `text` that is not a string is a vector named "text", in a map of named vectors.
+    let Some(text) = o.get("text").filter(|t| t.is_string()) else { return Ok(None) };
     if let Some(unknown) = o.keys().find(|k| !matches!(k.as_str(), "text" | "model" | "options")) {
         return Err(ApiError::bad(format!(
             "{at}: unknown field `{unknown}` in a document (expected text, model)"
         )));
     }
-    let text = text.as_str().ok_or_else(|| ApiError::bad(format!("{at}.text: expected a string")))?;
+    let text = text.as_str().unwrap_or_default();
     let model = match o.get("model") {
         None | Some(Value::Null) => None,
         Some(Value::String(m)) => Some(m.clone()),

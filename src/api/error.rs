@@ -135,7 +135,7 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let code = match &e {
             Error::BadRequest(_) => Code::BadRequest,
-            Error::NotFound { .. } => Code::NotFound,
+            Error::NotFound { .. } | Error::NoPoint(_) => Code::NotFound,
             Error::AlreadyExists { .. } => Code::AlreadyExists,
             Error::Conflict(_) => Code::Conflict,
             Error::Unauthorized(_) => Code::Unauthorized,

@@ -82,6 +82,15 @@ pub fn rule(path: &str, message: &str) -> String {
     format!("{RULE}{path}{RULE}{message}{RULE}")
 }
 
+/// Marks a format error found inside a value a `Deserialize` impl parsed on its own (from a
+/// buffered `Value`, which has lost the path): [`typed`] joins `path` to the value's own.
+const NESTED: char = '\u{2}';
+
+/// A format error at `path` (relative, as for [`rule`]) inside the value being parsed.
+pub fn nested(path: &str, message: &str) -> String {
+    format!("{NESTED}{path}{NESTED}{message}")
+}
+
 /// Types a JSON body without field-path tracking; only a failing body is parsed again, to tell
 /// a syntax error from a wrong field and to name the field. A broken rule (see [`rule`]) is a
 /// 422 whose path starts with `prefix` (Qdrant names the fields of some requests under the
@@ -103,6 +112,11 @@ pub fn typed<R: DeserializeOwned>(bytes: &[u8], prefix: &str) -> Result<R, ApiEr
             let path = if path == "." { String::new() } else { path };
             let at = format!("{prefix}{path}{rel}");
             return ApiError::invalid("JSON body", &[format!("{}: {message}", at.trim_start_matches('.'))]);
+        }
+        if let Some((rel, message)) = inner.strip_prefix(NESTED).and_then(|rest| rest.split_once(NESTED)) {
+            let path =
+                if path == "." { rel.trim_start_matches('.').to_string() } else { format!("{path}{rel}") };
+            return ApiError::bad(format!("Format error in JSON body: {path}: {message}"));
         }
         ApiError::bad(format!("Format error in JSON body: {path}: {inner}"))
     })

@@ -163,11 +163,18 @@ pub struct RebuildRequest {
     pub quantization_config: Option<Value>,
     /// Switch the index kind: `{"type": "hnsw"}` or `{"type": "faiss", "factory": …}`.
     pub index: Option<crate::collection::IndexConfig>,
+    /// The vector to rebuild (by name; `""`: the unnamed one). Every vector when absent, and
+    /// the settings become the collection-level ones too.
+    pub vector: Option<String>,
 }
 
 /// The settings a rebuild request changes, checked against the collection's current config.
 fn rebuild_options(st: &AppState, name: &str, body: RebuildRequest) -> Result<RebuildOptions, ApiError> {
     let current = st.catalog.get(name)?.config();
+    let base = match &body.vector {
+        Some(v) => current.vector(v)?.hnsw.clone(),
+        None => current.hnsw.clone(),
+    };
     let quantization = match body.quantization_config {
         None => None,
         Some(Value::String(s)) if s.eq_ignore_ascii_case("disabled") => Some(None),
@@ -178,9 +185,10 @@ fn rebuild_options(st: &AppState, name: &str, body: RebuildRequest) -> Result<Re
         }
     };
     let options = RebuildOptions {
-        hnsw: body.hnsw_config.as_ref().map(|d| apply_hnsw_diff(current.hnsw.clone(), d)),
+        hnsw: body.hnsw_config.as_ref().map(|d| apply_hnsw_diff(base, d)),
         quantization,
         index: body.index,
+        vector: body.vector,
     };
     options.applied_to(current)?;
     Ok(options)
@@ -217,7 +225,8 @@ pub async fn rebuild(State(st): State<AppState>, Path(name): Path<String>, req: 
 /// settings have no effect on a single node and are accepted.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct UpdateCollection {
-    /// Per-vector changes; only the unnamed vector, `""`, exists.
+    /// Per-vector changes, by vector name (`""`: the unnamed vector). With several vectors,
+    /// one vector per request, and no collection-level settings beside it.
     #[schema(value_type = Option<Object>)]
     pub vectors: Option<std::collections::BTreeMap<String, VectorParamsDiff>>,
     pub hnsw_config: Option<HnswConfigDiff>,
@@ -286,13 +295,27 @@ pub async fn update_collection(
             return Err(ApiError::bad(format!("{field} is not supported")));
         }
     }
-    let mut rules = Rules::default();
+    let c = st.catalog.get(&name)?;
+    let current = c.config();
+    let entries: Vec<(String, VectorParamsDiff)> = body.vectors.into_iter().flatten().collect();
+    for (vector, _) in &entries {
+        current.vector(vector)?;
+    }
     let mut hnsw_config = body.hnsw_config;
     let mut quantization_config = body.quantization_config;
-    for (vector, diff) in body.vectors.into_iter().flatten() {
-        if !vector.is_empty() {
-            return Err(ApiError::bad(format!("Wrong input: Not existing vector name error: {vector}")));
+    // One vector: its settings are the collection's (one index). Several: a vector's own
+    // settings are rebuilt one vector at a time.
+    let target = match (current.vectors.len(), entries.as_slice()) {
+        (1, _) | (_, []) => None,
+        (_, [(vector, _)]) if hnsw_config.is_none() && quantization_config.is_none() => Some(vector.clone()),
+        _ => {
+            return Err(ApiError::bad(
+                "vectors: change one vector's settings per request, with no collection-level hnsw_config or quantization_config beside it",
+            ))
         }
+    };
+    let mut rules = Rules::default();
+    for (_, diff) in entries {
         // The vector's own settings apply over the collection's.
         hnsw_config = match (hnsw_config, diff.hnsw_config) {
             (Some(top), Some(own)) => Some(HnswConfigDiff {
@@ -309,10 +332,8 @@ pub async fn update_collection(
         super::collections::hnsw_rules(&mut rules, "hnsw_config", h);
     }
     rules.check()?;
-    let c = st.catalog.get(&name)?;
-    let request = RebuildRequest { hnsw_config, quantization_config, index: None };
+    let request = RebuildRequest { hnsw_config, quantization_config, index: None, vector: target };
     let options = rebuild_options(&st, &c.name, request)?;
-    let current = c.config();
     if options.applied_to(current.clone())? != current {
         let jobs = st.jobs.clone();
         let collection = c.name.clone();

@@ -82,7 +82,8 @@ fn collection_gauges(catalog: &crate::catalog::Catalog) -> String {
         .all()
         .into_iter()
         .map(|c| {
-            let (points, deleted, bytes) = c.stats();
+            let (points, per_vector) = c.stats();
+            let (deleted, bytes) = per_vector.values().fold((0, 0), |(d, b), (vd, vb)| (d + vd, b + vb));
             (c.name.clone(), [points, deleted, bytes])
         })
         .collect();

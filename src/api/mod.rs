@@ -35,6 +35,7 @@ mod result_cache;
 pub mod server;
 mod service;
 mod snapshots;
+mod vectors;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -143,6 +144,8 @@ pub fn router(state: AppState) -> Router {
         .route("/collections/{name}/points/payload", post(points::set_payload).put(points::overwrite_payload))
         .route("/collections/{name}/points/payload/delete", post(points::delete_payload))
         .route("/collections/{name}/points/payload/clear", post(points::clear_payload))
+        .route("/collections/{name}/points/vectors", put(vectors::update))
+        .route("/collections/{name}/points/vectors/delete", post(vectors::delete))
         .route("/collections/{name}/points/scroll", post(points::scroll))
         .route("/collections/{name}/points/count", post(points::count))
         .route("/collections/{name}/points/query", post(query::query))

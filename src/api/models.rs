@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::openapi::{
     int8, no_sparse_vectors, unsupported, ExampleInput, FieldSchema, QueryInput, SearchVector, VectorInput,
 };
-use crate::collection::{Distance, ExtId, Filter, Payload, PayloadSelector, Strategy};
+use crate::collection::{Distance, ExtId, Filter, Payload, PayloadSelector, Strategy, VectorSelector};
 
 /// `with_payload` as Qdrant takes it: `true` / `false`, a list of keys, or `{"include": [...]}`
 /// / `{"exclude": [...]}`; parsed by hand so a wrong shape or an unknown field is named.
@@ -102,10 +102,49 @@ impl<'de> Deserialize<'de> for Strategy {
 /// Accepted for compatibility, ignored.
 type Ignored = Option<Value>;
 
+/// Qdrant's `vectors` in a create body: one [`VectorParams`] (the unnamed vector, `""`) or a
+/// map of them by name (which may include `""`).
+#[derive(Clone)]
+pub enum VectorsConfig {
+    Single(Box<VectorParams>),
+    Named(std::collections::BTreeMap<String, VectorParams>),
+}
+
+impl VectorsConfig {
+    /// The vectors by name, with the path Qdrant's messages name each one by.
+    pub fn by_name(&self) -> Vec<(String, &VectorParams, &'static str)> {
+        match self {
+            VectorsConfig::Single(p) => vec![(String::new(), &**p, "vectors")],
+            VectorsConfig::Named(m) => m.iter().map(|(n, p)| (n.clone(), p, "vectors.?")).collect(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for VectorsConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // One vector's params have a `size` and a `distance`; a map's values are objects.
+        let v = Value::deserialize(d)?;
+        let single = ["size", "distance"].iter().any(|k| v.get(k).is_some_and(|x| !x.is_object()));
+        let parsed = match single {
+            true => serde_path_to_error::deserialize(v).map(|p| VectorsConfig::Single(Box::new(p))),
+            false => serde_path_to_error::deserialize(v).map(VectorsConfig::Named),
+        };
+        parsed.map_err(|e| {
+            let rel = match e.path().to_string() {
+                p if p == "." => String::new(),
+                p => format!(".{p}"),
+            };
+            serde::de::Error::custom(super::extract::nested(&rel, &e.into_inner().to_string()))
+        })
+    }
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateCollection {
-    /// Required unless `embedding` names a model (then: the model's size, Cosine).
-    pub vectors: Option<VectorParams>,
+    /// Required unless `embedding` names a model (then: the model's size, Cosine). One
+    /// vector's params, or a map of them by vector name.
+    #[schema(value_type = Option<VectorParams>)]
+    pub vectors: Option<VectorsConfig>,
     /// vicinity: embed texts in upserts and queries with this model.
     pub embedding: Option<crate::collection::EmbeddingModel>,
     pub hnsw_config: Option<HnswConfigDiff>,
@@ -203,9 +242,10 @@ pub struct PointStruct {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Batch {
     pub ids: Vec<ExtId>,
-    /// Lists of numbers, or documents `{"text", "model"?}` to embed; as many as `ids`.
+    /// Lists of numbers, or documents `{"text", "model"?}` to embed, as many as `ids`; or a map
+    /// from vector name to such a list of numbers.
     #[schema(value_type = Vec<VectorInput>)]
-    pub vectors: Vec<Value>,
+    pub vectors: Value,
     /// As many as `ids`; `null` for no payload.
     #[schema(value_type = Option<Vec<Option<Object>>>)]
     pub payloads: Option<Vec<Option<Payload>>>,
@@ -254,7 +294,7 @@ pub struct RetrievePoints {
     pub shard_key: Ignored,
 }
 
-/// `with_vector`: a bool or a list of vector names (any non-empty list means "the vector").
+/// `with_vector`: a bool or a list of vector names.
 #[derive(Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum WithVector {
@@ -263,13 +303,45 @@ pub enum WithVector {
 }
 
 impl WithVector {
-    pub fn wanted(w: &Option<WithVector>) -> bool {
+    pub fn selector(w: &Option<WithVector>) -> VectorSelector {
         match w {
-            None | Some(WithVector::Bool(false)) => false,
-            Some(WithVector::Bool(true)) => true,
-            Some(WithVector::Names(n)) => !n.is_empty(),
+            None | Some(WithVector::Bool(false)) => VectorSelector::None,
+            Some(WithVector::Bool(true)) => VectorSelector::All,
+            Some(WithVector::Names(n)) => VectorSelector::Names(n.clone()),
         }
     }
+}
+
+/// One point of `PUT /collections/{c}/points/vectors`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct PointVectors {
+    pub id: ExtId,
+    /// The vectors to replace: a map by name, or a list (the unnamed vector).
+    #[serde(alias = "vectors")]
+    #[schema(value_type = Object)]
+    pub vector: Value,
+}
+
+/// `PUT /collections/{c}/points/vectors`: replace some vectors of existing points.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct UpdateVectors {
+    pub points: Vec<PointVectors>,
+    /// Only points that match it are updated.
+    pub update_filter: Option<Filter>,
+    #[schema(value_type = Option<Value>)]
+    pub shard_key: Ignored,
+}
+
+/// `POST /collections/{c}/points/vectors/delete`: remove named vectors from points.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct DeleteVectors {
+    pub points: Option<Vec<ExtId>>,
+    pub filter: Option<Filter>,
+    /// The vector names to remove (`""`: the unnamed vector).
+    #[serde(alias = "vectors")]
+    pub vector: Vec<String>,
+    #[schema(value_type = Option<Value>)]
+    pub shard_key: Ignored,
 }
 
 /// Point selection for delete and payload updates: `points` (ids) or `filter`.
@@ -477,8 +549,7 @@ pub struct QueryRequest {
     pub with_payload: Option<WithPayload>,
     pub with_vector: Option<WithVector>,
     pub params: Option<SearchParamsBody>,
-    /// Named vectors are not supported: only the unnamed vector, `""`.
-    #[schema(max_length = 0)]
+    /// The vector searched; the unnamed one (`""`) by default.
     pub using: Option<String>,
     #[schema(schema_with = unsupported, required = false)]
     pub prefetch: Ignored,
@@ -543,8 +614,7 @@ pub struct RecommendRequest {
     pub with_payload: Option<WithPayload>,
     pub with_vector: Option<WithVector>,
     pub params: Option<SearchParamsBody>,
-    /// Named vectors are not supported: only the unnamed vector, `""`.
-    #[schema(max_length = 0)]
+    /// The vector searched; the unnamed one (`""`) by default.
     pub using: Option<String>,
     #[schema(schema_with = unsupported, required = false)]
     pub lookup_from: Ignored,
@@ -566,20 +636,35 @@ pub struct CreateFieldIndex {
     pub field_schema: Value,
 }
 
-/// A stored point as retrieve and scroll answer it; `payload` and `vector` are `null` unless
-/// asked for.
+/// A stored point as retrieve and scroll answer it; `payload` and `vector` are left out unless
+/// asked for (as in Qdrant).
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Record<'a> {
     pub id: ExtId,
     #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub payload: Option<&'a Payload>,
-    #[schema(value_type = Option<Vec<f32>>)]
-    pub vector: Option<&'a [f32]>,
+    /// A list (the point has only the unnamed vector) or a map by vector name.
+    #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector: Option<VectorsOut<'a>>,
+}
+
+/// A point's vectors as Qdrant writes them: a plain list or a map by name.
+pub struct VectorsOut<'a>(pub &'a crate::collection::PointVectors);
+
+impl Serialize for VectorsOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            crate::collection::PointVectors::Plain(v) => v.serialize(s),
+            crate::collection::PointVectors::Named(m) => m.serialize(s),
+        }
+    }
 }
 
 impl<'a> Record<'a> {
     pub fn of(r: &'a crate::collection::Record) -> Self {
-        Record { id: r.id, payload: r.payload.as_ref(), vector: r.vector.as_deref() }
+        Record { id: r.id, payload: r.payload.as_ref(), vector: r.vector.as_ref().map(VectorsOut) }
     }
 }
 
@@ -592,16 +677,20 @@ impl Serialize for Records<'_> {
     }
 }
 
-/// A search result (Qdrant's `ScoredPoint`); `payload` and `vector` are `null` unless asked for.
+/// A search result (Qdrant's `ScoredPoint`); `payload` and `vector` are left out unless asked
+/// for.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ScoredPoint<'a> {
     pub id: ExtId,
     pub version: u64,
     pub score: f32,
     #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub payload: Option<&'a Payload>,
-    #[schema(value_type = Option<Vec<f32>>)]
-    pub vector: Option<&'a [f32]>,
+    /// A list (the point has only the unnamed vector) or a map by vector name.
+    #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector: Option<VectorsOut<'a>>,
 }
 
 impl<'a> ScoredPoint<'a> {
@@ -611,7 +700,7 @@ impl<'a> ScoredPoint<'a> {
             version: h.version,
             score: h.score,
             payload: h.payload.as_ref(),
-            vector: h.vector.as_deref(),
+            vector: h.vector.as_ref().map(VectorsOut),
         }
     }
 }

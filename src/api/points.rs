@@ -16,6 +16,7 @@ use super::openapi::{CollectionName, ErrorResponse, OverwritePayload};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
 use crate::collection::{
     json_path, Collection, ExtId, Filter, NewPoint, Payload, PayloadSelector, PayloadUpdate, Selector,
+    VectorSelector, Vectors,
 };
 
 fn json_kind(v: &serde_json::Value) -> &'static str {
@@ -32,9 +33,32 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 enum VectorInput {
     Dense(Vec<f32>),
     Text(TextInput),
+    Named(Vectors),
 }
 
-/// A point's `vector` (numbers or a document) or vicinity's `text`, exactly one of them.
+/// A list of numbers at `at`.
+pub(super) fn numbers(v: &serde_json::Value, at: &str) -> Result<Vec<f32>, ApiError> {
+    let serde_json::Value::Array(items) = v else {
+        return Err(ApiError::bad(format!("{at}: expected a list of numbers, got {v}")));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(j, x)| match x.as_f64() {
+            // Out-of-range values become ±inf here and are refused by the vector checks.
+            Some(f) => Ok(f as f32),
+            None => Err(ApiError::bad(format!("{at}[{j}]: expected a number, got {} {x}", json_kind(x)))),
+        })
+        .collect()
+}
+
+/// A point's vectors given as a map by name, each a list of numbers.
+pub(super) fn named(map: &serde_json::Map<String, serde_json::Value>, at: &str) -> Result<Vectors, ApiError> {
+    map.iter().map(|(name, v)| Ok((name.clone(), numbers(v, &format!("{at}.{name}"))?))).collect()
+}
+
+/// A point's `vector` (numbers, a map of them by name, or a document) or vicinity's `text`,
+/// exactly one of them.
 fn vector_input(
     vector: Option<serde_json::Value>,
     text: Option<String>,
@@ -46,29 +70,61 @@ fn vector_input(
             if let Some(doc) = super::embed::document(&v, vec_at)? {
                 return Ok(VectorInput::Text(doc));
             }
-            let serde_json::Value::Array(items) = v else {
-                return Err(ApiError::bad(format!(
-                    "{vec_at}: expected a list of numbers or {{\"text\": …}}, got {v}"
-                )));
-            };
-            items
-                .iter()
-                .enumerate()
-                .map(|(j, x)| match x.as_f64() {
-                    // Out-of-range values become ±inf here and are refused by the vector checks.
-                    Some(f) => Ok(f as f32),
-                    None => Err(ApiError::bad(format!(
-                        "{vec_at}[{j}]: expected a number, got {} {x}",
-                        json_kind(x)
-                    ))),
-                })
-                .collect::<Result<Vec<f32>, _>>()
-                .map(VectorInput::Dense)
+            match &v {
+                serde_json::Value::Object(map) => named(map, vec_at).map(VectorInput::Named),
+                serde_json::Value::Null
+                | serde_json::Value::Bool(_)
+                | serde_json::Value::Number(_)
+                | serde_json::Value::String(_)
+                | serde_json::Value::Array(_) => numbers(&v, vec_at).map(VectorInput::Dense),
+            }
         }
         (None, Some(text)) => Ok(VectorInput::Text(TextInput { text, model: None })),
         (Some(_), Some(_)) => Err(ApiError::bad(format!("{at}: give either `vector` or `text`, not both"))),
         (_, None) => Err(ApiError::bad(format!(
             "{at}: missing `vector` (or `text` for a collection with an embedding model)"
+        ))),
+    }
+}
+
+/// A batch's `vectors`: one input per id, or a map from vector name to one list per id.
+fn batch_inputs(vectors: serde_json::Value, ids: usize) -> Result<Vec<VectorInput>, ApiError> {
+    let count = |n: usize, at: &str| match n == ids {
+        true => Ok(()),
+        false => Err(ApiError::bad(format!("batch: {ids} ids but {n} vectors{at}"))),
+    };
+    match vectors {
+        serde_json::Value::Array(items) => {
+            count(items.len(), "")?;
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let at = format!("batch.vectors[{i}]");
+                    vector_input(Some(v), None, &at, &at)
+                })
+                .collect()
+        }
+        serde_json::Value::Object(by_name) => {
+            let mut points: Vec<Vectors> = (0..ids).map(|_| Vectors::new()).collect();
+            for (name, lists) in by_name {
+                let at = format!("batch.vectors.{name}");
+                let serde_json::Value::Array(lists) = lists else {
+                    return Err(ApiError::bad(format!("{at}: expected one list of numbers per id")));
+                };
+                count(lists.len(), &format!(" in `{name}`"))?;
+                for (i, (v, point)) in lists.iter().zip(&mut points).enumerate() {
+                    point.insert(name.clone(), numbers(v, &format!("{at}[{i}]"))?);
+                }
+            }
+            Ok(points.into_iter().map(VectorInput::Named).collect())
+        }
+        other @ (serde_json::Value::Null
+        | serde_json::Value::Bool(_)
+        | serde_json::Value::Number(_)
+        | serde_json::Value::String(_)) => Err(ApiError::bad(format!(
+            "batch.vectors: expected a list of vectors or a map of them by name, got {}",
+            json_kind(&other)
         ))),
     }
 }
@@ -123,13 +179,7 @@ pub(super) async fn upsert_plan(
             })
             .collect::<Result<_, ApiError>>()?,
         (None, Some(b)) => {
-            if b.vectors.len() != b.ids.len() {
-                return Err(ApiError::bad(format!(
-                    "batch: {} ids but {} vectors",
-                    b.ids.len(),
-                    b.vectors.len()
-                )));
-            }
+            let inputs = batch_inputs(b.vectors, b.ids.len())?;
             let payloads = match b.payloads {
                 Some(p) if p.len() != b.ids.len() => {
                     return Err(ApiError::bad(format!("batch: {} ids but {} payloads", b.ids.len(), p.len())))
@@ -137,24 +187,7 @@ pub(super) async fn upsert_plan(
                 Some(p) => p,
                 None => vec![None; b.ids.len()],
             };
-            b.ids
-                .into_iter()
-                .zip(b.vectors)
-                .zip(payloads)
-                .enumerate()
-                .map(|(i, ((id, v), payload))| {
-                    Ok((
-                        id,
-                        vector_input(
-                            Some(v),
-                            None,
-                            &format!("batch.vectors[{i}]"),
-                            &format!("batch.vectors[{i}]"),
-                        )?,
-                        payload,
-                    ))
-                })
-                .collect::<Result<_, ApiError>>()?
+            b.ids.into_iter().zip(inputs).zip(payloads).map(|((id, v), payload)| (id, v, payload)).collect()
         }
         (Some(_), Some(_)) => return Err(ApiError::bad("give either `points` or `batch`, not both")),
         (None, None) => return Err(ApiError::bad("expected `points` (a list) or `batch`")),
@@ -165,15 +198,16 @@ pub(super) async fn upsert_plan(
         .iter()
         .filter_map(|(_, v, _)| match v {
             VectorInput::Text(t) => Some(t.clone()),
-            VectorInput::Dense(_) => None,
+            VectorInput::Dense(_) | VectorInput::Named(_) => None,
         })
         .collect();
     let mut embedded = super::embed::for_collection(st, name, &config, texts).await?.into_iter();
     let store_text = config.embedding.as_ref().and_then(|e| e.store_text.clone());
     let mut points = Vec::with_capacity(rows.len());
     for (id, input, payload) in rows {
-        let (vector, payload) = match input {
-            VectorInput::Dense(v) => (v, payload),
+        let (vectors, payload) = match input {
+            VectorInput::Dense(v) => (Vectors::from([(String::new(), v)]), payload),
+            VectorInput::Named(vectors) => (vectors, payload),
             VectorInput::Text(t) => {
                 let e = embedded.next().ok_or_else(|| {
                     ApiError::from(crate::error::Error::Internal("embedding count mismatch".into()))
@@ -186,10 +220,10 @@ pub(super) async fn upsert_plan(
                     }
                     None => payload,
                 };
-                (e.vector, payload)
+                (Vectors::from([(String::new(), e.vector)]), payload)
             }
         };
-        points.push(NewPoint { id, vector, payload });
+        points.push(NewPoint { id, vectors, payload });
     }
     Ok((c, points, rule))
 }
@@ -236,8 +270,8 @@ pub async fn retrieve(
     let started = Instant::now();
     let c = st.catalog.get(&name)?;
     let with_payload = super::models::WithPayload::or(body.with_payload, true);
-    let with_vector = WithVector::wanted(&body.with_vector);
-    let records = blocking(move || Ok(c.retrieve(&body.ids, &with_payload, with_vector))).await?;
+    let with_vector = WithVector::selector(&body.with_vector);
+    let records = blocking(move || c.retrieve(&body.ids, &with_payload, &with_vector)).await?;
     Ok(ok(Records(&records), started))
 }
 
@@ -271,10 +305,10 @@ pub async fn get_one(
     let started = Instant::now();
     let ext = path_id(&id)?;
     let c = st.catalog.get(&name)?;
-    let mut found = c.retrieve(&[ext], &PayloadSelector::Bool(true), true);
+    let mut found = c.retrieve(&[ext], &PayloadSelector::Bool(true), &VectorSelector::All)?;
     match found.pop() {
         Some(record) => Ok(ok(Record::of(&record), started)),
-        None => Err(crate::error::Error::not_found(format!("point {ext}")).into()),
+        None => Err(crate::error::Error::NoPoint(ext.to_string()).into()),
     }
 }
 
@@ -441,10 +475,10 @@ pub async fn scroll(
     }
     let c = st.catalog.get(&name)?;
     let with_payload = super::models::WithPayload::or(body.with_payload, true);
-    let with_vector = WithVector::wanted(&body.with_vector);
+    let with_vector = WithVector::selector(&body.with_vector);
     let deadline = read_deadline(&st, &read);
     let (points, next) = blocking(move || {
-        c.scroll(body.offset, limit, body.filter.as_ref(), &with_payload, with_vector, deadline)
+        c.scroll(body.offset, limit, body.filter.as_ref(), &with_payload, &with_vector, deadline)
     })
     .await?;
     #[derive(serde::Serialize)]

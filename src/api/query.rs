@@ -21,7 +21,7 @@ use super::openapi::{Busy, CollectionName, ErrorResponse};
 use super::points::check_limit;
 use super::ResultCache;
 use super::{ok, ok_encoded, ApiError, ApiResult, AppState};
-use crate::collection::{Example, ExtId, Query, Search, Strategy};
+use crate::collection::{Example, ExtId, Query, Search, Strategy, VectorSelector};
 use crate::config::Config;
 use crate::error::Error;
 use axum::response::Response;
@@ -185,15 +185,9 @@ fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
     }
 }
 
-fn unnamed(using: &Option<String>) -> Result<(), ApiError> {
-    match using.as_deref() {
-        None | Some("") => Ok(()),
-        Some(name) => Err(ApiError::bad(format!("using: named vectors are not supported (got {name:?})"))),
-    }
-}
-
 /// The fields every query form shares.
 struct Shared {
+    using: String,
     filter: Option<crate::collection::Filter>,
     limit: usize,
     offset: Option<usize>,
@@ -208,7 +202,14 @@ impl Shared {
     fn parsed(self, wanted: Wanted, config: &Config, prefix: &str) -> Result<Parsed, ApiError> {
         let offset = self.offset.unwrap_or(0);
         check_limit(self.limit, offset, config.search.max_limit, prefix)?;
+        if !self.using.is_empty() && wanted.inputs().iter().any(|i| matches!(i, Input::Text(_))) {
+            return Err(ApiError::bad(format!(
+                "using: texts are embedded into the unnamed vector (\"\"), not {:?}",
+                self.using
+            )));
+        }
         Ok(Parsed {
+            using: self.using,
             wanted,
             filter: self.filter,
             limit: self.limit,
@@ -216,13 +217,14 @@ impl Shared {
             score_threshold: self.score_threshold,
             params: params(self.params, prefix)?,
             with_payload: super::models::WithPayload::or(self.with_payload, false),
-            with_vector: WithVector::wanted(&self.with_vector),
+            with_vector: WithVector::selector(&self.with_vector),
         })
     }
 }
 
 /// A search as parsed and checked, its texts not yet embedded.
 pub(super) struct Parsed {
+    using: String,
     pub wanted: Wanted,
     filter: Option<crate::collection::Filter>,
     limit: usize,
@@ -230,13 +232,14 @@ pub(super) struct Parsed {
     score_threshold: Option<f32>,
     params: SearchParams,
     with_payload: crate::collection::PayloadSelector,
-    with_vector: bool,
+    with_vector: VectorSelector,
 }
 
 impl Parsed {
     /// The collection's search, each text example replaced by the next of `embedded`.
     pub(super) fn search(self, embedded: &mut impl Iterator<Item = Vec<f32>>) -> Result<Search, ApiError> {
         Ok(Search {
+            using: self.using,
             query: self.wanted.resolve(embedded)?,
             filter: self.filter,
             limit: self.limit,
@@ -250,7 +253,6 @@ impl Parsed {
 }
 
 fn from_query_request(r: QueryRequest, config: &Config, prefix: &str) -> Result<Parsed, ApiError> {
-    unnamed(&r.using)?;
     if r.prefetch.as_ref().is_some_and(|p| !p.is_null()) {
         return Err(ApiError::bad("prefetch is not supported"));
     }
@@ -268,6 +270,7 @@ fn from_query_request(r: QueryRequest, config: &Config, prefix: &str) -> Result<
         None => Wanted::IdOrder,
     };
     let shared = Shared {
+        using: r.using.unwrap_or_default(),
         filter: r.filter,
         limit: r.limit.unwrap_or(10),
         offset: r.offset,
@@ -280,28 +283,35 @@ fn from_query_request(r: QueryRequest, config: &Config, prefix: &str) -> Result<
 }
 
 fn from_search_request(r: SearchRequest, config: &Config, prefix: &str) -> Result<Parsed, ApiError> {
-    // A plain list, or Qdrant's named form `{"name": "", "vector": [...]}` for the unnamed vector.
-    let vector = match r.vector {
-        QueryValue::Vector(v) => v,
+    // A plain list (the unnamed vector), or Qdrant's named form `{"name": …, "vector": [...]}`.
+    let (using, vector) = match r.vector {
+        QueryValue::Vector(v) => (String::new(), v),
         QueryValue::Other(Value::Object(o)) => {
             if let Some(k) = o.keys().find(|k| !matches!(k.as_str(), "name" | "vector")) {
                 return Err(ApiError::bad(format!("vector: unknown field `{k}` (expected name, vector)")));
             }
-            match o.get("name") {
-                None | Some(Value::Null) => {}
-                Some(Value::String(n)) if n.is_empty() => {}
+            let name = match o.get("name") {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(n)) => n.clone(),
                 Some(other) => {
-                    return Err(ApiError::bad(format!(
-                        "vector.name: named vectors are not supported (got {other})"
-                    )))
+                    return Err(ApiError::bad(format!("vector.name: expected a string, got {other}")))
                 }
+            };
+            match o.get("vector") {
+                Some(Value::Object(_)) => {
+                    return Err(ApiError::bad("vector.vector: sparse vectors are not supported"))
+                }
+                v => (
+                    name,
+                    Vec::<f32>::deserialize(v.unwrap_or(&Value::Null))
+                        .map_err(|_| ApiError::bad("vector.vector: expected a list of numbers"))?,
+                ),
             }
-            Vec::<f32>::deserialize(o.get("vector").unwrap_or(&Value::Null))
-                .map_err(|_| ApiError::bad("vector: expected a list of numbers"))?
         }
         QueryValue::Other(_) => return Err(ApiError::bad("vector: expected a list of numbers")),
     };
     let shared = Shared {
+        using,
         filter: r.filter,
         limit: r.limit,
         offset: r.offset,
@@ -314,11 +324,11 @@ fn from_search_request(r: SearchRequest, config: &Config, prefix: &str) -> Resul
 }
 
 fn from_recommend_request(r: RecommendRequest, config: &Config, prefix: &str) -> Result<Parsed, ApiError> {
-    unnamed(&r.using)?;
     let positive = examples(Some(&Value::Array(r.positive)), "positive")?;
     let negative = examples(Some(&Value::Array(r.negative)), "negative")?;
     let query = Wanted::Recommend { positive, negative, strategy: r.strategy.unwrap_or_default() };
     let shared = Shared {
+        using: r.using.unwrap_or_default(),
         filter: r.filter,
         limit: r.limit,
         offset: r.offset,

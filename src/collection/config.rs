@@ -101,25 +101,77 @@ impl IndexConfig {
     }
 }
 
+/// One vector of a collection's points (Qdrant's named vectors; the unnamed one is `""`): its
+/// size and distance, and the index that serves it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CollectionConfig {
-    /// Numeric id used in storage keys; never reused.
-    pub id: u32,
+pub struct VectorConfig {
+    /// The number that names the vector in storage keys and index files; never reused within
+    /// the collection.
+    pub slot: u32,
     pub size: usize,
     pub distance: Distance,
     pub hnsw: HnswConfig,
     pub quantization: Option<ScalarQuantization>,
     #[serde(default)]
+    pub index: IndexConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CollectionConfig {
+    /// Numeric id used in storage keys; never reused.
+    pub id: u32,
+    /// The collection-level HNSW settings (Qdrant's `hnsw_config`): what a vector without its
+    /// own gets.
+    pub hnsw: HnswConfig,
+    /// The collection-level quantization (Qdrant's `quantization_config`).
+    pub quantization: Option<ScalarQuantization>,
+    /// The vectors, by name (`""`: the unnamed vector).
+    pub vectors: BTreeMap<String, VectorConfig>,
+    #[serde(default)]
     pub payload_schema: BTreeMap<String, FieldType>,
     #[serde(default)]
     pub embedding: Option<EmbeddingModel>,
-    #[serde(default)]
-    pub index: IndexConfig,
 }
 
 pub const MAX_DIM: usize = 65_536;
 
+/// Qdrant's answer to a vector name the collection does not have.
+pub fn no_such_vector(name: &str) -> Error {
+    Error::bad(format!("Wrong input: Not existing vector name error: {name}"))
+}
+
 impl CollectionConfig {
+    /// The settings of vector `name`, or Qdrant's 400 when there is none.
+    pub fn vector(&self, name: &str) -> Result<&VectorConfig> {
+        self.vectors.get(name).ok_or_else(|| no_such_vector(name))
+    }
+
+    /// The slots of every vector (what a point's records may hold).
+    pub fn slots(&self) -> Vec<u32> {
+        self.vectors.values().map(|v| v.slot).collect()
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        for (name, v) in &self.vectors {
+            v.validate().map_err(|e| match (e, name.is_empty()) {
+                (Error::BadRequest(m), false) => Error::bad(format!("vector {name:?}: {m}")),
+                (other, _) => other,
+            })?;
+        }
+        let mut slots = self.slots();
+        slots.sort_unstable();
+        slots.dedup();
+        if slots.len() != self.vectors.len() {
+            return Err(Error::Internal("two vectors share a storage slot".into()));
+        }
+        if self.embedding.is_some() && !self.vectors.contains_key("") {
+            return Err(Error::bad("an embedding model needs the unnamed vector (`\"\"`) to embed into"));
+        }
+        Ok(())
+    }
+}
+
+impl VectorConfig {
     pub fn validate(&self) -> Result<()> {
         if self.size == 0 || self.size > MAX_DIM {
             return Err(Error::bad(format!("vectors.size must be in 1..={MAX_DIM}, got {}", self.size)));

@@ -38,7 +38,7 @@ pub enum Condition {
         filter: Filter,
     },
     Filter(Filter),
-    /// `has_vector`: every point has the one unnamed vector; named vectors do not exist.
+    /// `has_vector`: the point has the named vector (`""`: the unnamed one).
     HasVector(String),
 }
 
@@ -108,20 +108,28 @@ impl Scalar {
 
 // ---- evaluation -------------------------------------------------------------------------------
 
+/// Which vectors a point has, for `has_vector`.
+pub type HasVector<'a> = &'a dyn Fn(&str) -> bool;
+
+/// For objects that are not points (the items of a `nested` condition): no vectors.
+const NO_VECTORS: HasVector<'static> = &|_| false;
+
 impl Filter {
-    pub fn matches(&self, payload: &Payload, id: Option<ExtId>) -> bool {
-        self.must.iter().all(|c| c.matches(payload, id))
-            && (self.should.is_empty() || self.should.iter().any(|c| c.matches(payload, id)))
-            && !self.must_not.iter().any(|c| c.matches(payload, id))
+    /// Whether a point, given by its payload, id and vectors, matches.
+    pub fn matches(&self, payload: &Payload, id: Option<ExtId>, vectors: HasVector<'_>) -> bool {
+        let test = |c: &Condition| c.matches(payload, id, vectors);
+        self.must.iter().all(test)
+            && (self.should.is_empty() || self.should.iter().any(test))
+            && !self.must_not.iter().any(test)
             && self
                 .min_should
                 .as_ref()
-                .is_none_or(|(conds, min)| conds.iter().filter(|c| c.matches(payload, id)).count() >= *min)
+                .is_none_or(|(conds, min)| conds.iter().filter(|c| test(c)).count() >= *min)
     }
 }
 
 impl Condition {
-    pub fn matches(&self, payload: &Payload, id: Option<ExtId>) -> bool {
+    pub fn matches(&self, payload: &Payload, id: Option<ExtId>, vectors: HasVector<'_>) -> bool {
         match self {
             Condition::Field { key, check } => check.matches(payload, key),
             Condition::IsEmpty(key) => is_empty(payload, key),
@@ -130,16 +138,16 @@ impl Condition {
             Condition::Nested { key, filter } => {
                 let key = key.strip_suffix("[]").unwrap_or(key);
                 values_at(payload, key, false).into_iter().any(|v| match v {
-                    Value::Array(items) => {
-                        items.iter().any(|item| item.as_object().is_some_and(|o| filter.matches(o, None)))
-                    }
+                    Value::Array(items) => items
+                        .iter()
+                        .any(|item| item.as_object().is_some_and(|o| filter.matches(o, None, NO_VECTORS))),
                     Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Object(_) => {
                         false
                     }
                 })
             }
-            Condition::Filter(f) => f.matches(payload, id),
-            Condition::HasVector(name) => name.is_empty(),
+            Condition::Filter(f) => f.matches(payload, id, vectors),
+            Condition::HasVector(name) => vectors(name),
         }
     }
 }
@@ -301,7 +309,7 @@ mod tests {
             (json!({"must": [{"must_not": [{"key": "n", "match": {"value": 4}}]}]}), true),
         ];
         for (filter, want) in cases {
-            assert_eq!(f(filter.clone()).matches(&doc, None), want, "{filter}");
+            assert_eq!(f(filter.clone()).matches(&doc, None, NO_VECTORS), want, "{filter}");
         }
     }
 
@@ -310,12 +318,12 @@ mod tests {
         let doc = p(json!({"items": [{"c": "red", "n": 1}, {"c": "blue", "n": 2}]}));
         let nested = f(json!({"must": [{"nested": {"key": "items", "filter": {"must": [
             {"key": "c", "match": {"value": "red"}}, {"key": "n", "match": {"value": 1}}]}}}]}));
-        assert!(nested.matches(&doc, None));
+        assert!(nested.matches(&doc, None, NO_VECTORS));
         let crossed = f(json!({"must": [{"nested": {"key": "items[]", "filter": {"must": [
             {"key": "c", "match": {"value": "red"}}, {"key": "n", "match": {"value": 2}}]}}}]}));
-        assert!(!crossed.matches(&doc, None));
+        assert!(!crossed.matches(&doc, None, NO_VECTORS));
         let ids = f(json!({"must": [{"has_id": [1, "550e8400-e29b-41d4-a716-446655440000"]}]}));
-        assert!(ids.matches(&doc, Some(ExtId::Num(1))));
-        assert!(!ids.matches(&doc, Some(ExtId::Num(2))));
+        assert!(ids.matches(&doc, Some(ExtId::Num(1)), NO_VECTORS));
+        assert!(!ids.matches(&doc, Some(ExtId::Num(2)), NO_VECTORS));
     }
 }

@@ -19,7 +19,7 @@ mod snapshot;
 mod source;
 mod write;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -33,15 +33,17 @@ use crate::error::{Error, Result};
 pub use crate::id::ExtId;
 use crate::storage::Storage;
 pub use config::{
-    CollectionConfig, Distance, EmbeddingModel, FieldType, HnswConfig, IndexConfig, ScalarQuantization,
-    MAX_DIM,
+    no_such_vector, CollectionConfig, Distance, EmbeddingModel, FieldType, HnswConfig, IndexConfig,
+    ScalarQuantization, VectorConfig, MAX_DIM,
 };
 pub use filter::{Filter, Payload};
 use payload_index::PayloadIndex;
-pub use read::{Example, Hit, PayloadSelector, Query, Record, Search, Strategy};
+pub use read::{
+    Example, Hit, PayloadSelector, PointVectors, Query, Record, Search, Strategy, VectorSelector,
+};
 pub use rebuild::{RebuildOptions, RebuildReport};
 pub(crate) use write::check_payload;
-pub use write::{NewPoint, PayloadUpdate, Selector, UpdateMode, UpsertRule};
+pub use write::{NewPoint, PayloadUpdate, Selector, UpdateMode, UpsertRule, Vectors};
 
 /// What is kept in memory per point (vectors live in the index).
 pub struct PointMeta {
@@ -58,11 +60,15 @@ pub struct Points {
     pub payload_index: PayloadIndex,
 }
 
+/// A collection's indexes, one per vector name (`""`: the unnamed vector).
+pub(crate) type Indexes = BTreeMap<String, Arc<AnyIndex>>;
+
 pub struct Collection {
     pub name: String,
     config: RwLock<CollectionConfig>,
     storage: Arc<Storage>,
-    index: ArcSwap<AnyIndex>,
+    /// Replaced whole when a rebuild swaps an index in.
+    indexes: ArcSwap<Indexes>,
     points: RwLock<Points>,
     /// Held by writers; guards the next internal id.
     writer: Mutex<u64>,
@@ -70,7 +76,7 @@ pub struct Collection {
     seq: AtomicU64,
     /// Write the persisted index covers.
     saved_seq: AtomicU64,
-    index_path: PathBuf,
+    index_dir: PathBuf,
     save_lock: Mutex<()>,
     /// While a rebuild runs, the write it started from: saves keep the later `changes` it
     /// catches up with. `u64::MAX` otherwise.
@@ -166,52 +172,64 @@ impl Deadline {
 }
 
 impl Collection {
-    /// An empty index of the configured kind; a Faiss index reads the vectors it rescores from
+    /// An empty index of the vector's kind; a Faiss index reads the vectors it rescores from
     /// `storage`.
-    fn new_index(config: &CollectionConfig, storage: &Arc<Storage>) -> Result<AnyIndex> {
-        let metric = config.distance.metric();
-        let index = match &config.index {
-            IndexConfig::Hnsw => AnyIndex::new(Backend::Hnsw, metric, config.size, config.hnsw_params())?,
+    fn new_index(v: &VectorConfig, cid: u32, storage: &Arc<Storage>) -> Result<AnyIndex> {
+        let metric = v.distance.metric();
+        let index = match &v.index {
+            IndexConfig::Hnsw => AnyIndex::new(Backend::Hnsw, metric, v.size, v.hnsw_params())?,
             #[cfg(feature = "faiss")]
-            IndexConfig::Faiss { .. } => AnyIndex::faiss(metric, config.size, config.faiss_params()?)?,
+            IndexConfig::Faiss { .. } => AnyIndex::faiss(metric, v.size, v.faiss_params()?)?,
             #[cfg(not(feature = "faiss"))]
-            IndexConfig::Faiss { .. } => match config.faiss_params()? {},
+            IndexConfig::Faiss { .. } => match v.faiss_params()? {},
         };
-        Self::attach_source(&index, config, storage);
+        Self::attach_source(&index, v, cid, storage);
         Ok(index)
     }
 
-    fn attach_source(index: &AnyIndex, config: &CollectionConfig, storage: &Arc<Storage>) {
-        index.set_source(Arc::new(source::StoredVectors { storage: storage.clone(), cid: config.id }));
+    fn attach_source(index: &AnyIndex, v: &VectorConfig, cid: u32, storage: &Arc<Storage>) {
+        index.set_source(Arc::new(source::StoredVectors { storage: storage.clone(), cid, slot: v.slot }));
     }
 
-    /// Where the index of collection `cid` is persisted under `index_dir`.
-    pub fn index_file(index_dir: &Path, cid: u32) -> PathBuf {
-        index_dir.join(format!("{cid}.hnsw"))
+    /// Where the index of vector slot `slot` of collection `cid` is persisted under
+    /// `index_dir` (slot 0 keeps the name a one-vector collection always had).
+    pub fn index_file(index_dir: &Path, cid: u32, slot: u32) -> PathBuf {
+        match slot {
+            0 => index_dir.join(format!("{cid}.hnsw")),
+            _ => index_dir.join(format!("{cid}.{slot}.hnsw")),
+        }
     }
 
     fn assemble(
         name: &str,
         config: CollectionConfig,
         storage: Arc<Storage>,
-        index: AnyIndex,
+        indexes: Indexes,
         index_dir: &Path,
     ) -> Self {
-        let index_path = Self::index_file(index_dir, config.id);
         Collection {
             name: name.to_string(),
             config: RwLock::new(config),
             storage,
-            index: ArcSwap::from_pointee(index),
+            indexes: ArcSwap::from_pointee(indexes),
             points: RwLock::new(Points::default()),
             writer: Mutex::new(0),
             seq: AtomicU64::new(0),
             saved_seq: AtomicU64::new(0),
-            index_path,
+            index_dir: index_dir.to_path_buf(),
             save_lock: Mutex::new(()),
             changes_floor: AtomicU64::new(u64::MAX),
             retired: AtomicBool::new(false),
         }
+    }
+
+    /// An empty index for every vector of `config`.
+    fn new_indexes(config: &CollectionConfig, storage: &Arc<Storage>) -> Result<Indexes> {
+        config
+            .vectors
+            .iter()
+            .map(|(name, v)| Ok((name.clone(), Arc::new(Self::new_index(v, config.id, storage)?))))
+            .collect()
     }
 
     /// A new, empty collection. The caller has stored its config.
@@ -221,12 +239,13 @@ impl Collection {
         storage: Arc<Storage>,
         index_dir: &Path,
     ) -> Result<Self> {
-        let index = Self::new_index(&config, &storage)?;
-        Ok(Self::assemble(name, config, storage, index, index_dir))
+        let indexes = Self::new_indexes(&config, &storage)?;
+        Ok(Self::assemble(name, config, storage, indexes, index_dir))
     }
 
-    /// Opens a stored collection: payloads from RocksDB, the index from its file caught up with
-    /// the later writes, or rebuilt from the stored vectors when there is no usable file.
+    /// Opens a stored collection: payloads from RocksDB, each vector's index from its file
+    /// caught up with the later writes, or rebuilt from the stored vectors when there is no
+    /// usable file.
     pub fn open(
         name: &str,
         config: CollectionConfig,
@@ -236,8 +255,7 @@ impl Collection {
         let started = Instant::now();
         let cid = config.id;
         let schema = config.payload_schema.clone();
-        let fresh = Self::new_index(&config, &storage)?;
-        let c = Self::assemble(name, config, storage, fresh, index_dir);
+        let c = Self::assemble(name, config, storage, Indexes::new(), index_dir);
         let counters = c.storage.counters(cid)?;
         let saved = counters.saved;
         *c.writer.lock() = counters.next;
@@ -257,52 +275,68 @@ impl Collection {
             }
         }
         let live = c.points.read().meta.len();
-        match saved.map(|s| (s, c.load_index_file())) {
-            Some((saved, Ok(index))) => {
-                c.index.store(Arc::new(index));
-                let replayed = c.replay_into(&c.index.load_full(), saved)?;
-                c.saved_seq.store(saved, Ordering::SeqCst);
-                tracing::info!(
-                    "collection {name:?}: loaded persisted index at seq {saved} ({live} points), replayed {replayed} changes in {:.0?}",
-                    started.elapsed()
-                );
-            }
-            other => {
-                if let Some((_, Err(e))) = other {
-                    tracing::warn!(
-                        "collection {name:?}: persisted index unusable ({e}); rebuilding from storage"
+        let vectors = c.config.read().vectors.clone();
+        let mut indexes = Indexes::new();
+        for (vector, v) in &vectors {
+            let what = if vector.is_empty() { String::new() } else { format!(" (vector {vector:?})") };
+            let index = match saved.map(|s| (s, c.load_index_file(v))) {
+                Some((saved, Ok(index))) => {
+                    let replayed = c.replay_into(&index, v.slot, saved)?;
+                    tracing::info!(
+                        "collection {name:?}{what}: loaded persisted index at seq {saved} ({live} points), replayed {replayed} changes in {:.0?}",
+                        started.elapsed()
                     );
+                    index
                 }
-                c.fill_from_storage(&c.index.load_full(), &|_| true)?;
-                tracing::info!(
-                    "collection {name:?}: rebuilt index from storage ({live} points) in {:.0?}",
-                    started.elapsed()
-                );
-            }
+                other => {
+                    if let Some((_, Err(e))) = other {
+                        tracing::warn!(
+                            "collection {name:?}{what}: persisted index unusable ({e}); rebuilding from storage"
+                        );
+                    }
+                    let index = Self::new_index(v, cid, &c.storage)?;
+                    c.fill_from_storage(&index, v.slot, &|_| true)?;
+                    tracing::info!(
+                        "collection {name:?}{what}: rebuilt index from storage ({live} points) in {:.0?}",
+                        started.elapsed()
+                    );
+                    index
+                }
+            };
+            indexes.insert(vector.clone(), Arc::new(index));
+        }
+        c.indexes.store(Arc::new(indexes));
+        if let Some(saved) = saved {
+            c.saved_seq.store(saved, Ordering::SeqCst);
         }
         Ok(c)
     }
 
-    fn load_index_file(&self) -> Result<AnyIndex> {
-        let index = AnyIndex::load(&self.index_path)?;
-        let config = self.config.read();
-        if index.dim() != config.size
-            || index.metric() != config.distance.metric()
-            || index.backend() != config.index.backend()
+    fn load_index_file(&self, v: &VectorConfig) -> Result<AnyIndex> {
+        let (path, cid) = (self.index_path(v.slot), self.id());
+        let index = AnyIndex::load(&path)?;
+        if index.dim() != v.size
+            || index.metric() != v.distance.metric()
+            || index.backend() != v.index.backend()
         {
             return Err(Error::Internal(format!(
-                "index file {} has dim {} / {:?} / {}, collection has {} / {:?} / {}",
-                self.index_path.display(),
+                "index file {} has dim {} / {:?} / {}, the vector has {} / {:?} / {}",
+                path.display(),
                 index.dim(),
                 index.metric(),
                 index.backend(),
-                config.size,
-                config.distance,
-                config.index.backend()
+                v.size,
+                v.distance,
+                v.index.backend()
             )));
         }
-        Self::attach_source(&index, &config, &self.storage);
+        Self::attach_source(&index, v, cid, &self.storage);
         Ok(index)
+    }
+
+    /// The index of vector `name`, or Qdrant's 400 when the collection has no such vector.
+    pub(crate) fn index(&self, name: &str) -> Result<Arc<AnyIndex>> {
+        self.indexes.load().get(name).cloned().ok_or_else(|| config::no_such_vector(name))
     }
 
     /// Runs `drop` (the batch that removes the collection from storage) with every writer and
@@ -325,23 +359,29 @@ impl Collection {
         Ok(())
     }
 
-    /// Saves the index when writes arrived since the last save. Returns whether it saved.
+    /// Saves every vector's index when writes arrived since the last save. Returns whether it
+    /// saved.
     pub fn save_index(&self) -> Result<bool> {
         let _saving = self.save_lock.lock();
         self.check_live()?;
         let seq = self.seq.load(Ordering::SeqCst);
-        if seq == self.saved_seq.load(Ordering::SeqCst) && self.index_path.exists() {
+        let slots = self.config.read().slots();
+        let files_exist = slots.iter().all(|s| self.index_path(*s).exists());
+        if seq == self.saved_seq.load(Ordering::SeqCst) && files_exist {
             return Ok(false);
         }
-        if let Some(dir) = self.index_path.parent() {
-            std::fs::create_dir_all(dir).map_err(Error::file(dir))?;
+        std::fs::create_dir_all(&self.index_dir).map_err(Error::file(&self.index_dir))?;
+        let indexes = self.indexes.load_full();
+        let config = self.config.read().clone();
+        for (name, index) in indexes.iter() {
+            if let Some(v) = config.vectors.get(name) {
+                index.save(&self.index_path(v.slot))?;
+            }
         }
-        self.index.load_full().save(&self.index_path)?;
-        let cid = self.config.read().id;
         let mut batch = self.storage.batch();
-        batch.set_saved(cid, seq);
+        batch.set_saved(config.id, seq);
         // A running rebuild still needs the changes after the write it started from.
-        batch.prune_changes(cid, seq.min(self.changes_floor.load(Ordering::SeqCst)));
+        batch.prune_changes(config.id, seq.min(self.changes_floor.load(Ordering::SeqCst)));
         self.storage.commit(batch, true)?;
         self.saved_seq.store(seq, Ordering::SeqCst);
         tracing::info!("collection {:?}: saved index at seq {seq}", self.name);
@@ -371,14 +411,22 @@ impl Collection {
         self.config.read().clone()
     }
 
-    pub fn index_path(&self) -> &Path {
-        &self.index_path
+    /// Where the index of vector slot `slot` is persisted.
+    pub fn index_path(&self, slot: u32) -> PathBuf {
+        Self::index_file(&self.index_dir, self.id(), slot)
     }
 
-    /// Live points, deleted-but-not-vacuumed points, index bytes.
-    pub fn stats(&self) -> (usize, usize, usize) {
-        let index = self.index.load();
-        (self.points.read().meta.len(), index.deleted_count(), index.memory_bytes())
+    /// Every index file of the collection (one per vector).
+    pub fn index_paths(&self) -> Vec<PathBuf> {
+        self.config.read().slots().into_iter().map(|s| self.index_path(s)).collect()
+    }
+
+    /// Live points; per vector name, deleted-but-not-vacuumed points and index bytes.
+    pub fn stats(&self) -> (usize, BTreeMap<String, (usize, usize)>) {
+        let indexes = self.indexes.load();
+        let per_vector =
+            indexes.iter().map(|(n, i)| (n.clone(), (i.deleted_count(), i.memory_bytes()))).collect();
+        (self.points.read().meta.len(), per_vector)
     }
 
     /// Creates a payload index on `field`, stored in the config.

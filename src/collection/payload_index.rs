@@ -195,8 +195,9 @@ mod tests {
         for f in filters {
             let filter: Filter = serde_json::from_value(f.clone()).unwrap();
             let got = index.candidates(&filter).unwrap();
-            let want: HashSet<u64> =
-                (0..200u64).filter(|&i| i != 3 && filter.matches(&payloads[i as usize], None)).collect();
+            let want: HashSet<u64> = (0..200u64)
+                .filter(|&i| i != 3 && filter.matches(&payloads[i as usize], None, &|_| false))
+                .collect();
             assert_eq!(got, want, "{f}");
         }
     }

@@ -5,9 +5,9 @@
 //! condition narrows the candidates to few points, the exact allowed set is handed to the
 //! engine instead, which scans it exactly (so a selective filter still returns `limit` hits).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
-use vicinity_index::{Metric, Prepared, ScoredPoint, SearchParams, VectorIndex};
+use vicinity_index::{AnyIndex, Metric, Prepared, ScoredPoint, SearchParams, VectorIndex};
 
 use super::filter::{Filter, Payload};
 use super::json_path::{self, Step};
@@ -47,12 +47,41 @@ impl PayloadSelector {
     }
 }
 
+/// Which vectors an answer carries (Qdrant's `with_vector`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum VectorSelector {
+    #[default]
+    None,
+    All,
+    /// These names (each one the collection has).
+    Names(Vec<String>),
+}
+
+/// A point's vectors as an answer shows them: a plain list when the point has exactly the
+/// unnamed vector, else a map by name (Qdrant's rule).
+#[derive(Clone, Debug, PartialEq)]
+pub enum PointVectors {
+    Plain(Vec<f32>),
+    Named(BTreeMap<String, Vec<f32>>),
+}
+
+impl PointVectors {
+    fn of(mut named: BTreeMap<String, Vec<f32>>) -> Self {
+        if named.len() == 1 {
+            if let Some(v) = named.remove("") {
+                return PointVectors::Plain(v);
+            }
+        }
+        PointVectors::Named(named)
+    }
+}
+
 /// A stored point as `retrieve` and `scroll` find it.
 #[derive(Clone, Debug)]
 pub struct Record {
     pub id: ExtId,
     pub payload: Option<Payload>,
-    pub vector: Option<Vec<f32>>,
+    pub vector: Option<PointVectors>,
 }
 
 /// A search result.
@@ -62,7 +91,7 @@ pub struct Hit {
     pub version: u64,
     pub score: f32,
     pub payload: Option<Payload>,
-    pub vector: Option<Vec<f32>>,
+    pub vector: Option<PointVectors>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -95,6 +124,8 @@ pub enum Query {
 
 #[derive(Clone, Debug)]
 pub struct Search {
+    /// The vector searched (`""`: the unnamed one).
+    pub using: String,
     pub query: Query,
     pub filter: Option<Filter>,
     pub limit: usize,
@@ -102,7 +133,7 @@ pub struct Search {
     pub score_threshold: Option<f32>,
     pub params: SearchParams,
     pub with_payload: PayloadSelector,
-    pub with_vector: bool,
+    pub with_vector: VectorSelector,
 }
 
 /// Qdrant reports Euclid as a distance (smaller is closer); the engine's scores are
@@ -119,8 +150,35 @@ fn scaled_sigmoid(x: f32) -> f32 {
 }
 
 impl Collection {
-    fn vector_of(&self, id: u64) -> Option<Vec<f32>> {
-        self.index.load().vector(id)
+    /// Refuses a selector naming a vector the collection does not have (Qdrant's 400).
+    fn check_selector(&self, with_vector: &VectorSelector) -> Result<()> {
+        if let VectorSelector::Names(names) = with_vector {
+            let indexes = self.indexes.load();
+            if let Some(n) = names.iter().find(|n| !indexes.contains_key(*n)) {
+                return Err(super::config::no_such_vector(n));
+            }
+        }
+        Ok(())
+    }
+
+    /// Which vectors point `id` has (for `has_vector` in filters).
+    pub(super) fn has_vector(&self, id: u64) -> impl Fn(&str) -> bool + '_ {
+        move |name| self.indexes.load().get(name).is_some_and(|i| i.contains(id))
+    }
+
+    /// The selected vectors of point `id`, as an answer shows them.
+    fn vectors_of(&self, id: u64, with_vector: &VectorSelector) -> Option<PointVectors> {
+        let indexes = self.indexes.load();
+        let named = match with_vector {
+            VectorSelector::None => return None,
+            VectorSelector::All => {
+                indexes.iter().filter_map(|(n, i)| Some((n.clone(), i.vector(id)?))).collect()
+            }
+            VectorSelector::Names(names) => {
+                names.iter().filter_map(|n| Some((n.clone(), indexes.get(n)?.vector(id)?))).collect()
+            }
+        };
+        Some(PointVectors::of(named))
     }
 
     fn record(
@@ -128,25 +186,32 @@ impl Collection {
         points: &Points,
         id: u64,
         with_payload: &PayloadSelector,
-        with_vector: bool,
+        with_vector: &VectorSelector,
     ) -> Option<Record> {
         let m = points.meta.get(&id)?;
         Some(Record {
             id: m.ext,
             payload: with_payload.pick(&m.payload),
-            vector: if with_vector { self.vector_of(id) } else { None },
+            vector: self.vectors_of(id, with_vector),
         })
     }
 
     /// The points among `ids` that exist, in the order asked.
-    pub fn retrieve(&self, ids: &[ExtId], with_payload: &PayloadSelector, with_vector: bool) -> Vec<Record> {
+    pub fn retrieve(
+        &self,
+        ids: &[ExtId],
+        with_payload: &PayloadSelector,
+        with_vector: &VectorSelector,
+    ) -> Result<Vec<Record>> {
+        self.check_selector(with_vector)?;
         let points = self.points.read();
         let mut seen = HashSet::new();
-        ids.iter()
+        Ok(ids
+            .iter()
             .filter(|e| seen.insert(**e))
             .filter_map(|e| points.by_ext.get(e))
             .filter_map(|id| self.record(&points, *id, with_payload, with_vector))
-            .collect()
+            .collect())
     }
 
     /// Up to `limit` points in id order from `offset` (inclusive), and the id to continue from.
@@ -156,9 +221,10 @@ impl Collection {
         limit: usize,
         filter: Option<&Filter>,
         with_payload: &PayloadSelector,
-        with_vector: bool,
+        with_vector: &VectorSelector,
         deadline: Deadline,
     ) -> Result<(Vec<Record>, Option<ExtId>)> {
+        self.check_selector(with_vector)?;
         let cid = self.config.read().id;
         let points = self.points.read();
         let mut records = Vec::with_capacity(limit.min(1024));
@@ -168,7 +234,7 @@ impl Collection {
             }
             let id = item?;
             let Some(m) = points.meta.get(&id) else { continue };
-            if filter.is_some_and(|f| !f.matches(&m.payload, Some(m.ext))) {
+            if filter.is_some_and(|f| !f.matches(&m.payload, Some(m.ext), &self.has_vector(id))) {
                 continue;
             }
             if records.len() == limit {
@@ -182,20 +248,20 @@ impl Collection {
     pub fn count(&self, filter: Option<&Filter>, deadline: Deadline) -> Result<usize> {
         let points = self.points.read();
         let Some(f) = filter else { return Ok(points.meta.len()) };
-        let matching = |m: &PointMeta| f.matches(&m.payload, Some(m.ext));
+        let matching = |id: u64, m: &PointMeta| f.matches(&m.payload, Some(m.ext), &self.has_vector(id));
         let mut n = 0;
-        let mut count = |metas: &mut dyn Iterator<Item = &PointMeta>| -> Result<()> {
-            for (i, m) in metas.enumerate() {
+        let mut count = |metas: &mut dyn Iterator<Item = (u64, &PointMeta)>| -> Result<()> {
+            for (i, (id, m)) in metas.enumerate() {
                 if i % 256 == 255 {
                     deadline.check()?;
                 }
-                n += usize::from(matching(m));
+                n += usize::from(matching(id, m));
             }
             Ok(())
         };
         match points.payload_index.candidates(f) {
-            Some(cands) => count(&mut cands.iter().filter_map(|id| points.meta.get(id)))?,
-            None => count(&mut points.meta.values())?,
+            Some(cands) => count(&mut cands.iter().filter_map(|id| Some((*id, points.meta.get(id)?))))?,
+            None => count(&mut points.meta.iter().map(|(id, m)| (*id, m)))?,
         }
         Ok(n)
     }
@@ -213,19 +279,25 @@ impl Collection {
     }
 
     fn search_within(&self, s: &Search, deadline: Deadline) -> Result<Vec<Hit>> {
-        let (metric, dim) = {
+        self.check_selector(&s.with_vector)?;
+        let (metric, dim, threshold) = {
             let c = self.config.read();
-            (c.distance.metric(), c.size)
+            let v = c.vector(&s.using)?;
+            (v.distance.metric(), v.size, v.hnsw_params().full_scan_threshold)
         };
+        let index = self.index(&s.using)?;
+        let space = Space { index: &index, threshold };
         let points = self.points.read();
         // Every example is checked and prepared here, once; the engine searches with it as is.
         let resolve = |e: &Example| -> Result<(Prepared, Option<u64>)> {
             match e {
                 Example::Vector(v) => Ok((super::prepare_vector(metric, v.clone(), dim)?, None)),
                 Example::Id(ext) => {
-                    let id =
-                        *points.by_ext.get(ext).ok_or_else(|| Error::not_found(format!("point {ext}")))?;
-                    let v = self.vector_of(id).ok_or_else(|| Error::not_found(format!("point {ext}")))?;
+                    let id = *points.by_ext.get(ext).ok_or_else(|| Error::NoPoint(ext.to_string()))?;
+                    let v = index.vector(id).ok_or_else(|| match s.using.as_str() {
+                        "" => Error::NoPoint(ext.to_string()),
+                        name => Error::not_found(format!("vector {name:?} of point {ext}")),
+                    })?;
                     Ok((metric.query(v, dim)?, Some(id)))
                 }
             }
@@ -237,7 +309,7 @@ impl Collection {
             Query::Nearest(e) => {
                 let (v, id) = resolve(e)?;
                 let exclude: HashSet<u64> = id.into_iter().collect();
-                let hits = self.nearest(&points, &v, k, s, &exclude, deadline)?;
+                let hits = self.nearest(&space, &points, &v, k, s, &exclude, deadline)?;
                 (
                     hits.into_iter().map(|p| ScoredPoint { score: reported(metric, p.score), ..p }).collect(),
                     exclude,
@@ -259,7 +331,7 @@ impl Collection {
                         let q = average_query(&pos, &neg);
                         let q = super::prepare_vector(metric, q, dim)
                             .map_err(|e| Error::bad(format!("recommend query vector: {e}")))?;
-                        self.nearest(&points, &q, k, s, &exclude, deadline)?
+                        self.nearest(&space, &points, &q, k, s, &exclude, deadline)?
                             .into_iter()
                             .map(|p| ScoredPoint { score: reported(metric, p.score), ..p })
                             .collect()
@@ -271,7 +343,7 @@ impl Collection {
                             ));
                         }
                         self.rescore_examples(
-                            &points, metric, &pos, &neg, *strategy, k, s, &exclude, deadline,
+                            &space, &points, metric, &pos, &neg, *strategy, k, s, &exclude, deadline,
                         )?
                     }
                 };
@@ -291,16 +363,10 @@ impl Collection {
             .skip(s.offset)
             .take(s.limit)
             .collect();
-        // The page's vectors in one read of the index.
-        let mut vectors = match s.with_vector {
-            true => self.index.load().vectors(&page.iter().map(|p| p.id).collect::<Vec<_>>()),
-            false => Vec::new(),
-        }
-        .into_iter();
         Ok(page
             .into_iter()
             .filter_map(|p| {
-                let vector = vectors.next().flatten();
+                let vector = self.vectors_of(p.id, &s.with_vector);
                 let m = points.meta.get(&p.id)?;
                 Some(Hit {
                     id: m.ext,
@@ -320,14 +386,16 @@ impl Collection {
         }
         let wanted = s.offset.saturating_add(s.limit);
         let (records, _) =
-            self.scroll(None, wanted, s.filter.as_ref(), &s.with_payload, s.with_vector, deadline)?;
+            self.scroll(None, wanted, s.filter.as_ref(), &s.with_payload, &s.with_vector, deadline)?;
         let hit = |r: Record| Hit { id: r.id, version: 0, score: 1.0, payload: r.payload, vector: r.vector };
         Ok(records.into_iter().skip(s.offset).map(hit).collect())
     }
 
     /// The engine's top `k` for a prepared query, with the filter and exclusions applied inside.
+    #[allow(clippy::too_many_arguments)]
     fn nearest(
         &self,
+        space: &Space<'_>,
         points: &Points,
         query: &Prepared,
         k: usize,
@@ -335,42 +403,34 @@ impl Collection {
         exclude: &HashSet<u64>,
         deadline: Deadline,
     ) -> Result<Vec<ScoredPoint>> {
-        let index = self.index.load();
+        let index = space.index;
         let admit = |id: u64| -> bool {
             !exclude.contains(&id)
                 && !deadline.expired()
-                && points
-                    .meta
-                    .get(&id)
-                    .is_some_and(|m| s.filter.as_ref().is_none_or(|f| f.matches(&m.payload, Some(m.ext))))
+                && points.meta.get(&id).is_some_and(|m| {
+                    s.filter.as_ref().is_none_or(|f| f.matches(&m.payload, Some(m.ext), &self.has_vector(id)))
+                })
         };
         let k = k.saturating_add(exclude.len());
         let Some(filter) = &s.filter else {
             if exclude.is_empty() {
-                return search_one(&**index, query, k, &s.params, None);
+                return search_one(index, query, k, &s.params, None);
             }
             let test = |id: u64| !exclude.contains(&id);
-            return search_one(
-                &**index,
-                query,
-                k,
-                &s.params,
-                Some(&vicinity_index::Filter::predicate(&test)),
-            );
+            return search_one(index, query, k, &s.params, Some(&vicinity_index::Filter::predicate(&test)));
         };
         let candidates = points.payload_index.candidates(filter);
-        let threshold = self.config.read().hnsw_params().full_scan_threshold;
         match candidates {
-            Some(c) if vicinity_index::plan::prefers_scan(c.len(), points.meta.len(), threshold) => {
+            Some(c) if vicinity_index::plan::prefers_scan(c.len(), points.meta.len(), space.threshold) => {
                 let allowed: HashSet<u64> = c.into_iter().filter(|id| admit(*id)).collect();
-                search_one(&**index, query, k, &s.params, Some(&vicinity_index::Filter::Ids(&allowed)))
+                search_one(index, query, k, &s.params, Some(&vicinity_index::Filter::Ids(&allowed)))
             }
             other => {
                 let f = vicinity_index::Filter::Predicate {
                     test: &admit,
                     estimated_matches: other.map(|c| c.len()),
                 };
-                search_one(&**index, query, k, &s.params, Some(&f))
+                search_one(index, query, k, &s.params, Some(&f))
             }
         }
     }
@@ -381,6 +441,7 @@ impl Collection {
     #[allow(clippy::too_many_arguments)]
     fn rescore_examples(
         &self,
+        space: &Space<'_>,
         points: &Points,
         metric: Metric,
         pos: &[Prepared],
@@ -391,8 +452,8 @@ impl Collection {
         exclude: &HashSet<u64>,
         deadline: Deadline,
     ) -> Result<Vec<ScoredPoint>> {
-        let index = self.index.load();
-        let small = points.meta.len() <= self.config.read().hnsw_params().full_scan_threshold;
+        let index = space.index;
+        let small = points.meta.len() <= space.threshold;
         let candidates: Vec<u64> = if s.params.exact || small || pos.is_empty() {
             points
                 .meta
@@ -400,7 +461,9 @@ impl Collection {
                 .filter(|(id, m)| {
                     !exclude.contains(id)
                         && !deadline.expired()
-                        && s.filter.as_ref().is_none_or(|f| f.matches(&m.payload, Some(m.ext)))
+                        && s.filter
+                            .as_ref()
+                            .is_none_or(|f| f.matches(&m.payload, Some(m.ext), &self.has_vector(**id)))
                 })
                 .map(|(id, _)| *id)
                 .collect()
@@ -408,7 +471,9 @@ impl Collection {
             let wide = (k * 4).max(s.params.ef.unwrap_or(0)).max(64);
             let mut set = HashSet::new();
             for p in pos {
-                set.extend(self.nearest(points, p, wide, s, exclude, deadline)?.into_iter().map(|h| h.id));
+                set.extend(
+                    self.nearest(space, points, p, wide, s, exclude, deadline)?.into_iter().map(|h| h.id),
+                );
             }
             set.into_iter().collect()
         };
@@ -438,6 +503,12 @@ impl Collection {
         scored.truncate(k);
         Ok(scored)
     }
+}
+
+/// The vector a search runs on: its index, and the engine's full-scan threshold in points.
+struct Space<'a> {
+    index: &'a AnyIndex,
+    threshold: usize,
 }
 
 /// The engine's answer to one prepared query.

@@ -40,23 +40,46 @@ pub struct RebuildOptions {
     /// Switch the index kind (HNSW ⇄ Faiss).
     #[serde(default)]
     pub index: Option<IndexConfig>,
+    /// The vector to rebuild; `None`: every vector (and the settings above become the
+    /// collection-level ones too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector: Option<String>,
 }
 
 impl RebuildOptions {
-    /// `config` with these settings applied, checked.
+    /// The vectors this rebuild builds anew.
+    pub fn vectors(&self, config: &CollectionConfig) -> Result<Vec<String>> {
+        match &self.vector {
+            Some(name) => config.vector(name).map(|_| vec![name.clone()]),
+            None => Ok(config.vectors.keys().cloned().collect()),
+        }
+    }
+
+    /// `config` with these settings applied to the rebuilt vectors, checked.
     pub fn applied_to(&self, mut config: CollectionConfig) -> Result<CollectionConfig> {
-        if let Some(h) = &self.hnsw {
-            config.hnsw = h.clone();
-        }
-        if let Some(index) = &self.index {
-            // Scalar quantization is HNSW's; a Faiss index compresses through its factory.
-            if matches!(index, IndexConfig::Faiss { .. }) && self.quantization.is_none() {
-                config.quantization = None;
+        for name in self.vectors(&config)? {
+            let Some(v) = config.vectors.get_mut(&name) else { continue };
+            if let Some(h) = &self.hnsw {
+                v.hnsw = h.clone();
             }
-            config.index = index.clone();
+            if let Some(index) = &self.index {
+                // Scalar quantization is HNSW's; a Faiss index compresses through its factory.
+                if matches!(index, IndexConfig::Faiss { .. }) && self.quantization.is_none() {
+                    v.quantization = None;
+                }
+                v.index = index.clone();
+            }
+            if let Some(q) = &self.quantization {
+                v.quantization = q.clone();
+            }
         }
-        if let Some(q) = &self.quantization {
-            config.quantization = q.clone();
+        if self.vector.is_none() {
+            if let Some(h) = &self.hnsw {
+                config.hnsw = h.clone();
+            }
+            if let Some(q) = &self.quantization {
+                config.quantization = q.clone();
+            }
         }
         config.validate()?;
         Ok(config)
@@ -96,12 +119,13 @@ impl Collection {
     pub(super) fn fill_from_storage(
         &self,
         index: &AnyIndex,
+        slot: u32,
         keep_going: &dyn Fn(usize) -> bool,
     ) -> Result<bool> {
         let cid = self.config.read().id;
         let (mut ids, mut values) = (Vec::with_capacity(CHUNK), Vec::new());
         let mut done = 0;
-        for item in self.storage.vectors(cid) {
+        for item in self.storage.vectors(cid, slot) {
             let (id, vector) = item?;
             ids.push(id);
             values.extend(vector);
@@ -121,12 +145,12 @@ impl Collection {
 
     /// Re-applies to `index` every vector change after write `after`; returns how many writes
     /// were replayed. Idempotent: each changed point is set to its current stored state.
-    pub(super) fn replay_into(&self, index: &AnyIndex, after: u64) -> Result<usize> {
+    pub(super) fn replay_into(&self, index: &AnyIndex, slot: u32, after: u64) -> Result<usize> {
         let cid = self.config.read().id;
         let (writes, changed) = self.storage.changed_after(cid, after)?;
         let (mut ids, mut values, mut gone) = (Vec::new(), Vec::new(), Vec::new());
         for id in changed {
-            match self.storage.vector(cid, id)? {
+            match self.storage.vector(cid, id, slot)? {
                 Some(v) => {
                     // Already there (the fill saw it): re-inserting would only leave a tombstone.
                     let same = index.leaves_tombstones()
@@ -158,7 +182,14 @@ impl Collection {
     ) -> Result<Option<RebuildReport>> {
         let started = Instant::now();
         let config = options.applied_to(self.config.read().clone())?;
-        let fresh = Self::new_index(&config, &self.storage)?;
+        let fresh = options
+            .vectors(&config)?
+            .into_iter()
+            .map(|name| {
+                let v = config.vector(&name)?;
+                Ok((name.clone(), v.slot, Self::new_index(v, config.id, &self.storage)?))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let from = {
             let _saving = self.save_lock.lock();
             let from = self.seq.load(Ordering::SeqCst);
@@ -172,21 +203,32 @@ impl Collection {
             from
         };
         let _floor = Floor(self);
-        let total = self.points.read().meta.len();
-        let finished = self.fill_from_storage(&fresh, &|done| {
-            progress(done, total.max(done));
-            !cancelled()
-        })?;
-        if !finished {
-            return Ok(None);
+        let total = self.points.read().meta.len() * fresh.len();
+        let mut before = 0;
+        for (_, slot, index) in &fresh {
+            let finished = self.fill_from_storage(index, *slot, &|done| {
+                progress(before + done, total.max(before + done));
+                !cancelled()
+            })?;
+            if !finished {
+                return Ok(None);
+            }
+            before += index.len();
         }
         let seen = self.seq.load(Ordering::SeqCst);
-        let mut caught_up = self.replay_into(&fresh, from)?;
-        let removed_tombstones;
+        let mut caught_up = 0;
+        for (_, slot, index) in &fresh {
+            caught_up = caught_up.max(self.replay_into(index, *slot, from)?);
+        }
+        let mut removed_tombstones = 0;
         {
             let _writer = self.writer.lock();
             self.check_live()?;
-            caught_up += self.replay_into(&fresh, seen)?;
+            let mut last = 0;
+            for (_, slot, index) in &fresh {
+                last = last.max(self.replay_into(index, *slot, seen)?);
+            }
+            caught_up += last;
             if cancelled() {
                 return Ok(None);
             }
@@ -194,13 +236,18 @@ impl Collection {
                 self.store_config(&config, true)?;
                 *self.config.write() = config;
             }
-            let old = self.index.swap(Arc::new(fresh));
-            removed_tombstones = old.deleted_count();
-            // The file on disk is the old index: make the next save write the new one.
+            let mut indexes = (**self.indexes.load()).clone();
+            for (name, _, index) in fresh {
+                if let Some(old) = indexes.insert(name, Arc::new(index)) {
+                    removed_tombstones += old.deleted_count();
+                }
+            }
+            self.indexes.store(Arc::new(indexes));
+            // The files on disk are the old indexes: make the next save write the new ones.
             self.saved_seq.store(u64::MAX, Ordering::SeqCst);
         }
         self.save_index()?;
-        let points = self.index.load().len();
+        let points = before;
         tracing::info!(
             "collection {:?}: index rebuilt ({points} points, {caught_up} writes caught up, {removed_tombstones} tombstones dropped) in {:.1?}",
             self.name,

@@ -18,7 +18,9 @@ pub struct Frozen<'a> {
     pub config: CollectionConfig,
     pub counters: Counters,
     pub view: View<'a>,
-    /// The persisted index the view's `saved` mark covers, open (`None`: none saved).
+    /// The persisted index of vector slot 0 the view's `saved` mark covers, open (`None`: none
+    /// saved). A snapshot carries that one; a recovered collection builds its other vectors'
+    /// indexes from the records.
     pub index: Option<(File, PathBuf)>,
 }
 
@@ -33,7 +35,10 @@ impl Collection {
             .ok_or_else(|| Error::not_found(format!("collection `{}`", self.name)))?;
         let counters = view.counters(cid)?;
         let index = match counters.saved {
-            Some(_) => File::open(&self.index_path).ok().map(|f| (f, self.index_path.clone())),
+            Some(_) => {
+                let path = self.index_path(0);
+                File::open(&path).ok().map(|f| (f, path))
+            }
             None => None,
         };
         Ok(Frozen { name: self.name.clone(), cid, config, counters, view, index })

@@ -10,10 +10,12 @@ use crate::storage::Storage;
 pub struct StoredVectors {
     pub storage: Arc<Storage>,
     pub cid: u32,
+    /// The vector's storage slot.
+    pub slot: u32,
 }
 
 impl VectorSource for StoredVectors {
     fn vectors(&self, ids: &[PointId]) -> Vec<Option<Vec<f32>>> {
-        self.storage.vectors_of(self.cid, ids)
+        self.storage.vectors_of(self.cid, ids, self.slot)
     }
 }

@@ -2,22 +2,59 @@
 //! nothing), committed as one RocksDB batch under the writer lock with the next write sequence,
 //! then applied in memory.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 
 use vicinity_index::VectorIndex;
 
 use super::filter::{Filter, Payload};
 use super::json_path;
-use super::{Collection, PointMeta, Points};
+use super::{Collection, CollectionConfig, PointMeta, Points};
 use crate::error::{Error, Result};
 use crate::id::ExtId;
 use crate::storage::{codec, Batch, MAX_PAYLOAD_DEPTH};
 
+/// A point's vectors by name (`""`: the unnamed vector).
+pub type Vectors = BTreeMap<String, Vec<f32>>;
+
 pub struct NewPoint {
     pub id: ExtId,
-    pub vector: Vec<f32>,
+    /// Any of the collection's vectors; an upsert removes those the point had and this lacks.
+    pub vectors: Vectors,
     pub payload: Option<Payload>,
+}
+
+impl NewPoint {
+    /// A point with only the unnamed vector.
+    pub fn unnamed(id: ExtId, vector: Vec<f32>, payload: Option<Payload>) -> Self {
+        NewPoint { id, vectors: Vectors::from([(String::new(), vector)]), payload }
+    }
+}
+
+/// What a write does to one vector's index.
+#[derive(Default)]
+struct IndexChanges {
+    ids: Vec<u64>,
+    /// The vectors of `ids`, one after another.
+    values: Vec<f32>,
+    /// Points whose vector is removed.
+    gone: Vec<u64>,
+}
+
+/// Checks a point's vectors against the collection's (names, sizes, values) and prepares them
+/// as the engine stores them.
+fn prepare_vectors(config: &CollectionConfig, id: ExtId, vectors: Vectors) -> Result<Vectors> {
+    vectors
+        .into_iter()
+        .map(|(name, v)| {
+            let c = config.vector(&name)?;
+            let prepared = super::prepare_vector(c.distance.metric(), v, c.size).map_err(|e| {
+                let of = if name.is_empty() { String::new() } else { format!(" for vector '{name}'") };
+                Error::bad(format!("point {id}: {e}{of}"))
+            })?;
+            Ok((name, prepared.into_vector()))
+        })
+        .collect()
 }
 
 /// Which points of an upsert are written (Qdrant's `update_mode` and `update_filter`).
@@ -45,13 +82,14 @@ impl UpsertRule {
         self.mode == UpdateMode::Upsert && self.filter.is_none()
     }
 
-    /// Whether a point is written, given what is stored under its id now.
-    fn admits(&self, ext: ExtId, stored: Option<&PointMeta>) -> bool {
+    /// Whether a point is written, given what is stored under its id now (and which vectors
+    /// it has).
+    fn admits(&self, ext: ExtId, stored: Option<&PointMeta>, vectors: &dyn Fn(&str) -> bool) -> bool {
         match stored {
             None => self.mode != UpdateMode::UpdateOnly,
             Some(m) => {
                 self.mode != UpdateMode::InsertOnly
-                    && self.filter.as_ref().is_none_or(|f| f.matches(&m.payload, Some(ext)))
+                    && self.filter.as_ref().is_none_or(|f| f.matches(&m.payload, Some(ext), vectors))
             }
         }
     }
@@ -107,20 +145,16 @@ impl Collection {
         sync: bool,
         mut batch: Batch<'_>,
     ) -> Result<u64> {
-        let (metric, dim, cid) = {
-            let c = self.config.read();
-            (c.distance.metric(), c.size, c.id)
-        };
+        let config = self.config.read().clone();
+        let cid = config.id;
         // Validate everything before taking the lock; the last occurrence of an id wins.
-        let mut prepared: Vec<(ExtId, Vec<f32>, Payload, Vec<u8>)> = Vec::with_capacity(points.len());
+        let mut prepared: Vec<(ExtId, Vectors, Payload, Vec<u8>)> = Vec::with_capacity(points.len());
         let mut position: HashMap<ExtId, usize> = HashMap::new();
         for p in points {
-            let v = super::prepare_vector(metric, p.vector, dim)
-                .map_err(|e| Error::bad(format!("point {}: {e}", p.id)))?
-                .into_vector();
+            let vectors = prepare_vectors(&config, p.id, p.vectors)?;
             let payload = p.payload.unwrap_or_default();
             let json = check_payload(&payload).map_err(|e| Error::bad(format!("point {}: {e}", p.id)))?;
-            let entry = (p.id, v, payload, json);
+            let entry = (p.id, vectors, payload, json);
             match position.get(&p.id) {
                 Some(&i) => prepared[i] = entry,
                 None => {
@@ -135,23 +169,25 @@ impl Collection {
         let mut next = self.writer.lock();
         self.check_live()?;
         let seq = self.seq.load(Ordering::SeqCst) + 1;
-        let mut internal = Vec::with_capacity(prepared.len());
+        // Internal id, and whether the point existed (then vectors it lacks now are removed).
+        let mut internal: Vec<(u64, bool)> = Vec::with_capacity(prepared.len());
         {
             let points = self.points.read();
             if !rule.admits_all() {
                 prepared.retain(|(ext, ..)| {
-                    let stored = points.by_ext.get(ext).and_then(|id| points.meta.get(id));
-                    rule.admits(*ext, stored)
+                    let id = points.by_ext.get(ext).copied();
+                    let stored = id.and_then(|id| points.meta.get(&id));
+                    rule.admits(*ext, stored, &self.has_vector(id.unwrap_or(u64::MAX)))
                 });
             }
             for (ext, ..) in &prepared {
                 let id = match points.by_ext.get(ext) {
-                    Some(&id) => id,
+                    Some(&id) => (id, true),
                     None => {
                         let id = *next;
                         *next += 1;
                         batch.put_id(cid, *ext, id);
-                        id
+                        (id, false)
                     }
                 };
                 internal.push(id);
@@ -162,28 +198,178 @@ impl Collection {
             return self.write_batch_only(batch, sync);
         }
         let mut metas = Vec::with_capacity(prepared.len());
-        let mut vectors = Vec::with_capacity(prepared.len() * dim);
-        for ((ext, v, payload, json), &id) in prepared.into_iter().zip(&internal) {
+        let mut changes: BTreeMap<&str, IndexChanges> = BTreeMap::new();
+        for ((ext, vectors, payload, json), &(id, existed)) in prepared.into_iter().zip(&internal) {
             batch.put_point(cid, id, ext, seq, &json);
-            batch.put_vector(cid, id, &v);
-            vectors.extend_from_slice(&v);
+            for (name, c) in &config.vectors {
+                let change = changes.entry(name).or_default();
+                match vectors.get(name) {
+                    Some(v) => {
+                        batch.put_vector(cid, id, c.slot, v);
+                        change.ids.push(id);
+                        change.values.extend_from_slice(v);
+                    }
+                    None if existed => {
+                        batch.delete_vector(cid, id, c.slot);
+                        change.gone.push(id);
+                    }
+                    None => {}
+                }
+            }
             metas.push(PointMeta { ext, version: seq, payload });
         }
-        batch.log_change(cid, seq, &internal);
+        let ids: Vec<u64> = internal.iter().map(|(id, _)| *id).collect();
+        batch.log_change(cid, seq, &ids);
         batch.set_next_id(cid, *next);
         self.storage.commit(batch, sync)?;
         {
             let mut points = self.points.write();
-            for (meta, &id) in metas.into_iter().zip(&internal) {
+            for (meta, &id) in metas.into_iter().zip(&ids) {
                 replace_meta(&mut points, id, meta);
             }
         }
-        let index = self.index.load_full();
-        let applied = super::building(|| index.upsert(&internal, &vectors));
+        let applied = self.apply_to_indexes(changes);
         self.seq.store(seq, Ordering::SeqCst);
         applied
             .map_err(|e| Error::Internal(format!("stored write {seq} failed to apply to the index: {e}")))?;
         Ok(seq)
+    }
+
+    /// Applies a committed write's vector changes to the indexes.
+    fn apply_to_indexes(&self, changes: BTreeMap<&str, IndexChanges>) -> Result<()> {
+        let indexes = self.indexes.load_full();
+        let mut result = Ok(());
+        for (name, change) in changes {
+            let Some(index) = indexes.get(name) else { continue };
+            index.delete(&change.gone);
+            if !change.ids.is_empty() {
+                let applied = super::building(|| index.upsert(&change.ids, &change.values));
+                if let (Ok(()), Err(e)) = (&result, applied) {
+                    result = Err(e.into());
+                }
+            }
+        }
+        result
+    }
+
+    /// Replaces the given vectors of existing points (the others and the payload stay), when
+    /// the point matches `filter` (if any). Entries for one id are merged in order. As in
+    /// Qdrant, the points that exist are updated, then a listed id that does not is a 404.
+    pub fn update_vectors(
+        &self,
+        points: Vec<(ExtId, Vectors)>,
+        filter: Option<&Filter>,
+        sync: bool,
+    ) -> Result<u64> {
+        let config = self.config.read().clone();
+        let cid = config.id;
+        let mut merged: Vec<(ExtId, Vectors)> = Vec::with_capacity(points.len());
+        let mut position: HashMap<ExtId, usize> = HashMap::new();
+        for (ext, vectors) in points {
+            let vectors = prepare_vectors(&config, ext, vectors)?;
+            match position.get(&ext) {
+                Some(&i) => merged[i].1.extend(vectors),
+                None => {
+                    position.insert(ext, merged.len());
+                    merged.push((ext, vectors));
+                }
+            }
+        }
+        let _writer = self.writer.lock();
+        self.check_live()?;
+        let seq = self.seq.load(Ordering::SeqCst) + 1;
+        let mut batch = self.storage.batch();
+        let mut changes: BTreeMap<&str, IndexChanges> = BTreeMap::new();
+        let mut updated = Vec::new();
+        let mut missing = None;
+        {
+            let points = self.points.read();
+            for (ext, vectors) in &merged {
+                let Some((&id, m)) = points.by_ext.get(ext).and_then(|id| Some((id, points.meta.get(id)?)))
+                else {
+                    missing = missing.or(Some(*ext));
+                    continue;
+                };
+                if filter.is_some_and(|f| !f.matches(&m.payload, Some(*ext), &self.has_vector(id))) {
+                    continue;
+                }
+                batch.put_point(cid, id, *ext, seq, &check_payload(&m.payload)?);
+                for (name, v) in vectors {
+                    let c = config.vector(name)?;
+                    batch.put_vector(cid, id, c.slot, v);
+                    let change = changes.entry(name).or_default();
+                    change.ids.push(id);
+                    change.values.extend_from_slice(v);
+                }
+                updated.push(id);
+            }
+        }
+        let not_found = |seq: u64| match missing {
+            Some(id) => Err(Error::NoPoint(id.to_string())),
+            None => Ok(seq),
+        };
+        if updated.is_empty() {
+            return not_found(self.seq.load(Ordering::SeqCst));
+        }
+        batch.log_change(cid, seq, &updated);
+        self.storage.commit(batch, sync)?;
+        self.set_versions(&updated, seq);
+        let applied = self.apply_to_indexes(changes);
+        self.seq.store(seq, Ordering::SeqCst);
+        applied
+            .map_err(|e| Error::Internal(format!("stored write {seq} failed to apply to the index: {e}")))?;
+        not_found(seq)
+    }
+
+    /// Removes the named vectors of the selected points (missing ids are skipped).
+    pub fn delete_vectors(&self, selector: &Selector, names: &[String], sync: bool) -> Result<u64> {
+        let config = self.config.read().clone();
+        let slots = names.iter().map(|n| config.vector(n).map(|c| c.slot)).collect::<Result<Vec<_>>>()?;
+        let cid = config.id;
+        let _writer = self.writer.lock();
+        self.check_live()?;
+        let mut victims = self.select(&self.points.read(), selector);
+        victims.sort_unstable();
+        victims.dedup();
+        if victims.is_empty() {
+            return Ok(self.seq.load(Ordering::SeqCst));
+        }
+        let seq = self.seq.load(Ordering::SeqCst) + 1;
+        let mut batch = self.storage.batch();
+        {
+            let points = self.points.read();
+            for id in &victims {
+                let Some(m) = points.meta.get(id) else { continue };
+                batch.put_point(cid, *id, m.ext, seq, &check_payload(&m.payload)?);
+                for slot in &slots {
+                    batch.delete_vector(cid, *id, *slot);
+                }
+            }
+        }
+        batch.log_change(cid, seq, &victims);
+        self.storage.commit(batch, sync)?;
+        self.set_versions(&victims, seq);
+        let changes = names
+            .iter()
+            .map(|n| (n.as_str(), IndexChanges { gone: victims.clone(), ..Default::default() }))
+            .collect();
+        self.apply_to_indexes(changes)?;
+        self.seq.store(seq, Ordering::SeqCst);
+        Ok(seq)
+    }
+
+    fn set_versions(&self, ids: &[u64], seq: u64) {
+        let mut points = self.points.write();
+        for id in ids {
+            if let Some(m) = points.meta.get_mut(id) {
+                m.version = seq;
+            }
+        }
+    }
+
+    /// Checks a point's vectors as a write would (names, sizes, values), writing nothing.
+    pub fn check_vectors(&self, id: ExtId, vectors: &Vectors) -> Result<()> {
+        prepare_vectors(&self.config.read(), id, vectors.clone()).map(|_| ())
     }
 
     /// An upsert with no point to write: commits what `batch` already holds (a job's progress)
@@ -202,7 +388,7 @@ impl Collection {
             Selector::Filter(f) => points
                 .meta
                 .iter()
-                .filter(|(_, m)| f.matches(&m.payload, Some(m.ext)))
+                .filter(|(id, m)| f.matches(&m.payload, Some(m.ext), &self.has_vector(**id)))
                 .map(|(id, _)| *id)
                 .collect(),
         }
@@ -212,7 +398,10 @@ impl Collection {
     pub fn delete(&self, selector: &Selector, sync: bool) -> Result<u64> {
         let _writer = self.writer.lock();
         self.check_live()?;
-        let cid = self.config.read().id;
+        let (cid, slots) = {
+            let c = self.config.read();
+            (c.id, c.slots())
+        };
         let mut victims = self.select(&self.points.read(), selector);
         victims.sort_unstable();
         victims.dedup();
@@ -227,12 +416,14 @@ impl Collection {
                 if let Some(m) = points.meta.get(id) {
                     batch.delete_id(cid, m.ext);
                 }
-                batch.delete_point(cid, *id);
+                batch.delete_point(cid, *id, &slots);
             }
         }
         batch.log_change(cid, seq, &victims);
         self.storage.commit(batch, sync)?;
-        self.index.load().delete(&victims);
+        for index in self.indexes.load().values() {
+            index.delete(&victims);
+        }
         {
             let mut points = self.points.write();
             for id in &victims {
@@ -262,7 +453,7 @@ impl Collection {
             (self.select(&points, selector), missing)
         };
         let not_found = |seq: u64| match missing {
-            Some(id) => Err(Error::not_found(format!("point {id}"))),
+            Some(id) => Err(Error::NoPoint(id.to_string())),
             None => Ok(seq),
         };
         if targets.is_empty() {

@@ -411,7 +411,8 @@ fn import_rows(
     on_error: OnError,
 ) -> Result<Outcome> {
     let config = c.config();
-    let metric = config.distance.metric();
+    // Imported rows carry the unnamed vector (or a text embedded into it).
+    let unnamed = config.vector("").map_err(|e| e.to_string());
     let mut pending = Pending { last: job.record().done, ..Pending::default() };
     for row in rows {
         let row = match row {
@@ -424,7 +425,13 @@ fn import_rows(
         let checked = row.item.and_then(|item| {
             let (vector, text) = match item.input {
                 Input::Vector(v) => {
-                    (prepare_vector(metric, v, config.size).map_err(|e| e.to_string())?.into_vector(), None)
+                    let u = unnamed.as_ref().map_err(Clone::clone)?;
+                    (
+                        prepare_vector(u.distance.metric(), v, u.size)
+                            .map_err(|e| e.to_string())?
+                            .into_vector(),
+                        None,
+                    )
                 }
                 Input::Text(t) => {
                     if config.embedding.is_none() {
@@ -445,7 +452,7 @@ fn import_rows(
             if let Some(p) = &item.payload {
                 crate::collection::check_payload(p).map_err(|e| e.to_string())?;
             }
-            Ok((NewPoint { id: item.id, vector, payload: item.payload }, text))
+            Ok((NewPoint::unnamed(item.id, vector, item.payload), text))
         });
         match checked {
             Ok((point, text)) => {
@@ -494,7 +501,7 @@ fn commit(jobs: &Jobs, job: &Job, c: &Arc<Collection>, pending: &mut Pending) ->
         let store_text = config.embedding.as_ref().and_then(|e| e.store_text.clone());
         for ((i, text), e) in std::mem::take(&mut pending.texts).into_iter().zip(vectors) {
             let point = &mut pending.points[i];
-            point.vector = e.vector;
+            point.vectors.insert(String::new(), e.vector);
             if let Some(key) = &store_text {
                 point
                     .payload

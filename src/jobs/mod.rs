@@ -426,7 +426,7 @@ impl Jobs {
 
     /// Starts importing a file on the server.
     pub fn import_file(self: &Arc<Self>, collection: &str, mut spec: FileImport) -> Result<Arc<Job>> {
-        let size = self.catalog.get(collection)?.config().size;
+        let size = self.catalog.get(collection)?.config().vector("")?.size;
         spec.confine(&self.import_root)?;
         let (total, dim) = spec.inspect()?;
         if let Some(dim) = dim.filter(|d| *d != size) {
@@ -477,7 +477,9 @@ impl Jobs {
             return;
         }
         for c in self.catalog.all() {
-            let (live, deleted, _) = c.stats();
+            let (live, per_vector) = c.stats();
+            // The vector whose index holds the most tombstones decides.
+            let deleted = per_vector.values().map(|(d, _)| *d).max().unwrap_or(0);
             let over = deleted > 0 && deleted as f64 > self.vacuum_fraction * (live + deleted) as f64;
             if !over || self.active_index_job(&c.name).is_some() || self.busy(&c.name) {
                 continue;

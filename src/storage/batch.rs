@@ -52,14 +52,22 @@ impl<'a> Batch<'a> {
         self.put(CF_POINTS, keys::numbered(cid, internal), codec::encode_point(ext, version, payload_json));
     }
 
-    pub fn put_vector(&mut self, cid: u32, internal: u64, vector: &[f32]) {
-        self.put(CF_VECTORS, keys::numbered(cid, internal), codec::encode_vector(vector));
+    /// A point's vector in `slot` (see [`crate::collection::VectorConfig::slot`]).
+    pub fn put_vector(&mut self, cid: u32, internal: u64, slot: u32, vector: &[f32]) {
+        self.put(CF_VECTORS, keys::vector(cid, internal, slot), codec::encode_vector(vector));
     }
 
-    /// Removes a point's record and vector (its id mapping goes with [`Batch::delete_id`]).
-    pub fn delete_point(&mut self, cid: u32, internal: u64) {
+    pub fn delete_vector(&mut self, cid: u32, internal: u64, slot: u32) {
+        self.delete(CF_VECTORS, keys::vector(cid, internal, slot));
+    }
+
+    /// Removes a point's record and its vectors in `slots` (its id mapping goes with
+    /// [`Batch::delete_id`]).
+    pub fn delete_point(&mut self, cid: u32, internal: u64, slots: &[u32]) {
         self.delete(CF_POINTS, keys::numbered(cid, internal));
-        self.delete(CF_VECTORS, keys::numbered(cid, internal));
+        for slot in slots {
+            self.delete_vector(cid, internal, *slot);
+        }
     }
 
     /// Records write `seq` as the collection's last, with the points whose vectors it changed.

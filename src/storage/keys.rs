@@ -20,6 +20,27 @@ pub fn number_of(key: &[u8]) -> Option<u64> {
     key.get(4..12).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes)
 }
 
+/// A vector's key: `cid · internal id` for slot 0 (the layout of storage format v1, when a point
+/// had one vector), `cid · internal id · slot` (big-endian u32) for the others. A point's vectors
+/// are adjacent, under the 12-byte prefix of slot 0's key.
+pub fn vector(cid: u32, internal: u64, slot: u32) -> Vec<u8> {
+    let mut k = numbered(cid, internal).to_vec();
+    if slot != 0 {
+        k.extend_from_slice(&slot.to_be_bytes());
+    }
+    k
+}
+
+/// The internal id and slot of a [`vector`] key.
+pub fn vector_of(key: &[u8]) -> Option<(u64, u32)> {
+    let id = number_of(key)?;
+    match key.len() {
+        12 => Some((id, 0)),
+        16 => Some((id, u32::from_be_bytes(key[12..16].try_into().ok()?))),
+        _ => None,
+    }
+}
+
 /// An external id as key bytes: a tag, then the value big-endian, so byte order is id order
 /// (numbers before UUIDs, numbers numerically).
 pub fn ext(id: ExtId) -> Vec<u8> {
@@ -79,6 +100,15 @@ pub fn meta(counter: Counter, cid: u32) -> Vec<u8> {
 mod tests {
     use super::*;
     use uuid::Uuid;
+
+    #[test]
+    fn vector_keys_round_trip_and_group_by_point() {
+        for (id, slot) in [(0, 0), (7, 0), (7, 1), (7, u32::MAX), (u64::MAX, 3)] {
+            assert_eq!(vector_of(&vector(9, id, slot)), Some((id, slot)));
+        }
+        let point = numbered(9, 7);
+        assert!(vector(9, 7, 5).starts_with(&point) && vector(9, 8, 0) > vector(9, 7, u32::MAX));
+    }
 
     #[test]
     fn external_id_keys_round_trip_and_sort_like_ids() {

@@ -10,7 +10,9 @@
 //! - `ids`: `cid · external id key` → internal id (u64). External keys sort numbers before
 //!   UUIDs and numbers numerically, so iterating this family is scrolling in id order.
 //! - `points`: `cid · internal id` → external id key, version, payload JSON.
-//! - `vectors`: `cid · internal id` → the prepared vector (f32 little-endian).
+//! - `vectors`: `cid · internal id` (the vector in slot 0) or `cid · internal id · slot` (u32,
+//!   the others) → the prepared vector (f32 little-endian). Each of a collection's vectors
+//!   (Qdrant's named vectors) has its slot, never reused, in the collection's config.
 //! - `changes`: `cid · seq` → the internal ids whose vector changed in that write. A restart
 //!   replays the entries after the persisted index's sequence; saving an index prunes them
 //!   (up to the write a running rebuild started from).
@@ -232,23 +234,43 @@ impl Storage {
         within(prefix, entries).map(|item| codec::decode_u64("id map entry", &item?.1))
     }
 
-    /// Every stored vector of a collection: internal id and vector, in internal id order.
-    pub fn vectors(&self, cid: u32) -> impl Iterator<Item = Result<(u64, Vec<f32>)>> + '_ {
-        self.scan_owned(CF_VECTORS, cid).map(|item| {
-            let (key, value) = item?;
-            let id = keys::number_of(&key).ok_or_else(|| Error::Storage("bad vector key".into()))?;
-            Ok((id, codec::decode_vector(&value)?))
+    /// The stored vectors of one slot of a collection: internal id and vector, in internal id
+    /// order.
+    pub fn vectors(&self, cid: u32, slot: u32) -> impl Iterator<Item = Result<(u64, Vec<f32>)>> + '_ {
+        self.scan_owned(CF_VECTORS, cid).filter_map(move |item| {
+            let (key, value) = match item {
+                Ok(entry) => entry,
+                Err(e) => return Some(Err(e)),
+            };
+            match keys::vector_of(&key) {
+                None => Some(Err(Error::Storage("bad vector key".into()))),
+                Some((id, s)) if s == slot => Some(codec::decode_vector(&value).map(|v| (id, v))),
+                Some(_) => None,
+            }
         })
     }
 
-    pub fn vector(&self, cid: u32, id: u64) -> Result<Option<Vec<f32>>> {
-        self.get(CF_VECTORS, &keys::numbered(cid, id))?.map(|v| codec::decode_vector(&v)).transpose()
+    pub fn vector(&self, cid: u32, id: u64, slot: u32) -> Result<Option<Vec<f32>>> {
+        self.get(CF_VECTORS, &keys::vector(cid, id, slot))?.map(|v| codec::decode_vector(&v)).transpose()
     }
 
-    /// Several vectors in one call; a missing or unreadable one is `None`.
-    pub fn vectors_of(&self, cid: u32, ids: &[u64]) -> Vec<Option<Vec<f32>>> {
+    /// Every vector of one point, by slot.
+    pub fn point_vectors(&self, cid: u32, id: u64) -> Result<Vec<(u32, Vec<f32>)>> {
+        let prefix = keys::numbered(cid, id);
+        self.scan(CF_VECTORS, &prefix, None)
+            .map(|item| {
+                let (key, value) = item?;
+                let (_, slot) =
+                    keys::vector_of(&key).ok_or_else(|| Error::Storage("bad vector key".into()))?;
+                Ok((slot, codec::decode_vector(&value)?))
+            })
+            .collect()
+    }
+
+    /// Several vectors of one slot in one call; a missing or unreadable one is `None`.
+    pub fn vectors_of(&self, cid: u32, ids: &[u64], slot: u32) -> Vec<Option<Vec<f32>>> {
         let cf = self.cf(CF_VECTORS);
-        let keys: Vec<[u8; 12]> = ids.iter().map(|id| keys::numbered(cid, *id)).collect();
+        let keys: Vec<Vec<u8>> = ids.iter().map(|id| keys::vector(cid, *id, slot)).collect();
         self.db
             .multi_get_cf(keys.iter().map(|k| (cf, k.as_slice())))
             .into_iter()

@@ -76,23 +76,24 @@ async fn wrong_vector_size_on_upsert_writes_nothing() {
             {"id": 12, "vector": [0.1, 0.2, 0.3, 0.4]},
         ]}),
         BAD,
-        &["point 11", "expected dim 4, got 3"],
+        &["point 11", "expected dim: 4, got 3"],
     )
     .await;
     rejected_upsert(
         &s,
         json!({"points": [{"id": 10, "vector": [0.1, 0.2, 0.3, 0.4, 0.5]}]}),
         BAD,
-        &["expected dim 4, got 5"],
+        &["expected dim: 4, got 5"],
     )
     .await;
-    rejected_upsert(&s, json!({"points": [{"id": 10, "vector": []}]}), BAD, &["expected dim 4, got 0"]).await;
+    rejected_upsert(&s, json!({"points": [{"id": 10, "vector": []}]}), BAD, &["expected dim: 4, got 0"])
+        .await;
     // Batch form.
     rejected_upsert(
         &s,
         json!({"batch": {"ids": [10, 11, 12], "vectors": [[0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4], [1.0, 2.0]]}}),
         BAD,
-        &["point 12", "expected dim 4, got 2"],
+        &["point 12", "expected dim: 4, got 2"],
     )
     .await;
     // Replacing an existing point with a bad vector keeps the old one.
@@ -100,7 +101,7 @@ async fn wrong_vector_size_on_upsert_writes_nothing() {
         &s,
         json!({"points": [{"id": 1, "vector": [1.0]}]}),
         BAD,
-        &["point 1", "expected dim 4, got 1"],
+        &["point 1", "expected dim: 4, got 1"],
     )
     .await;
     assert_eq!(s.count("c").await, 4);
@@ -110,7 +111,7 @@ async fn wrong_vector_size_on_upsert_writes_nothing() {
 #[tokio::test]
 async fn wrong_vector_size_on_search_routes() {
     let s = seeded().await;
-    let dim = ["expected dim 4, got 3"];
+    let dim = ["expected dim: 4, got 3"];
     let q3 = json!([0.1, 0.2, 0.3]);
     s.err(POST, "/collections/c/points/query", Some(json!({"query": q3})), BAD, &dim).await;
     s.err(POST, "/collections/c/points/query", Some(json!({"query": {"nearest": q3}})), BAD, &dim).await;
@@ -364,27 +365,27 @@ async fn unknown_collection_is_404_on_every_route_family() {
 #[tokio::test]
 async fn unknown_point_is_404() {
     let s = seeded().await;
-    s.err(GET, "/collections/c/points/99", None, NOT_FOUND, &["point 99 not found"]).await;
+    s.err(GET, "/collections/c/points/99", None, NOT_FOUND, &["No point with id 99 found"]).await;
     let other_uuid = "00000000-0000-0000-0000-000000000001";
     s.err(
         GET,
         &format!("/collections/c/points/{other_uuid}"),
         None,
         NOT_FOUND,
-        &[&format!("point {other_uuid} not found")],
+        &[&format!("No point with id {other_uuid} found")],
     )
     .await;
     let q = "/collections/c/points/query";
-    s.err(POST, q, Some(json!({"query": 99})), NOT_FOUND, &["point 99 not found"]).await;
+    s.err(POST, q, Some(json!({"query": 99})), NOT_FOUND, &["No point with id 99 found"]).await;
     s.err(POST, q, Some(json!({"query": other_uuid})), NOT_FOUND, &[other_uuid]).await;
-    s.err(POST, q, Some(json!({"query": {"nearest": 99}})), NOT_FOUND, &["point 99"]).await;
+    s.err(POST, q, Some(json!({"query": {"nearest": 99}})), NOT_FOUND, &["No point with id 99 found"]).await;
     for strategy in ["average_vector", "best_score", "sum_scores"] {
         s.err(
             POST,
             q,
             Some(json!({"query": {"recommend": {"positive": [1, 99], "strategy": strategy}}})),
             NOT_FOUND,
-            &["point 99"],
+            &["No point with id 99 found"],
         )
         .await;
         s.err(
@@ -400,7 +401,7 @@ async fn unknown_point_is_404() {
             "/collections/c/points/recommend",
             Some(json!({"positive": [99], "limit": 3, "strategy": strategy})),
             NOT_FOUND,
-            &["point 99"],
+            &["No point with id 99 found"],
         )
         .await;
     }
@@ -423,7 +424,7 @@ async fn unknown_point_is_404() {
         (POST, "/collections/c/points/payload/clear", json!({"points": [99, 2]}), json!({})),
     ] {
         let point = if uri.ends_with("clear") { "2" } else { "1" };
-        s.err(method, uri, Some(body), NOT_FOUND, &["point 99 not found"]).await;
+        s.err(method, uri, Some(body), NOT_FOUND, &["No point with id 99 found"]).await;
         assert_eq!(s.point("c", point).await.unwrap()["payload"], want, "{uri}");
     }
     s.put("/collections/c/points/payload?wait=true", json!({"payload": {"k": "a", "n": 1}, "points": [1]}))
@@ -1073,7 +1074,11 @@ async fn bad_collection_configs_create_nothing() {
             vec!["scalar.type", "int4"],
         ),
         (json!({"vectors": vectors(json!({})), "sparse_vectors": {"text": {}}}), vec!["sparse_vectors"]),
-        (json!({"vectors": {"image": {"size": 4, "distance": "Cosine"}}}), vec!["vectors", "size"]),
+        (
+            json!({"vectors": {"image": {"size": 4, "distance": "Manhattan"}}}),
+            vec!["vectors.image.distance", "Manhattan"],
+        ),
+        (json!({"vectors": {"image": {"size": 0, "distance": "Cosine"}}}), vec!["vectors.image.size"]),
         (json!({}), vec!["vectors: required"]),
     ];
     for (body, needles) in cases {
@@ -1189,7 +1194,7 @@ async fn bad_query_shapes() {
         (json!({"query": {"nearest": true}}), vec!["query.nearest"]),
         (json!({"query": [v4(1.0), v4(0.5)]}), vec!["multi-vectors are not supported"]),
         (json!({"query": {"nearest": [v4(1.0), v4(0.5)]}}), vec!["query.nearest", "list of numbers"]),
-        (json!({"query": v4(1.0), "using": "image"}), vec!["using", "named vectors", "image"]),
+        (json!({"query": v4(1.0), "using": "image"}), vec!["Not existing vector name error: image"]),
         (json!({"query": v4(1.0), "prefetch": [{"query": v4(1.0)}]}), vec!["prefetch is not supported"]),
         (json!({"query": v4(1.0), "prefetch": {"query": v4(1.0)}}), vec!["prefetch is not supported"]),
         (json!({"query": v4(1.0), "lookup_from": {"collection": "c"}}), vec!["lookup_from"]),
@@ -1230,8 +1235,14 @@ async fn bad_query_shapes() {
     }
     // The legacy routes.
     let r = "/collections/c/points/recommend";
-    s.err(POST, r, Some(json!({"positive": [1], "limit": 1, "using": "image"})), BAD, &["named vectors"])
-        .await;
+    s.err(
+        POST,
+        r,
+        Some(json!({"positive": [1], "limit": 1, "using": "image"})),
+        BAD,
+        &["Not existing vector name error: image"],
+    )
+    .await;
     s.err(POST, r, Some(json!({"positive": [], "limit": 1})), BAD, &["at least one positive"]).await;
     s.err(
         POST,
@@ -1248,7 +1259,7 @@ async fn bad_query_shapes() {
         search,
         Some(json!({"vector": {"name": "image", "vector": v4(1.0)}, "limit": 1})),
         BAD,
-        &["named vectors", "image"],
+        &["Not existing vector name error: image"],
     )
     .await;
     s.err(POST, search, Some(json!({"vector": {"name": "image"}, "limit": 1})), BAD, &["vector"]).await;

@@ -756,8 +756,8 @@ async fn points_batch_applies_operations_in_order() {
         Method::POST,
         "/collections/c/points/batch",
         Some(json!({"operations": [{"update_vectors": {"points": []}}]})),
-        StatusCode::BAD_REQUEST,
-        &["operations[0]", "update_vectors"],
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &["operations[0]", "points: must specify points to update"],
     )
     .await;
     // A failure while applying: the earlier operations stay, the later ones do not run.

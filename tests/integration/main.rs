@@ -21,6 +21,7 @@ mod hostile;
 mod import_cli;
 mod jobs;
 mod layers;
+mod named_vectors;
 mod openapi;
 mod restart;
 mod serving;

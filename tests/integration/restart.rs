@@ -276,7 +276,7 @@ async fn a_recreated_collection_starts_empty() {
             "/collections/c/points/1",
             None,
             axum::http::StatusCode::NOT_FOUND,
-            &["point 1"],
+            &["No point with id 1 found"],
         )
         .await;
     }

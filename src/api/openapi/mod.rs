@@ -14,7 +14,9 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::OpenApi;
 
-use super::{aliases, batch, collections, embed, jobs, metrics, models, points, query, service, snapshots};
+use super::{
+    aliases, batch, collections, embed, jobs, metrics, models, points, query, service, snapshots, vectors,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -47,6 +49,8 @@ use super::{aliases, batch, collections, embed, jobs, metrics, models, points, q
         points::overwrite_payload,
         points::delete_payload,
         points::clear_payload,
+        vectors::update,
+        vectors::delete,
         points::scroll,
         points::count,
         query::query,
