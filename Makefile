@@ -29,7 +29,7 @@ export VICINITY_BENCH_DATA
 # the bindings generator of librocksdb-sys; cmake and OpenBLAS build the Faiss backend.
 APT_PACKAGES := build-essential pkg-config python3 python3-venv python3-dev \
   librocksdb-dev libclang-dev libsnappy-dev liblz4-dev libzstd-dev zlib1g-dev libbz2-dev \
-  cmake libopenblas-dev
+  cmake libopenblas-dev libssl-dev ca-certificates
 # The service is built and tested with the Faiss backend (a cargo feature; `FEATURES=` builds
 # without it). The first build compiles Faiss from source (~6 min on 2 cores), then it is cached.
 FEATURES ?= vicinity/faiss

@@ -22,8 +22,8 @@ set -euo pipefail
 
 BUILD_PACKAGES=(build-essential pkg-config ca-certificates python3 python3-venv
   librocksdb-dev libclang-dev libsnappy-dev liblz4-dev libzstd-dev zlib1g-dev libbz2-dev
-  cmake libopenblas-dev)
-RUNTIME_PACKAGES=(ca-certificates librocksdb7.8 libopenblas0 libgomp1)
+  cmake libopenblas-dev libssl-dev)
+RUNTIME_PACKAGES=(ca-certificates librocksdb7.8 libopenblas0 libgomp1 libssl3)
 
 apt_install() {
   apt-get update -qq

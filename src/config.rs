@@ -317,11 +317,17 @@ impl Config {
     }
 }
 
-/// An environment value as TOML when it parses as a scalar (`6333`, `true`, `1.5`), else a string.
+/// An environment value as TOML when it parses as a scalar (`6333`, `true`, `1.5`) or a list
+/// (`["a", "b"]`), else a string.
 fn env_value(raw: &str) -> toml::Value {
     match format!("v = {raw}").parse::<toml::Table>() {
         Ok(mut t) => match t.remove("v") {
-            Some(v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_))) => v,
+            Some(
+                v @ (toml::Value::Integer(_)
+                | toml::Value::Float(_)
+                | toml::Value::Boolean(_)
+                | toml::Value::Array(_)),
+            ) => v,
             _ => toml::Value::String(raw.to_string()),
         },
         Err(_) => toml::Value::String(raw.to_string()),
@@ -345,6 +351,16 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_list_comes_from_the_environment() {
+        let env = env(&[("VICINITY__STORAGE__SNAPSHOT_HOSTS", r#"["a.internal", "10.0.0.5:8080"]"#)]);
+        let c = Config::from_layers(&[], env, &Overrides::default()).unwrap();
+        assert_eq!(
+            c.storage.snapshot_hosts,
+            Some(vec!["a.internal".to_string(), "10.0.0.5:8080".to_string()])
+        );
     }
 
     #[test]

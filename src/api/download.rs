@@ -1,5 +1,7 @@
-//! Snapshot recovery from an `http://` location, as Qdrant offers it: the file is fetched with
-//! hyper's HTTP/1.1 client into the snapshots directory, then recovered like an uploaded one.
+//! Snapshot recovery from an `http://` or `https://` location, as Qdrant offers it: the file is
+//! fetched with hyper's HTTP/1.1 client (over the system's TLS, which verifies the server's
+//! certificate against the system's CA certificates) into the snapshots directory, then
+//! recovered like an uploaded one.
 //! Redirects are followed (at most [`MAX_REDIRECTS`], each target checked again). Unless
 //! `storage.snapshot_hosts` lists a host, only public addresses are reached (never loopback,
 //! private, link-local or unspecified ones), and the connection goes to the address checked.
@@ -73,17 +75,15 @@ pub fn is_url(location: &str) -> bool {
 fn checked(url: &str, hosts: Option<&[String]>) -> Result<(Uri, String, u16, bool), ApiError> {
     let uri: Uri = url.parse().map_err(|e| ApiError::bad(format!("snapshot location {url:?}: {e}")))?;
     match uri.scheme_str() {
-        Some("http") => {}
-        Some(scheme) => {
-            return Err(ApiError::bad(format!(
-                "URL {url} with scheme {scheme} is not supported: this server fetches snapshots over http:// (for https, download the file and upload it)"
-            )))
-        }
+        Some("http" | "https") => {}
+        Some(scheme) => return Err(ApiError::bad(format!(
+            "URL {url} with scheme {scheme} is not supported: snapshots are fetched over http:// or https://"
+        ))),
         None => return Err(ApiError::bad(format!("snapshot location {url:?} has no scheme"))),
     }
     let host = uri.host().ok_or_else(|| ApiError::bad(format!("snapshot location {url:?} has no host")))?;
     let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
-    let port = uri.port_u16().unwrap_or(80);
+    let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
     let listed = match hosts {
         None => false,
         Some(allowed) => {
@@ -138,6 +138,10 @@ async fn fetch_within(url: &str, limits: &Limits<'_>, to: &FsPath) -> Result<(),
             .await
             .map_err(|_| unreachable(&"the connection timed out"))?
             .map_err(|e| unreachable(&e))?;
+        let stream: Box<dyn Io> = match uri.scheme_str() {
+            Some("https") => Box::new(tls(&host, stream).await.map_err(|e| unreachable(&e))?),
+            _ => Box::new(stream),
+        };
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| unreachable(&e))?;
         tokio::spawn(connection);
@@ -167,6 +171,25 @@ async fn fetch_within(url: &str, limits: &Limits<'_>, to: &FsPath) -> Result<(),
     Err(ApiError::bad(format!("Failed to download snapshot from {url}: more than {MAX_REDIRECTS} redirects")))
 }
 
+/// A connection a download reads from: plain TCP or TLS over it.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+/// TLS over `stream` to `host`, its certificate verified against the system's CA certificates
+/// (`SSL_CERT_FILE` / `SSL_CERT_DIR` point OpenSSL elsewhere), within [`CONNECT_TIMEOUT`].
+async fn tls(
+    host: &str,
+    stream: tokio::net::TcpStream,
+) -> Result<tokio_native_tls::TlsStream<tokio::net::TcpStream>, String> {
+    let connector = tokio_native_tls::native_tls::TlsConnector::new().map_err(|e| e.to_string())?;
+    let connector = tokio_native_tls::TlsConnector::from(connector);
+    match tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(host, stream)).await {
+        Ok(connected) => connected.map_err(|e| format!("TLS: {e}")),
+        Err(_) => Err("the TLS handshake timed out".into()),
+    }
+}
+
 /// A `Location` resolved against the URL that answered with it.
 fn redirect(from: &Uri, location: &str) -> String {
     if is_url(location) {
@@ -193,6 +216,8 @@ mod tests {
     #[test]
     fn only_http_and_only_the_listed_hosts() {
         assert!(checked("http://example.org/a.snapshot", None).is_ok());
+        let (_, _, port, _) = checked("https://example.org/a.snapshot", None).unwrap();
+        assert_eq!(port, 443);
         assert!(checked("ftp://example.org/a.snapshot", None).unwrap_err().message.contains("scheme ftp"));
         let hosts = ["example.org".to_string(), "10.0.0.5:8080".to_string()];
         assert!(checked("http://example.org:9000/a", Some(&hosts)).is_ok());

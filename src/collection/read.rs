@@ -319,6 +319,20 @@ impl Collection {
                 let pos = positive.iter().map(resolve).collect::<Result<Vec<_>>>()?;
                 let neg = negative.iter().map(resolve).collect::<Result<Vec<_>>>()?;
                 let exclude: HashSet<u64> = pos.iter().chain(&neg).filter_map(|(_, id)| *id).collect();
+                // average_vector averages the examples as given (a point's as stored), as Qdrant
+                // does; the other strategies score with the prepared ones.
+                let as_given =
+                    |examples: &[Example], prepared: &[(Prepared, Option<u64>)]| -> Vec<Vec<f32>> {
+                        examples
+                            .iter()
+                            .zip(prepared)
+                            .map(|(e, (p, _))| match e {
+                                Example::Vector(v) => v.clone(),
+                                Example::Id(_) => p.vector().to_vec(),
+                            })
+                            .collect()
+                    };
+                let (pos_given, neg_given) = (as_given(positive, &pos), as_given(negative, &neg));
                 let pos: Vec<Prepared> = pos.into_iter().map(|(v, _)| v).collect();
                 let neg: Vec<Prepared> = neg.into_iter().map(|(v, _)| v).collect();
                 let hits = match strategy {
@@ -328,7 +342,7 @@ impl Collection {
                                 "At least one positive vector ID required with this strategy (average_vector)",
                             ));
                         }
-                        let q = average_query(&pos, &neg);
+                        let q = average_query(&pos_given, &neg_given);
                         let q = super::prepare_vector(metric, q, dim)
                             .map_err(|e| Error::bad(format!("recommend query vector: {e}")))?;
                         self.nearest(&space, &points, &q, k, s, &exclude, deadline)?
@@ -523,11 +537,11 @@ fn search_one(
 }
 
 /// Qdrant's average_vector: `avg(pos) + (avg(pos) - avg(neg))`, or `avg(pos)` without negatives.
-fn average_query(pos: &[Prepared], neg: &[Prepared]) -> Vec<f32> {
-    let avg = |vs: &[Prepared]| {
-        let mut out = vec![0.0f32; vs[0].vector().len()];
+fn average_query(pos: &[Vec<f32>], neg: &[Vec<f32>]) -> Vec<f32> {
+    let avg = |vs: &[Vec<f32>]| {
+        let mut out = vec![0.0f32; vs[0].len()];
         for v in vs {
-            out.iter_mut().zip(v.vector()).for_each(|(o, x)| *o += x);
+            out.iter_mut().zip(v).for_each(|(o, x)| *o += x);
         }
         out.iter_mut().for_each(|o| *o /= vs.len() as f32);
         out

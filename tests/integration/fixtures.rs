@@ -31,7 +31,7 @@ fn fixture() -> PathBuf {
     repo_file("tests/fixtures/datadir")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();

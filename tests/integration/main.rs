@@ -4,7 +4,8 @@
 //! - `bad_input`: every kind of bad request answers a 4xx naming the problem and writes nothing.
 //! - `api`: search, recommendations, payloads, scroll and count checked against brute force.
 //! - `restart`: what survives closing and re-opening the catalog.
-//! - `fixtures`: the frozen data dir of `tests/fixtures/` opens and answers as it did.
+//! - `fixtures`, `fixtures_v2`: the frozen data dirs of `tests/fixtures/` open and answer as
+//!   they did.
 //! - `jobs`: imports, rebuilds racing with writes, snapshots, the admin key.
 //! - `hostile`: the faults and attacks of the reliability issue, one regression test each.
 //! - `import_cli`: the `vicinity import` command against the real server on a port.
@@ -17,6 +18,7 @@ mod conventions;
 mod embedding;
 mod faiss;
 mod fixtures;
+mod fixtures_v2;
 mod hostile;
 mod import_cli;
 mod jobs;
