@@ -18,6 +18,11 @@ use crate::collection::{
     CollectionConfig, Distance, FieldType, HnswConfig, ScalarQuantization, VectorConfig, MAX_DIM,
 };
 
+/// Most vectors a collection may have (vicinity's bound: each is an index of its own).
+const MAX_VECTORS: usize = 64;
+/// Longest vector name, in bytes (Qdrant's newest rule).
+const MAX_VECTOR_NAME_BYTES: usize = 200;
+
 /// Default rescoring oversampling for int8 collections.
 const DEFAULT_OVERSAMPLING: f32 = 3.0;
 
@@ -73,8 +78,21 @@ fn create_rules(name: &str, body: &CreateCollection) -> Result<(), ApiError> {
         path.broken("name", format!("collection name cannot be {name:?}"));
     }
     path.check_in("path parameters")?;
+    let vectors: Vec<_> = body.vectors.iter().flat_map(VectorsConfig::by_name).collect();
+    // Each vector is an index of its own: their number bounds a collection's cost.
+    if vectors.len() > MAX_VECTORS {
+        return Err(ApiError::bad(format!(
+            "vectors: at most {MAX_VECTORS} vectors per collection, got {}",
+            vectors.len()
+        )));
+    }
+    if let Some((name, ..)) = vectors.iter().find(|(name, ..)| name.len() > MAX_VECTOR_NAME_BYTES) {
+        return Err(ApiError::bad(format!(
+            "Invalid dense vector name `{name}`: vector name must be at most {MAX_VECTOR_NAME_BYTES} bytes long"
+        )));
+    }
     let mut rules = Rules::default();
-    for (name, v, at) in body.vectors.iter().flat_map(VectorsConfig::by_name) {
+    for (name, v, at) in vectors {
         // Qdrant's size is a non-zero type: 0 fails to parse (400); too large breaks a rule (422).
         if v.size == 0 {
             let at = if name.is_empty() { "vectors".to_string() } else { format!("vectors.{name}") };

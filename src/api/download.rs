@@ -76,9 +76,11 @@ fn checked(url: &str, hosts: Option<&[String]>) -> Result<(Uri, String, u16, boo
     let uri: Uri = url.parse().map_err(|e| ApiError::bad(format!("snapshot location {url:?}: {e}")))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
-        Some(scheme) => return Err(ApiError::bad(format!(
+        Some(scheme) => {
+            return Err(ApiError::bad(format!(
             "URL {url} with scheme {scheme} is not supported: snapshots are fetched over http:// or https://"
-        ))),
+        )))
+        }
         None => return Err(ApiError::bad(format!("snapshot location {url:?} has no scheme"))),
     }
     let host = uri.host().ok_or_else(|| ApiError::bad(format!("snapshot location {url:?} has no host")))?;

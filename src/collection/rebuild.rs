@@ -203,7 +203,11 @@ impl Collection {
             from
         };
         let _floor = Floor(self);
-        let total = self.points.read().meta.len() * fresh.len();
+        // The points that have each rebuilt vector, as the serving indexes hold them now.
+        let total: usize = {
+            let serving = self.indexes.load();
+            fresh.iter().filter_map(|(name, ..)| serving.get(name)).map(|i| i.len()).sum()
+        };
         let mut before = 0;
         for (_, slot, index) in &fresh {
             let finished = self.fill_from_storage(index, *slot, &|done| {

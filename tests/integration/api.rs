@@ -282,9 +282,10 @@ fn scaled_sigmoid(x: f32) -> f32 {
     0.5 * (x / (1.0 + x.abs()) + 1.0)
 }
 
-/// Brute-force recommendation scores (see `src/collection/read.rs`): examples and candidates in
-/// their stored form; average_vector reports like a search, the others score with the metric's
-/// internal similarity.
+/// Brute-force recommendation scores (see `src/collection/read.rs`): examples as the request
+/// gives them (a point id: its stored form), candidates in their stored form; average_vector
+/// averages the examples as given and reports like a search, the others score the prepared
+/// examples with the metric's internal similarity.
 fn recommend_scores(
     metric: Metric,
     strategy: &str,
@@ -292,6 +293,7 @@ fn recommend_scores(
     neg: &[Vec<f32>],
     candidates: &[&Pt],
 ) -> HashMap<u64, f32> {
+    let (pos_given, neg_given) = (pos, neg);
     let pos: Vec<Vec<f32>> = pos.iter().map(|v| metric.prepare(v)).collect();
     let neg: Vec<Vec<f32>> = neg.iter().map(|v| metric.prepare(v)).collect();
     let avg = |vs: &[Vec<f32>]| -> Vec<f32> {
@@ -308,11 +310,11 @@ fn recommend_scores(
             let x = metric.prepare(&p.vector);
             let score = match strategy {
                 "average_vector" => {
-                    let a = avg(&pos);
+                    let a = avg(pos_given);
                     let q: Vec<f32> = if neg.is_empty() {
                         a
                     } else {
-                        let n = avg(&neg);
+                        let n = avg(neg_given);
                         a.iter().zip(&n).map(|(a, n)| a + (a - n)).collect()
                     };
                     metric.reported(&q, &p.vector)
@@ -362,7 +364,7 @@ async fn recommend_strategies_equal_brute_force() {
                 }
                 let vector_of = |v: &Value| -> Vec<f32> {
                     match v.as_u64() {
-                        Some(id) => by_id[&id].vector.clone(),
+                        Some(id) => metric.prepare(&by_id[&id].vector),
                         None => serde_json::from_value(v.clone()).unwrap(),
                     }
                 };

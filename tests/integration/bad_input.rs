@@ -393,7 +393,7 @@ async fn unknown_point_is_404() {
             q,
             Some(json!({"query": {"recommend": {"positive": [1], "negative": [98], "strategy": strategy}}})),
             NOT_FOUND,
-            &["point 98"],
+            &["No point with id 98 found"],
         )
         .await;
         s.err(

@@ -352,3 +352,35 @@ async fn named_vectors_survive_a_restart_and_a_vector_is_rebuilt_on_its_own() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_number_of_vectors_and_the_length_of_their_names_are_bounded() {
+    let s = Server::new();
+    let many: serde_json::Map<String, Value> =
+        (0..65).map(|i| (format!("v{i}"), json!({"size": 2, "distance": "Dot"}))).collect();
+    s.err(
+        Method::PUT,
+        "/collections/c",
+        Some(json!({"vectors": many})),
+        StatusCode::BAD_REQUEST,
+        &["at most 64 vectors", "got 65"],
+    )
+    .await;
+    let long = "x".repeat(201);
+    let body = json!({"vectors": {long: {"size": 2, "distance": "Dot"}}});
+    s.err(
+        Method::PUT,
+        "/collections/c",
+        Some(body),
+        StatusCode::BAD_REQUEST,
+        &["vector name must be at most 200 bytes long"],
+    )
+    .await;
+    assert!(!s.exists("c").await);
+    let most: serde_json::Map<String, Value> =
+        (0..64).map(|i| (format!("v{i}"), json!({"size": 2, "distance": "Dot"}))).collect();
+    s.create_with("c", json!({"vectors": most})).await;
+    s.upsert("c", json!([{"id": 1, "vector": {"v0": [1.0, 0.0], "v63": [0.0, 1.0]}}])).await;
+    let r = s.post("/collections/c/points/query", json!({"query": [0.0, 1.0], "using": "v63"})).await;
+    assert_eq!(ids(&r["points"]), [1]);
+}
