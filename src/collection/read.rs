@@ -168,13 +168,15 @@ impl Collection {
 
     /// The selected vectors of point `id`, as an answer shows them.
     fn vectors_of(&self, id: u64, with_vector: &VectorSelector) -> Option<PointVectors> {
-        let indexes = self.indexes.load();
+        // Most answers carry no vectors: no index map is loaded for them.
         let named = match with_vector {
             VectorSelector::None => return None,
             VectorSelector::All => {
+                let indexes = self.indexes.load();
                 indexes.iter().filter_map(|(n, i)| Some((n.clone(), i.vector(id)?))).collect()
             }
             VectorSelector::Names(names) => {
+                let indexes = self.indexes.load();
                 names.iter().filter_map(|n| Some((n.clone(), indexes.get(n)?.vector(id)?))).collect()
             }
         };
