@@ -132,11 +132,13 @@ pub struct Document {
     pub options: Ignored,
 }
 
-/// A point's vector: numbers, or a document to embed.
+/// A point's vectors: numbers (the unnamed vector), a map of them by vector name, or a
+/// document to embed (into the unnamed vector).
 #[derive(utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum VectorInput {
     Dense(Vector),
+    Named(std::collections::BTreeMap<String, Vector>),
     Text(Document),
 }
 
@@ -183,7 +185,7 @@ pub struct RecommendInput {
     pub strategy: Option<Strategy>,
 }
 
-/// The legacy search's `vector`: numbers, or Qdrant's named form for the unnamed vector.
+/// The legacy search's `vector`: numbers (the unnamed vector), or Qdrant's named form.
 #[derive(utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum SearchVector {
@@ -191,11 +193,10 @@ pub enum SearchVector {
     Named(NamedVector),
 }
 
-/// `{"name": "", "vector": [...]}`: named vectors are not supported, so the name is empty.
+/// `{"name": "text", "vector": [...]}`: the vector named `name` (`""`: the unnamed one).
 #[derive(utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NamedVector {
-    #[schema(max_length = 0)]
     pub name: Option<String>,
     pub vector: Vector,
 }
