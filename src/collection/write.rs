@@ -328,9 +328,7 @@ impl Collection {
         let cid = config.id;
         let _writer = self.writer.lock();
         self.check_live()?;
-        let mut victims = self.select(&self.points.read(), selector);
-        victims.sort_unstable();
-        victims.dedup();
+        let victims = self.select(&self.points.read(), selector);
         if victims.is_empty() {
             return Ok(self.seq.load(Ordering::SeqCst));
         }
@@ -382,8 +380,9 @@ impl Collection {
     }
 
     /// Internal ids of the selected points that exist.
+    /// The selected points that exist: internal ids, ascending, each once.
     pub(super) fn select(&self, points: &Points, selector: &Selector) -> Vec<u64> {
-        match selector {
+        let mut ids: Vec<u64> = match selector {
             Selector::Ids(ids) => ids.iter().filter_map(|e| points.by_ext.get(e).copied()).collect(),
             Selector::Filter(f) => points
                 .meta
@@ -391,7 +390,10 @@ impl Collection {
                 .filter(|(id, m)| f.matches(&m.payload, Some(m.ext), &self.has_vector(**id)))
                 .map(|(id, _)| *id)
                 .collect(),
-        }
+        };
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 
     /// Deletes the selected points (missing ids are ignored). Returns the write sequence.
@@ -402,9 +404,7 @@ impl Collection {
             let c = self.config.read();
             (c.id, c.slots())
         };
-        let mut victims = self.select(&self.points.read(), selector);
-        victims.sort_unstable();
-        victims.dedup();
+        let victims = self.select(&self.points.read(), selector);
         if victims.is_empty() {
             return Ok(self.seq.load(Ordering::SeqCst));
         }
