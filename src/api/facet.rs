@@ -23,8 +23,10 @@ pub struct FacetRequest {
     /// Only points matching it are counted.
     pub filter: Option<Filter>,
     /// Accepted; counts are always exact.
+    #[allow(dead_code)]
     pub exact: Option<bool>,
     #[schema(value_type = Option<Value>)]
+    #[allow(dead_code)]
     pub shard_key: Option<Value>,
 }
 
