@@ -4,7 +4,8 @@
 //! - `collections.rs`: create / get / list / delete collections, payload indexes;
 //!   `aliases.rs`: aliases.
 //! - `points.rs`: upsert, retrieve, delete, payload updates, scroll, count.
-//! - `query.rs`: `points/query` (+ batch) and the legacy `search` / `recommend` adapters.
+//! - `query.rs`: `points/query` (+ batch) and the legacy `search` / `recommend` adapters;
+//!   `order_by.rs`: `order_by` (scroll and query); `facet.rs`: `/facet`.
 //! - `embed.rs`: `/embed`, text in upserts and queries (embedded with the collection's model), `/metrics`.
 //! - `jobs.rs` / `snapshots.rs`: the admin routes — jobs, import, rebuild, snapshots.
 //! - `auth.rs`: API keys (all routes / admin routes).
@@ -24,11 +25,13 @@ mod download;
 mod embed;
 mod error;
 mod extract;
+mod facet;
 mod filter;
 mod jobs;
 pub(crate) mod metrics;
 pub mod models;
 mod openapi;
+mod order_by;
 mod points;
 mod query;
 mod result_cache;
@@ -148,6 +151,7 @@ pub fn router(state: AppState) -> Router {
         .route("/collections/{name}/points/vectors/delete", post(vectors::delete))
         .route("/collections/{name}/points/scroll", post(points::scroll))
         .route("/collections/{name}/points/count", post(points::count))
+        .route("/collections/{name}/facet", post(facet::facet))
         .route("/collections/{name}/points/query", post(query::query))
         .route("/collections/{name}/points/query/batch", post(query::query_batch))
         .route("/collections/{name}/points/search", post(query::search))

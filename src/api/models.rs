@@ -382,8 +382,11 @@ pub struct ScrollRequest {
     pub filter: Option<Filter>,
     pub with_payload: Option<WithPayload>,
     pub with_vector: Option<WithVector>,
-    #[schema(schema_with = unsupported, required = false)]
-    pub order_by: Ignored,
+    /// The points of an integer or float payload index in value order (each record with its
+    /// `order_value`; `next_page_offset` is null): a key, or `{key, direction, start_from}`.
+    /// Not with `offset`.
+    #[schema(value_type = Option<super::order_by::OrderByInput>)]
+    pub order_by: Option<Value>,
     #[schema(value_type = Option<Value>)]
     pub shard_key: Ignored,
 }
@@ -391,6 +394,7 @@ pub struct ScrollRequest {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct CountRequest {
     pub filter: Option<Filter>,
+    /// Accepted (default true); the count is always exact.
     pub exact: Option<bool>,
     #[schema(value_type = Option<Value>)]
     pub shard_key: Ignored,
@@ -536,7 +540,8 @@ impl<'de> Deserialize<'de> for Element {
 /// form the result cache keys the request by.
 #[derive(Deserialize, Serialize, utoipa::ToSchema)]
 pub struct QueryRequest {
-    /// A vector, a point id, a document, `{"nearest": …}` or `{"recommend": {"positive", "negative", "strategy"}}`;
+    /// A vector, a point id, a document, `{"nearest": …}`, `{"recommend": {"positive", "negative", "strategy"}}`
+    /// or `{"order_by": …}` (an integer or float payload index's points in value order, each scored 1.0);
     /// without one, the points that match `filter` in id order (each scored 1.0, version 0), `offset` of them skipped.
     #[schema(value_type = QueryInput)]
     pub query: Option<QueryValue>,
@@ -648,6 +653,10 @@ pub struct Record<'a> {
     #[schema(value_type = Option<Object>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vector: Option<VectorsOut<'a>>,
+    /// The value an `order_by` scroll ordered the point by.
+    #[schema(value_type = Option<f64>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_value: Option<crate::collection::OrderValue>,
 }
 
 /// A point's vectors as Qdrant writes them: a plain list or a map by name.
@@ -664,7 +673,12 @@ impl Serialize for VectorsOut<'_> {
 
 impl<'a> Record<'a> {
     pub fn of(r: &'a crate::collection::Record) -> Self {
-        Record { id: r.id, payload: r.payload.as_ref(), vector: r.vector.as_ref().map(VectorsOut) }
+        Record {
+            id: r.id,
+            payload: r.payload.as_ref(),
+            vector: r.vector.as_ref().map(VectorsOut),
+            order_value: r.order_value,
+        }
     }
 }
 
@@ -691,6 +705,10 @@ pub struct ScoredPoint<'a> {
     #[schema(value_type = Option<Object>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vector: Option<VectorsOut<'a>>,
+    /// The value an `order_by` query ordered the point by.
+    #[schema(value_type = Option<f64>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_value: Option<crate::collection::OrderValue>,
 }
 
 impl<'a> ScoredPoint<'a> {
@@ -701,6 +719,7 @@ impl<'a> ScoredPoint<'a> {
             score: h.score,
             payload: h.payload.as_ref(),
             vector: h.vector.as_ref().map(VectorsOut),
+            order_value: h.order_value,
         }
     }
 }

@@ -456,7 +456,7 @@ pub async fn clear_payload(
     params(CollectionName, ReadParams),
     responses(
         (status = 200, description = "points and next_page_offset"),
-        (status = 400, description = "bad JSON body or path, limit 0 or over search.max_limit, or order_by", body = ErrorResponse),
+        (status = 400, description = "bad JSON body or path, limit 0 or over search.max_limit; order_by on a key without an integer or float index, or with an offset", body = ErrorResponse),
         (status = 404, description = "no such collection", body = ErrorResponse),
         (status = 503, description = "the scan did not finish within search.timeout_ms; retry after Retry-After, or narrow it", body = ErrorResponse, headers(("Retry-After" = u32, description = "seconds to wait before retrying"))),
     )
@@ -470,15 +470,28 @@ pub async fn scroll(
     let started = Instant::now();
     let limit = body.limit.unwrap_or(10);
     check_limit(limit, 0, st.config.search.max_limit, "scroll_request.")?;
-    if body.order_by.as_ref().is_some_and(|v| !v.is_null()) {
-        return Err(ApiError::bad("order_by is not supported; scroll returns points in id order"));
+    let order = match body.order_by.as_ref().filter(|v| !v.is_null()) {
+        Some(v) => Some(super::order_by::parse(v, "order_by")?),
+        None => None,
+    };
+    if order.is_some() && body.offset.is_some() {
+        return Err(ApiError::bad(
+            "Wrong input: Cannot use an `offset` when using `order_by`. The alternative for paging is to use \
+             `order_by.start_from` and a filter to exclude the IDs that you've already seen for the \
+             `order_by.start_from` value",
+        ));
     }
     let c = st.catalog.get(&name)?;
     let with_payload = super::models::WithPayload::or(body.with_payload, true);
     let with_vector = WithVector::selector(&body.with_vector);
     let deadline = read_deadline(&st, &read);
-    let (points, next) = blocking(move || {
-        c.scroll(body.offset, limit, body.filter.as_ref(), &with_payload, &with_vector, deadline)
+    let (points, next) = blocking(move || match order {
+        // An ordered scroll has no next page offset: the next page starts from a value.
+        Some(order) => Ok((
+            c.scroll_ordered(&order, limit, body.filter.as_ref(), &with_payload, &with_vector, deadline)?,
+            None,
+        )),
+        None => c.scroll(body.offset, limit, body.filter.as_ref(), &with_payload, &with_vector, deadline),
     })
     .await?;
     #[derive(serde::Serialize)]
@@ -519,7 +532,7 @@ pub async fn count(
 
 /// Reads that scan points (scroll, count) stop after `?timeout=` or `search.timeout_ms`,
 /// whichever is shorter, as searches do.
-fn read_deadline(st: &AppState, read: &ReadParams) -> crate::collection::Deadline {
+pub(super) fn read_deadline(st: &AppState, read: &ReadParams) -> crate::collection::Deadline {
     crate::collection::Deadline::after(
         read.within(std::time::Duration::from_millis(st.config.search.timeout_ms)),
     )

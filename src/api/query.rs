@@ -65,12 +65,13 @@ pub(super) enum Wanted {
         negative: Vec<Input>,
         strategy: Strategy,
     },
+    OrderBy(crate::collection::OrderBy),
 }
 
 impl Wanted {
     pub(super) fn inputs(&self) -> Vec<&Input> {
         match self {
-            Wanted::IdOrder => Vec::new(),
+            Wanted::IdOrder | Wanted::OrderBy(_) => Vec::new(),
             Wanted::Nearest(e) => vec![e],
             Wanted::Recommend { positive, negative, .. } => positive.iter().chain(negative).collect(),
         }
@@ -87,6 +88,7 @@ impl Wanted {
         };
         Ok(match self {
             Wanted::IdOrder => Query::IdOrder,
+            Wanted::OrderBy(order) => Query::OrderBy(order),
             Wanted::Nearest(e) => Query::Nearest(example(e)?),
             Wanted::Recommend { positive, negative, strategy } => Query::Recommend {
                 positive: positive.into_iter().map(&mut example).collect::<Result<_, _>>()?,
@@ -144,10 +146,11 @@ fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
         Value::Object(o) => {
             let (kind, inner) = match (o.len(), o.iter().next()) {
                 (1, Some(entry)) => entry,
-                _ => return Err(ApiError::bad("query: expected one of nearest, recommend")),
+                _ => return Err(ApiError::bad("query: expected one of nearest, recommend, order_by")),
             };
             match kind.as_str() {
                 "nearest" => Ok(Wanted::Nearest(example(inner, "query.nearest")?)),
+                "order_by" => Ok(Wanted::OrderBy(super::order_by::parse(inner, "query.order_by")?)),
                 "recommend" => {
                     let Value::Object(r) = inner else {
                         return Err(ApiError::bad(
@@ -172,7 +175,7 @@ fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
                     Ok(Wanted::Recommend { positive, negative, strategy: strategy(r.get("strategy"))? })
                 }
                 other => Err(ApiError::bad(format!(
-                    "query: `{other}` queries are not supported (use nearest or recommend)"
+                    "query: `{other}` queries are not supported (use nearest, recommend or order_by)"
                 ))),
             }
         }
@@ -261,7 +264,7 @@ fn from_query_request(r: QueryRequest, config: &Config, prefix: &str) -> Result<
     }
     if r.query.is_none() && r.score_threshold.is_some() {
         return Err(ApiError::bad(
-            "A query is needed to use the score_threshold. Can't have score_threshold without defining a query.",
+            "Bad request: A query is needed to use the score_threshold. Can't have score_threshold without defining a query.",
         ));
     }
     let query = match r.query {
@@ -269,6 +272,9 @@ fn from_query_request(r: QueryRequest, config: &Config, prefix: &str) -> Result<
         Some(QueryValue::Other(v)) => parse_query(&v, prefix)?,
         None => Wanted::IdOrder,
     };
+    if matches!(query, Wanted::OrderBy(_)) && r.score_threshold.is_some() {
+        return Err(ApiError::bad("Bad request: Can't use score_threshold with an order_by query."));
+    }
     let shared = Shared {
         using: r.using.unwrap_or_default(),
         filter: r.filter,

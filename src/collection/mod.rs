@@ -4,14 +4,17 @@
 //! - `write.rs`: upsert, delete, payload updates — one RocksDB batch each, then applied in memory.
 //! - `read.rs`: retrieve, scroll, count, nearest-neighbour search and recommendations.
 //! - `filter.rs` / `payload_index.rs`: Qdrant's filter language and the indexes that plan it.
+//! - `order.rs` / `facet.rs`: `order_by` and `facet`, read from the payload indexes.
 //!
 //! Concurrency: writers are serialised by `writer`; readers never wait for RocksDB. A write is
 //! applied to the payloads before the index on upsert and after it on delete, so every hit a
 //! search finds has its payload.
 
 pub mod config;
+mod facet;
 pub mod filter;
 pub mod json_path;
+mod order;
 pub mod payload_index;
 mod read;
 mod rebuild;
@@ -36,7 +39,9 @@ pub use config::{
     no_such_vector, CollectionConfig, Distance, EmbeddingModel, FieldType, HnswConfig, IndexConfig,
     ScalarQuantization, VectorConfig, MAX_DIM,
 };
+pub use facet::{FacetHit, FacetValue};
 pub use filter::{Filter, Payload};
+pub use order::{Direction, OrderBy, OrderValue, StartFrom};
 use payload_index::PayloadIndex;
 pub use read::{
     Example, Hit, PayloadSelector, PointVectors, Query, Record, Search, Strategy, VectorSelector,

@@ -150,6 +150,40 @@ impl PayloadIndex {
             _ => None,
         }
     }
+
+    /// The kind of the index on `key`, if it has one.
+    pub fn kind(&self, key: &str) -> Option<FieldType> {
+        self.fields.get(key).map(|(kind, _)| *kind)
+    }
+
+    /// For `order_by`: the points of `key`'s numeric index bucket by bucket (each bucket's key as
+    /// f64, its points), ascending or descending, from `from` (inclusive) on; `None` when `key`
+    /// has no numeric index. A bucket may hold points whose values only round to its key (or that
+    /// the index kind does not order): the caller reads each point's exact values.
+    pub fn order_buckets(
+        &self,
+        key: &str,
+        desc: bool,
+        from: Option<f64>,
+    ) -> Option<Box<dyn Iterator<Item = (f64, &HashSet<u64>)> + '_>> {
+        let (_, FieldIndex::Numeric(map)) = self.fields.get(key)? else { return None };
+        fn bucket<'m>((k, ids): (&'m OrdF64, &'m HashSet<u64>)) -> (f64, &'m HashSet<u64>) {
+            (k.0, ids)
+        }
+        Some(match (desc, from) {
+            (false, None) => Box::new(map.iter().map(bucket)),
+            (false, Some(x)) => Box::new(map.range(OrdF64::of(x)..).map(bucket)),
+            (true, None) => Box::new(map.iter().rev().map(bucket)),
+            (true, Some(x)) => Box::new(map.range(..=OrdF64::of(x)).rev().map(bucket)),
+        })
+    }
+
+    /// For `facet`: the number of points per value of `key`'s keyword or bool index (values no
+    /// point holds any more left out); `None` for other kinds.
+    pub fn facet_counts(&self, key: &str) -> Option<Vec<(Scalar, usize)>> {
+        let (_, FieldIndex::Scalar(map)) = self.fields.get(key)? else { return None };
+        Some(map.iter().filter(|(_, ids)| !ids.is_empty()).map(|(s, ids)| (s.clone(), ids.len())).collect())
+    }
 }
 
 fn kind_accepts(kind: FieldType, s: &Scalar) -> bool {

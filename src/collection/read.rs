@@ -11,6 +11,7 @@ use vicinity_index::{AnyIndex, Metric, Prepared, ScoredPoint, SearchParams, Vect
 
 use super::filter::{Filter, Payload};
 use super::json_path::{self, Step};
+use super::order::{OrderBy, OrderValue};
 use super::{Collection, Deadline, PointMeta, Points};
 use crate::error::{Error, Result};
 use crate::id::ExtId;
@@ -82,6 +83,8 @@ pub struct Record {
     pub id: ExtId,
     pub payload: Option<Payload>,
     pub vector: Option<PointVectors>,
+    /// The value an `order_by` scroll ordered this record by.
+    pub order_value: Option<OrderValue>,
 }
 
 /// A search result.
@@ -92,6 +95,8 @@ pub struct Hit {
     pub score: f32,
     pub payload: Option<Payload>,
     pub vector: Option<PointVectors>,
+    /// The value an `order_by` query ordered this hit by.
+    pub order_value: Option<OrderValue>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -120,6 +125,8 @@ pub enum Query {
         negative: Vec<Example>,
         strategy: Strategy,
     },
+    /// The points of a range-capable payload index in value order (`order_by`).
+    OrderBy(OrderBy),
 }
 
 #[derive(Clone, Debug)]
@@ -151,7 +158,7 @@ fn scaled_sigmoid(x: f32) -> f32 {
 
 impl Collection {
     /// Refuses a selector naming a vector the collection does not have (Qdrant's 400).
-    fn check_selector(&self, with_vector: &VectorSelector) -> Result<()> {
+    pub(super) fn check_selector(&self, with_vector: &VectorSelector) -> Result<()> {
         if let VectorSelector::Names(names) = with_vector {
             let indexes = self.indexes.load();
             if let Some(n) = names.iter().find(|n| !indexes.contains_key(*n)) {
@@ -183,7 +190,7 @@ impl Collection {
         Some(PointVectors::of(named))
     }
 
-    fn record(
+    pub(super) fn record(
         &self,
         points: &Points,
         id: u64,
@@ -195,6 +202,7 @@ impl Collection {
             id: m.ext,
             payload: with_payload.pick(&m.payload),
             vector: self.vectors_of(id, with_vector),
+            order_value: None,
         })
     }
 
@@ -271,8 +279,9 @@ impl Collection {
     /// Runs a search or recommendation.
     pub fn search(&self, s: &Search, deadline: Deadline) -> Result<Vec<Hit>> {
         deadline.check()?;
-        let hits = match s.query {
+        let hits = match &s.query {
             Query::IdOrder => self.in_id_order(s, deadline)?,
+            Query::OrderBy(order) => self.order_hits(order, s, deadline)?,
             Query::Nearest(_) | Query::Recommend { .. } => self.search_within(s, deadline)?,
         };
         // A filtered walk that ran past the deadline admitted nothing after it: not an answer.
@@ -306,8 +315,8 @@ impl Collection {
         };
         let k = s.limit + s.offset;
         let (scored, exclude): (Vec<ScoredPoint>, HashSet<u64>) = match &s.query {
-            // Answered by `in_id_order` (which reads points without this lock held).
-            Query::IdOrder => (Vec::new(), HashSet::new()),
+            // Answered by `in_id_order` / `order_hits` (which read points without this lock held).
+            Query::IdOrder | Query::OrderBy(_) => (Vec::new(), HashSet::new()),
             Query::Nearest(e) => {
                 let (v, id) = resolve(e)?;
                 let exclude: HashSet<u64> = id.into_iter().collect();
@@ -390,6 +399,7 @@ impl Collection {
                     score: p.score,
                     payload: s.with_payload.pick(&m.payload),
                     vector,
+                    order_value: None,
                 })
             })
             .collect())
@@ -403,7 +413,14 @@ impl Collection {
         let wanted = s.offset.saturating_add(s.limit);
         let (records, _) =
             self.scroll(None, wanted, s.filter.as_ref(), &s.with_payload, &s.with_vector, deadline)?;
-        let hit = |r: Record| Hit { id: r.id, version: 0, score: 1.0, payload: r.payload, vector: r.vector };
+        let hit = |r: Record| Hit {
+            id: r.id,
+            version: 0,
+            score: 1.0,
+            payload: r.payload,
+            vector: r.vector,
+            order_value: None,
+        };
         Ok(records.into_iter().skip(s.offset).map(hit).collect())
     }
 

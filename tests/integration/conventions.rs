@@ -312,14 +312,6 @@ async fn unknown_fields_are_ignored_as_qdrant_ignores_them() {
         &["prefetch"],
     )
     .await;
-    s.err(
-        Method::POST,
-        "/collections/c/points/scroll",
-        Some(json!({"order_by": "n"})),
-        StatusCode::BAD_REQUEST,
-        &["order_by"],
-    )
-    .await;
 }
 
 /// Serves `routes` (path → status, headers, body) over HTTP/1.1 on loopback, one answer per

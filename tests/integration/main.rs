@@ -9,6 +9,7 @@
 //! - `jobs`: imports, rebuilds racing with writes, snapshots, the admin key.
 //! - `hostile`: the faults and attacks of the reliability issue, one regression test each.
 //! - `import_cli`: the `vicinity import` command against the real server on a port.
+//! - `order_facet`: `order_by` (scroll, query), `facet` and `count`, Qdrant's worked examples.
 //! - `openapi`: the OpenAPI document lists every route and every status the router answers.
 
 mod api;
@@ -25,5 +26,6 @@ mod jobs;
 mod layers;
 mod named_vectors;
 mod openapi;
+mod order_facet;
 mod restart;
 mod serving;

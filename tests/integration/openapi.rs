@@ -32,7 +32,7 @@ const NO_COLLECTION_LOOKUP: [(&str, &str); 6] = [
     ("post", "/collections/{name}/snapshots/upload"),
 ];
 /// Reads that run under the search deadline / admission control: 503 with `Retry-After`.
-const SEARCHES: [&str; 8] = [
+const SEARCHES: [&str; 9] = [
     "/collections/{name}/points/query",
     "/collections/{name}/points/query/batch",
     "/collections/{name}/points/search",
@@ -41,6 +41,7 @@ const SEARCHES: [&str; 8] = [
     "/collections/{name}/points/recommend/batch",
     "/collections/{name}/points/scroll",
     "/collections/{name}/points/count",
+    "/collections/{name}/facet",
 ];
 /// Conflicts the handlers report (`Error::AlreadyExists` / `Error::Conflict`).
 const CONFLICTS: [(&str, &str); 7] = [

@@ -15,7 +15,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::OpenApi;
 
 use super::{
-    aliases, batch, collections, embed, jobs, metrics, models, points, query, service, snapshots, vectors,
+    aliases, batch, collections, embed, facet, jobs, metrics, models, points, query, service, snapshots,
+    vectors,
 };
 
 #[derive(OpenApi)]
@@ -53,6 +54,7 @@ use super::{
         vectors::delete,
         points::scroll,
         points::count,
+        facet::facet,
         query::query,
         query::query_batch,
         query::search,

@@ -161,6 +161,7 @@ pub enum QueryInput {
     Text(Document),
     Nearest(NearestQuery),
     Recommend(RecommendQuery),
+    OrderBy(crate::api::order_by::OrderByQuery),
 }
 
 #[derive(utoipa::ToSchema)]
