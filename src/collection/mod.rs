@@ -13,6 +13,9 @@ pub mod config;
 pub mod filter;
 pub mod json_path;
 pub mod payload_index;
+mod discover;
+mod groups;
+mod mmr;
 mod read;
 mod rebuild;
 mod snapshot;
@@ -38,6 +41,9 @@ pub use config::{
 };
 pub use filter::{Filter, Payload};
 use payload_index::PayloadIndex;
+pub use discover::Discover;
+pub use groups::{Group, GroupKey, Grouping};
+pub use mmr::{Mmr, MAX_CANDIDATES as MMR_MAX_CANDIDATES};
 pub use read::{
     Example, Hit, PayloadSelector, PointVectors, Query, Record, Search, Strategy, VectorSelector,
 };

@@ -30,7 +30,7 @@ pub enum PayloadSelector {
 }
 
 impl PayloadSelector {
-    fn pick(&self, payload: &Payload) -> Option<Payload> {
+    pub(super) fn pick(&self, payload: &Payload) -> Option<Payload> {
         let paths = |keys: &[String]| -> Vec<Vec<Step>> {
             keys.iter().filter_map(|k| json_path::parse(k).ok()).collect()
         };
@@ -120,6 +120,10 @@ pub enum Query {
         negative: Vec<Example>,
         strategy: Strategy,
     },
+    /// Nearest, diversified by maximal marginal relevance (see `mmr.rs`).
+    Mmr(super::mmr::Mmr),
+    /// Discovery (with a target) or context search (see `discover.rs`).
+    Discover(super::discover::Discover),
 }
 
 #[derive(Clone, Debug)]
@@ -138,7 +142,7 @@ pub struct Search {
 
 /// Qdrant reports Euclid as a distance (smaller is closer); the engine's scores are
 /// higher-is-closer everywhere.
-fn reported(metric: Metric, score: f32) -> f32 {
+pub(super) fn reported(metric: Metric, score: f32) -> f32 {
     match metric {
         Metric::L2 => -score,
         Metric::Cosine | Metric::Dot => score,
@@ -151,7 +155,7 @@ fn scaled_sigmoid(x: f32) -> f32 {
 
 impl Collection {
     /// Refuses a selector naming a vector the collection does not have (Qdrant's 400).
-    fn check_selector(&self, with_vector: &VectorSelector) -> Result<()> {
+    pub(super) fn check_selector(&self, with_vector: &VectorSelector) -> Result<()> {
         if let VectorSelector::Names(names) = with_vector {
             let indexes = self.indexes.load();
             if let Some(n) = names.iter().find(|n| !indexes.contains_key(*n)) {
@@ -167,7 +171,7 @@ impl Collection {
     }
 
     /// The selected vectors of point `id`, as an answer shows them.
-    fn vectors_of(&self, id: u64, with_vector: &VectorSelector) -> Option<PointVectors> {
+    pub(super) fn vectors_of(&self, id: u64, with_vector: &VectorSelector) -> Option<PointVectors> {
         // Most answers carry no vectors: no index map is loaded for them.
         let named = match with_vector {
             VectorSelector::None => return None,
@@ -271,9 +275,11 @@ impl Collection {
     /// Runs a search or recommendation.
     pub fn search(&self, s: &Search, deadline: Deadline) -> Result<Vec<Hit>> {
         deadline.check()?;
-        let hits = match s.query {
+        let hits = match &s.query {
             Query::IdOrder => self.in_id_order(s, deadline)?,
             Query::Nearest(_) | Query::Recommend { .. } => self.search_within(s, deadline)?,
+            Query::Mmr(m) => self.mmr(s, m, deadline)?,
+            Query::Discover(d) => self.discover(s, d, deadline)?,
         };
         // A filtered walk that ran past the deadline admitted nothing after it: not an answer.
         deadline.check()?;
@@ -306,8 +312,9 @@ impl Collection {
         };
         let k = s.limit + s.offset;
         let (scored, exclude): (Vec<ScoredPoint>, HashSet<u64>) = match &s.query {
-            // Answered by `in_id_order` (which reads points without this lock held).
-            Query::IdOrder => (Vec::new(), HashSet::new()),
+            // Answered by `in_id_order` (which reads points without this lock held), `mmr` and
+            // `discover`.
+            Query::IdOrder | Query::Mmr(_) | Query::Discover(_) => (Vec::new(), HashSet::new()),
             Query::Nearest(e) => {
                 let (v, id) = resolve(e)?;
                 let exclude: HashSet<u64> = id.into_iter().collect();
@@ -409,7 +416,7 @@ impl Collection {
 
     /// The engine's top `k` for a prepared query, with the filter and exclusions applied inside.
     #[allow(clippy::too_many_arguments)]
-    fn nearest(
+    pub(super) fn nearest(
         &self,
         space: &Space<'_>,
         points: &Points,
@@ -522,9 +529,9 @@ impl Collection {
 }
 
 /// The vector a search runs on: its index, and the engine's full-scan threshold in points.
-struct Space<'a> {
-    index: &'a AnyIndex,
-    threshold: usize,
+pub(super) struct Space<'a> {
+    pub(super) index: &'a AnyIndex,
+    pub(super) threshold: usize,
 }
 
 /// The engine's answer to one prepared query.
