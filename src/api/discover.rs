@@ -28,7 +28,10 @@ pub(super) fn mmr(nearest: &Value, mmr: &Value, prefix: &str) -> Result<Wanted, 
     };
     let mut rules = Rules::default();
     if let Some(d) = m.diversity.filter(|d| !(0.0..=1.0).contains(d)) {
-        rules.broken(format!("{prefix}query.mmr.diversity"), format!("value {d} invalid, must be from 0.0 to 1.0"));
+        rules.broken(
+            format!("{prefix}query.mmr.diversity"),
+            format!("value {d} invalid, must be from 0.0 to 1.0"),
+        );
     }
     if let Some(c) = m.candidates_limit {
         rules.max(format!("{prefix}query.mmr.candidates_limit"), c, crate::collection::MMR_MAX_CANDIDATES);
@@ -49,11 +52,24 @@ fn pair(v: &Value, at: &str) -> Result<(Input, Input), ApiError> {
     Ok((side("positive")?, side("negative")?))
 }
 
+/// Most context pairs one query may hold: every candidate is scored against each.
+const MAX_PAIRS: usize = 128;
+
+fn check_pairs(n: usize, at: &str) -> Result<(), ApiError> {
+    if n > MAX_PAIRS {
+        return Err(ApiError::bad(format!("{at}: at most {MAX_PAIRS} context pairs, got {n}")));
+    }
+    Ok(())
+}
+
 /// One pair or a list of them (`null` or absent: none).
 fn pairs(v: Option<&Value>, at: &str) -> Result<Vec<(Input, Input)>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items.iter().enumerate().map(|(i, p)| pair(p, &format!("{at}[{i}]"))).collect(),
+        Some(Value::Array(items)) => {
+            check_pairs(items.len(), at)?;
+            items.iter().enumerate().map(|(i, p)| pair(p, &format!("{at}[{i}]"))).collect()
+        }
         Some(one) => Ok(vec![pair(one, at)?]),
     }
 }
@@ -67,7 +83,11 @@ pub(super) fn discover(v: &Value) -> Result<Wanted, ApiError> {
         None | Some(Value::Null) => return Err(ApiError::bad("query.discover: missing field `target`")),
         Some(t) => example(t, "query.discover.target")?,
     };
-    Ok(Wanted::Discover { target: Some(target), pairs: pairs(o.get("context"), "query.discover.context")?, legacy: false })
+    Ok(Wanted::Discover {
+        target: Some(target),
+        pairs: pairs(o.get("context"), "query.discover.context")?,
+        legacy: false,
+    })
 }
 
 /// `{"context": pair | [pair]}`'s value.
@@ -115,6 +135,7 @@ fn from_discover_request(
         return Err(ApiError::bad("lookup_from is not supported"));
     }
     let context = r.context.unwrap_or_default();
+    check_pairs(context.len(), "context")?;
     let pairs = context
         .iter()
         .enumerate()

@@ -40,9 +40,11 @@ pub struct WithLookup {
 impl WithLookupInterface {
     fn lookup(self) -> Lookup {
         match self {
-            WithLookupInterface::Collection(collection) => {
-                Lookup { collection, with_payload: PayloadSelector::Bool(true), with_vector: VectorSelector::None }
-            }
+            WithLookupInterface::Collection(collection) => Lookup {
+                collection,
+                with_payload: PayloadSelector::Bool(true),
+                with_vector: VectorSelector::None,
+            },
             WithLookupInterface::WithLookup(l) => Lookup {
                 collection: l.collection,
                 with_payload: WithPayload::or(l.with_payload, true),
@@ -110,7 +112,13 @@ pub struct RecommendGroupsRequest {
 }
 
 /// Checks the grouping (Qdrant's 422s under `{prefix}group_request.`, then the cost bound).
-fn grouping(group_by: String, group_size: usize, limit: usize, config: &Config, prefix: &str) -> Result<Grouping, ApiError> {
+fn grouping(
+    group_by: String,
+    group_size: usize,
+    limit: usize,
+    config: &Config,
+    prefix: &str,
+) -> Result<Grouping, ApiError> {
     let mut rules = Rules::default();
     rules.min(format!("{prefix}group_request.group_size"), group_size, 1);
     rules.min(format!("{prefix}group_request.limit"), limit, 1);
@@ -213,7 +221,8 @@ pub async fn query_groups(
         let g = grouping(req.group_by, req.group_size.unwrap_or(3), limit, &st.config, PREFIX)?;
         let query = QueryRequest { offset: None, ..req.query };
         let parsed = super::query::from_query_request(query, &st.config, PREFIX)?;
-        let (groups, lookups) = run(&st, &name, parsed, g, req.with_lookup.map(WithLookupInterface::lookup), &read).await?;
+        let (groups, lookups) =
+            run(&st, &name, parsed, g, req.with_lookup.map(WithLookupInterface::lookup), &read).await?;
         encode(&shown(&groups, &lookups))
     })
     .await
@@ -243,7 +252,8 @@ pub async fn search_groups(
     let g = grouping(req.group_by, req.group_size, req.search.limit, &st.config, PREFIX)?;
     let search = SearchRequest { offset: None, ..req.search };
     let parsed = super::query::from_search_request(search, &st.config, PREFIX)?;
-    let (groups, lookups) = run(&st, &name, parsed, g, req.with_lookup.map(WithLookupInterface::lookup), &read).await?;
+    let (groups, lookups) =
+        run(&st, &name, parsed, g, req.with_lookup.map(WithLookupInterface::lookup), &read).await?;
     Ok(ok(shown(&groups, &lookups), started))
 }
 
@@ -271,6 +281,7 @@ pub async fn recommend_groups(
     let g = grouping(req.group_by, req.group_size, req.recommend.limit, &st.config, PREFIX)?;
     let recommend = RecommendRequest { offset: None, ..req.recommend };
     let parsed = super::query::from_recommend_request(recommend, &st.config, PREFIX)?;
-    let (groups, lookups) = run(&st, &name, parsed, g, req.with_lookup.map(WithLookupInterface::lookup), &read).await?;
+    let (groups, lookups) =
+        run(&st, &name, parsed, g, req.with_lookup.map(WithLookupInterface::lookup), &read).await?;
     Ok(ok(shown(&groups, &lookups), started))
 }

@@ -113,10 +113,11 @@ impl Wanted {
             }
             Wanted::Discover { target, pairs, legacy } => {
                 let target = target.map(&mut example).transpose()?;
-                let pairs = pairs
-                    .into_iter()
-                    .map(|(p, n)| Ok((example(p)?, example(n)?)))
-                    .collect::<Result<_, ApiError>>()?;
+                let pairs = pairs.into_iter().map(|(p, n)| Ok((example(p)?, example(n)?))).collect::<Result<
+                    _,
+                    ApiError,
+                >>(
+                )?;
                 Query::Discover(Discover { target, pairs, legacy })
             }
         })
@@ -173,7 +174,9 @@ fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
             }
             let (kind, inner) = match (o.len(), o.iter().next()) {
                 (1, Some(entry)) => entry,
-                _ => return Err(ApiError::bad("query: expected one of nearest, recommend, discover, context")),
+                _ => {
+                    return Err(ApiError::bad("query: expected one of nearest, recommend, discover, context"))
+                }
             };
             match kind.as_str() {
                 "nearest" => Ok(Wanted::Nearest(example(inner, "query.nearest")?)),
@@ -313,7 +316,11 @@ pub(super) fn from_query_request(r: QueryRequest, config: &Config, prefix: &str)
     shared.parsed(query, config, prefix)
 }
 
-pub(super) fn from_search_request(r: SearchRequest, config: &Config, prefix: &str) -> Result<Parsed, ApiError> {
+pub(super) fn from_search_request(
+    r: SearchRequest,
+    config: &Config,
+    prefix: &str,
+) -> Result<Parsed, ApiError> {
     // A plain list (the unnamed vector), or Qdrant's named form `{"name": …, "vector": [...]}`.
     let (using, vector) = match r.vector {
         QueryValue::Vector(v) => (String::new(), v),
@@ -354,7 +361,11 @@ pub(super) fn from_search_request(r: SearchRequest, config: &Config, prefix: &st
     shared.parsed(Wanted::Nearest(Input::Example(Example::Vector(vector))), config, prefix)
 }
 
-pub(super) fn from_recommend_request(r: RecommendRequest, config: &Config, prefix: &str) -> Result<Parsed, ApiError> {
+pub(super) fn from_recommend_request(
+    r: RecommendRequest,
+    config: &Config,
+    prefix: &str,
+) -> Result<Parsed, ApiError> {
     let positive = examples(Some(&Value::Array(r.positive)), "positive")?;
     let negative = examples(Some(&Value::Array(r.negative)), "negative")?;
     let query = Wanted::Recommend { positive, negative, strategy: r.strategy.unwrap_or_default() };
@@ -509,7 +520,12 @@ impl CacheSwitch for QueryBatch {
 /// The body is parsed at most once, into `R`. A repeated body (the same bytes: the common case)
 /// is answered before it is parsed at all; any other is looked up by the canonical text of the
 /// parsed request, so field order, number spelling and whitespace do not matter.
-pub(super) async fn cached<R, F, Fut>(st: &AppState, name: &str, body: Bytes, answer: F) -> Result<Response, ApiError>
+pub(super) async fn cached<R, F, Fut>(
+    st: &AppState,
+    name: &str,
+    body: Bytes,
+    answer: F,
+) -> Result<Response, ApiError>
 where
     R: serde::de::DeserializeOwned + serde::Serialize + CacheSwitch,
     F: FnOnce(AppState, String, R) -> Fut,

@@ -116,11 +116,14 @@ impl Collection {
         deadline: Deadline,
     ) -> Result<Vec<ScoredPoint>> {
         let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(1024) {
+        for chunk in ids.chunks(256) {
             deadline.check()?;
             let vectors = index.vectors(chunk);
             out.extend(
-                chunk.iter().zip(vectors).filter_map(|(id, v)| Some(ScoredPoint { id: *id, score: score(&v?) })),
+                chunk
+                    .iter()
+                    .zip(vectors)
+                    .filter_map(|(id, v)| Some(ScoredPoint { id: *id, score: score(&v?) })),
             );
         }
         Ok(out)
@@ -156,18 +159,13 @@ impl Collection {
         let points = self.points.read();
         let ex = Examples { metric, dim, index: &index, points: &points, using: &s.using, legacy: d.legacy };
         let target = d.target.as_ref().map(|t| ex.resolve(t)).transpose()?;
-        let pairs = d
-            .pairs
-            .iter()
-            .map(|(p, n)| Ok((ex.resolve(p)?, ex.resolve(n)?)))
-            .collect::<Result<Vec<_>>>()?;
-        let exclude: HashSet<u64> = target
-            .iter()
-            .chain(pairs.iter().flat_map(|(p, n)| [p, n]))
-            .filter_map(|(_, id)| *id)
-            .collect();
+        let pairs =
+            d.pairs.iter().map(|(p, n)| Ok((ex.resolve(p)?, ex.resolve(n)?))).collect::<Result<Vec<_>>>()?;
+        let exclude: HashSet<u64> =
+            target.iter().chain(pairs.iter().flat_map(|(p, n)| [p, n])).filter_map(|(_, id)| *id).collect();
         let k = s.limit.saturating_add(s.offset);
-        let seeds: Vec<&Prepared> = target.iter().chain(pairs.iter().map(|(p, _)| p)).map(|(v, _)| v).collect();
+        let seeds: Vec<&Prepared> =
+            target.iter().chain(pairs.iter().map(|(p, _)| p)).map(|(v, _)| v).collect();
         let small = points.meta.len() <= threshold;
         let candidates = if s.params.exact || small || seeds.is_empty() {
             self.allowed(&points, s, &exclude, deadline)?
@@ -176,6 +174,7 @@ impl Collection {
             let wide = k.saturating_mul(4).max(s.params.ef.unwrap_or(0)).max(64);
             let mut set = HashSet::new();
             for seed in seeds {
+                deadline.check()?;
                 let near = self.nearest(&space, &points, seed, wide, s, &exclude, deadline)?;
                 set.extend(near.into_iter().map(|h| h.id).filter(|id| !exclude.contains(id)));
             }

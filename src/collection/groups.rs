@@ -201,10 +201,12 @@ mod tests {
                 })
                 .collect()
         };
-        let (groups, complete) = assemble(&hits, &keys, &Grouping { group_by: "g".into(), group_size: 2, limit: 10 });
+        let (groups, complete) =
+            assemble(&hits, &keys, &Grouping { group_by: "g".into(), group_size: 2, limit: 10 });
         assert!(!complete);
         assert_eq!(ids(&groups), [(json!("a"), vec![1, 3]), (json!("b"), vec![2, 3]), (json!(3), vec![5])]);
-        let (groups, complete) = assemble(&hits, &keys, &Grouping { group_by: "g".into(), group_size: 1, limit: 2 });
+        let (groups, complete) =
+            assemble(&hits, &keys, &Grouping { group_by: "g".into(), group_size: 1, limit: 2 });
         assert!(complete);
         assert_eq!(ids(&groups), [(json!("a"), vec![1]), (json!("b"), vec![2])]);
     }

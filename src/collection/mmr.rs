@@ -108,7 +108,8 @@ impl Collection {
             let lambda = 1.0 - m.diversity;
             select(&rel, lambda, wanted, |i, j| metric.score(&vectors[i], &vectors[j]), deadline)?
         };
-        let page: Vec<ScoredPoint> = order.into_iter().skip(s.offset).take(s.limit).map(|i| pool[i]).collect();
+        let page: Vec<ScoredPoint> =
+            order.into_iter().skip(s.offset).take(s.limit).map(|i| pool[i]).collect();
         Ok(self.hits_of(&points, page, s))
     }
 }
@@ -126,7 +127,13 @@ mod tests {
     }
 
     /// The ids MMR picks among `pool` (id, vector), given in nearest order, for `query`.
-    fn picks(sim: fn(&[f32], &[f32]) -> f32, query: &[f32], pool: &[(u64, [f32; 2])], lambda: f32, n: usize) -> Vec<u64> {
+    fn picks(
+        sim: fn(&[f32], &[f32]) -> f32,
+        query: &[f32],
+        pool: &[(u64, [f32; 2])],
+        lambda: f32,
+        n: usize,
+    ) -> Vec<u64> {
         let rel: Vec<f32> = pool.iter().map(|(_, p)| sim(query, p)).collect();
         select(&rel, lambda, n, |i, j| sim(&pool[i].1, &pool[j].1), Deadline::NONE)
             .unwrap()

@@ -10,12 +10,12 @@
 //! search finds has its payload.
 
 pub mod config;
-pub mod filter;
-pub mod json_path;
-pub mod payload_index;
 mod discover;
+pub mod filter;
 mod groups;
+pub mod json_path;
 mod mmr;
+pub mod payload_index;
 mod read;
 mod rebuild;
 mod snapshot;
@@ -39,11 +39,11 @@ pub use config::{
     no_such_vector, CollectionConfig, Distance, EmbeddingModel, FieldType, HnswConfig, IndexConfig,
     ScalarQuantization, VectorConfig, MAX_DIM,
 };
-pub use filter::{Filter, Payload};
-use payload_index::PayloadIndex;
 pub use discover::Discover;
+pub use filter::{Filter, Payload};
 pub use groups::{Group, GroupKey, Grouping};
 pub use mmr::{Mmr, MAX_CANDIDATES as MMR_MAX_CANDIDATES};
+use payload_index::PayloadIndex;
 pub use read::{
     Example, Hit, PayloadSelector, PointVectors, Query, Record, Search, Strategy, VectorSelector,
 };

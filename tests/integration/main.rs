@@ -10,6 +10,7 @@
 //! - `hostile`: the faults and attacks of the reliability issue, one regression test each.
 //! - `import_cli`: the `vicinity import` command against the real server on a port.
 //! - `openapi`: the OpenAPI document lists every route and every status the router answers.
+//! - `queries`: MMR, discovery / context and grouped searches against Qdrant's worked examples.
 
 mod api;
 mod bad_input;
@@ -25,5 +26,6 @@ mod jobs;
 mod layers;
 mod named_vectors;
 mod openapi;
+mod queries;
 mod restart;
 mod serving;

@@ -17,8 +17,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::OpenApi;
 
 use super::{
-    aliases, batch, collections, discover, embed, groups, jobs, metrics, models, points, query, service, snapshots,
-    vectors,
+    aliases, batch, collections, discover, embed, groups, jobs, metrics, models, points, query, service,
+    snapshots, vectors,
 };
 
 #[derive(OpenApi)]
