@@ -113,11 +113,10 @@ impl Wanted {
             }
             Wanted::Discover { target, pairs, legacy } => {
                 let target = target.map(&mut example).transpose()?;
-                let pairs = pairs.into_iter().map(|(p, n)| Ok((example(p)?, example(n)?))).collect::<Result<
-                    _,
-                    ApiError,
-                >>(
-                )?;
+                let mut both = |(p, n): (Input, Input)| -> Result<(Example, Example), ApiError> {
+                    Ok((example(p)?, example(n)?))
+                };
+                let pairs = pairs.into_iter().map(&mut both).collect::<Result<_, _>>()?;
                 Query::Discover(Discover { target, pairs, legacy })
             }
         })
