@@ -6,6 +6,8 @@
 //! - `points.rs`: upsert, retrieve, delete, payload updates, scroll, count.
 //! - `query.rs`: `points/query` (+ batch) and the legacy `search` / `recommend` adapters;
 //!   `order_by.rs`: `order_by` (scroll and query); `facet.rs`: `/facet`.
+//!   `discover.rs`: the MMR, discover and context query kinds and the legacy `points/discover`;
+//!   `groups.rs`: `points/{query,search,recommend}/groups` and `with_lookup`.
 //! - `embed.rs`: `/embed`, text in upserts and queries (embedded with the collection's model), `/metrics`.
 //! - `jobs.rs` / `snapshots.rs`: the admin routes — jobs, import, rebuild, snapshots.
 //! - `auth.rs`: API keys (all routes / admin routes).
@@ -21,12 +23,14 @@ mod aliases;
 mod auth;
 mod batch;
 mod collections;
+mod discover;
 mod download;
 mod embed;
 mod error;
 mod extract;
 mod facet;
 mod filter;
+mod groups;
 mod jobs;
 pub(crate) mod metrics;
 pub mod models;
@@ -158,6 +162,11 @@ pub fn router(state: AppState) -> Router {
         .route("/collections/{name}/points/search/batch", post(query::search_batch))
         .route("/collections/{name}/points/recommend", post(query::recommend))
         .route("/collections/{name}/points/recommend/batch", post(query::recommend_batch))
+        .route("/collections/{name}/points/query/groups", post(groups::query_groups))
+        .route("/collections/{name}/points/search/groups", post(groups::search_groups))
+        .route("/collections/{name}/points/recommend/groups", post(groups::recommend_groups))
+        .route("/collections/{name}/points/discover", post(discover::discover_points))
+        .route("/collections/{name}/points/discover/batch", post(discover::discover_batch))
         .merge(admin_routes(state.clone()))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), server::read_body))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::any))

@@ -21,7 +21,7 @@ use super::openapi::{Busy, CollectionName, ErrorResponse};
 use super::points::check_limit;
 use super::ResultCache;
 use super::{ok, ok_encoded, ApiError, ApiResult, AppState};
-use crate::collection::{Example, ExtId, Query, Search, Strategy, VectorSelector};
+use crate::collection::{Discover, Example, ExtId, Mmr, Query, Search, Strategy, VectorSelector};
 use crate::config::Config;
 use crate::error::Error;
 use axum::response::Response;
@@ -66,6 +66,17 @@ pub(super) enum Wanted {
         strategy: Strategy,
     },
     OrderBy(crate::collection::OrderBy),
+    Mmr {
+        input: Input,
+        diversity: f32,
+        candidates: Option<usize>,
+    },
+    /// Discovery with a target, context search without.
+    Discover {
+        target: Option<Input>,
+        pairs: Vec<(Input, Input)>,
+        legacy: bool,
+    },
 }
 
 impl Wanted {
@@ -74,6 +85,10 @@ impl Wanted {
             Wanted::IdOrder | Wanted::OrderBy(_) => Vec::new(),
             Wanted::Nearest(e) => vec![e],
             Wanted::Recommend { positive, negative, .. } => positive.iter().chain(negative).collect(),
+            Wanted::Mmr { input, .. } => vec![input],
+            Wanted::Discover { target, pairs, .. } => {
+                target.iter().chain(pairs.iter().flat_map(|(p, n)| [p, n])).collect()
+            }
         }
     }
 
@@ -95,11 +110,22 @@ impl Wanted {
                 negative: negative.into_iter().map(&mut example).collect::<Result<_, _>>()?,
                 strategy,
             },
+            Wanted::Mmr { input, diversity, candidates } => {
+                Query::Mmr(Mmr { example: example(input)?, diversity, candidates })
+            }
+            Wanted::Discover { target, pairs, legacy } => {
+                let target = target.map(&mut example).transpose()?;
+                let mut both = |(p, n): (Input, Input)| -> Result<(Example, Example), ApiError> {
+                    Ok((example(p)?, example(n)?))
+                };
+                let pairs = pairs.into_iter().map(&mut both).collect::<Result<_, _>>()?;
+                Query::Discover(Discover { target, pairs, legacy })
+            }
         })
     }
 }
 
-fn example(v: &Value, at: &str) -> Result<Input, ApiError> {
+pub(super) fn example(v: &Value, at: &str) -> Result<Input, ApiError> {
     if let Some(doc) = super::embed::document(v, at)? {
         return Ok(Input::Text(doc));
     }
@@ -144,13 +170,22 @@ fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
     }
     match v {
         Value::Object(o) => {
+            if let (2, Some(nearest), Some(mmr)) = (o.len(), o.get("nearest"), o.get("mmr")) {
+                return super::discover::mmr(nearest, mmr, prefix);
+            }
             let (kind, inner) = match (o.len(), o.iter().next()) {
                 (1, Some(entry)) => entry,
-                _ => return Err(ApiError::bad("query: expected one of nearest, recommend, order_by")),
+                _ => {
+                    return Err(ApiError::bad(
+                        "query: expected one of nearest, recommend, discover, context, order_by",
+                    ))
+                }
             };
             match kind.as_str() {
                 "nearest" => Ok(Wanted::Nearest(example(inner, "query.nearest")?)),
                 "order_by" => Ok(Wanted::OrderBy(super::order_by::parse(inner, "query.order_by")?)),
+                "discover" => super::discover::discover(inner),
+                "context" => super::discover::context(inner),
                 "recommend" => {
                     let Value::Object(r) = inner else {
                         return Err(ApiError::bad(
@@ -175,7 +210,7 @@ fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
                     Ok(Wanted::Recommend { positive, negative, strategy: strategy(r.get("strategy"))? })
                 }
                 other => Err(ApiError::bad(format!(
-                    "query: `{other}` queries are not supported (use nearest, recommend or order_by)"
+                    "query: `{other}` queries are not supported (use nearest, recommend, discover, context or order_by)"
                 ))),
             }
         }
@@ -189,20 +224,20 @@ fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
 }
 
 /// The fields every query form shares.
-struct Shared {
-    using: String,
-    filter: Option<crate::collection::Filter>,
-    limit: usize,
-    offset: Option<usize>,
-    score_threshold: Option<f32>,
-    params: Option<SearchParamsBody>,
-    with_payload: Option<super::models::WithPayload>,
-    with_vector: Option<WithVector>,
+pub(super) struct Shared {
+    pub using: String,
+    pub filter: Option<crate::collection::Filter>,
+    pub limit: usize,
+    pub offset: Option<usize>,
+    pub score_threshold: Option<f32>,
+    pub params: Option<SearchParamsBody>,
+    pub with_payload: Option<super::models::WithPayload>,
+    pub with_vector: Option<WithVector>,
 }
 
 impl Shared {
     /// Checks the request's limits and parameters; Qdrant names its fields from `prefix`.
-    fn parsed(self, wanted: Wanted, config: &Config, prefix: &str) -> Result<Parsed, ApiError> {
+    pub(super) fn parsed(self, wanted: Wanted, config: &Config, prefix: &str) -> Result<Parsed, ApiError> {
         let offset = self.offset.unwrap_or(0);
         check_limit(self.limit, offset, config.search.max_limit, prefix)?;
         if !self.using.is_empty() && wanted.inputs().iter().any(|i| matches!(i, Input::Text(_))) {
@@ -255,7 +290,7 @@ impl Parsed {
     }
 }
 
-fn from_query_request(r: QueryRequest, config: &Config, prefix: &str) -> Result<Parsed, ApiError> {
+pub(super) fn from_query_request(r: QueryRequest, config: &Config, prefix: &str) -> Result<Parsed, ApiError> {
     if r.prefetch.as_ref().is_some_and(|p| !p.is_null()) {
         return Err(ApiError::bad("prefetch is not supported"));
     }
@@ -288,7 +323,11 @@ fn from_query_request(r: QueryRequest, config: &Config, prefix: &str) -> Result<
     shared.parsed(query, config, prefix)
 }
 
-fn from_search_request(r: SearchRequest, config: &Config, prefix: &str) -> Result<Parsed, ApiError> {
+pub(super) fn from_search_request(
+    r: SearchRequest,
+    config: &Config,
+    prefix: &str,
+) -> Result<Parsed, ApiError> {
     // A plain list (the unnamed vector), or Qdrant's named form `{"name": …, "vector": [...]}`.
     let (using, vector) = match r.vector {
         QueryValue::Vector(v) => (String::new(), v),
@@ -329,7 +368,11 @@ fn from_search_request(r: SearchRequest, config: &Config, prefix: &str) -> Resul
     shared.parsed(Wanted::Nearest(Input::Example(Example::Vector(vector))), config, prefix)
 }
 
-fn from_recommend_request(r: RecommendRequest, config: &Config, prefix: &str) -> Result<Parsed, ApiError> {
+pub(super) fn from_recommend_request(
+    r: RecommendRequest,
+    config: &Config,
+    prefix: &str,
+) -> Result<Parsed, ApiError> {
     let positive = examples(Some(&Value::Array(r.positive)), "positive")?;
     let negative = examples(Some(&Value::Array(r.negative)), "negative")?;
     let query = Wanted::Recommend { positive, negative, strategy: r.strategy.unwrap_or_default() };
@@ -441,19 +484,28 @@ struct Points<'a> {
     points: Hits<'a>,
 }
 
-fn encode(answer: &impl serde::Serialize) -> Result<String, ApiError> {
+pub(super) fn encode(answer: &impl serde::Serialize) -> Result<String, ApiError> {
     serde_json::to_string(answer).map_err(|e| Error::Internal(format!("encoding the answer: {e}")).into())
 }
 
 /// A request that can switch the result cache off (`"cache": false`).
-trait CacheSwitch {
+pub(super) trait CacheSwitch {
     /// Where Qdrant's validation errors name this request's fields from (`internal.limit`).
     const PREFIX: &'static str;
+    /// The route's name in the cache key: the same body sent to two routes is two answers.
+    const ROUTE: &'static str;
+    /// A field in the body that may make [`CacheSwitch::bypass`] true.
+    const BYPASS_FIELD: &'static str = "\"cache\"";
     fn cache(&self) -> Option<bool>;
+    /// Whether the answer depends on more than the collection (it is then not cached).
+    fn bypass(&self) -> bool {
+        false
+    }
 }
 
 impl CacheSwitch for QueryRequest {
     const PREFIX: &'static str = "internal.";
+    const ROUTE: &'static str = "query";
     fn cache(&self) -> Option<bool> {
         self.cache
     }
@@ -461,6 +513,7 @@ impl CacheSwitch for QueryRequest {
 
 impl CacheSwitch for QueryBatch {
     const PREFIX: &'static str = "";
+    const ROUTE: &'static str = "query/batch";
     fn cache(&self) -> Option<bool> {
         self.cache
     }
@@ -474,7 +527,12 @@ impl CacheSwitch for QueryBatch {
 /// The body is parsed at most once, into `R`. A repeated body (the same bytes: the common case)
 /// is answered before it is parsed at all; any other is looked up by the canonical text of the
 /// parsed request, so field order, number spelling and whitespace do not matter.
-async fn cached<R, F, Fut>(st: &AppState, name: &str, body: Bytes, answer: F) -> Result<Response, ApiError>
+pub(super) async fn cached<R, F, Fut>(
+    st: &AppState,
+    name: &str,
+    body: Bytes,
+    answer: F,
+) -> Result<Response, ApiError>
 where
     R: serde::de::DeserializeOwned + serde::Serialize + CacheSwitch,
     F: FnOnce(AppState, String, R) -> Fut,
@@ -488,9 +546,10 @@ where
     // A body that may switch the cache off is parsed first: one that does is answered without
     // any of the cache's work.
     let mut parsed: Option<R> = None;
-    if body.windows(7).any(|w| w == b"\"cache\"") {
+    let mentions = |field: &str| body.windows(field.len()).any(|w| w == field.as_bytes());
+    if mentions("\"cache\"") || mentions(R::BYPASS_FIELD) {
         let req: R = typed(&body, R::PREFIX)?;
-        if req.cache() == Some(false) {
+        if req.cache() == Some(false) || req.bypass() {
             let result = answer(st.clone(), name.to_string(), req).await?;
             return Ok(ok_encoded(&result, started));
         }
@@ -509,7 +568,7 @@ where
     // The version is read before the search: a write racing with it makes this entry
     // unreachable rather than stale. The collection id too: a dropped and re-created name
     // starts again at version 0.
-    let (collection, version) = (format!("{name}#{}", c.id()), c.version());
+    let (collection, version) = (format!("{name}#{}/{}", c.id(), R::ROUTE), c.version());
     let exact =
         std::str::from_utf8(&body).ok().map(|text| ResultCache::exact_key(&collection, version, text));
     if let Some(hit) = exact.as_ref().and_then(|k| cache.get_exact(k)) {
@@ -538,7 +597,7 @@ where
 }
 
 /// The legacy routes answer bare lists: `[hit]` for one search, `[[hit]]` for a batch.
-async fn legacy(
+pub(super) async fn legacy(
     st: &AppState,
     name: &str,
     searches: Vec<Parsed>,

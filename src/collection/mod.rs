@@ -11,9 +11,12 @@
 //! search finds has its payload.
 
 pub mod config;
+mod discover;
 mod facet;
 pub mod filter;
+mod groups;
 pub mod json_path;
+mod mmr;
 mod order;
 pub mod payload_index;
 mod read;
@@ -39,8 +42,11 @@ pub use config::{
     no_such_vector, CollectionConfig, Distance, EmbeddingModel, FieldType, HnswConfig, IndexConfig,
     ScalarQuantization, VectorConfig, MAX_DIM,
 };
+pub use discover::Discover;
 pub use facet::{FacetHit, FacetValue};
 pub use filter::{Filter, Payload};
+pub use groups::{Group, GroupKey, Grouping};
+pub use mmr::{Mmr, MAX_CANDIDATES as MMR_MAX_CANDIDATES};
 pub use order::{Direction, OrderBy, OrderValue, StartFrom};
 use payload_index::PayloadIndex;
 pub use read::{

@@ -31,7 +31,7 @@ pub enum PayloadSelector {
 }
 
 impl PayloadSelector {
-    fn pick(&self, payload: &Payload) -> Option<Payload> {
+    pub(super) fn pick(&self, payload: &Payload) -> Option<Payload> {
         let paths = |keys: &[String]| -> Vec<Vec<Step>> {
             keys.iter().filter_map(|k| json_path::parse(k).ok()).collect()
         };
@@ -127,6 +127,10 @@ pub enum Query {
     },
     /// The points of a range-capable payload index in value order (`order_by`).
     OrderBy(OrderBy),
+    /// Nearest, diversified by maximal marginal relevance (see `mmr.rs`).
+    Mmr(super::mmr::Mmr),
+    /// Discovery (with a target) or context search (see `discover.rs`).
+    Discover(super::discover::Discover),
 }
 
 #[derive(Clone, Debug)]
@@ -145,7 +149,7 @@ pub struct Search {
 
 /// Qdrant reports Euclid as a distance (smaller is closer); the engine's scores are
 /// higher-is-closer everywhere.
-fn reported(metric: Metric, score: f32) -> f32 {
+pub(super) fn reported(metric: Metric, score: f32) -> f32 {
     match metric {
         Metric::L2 => -score,
         Metric::Cosine | Metric::Dot => score,
@@ -174,7 +178,7 @@ impl Collection {
     }
 
     /// The selected vectors of point `id`, as an answer shows them.
-    fn vectors_of(&self, id: u64, with_vector: &VectorSelector) -> Option<PointVectors> {
+    pub(super) fn vectors_of(&self, id: u64, with_vector: &VectorSelector) -> Option<PointVectors> {
         // Most answers carry no vectors: no index map is loaded for them.
         let named = match with_vector {
             VectorSelector::None => return None,
@@ -283,6 +287,8 @@ impl Collection {
             Query::IdOrder => self.in_id_order(s, deadline)?,
             Query::OrderBy(order) => self.order_hits(order, s, deadline)?,
             Query::Nearest(_) | Query::Recommend { .. } => self.search_within(s, deadline)?,
+            Query::Mmr(m) => self.mmr(s, m, deadline)?,
+            Query::Discover(d) => self.discover(s, d, deadline)?,
         };
         // A filtered walk that ran past the deadline admitted nothing after it: not an answer.
         deadline.check()?;
@@ -315,8 +321,9 @@ impl Collection {
         };
         let k = s.limit + s.offset;
         let (scored, exclude): (Vec<ScoredPoint>, HashSet<u64>) = match &s.query {
-            // Answered by `in_id_order` / `order_hits` (which read points without this lock held).
-            Query::IdOrder | Query::OrderBy(_) => (Vec::new(), HashSet::new()),
+            // Answered by `in_id_order` / `order_hits` (which read points without this lock held),
+            // `mmr` and `discover`.
+            Query::IdOrder | Query::OrderBy(_) | Query::Mmr(_) | Query::Discover(_) => (Vec::new(), HashSet::new()),
             Query::Nearest(e) => {
                 let (v, id) = resolve(e)?;
                 let exclude: HashSet<u64> = id.into_iter().collect();
@@ -426,7 +433,7 @@ impl Collection {
 
     /// The engine's top `k` for a prepared query, with the filter and exclusions applied inside.
     #[allow(clippy::too_many_arguments)]
-    fn nearest(
+    pub(super) fn nearest(
         &self,
         space: &Space<'_>,
         points: &Points,
@@ -539,9 +546,9 @@ impl Collection {
 }
 
 /// The vector a search runs on: its index, and the engine's full-scan threshold in points.
-struct Space<'a> {
-    index: &'a AnyIndex,
-    threshold: usize,
+pub(super) struct Space<'a> {
+    pub(super) index: &'a AnyIndex,
+    pub(super) threshold: usize,
 }
 
 /// The engine's answer to one prepared query.

@@ -11,6 +11,7 @@
 //! - `import_cli`: the `vicinity import` command against the real server on a port.
 //! - `order_facet`: `order_by` (scroll, query), `facet` and `count`, Qdrant's worked examples.
 //! - `openapi`: the OpenAPI document lists every route and every status the router answers.
+//! - `queries`: MMR, discovery / context and grouped searches against Qdrant's worked examples.
 
 mod api;
 mod bad_input;
@@ -27,5 +28,6 @@ mod layers;
 mod named_vectors;
 mod openapi;
 mod order_facet;
+mod queries;
 mod restart;
 mod serving;

@@ -32,9 +32,14 @@ const NO_COLLECTION_LOOKUP: [(&str, &str); 6] = [
     ("post", "/collections/{name}/snapshots/upload"),
 ];
 /// Reads that run under the search deadline / admission control: 503 with `Retry-After`.
-const SEARCHES: [&str; 9] = [
+const SEARCHES: [&str; 14] = [
     "/collections/{name}/points/query",
     "/collections/{name}/points/query/batch",
+    "/collections/{name}/points/query/groups",
+    "/collections/{name}/points/search/groups",
+    "/collections/{name}/points/recommend/groups",
+    "/collections/{name}/points/discover",
+    "/collections/{name}/points/discover/batch",
     "/collections/{name}/points/search",
     "/collections/{name}/points/search/batch",
     "/collections/{name}/points/recommend",

@@ -2,9 +2,11 @@
 //! their derives cannot say — rules between fields, and the error statuses every operation
 //! shares because of the middleware and extractors in front of it ([`CommonResponses`]).
 
+mod query_shapes;
 mod schemas;
 mod shapes;
 
+pub use query_shapes::*;
 pub use shapes::*;
 
 use utoipa::openapi::path::Operation;
@@ -15,8 +17,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::OpenApi;
 
 use super::{
-    aliases, batch, collections, embed, facet, jobs, metrics, models, points, query, service, snapshots,
-    vectors,
+    aliases, batch, collections, discover, embed, facet, groups, jobs, metrics, models, points, query,
+    service, snapshots, vectors,
 };
 
 #[derive(OpenApi)]
@@ -61,6 +63,11 @@ use super::{
         query::search_batch,
         query::recommend,
         query::recommend_batch,
+        groups::query_groups,
+        groups::search_groups,
+        groups::recommend_groups,
+        discover::discover_points,
+        discover::discover_batch,
         embed::embed,
         metrics::render,
         jobs::list,

@@ -152,7 +152,8 @@ pub enum ExampleInput {
 }
 
 /// `query` of `points/query`: a vector, a point id or a document (all: nearest to it),
-/// `{"nearest": …}`, or `{"recommend": …}`.
+/// `{"nearest": …}` (with `mmr`: diversified), `{"recommend": …}`, `{"discover": …}` or
+/// `{"context": …}`.
 #[derive(utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum QueryInput {
@@ -162,12 +163,15 @@ pub enum QueryInput {
     Nearest(NearestQuery),
     Recommend(RecommendQuery),
     OrderBy(crate::api::order_by::OrderByQuery),
+    Discover(super::DiscoverQuery),
+    Context(super::ContextQuery),
 }
 
 #[derive(utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NearestQuery {
     pub nearest: ExampleInput,
+    pub mmr: Option<super::MmrInput>,
 }
 
 #[derive(utoipa::ToSchema)]
