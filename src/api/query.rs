@@ -146,7 +146,7 @@ fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
         Value::Object(o) => {
             let (kind, inner) = match (o.len(), o.iter().next()) {
                 (1, Some(entry)) => entry,
-                _ => return Err(ApiError::bad("query: expected one of nearest, recommend, order_by")),
+                _ => return Err(ApiError::bad("query: expected one of nearest, recommend")),
             };
             match kind.as_str() {
                 "nearest" => Ok(Wanted::Nearest(example(inner, "query.nearest")?)),
@@ -175,7 +175,7 @@ fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
                     Ok(Wanted::Recommend { positive, negative, strategy: strategy(r.get("strategy"))? })
                 }
                 other => Err(ApiError::bad(format!(
-                    "query: `{other}` queries are not supported (use nearest, recommend or order_by)"
+                    "query: `{other}` queries are not supported (use nearest or recommend)"
                 ))),
             }
         }
