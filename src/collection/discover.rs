@@ -140,6 +140,7 @@ impl Collection {
                     score: p.score,
                     payload: s.with_payload.pick(&m.payload),
                     vector: self.vectors_of(p.id, &s.with_vector),
+                    order_value: None,
                 })
             })
             .collect()

@@ -148,7 +148,7 @@ mod tests {
     }
 
     fn hit(id: u64, score: f32) -> Hit {
-        Hit { id: ExtId::Num(id), version: 0, score, payload: None, vector: None }
+        Hit { id: ExtId::Num(id), version: 0, score, payload: None, vector: None, order_value: None }
     }
 
     #[test]

@@ -395,21 +395,7 @@ impl Collection {
             .skip(s.offset)
             .take(s.limit)
             .collect();
-        Ok(page
-            .into_iter()
-            .filter_map(|p| {
-                let vector = self.vectors_of(p.id, &s.with_vector);
-                let m = points.meta.get(&p.id)?;
-                Some(Hit {
-                    id: m.ext,
-                    version: m.version,
-                    score: p.score,
-                    payload: s.with_payload.pick(&m.payload),
-                    vector,
-                    order_value: None,
-                })
-            })
-            .collect())
+        Ok(self.hits_of(&points, page, s))
     }
 
     /// [`Query::IdOrder`]: the allowed points from the first id on, `offset` of them skipped.
