@@ -92,11 +92,9 @@ fn assemble(hits: &[Hit], keys: &[Option<Vec<GroupKey>>], g: &Grouping) -> (Vec<
     for (hit, keys) in hits.iter().zip(keys) {
         for key in keys.iter().flatten() {
             match at.get(key) {
-                Some(&i) => {
-                    if groups[i].hits.len() < g.group_size {
-                        groups[i].hits.push(hit.clone());
-                    }
-                }
+                Some(&i) if groups[i].hits.len() < g.group_size => groups[i].hits.push(hit.clone()),
+                // Full.
+                Some(_) => {}
                 // A group first met after `limit` others has a worse best hit than all of them.
                 None if groups.len() < g.limit => {
                     at.insert(key.clone(), groups.len());
