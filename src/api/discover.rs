@@ -22,10 +22,10 @@ pub(super) fn mmr(nearest: &Value, mmr: &Value, prefix: &str) -> Result<Wanted, 
         candidates_limit: Option<usize>,
     }
     let input = example(nearest, "query.nearest")?;
-    let m = match mmr {
-        Value::Null => return Ok(Wanted::Nearest(input)),
-        other => Mmr::deserialize(other).map_err(|e| ApiError::bad(format!("query.mmr: {e}")))?,
-    };
+    if mmr.is_null() {
+        return Ok(Wanted::Nearest(input));
+    }
+    let m = Mmr::deserialize(mmr).map_err(|e| ApiError::bad(format!("query.mmr: {e}")))?;
     let mut rules = Rules::default();
     if let Some(d) = m.diversity.filter(|d| !(0.0..=1.0).contains(d)) {
         rules.broken(

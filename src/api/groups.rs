@@ -176,9 +176,12 @@ async fn run(
     let c = st.catalog.get(name)?;
     let other = match &lookup {
         None => None,
-        Some(l) => Some(st.catalog.get(&l.collection).map_err(|e| match e {
-            Error::NotFound { .. } => Error::not_found(format!("Collection {}", l.collection)),
-            other => other,
+        Some(l) => Some(st.catalog.get(&l.collection).map_err(|e| {
+            if matches!(e, Error::NotFound { .. }) {
+                Error::not_found(format!("Collection {}", l.collection))
+            } else {
+                e
+            }
         })?),
     };
     st.admission

@@ -1,7 +1,8 @@
 //! Search results grouped by a payload value (Qdrant's `…/groups` routes), exactly: hits are
 //! walked in score order, each goes into the group of every key it has (at most `group_size`
 //! per group), and the first `limit` groups met — those with the best best-hits — are the
-//! answer. The search is widened until those groups are full or the candidates run out.
+//! answer. The search is widened until those groups are full or the candidates run out (or
+//! [`MAX_WINDOW`] of them were walked).
 
 use std::collections::HashMap;
 
@@ -70,6 +71,10 @@ pub fn keys_of(payload: &Payload, path: &str) -> Option<Vec<GroupKey>> {
     (!keys.is_empty()).then_some(keys)
 }
 
+/// The most candidates a grouped search walks (when fewer hold a key, the groups are those
+/// among the best this many): each widening is a search of that many results.
+const MAX_WINDOW: usize = 1 << 16;
+
 /// How to group: the payload path, hits per group, groups.
 #[derive(Clone, Debug)]
 pub struct Grouping {
@@ -92,11 +97,9 @@ fn assemble(hits: &[Hit], keys: &[Option<Vec<GroupKey>>], g: &Grouping) -> (Vec<
     for (hit, keys) in hits.iter().zip(keys) {
         for key in keys.iter().flatten() {
             match at.get(key) {
-                Some(&i) => {
-                    if groups[i].hits.len() < g.group_size {
-                        groups[i].hits.push(hit.clone());
-                    }
-                }
+                Some(&i) if groups[i].hits.len() < g.group_size => groups[i].hits.push(hit.clone()),
+                // Full.
+                Some(_) => {}
                 // A group first met after `limit` others has a worse best hit than all of them.
                 None if groups.len() < g.limit => {
                     at.insert(key.clone(), groups.len());
@@ -114,11 +117,13 @@ impl Collection {
     /// The best `limit` groups of `s`'s hits (its `limit` and `offset` are not used).
     pub fn groups(&self, s: &Search, g: &Grouping, deadline: Deadline) -> Result<Vec<Group>> {
         let total = self.points.read().meta.len();
-        let mut window = g.limit.saturating_mul(g.group_size).saturating_mul(2).max(64);
+        let wanted = g.limit.saturating_mul(g.group_size);
+        let mut window = wanted.saturating_mul(2).max(64);
+        let max_window = wanted.saturating_mul(4).max(MAX_WINDOW);
         loop {
-            let wide = Search { limit: window.min(total.max(1)), offset: 0, ..s.clone() };
+            let wide = Search { limit: window.min(total.max(1)).min(max_window), offset: 0, ..s.clone() };
             let hits = self.search(&wide, deadline)?;
-            let exhausted = hits.len() < wide.limit || wide.limit >= total;
+            let exhausted = hits.len() < wide.limit || wide.limit >= total || wide.limit >= max_window;
             let keys: Vec<Option<Vec<GroupKey>>> = {
                 let points = self.points.read();
                 hits.iter()

@@ -1188,7 +1188,10 @@ async fn bad_query_shapes() {
     let cases: Vec<(Value, Vec<&str>)> = vec![
         (json!({"query": {"fusion": "rrf"}}), vec!["`fusion`", "nearest, recommend, discover or context"]),
         (json!({"query": {"discover": {"context": []}}}), vec!["query.discover", "missing field `target`"]),
-        (json!({"query": {"context": [{"positive": 1}]}}), vec!["query.context[0]", "missing field `negative`"]),
+        (
+            json!({"query": {"context": [{"positive": 1}]}}),
+            vec!["query.context[0]", "missing field `negative`"],
+        ),
         (json!({"query": {"nearest": v4(1.0), "mmr": {"diversity": "x"}}}), vec!["query.mmr"]),
         (json!({"query": {"nearest": v4(1.0), "recommend": {}}}), vec!["query", "one of nearest, recommend"]),
         (json!({"query": {}}), vec!["query", "one of nearest, recommend"]),
