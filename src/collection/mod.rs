@@ -3,7 +3,7 @@
 //!
 //! - `write.rs`: upsert, delete, payload updates — one RocksDB batch each, then applied in memory.
 //! - `read.rs`: retrieve, scroll, count, nearest-neighbour search and recommendations.
-//! - `filter.rs` / `payload_index.rs`: Qdrant's filter language and the indexes that plan it.
+//! - `filter/` / `payload_index/`: Qdrant's filter language and the indexes that plan it.
 //!
 //! Concurrency: writers are serialised by `writer`; readers never wait for RocksDB. A write is
 //! applied to the payloads before the index on upsert and after it on delete, so every hit a
@@ -33,11 +33,12 @@ use crate::error::{Error, Result};
 pub use crate::id::ExtId;
 use crate::storage::Storage;
 pub use config::{
-    no_such_vector, CollectionConfig, Distance, EmbeddingModel, FieldType, HnswConfig, IndexConfig,
-    ScalarQuantization, VectorConfig, MAX_DIM,
+    no_such_vector, CollectionConfig, Distance, EmbeddingModel, HnswConfig, IndexConfig, ScalarQuantization,
+    VectorConfig, MAX_DIM,
 };
 pub use filter::{Filter, Payload};
 use payload_index::PayloadIndex;
+pub use payload_index::{FieldSchema, FieldType};
 pub use read::{
     Example, Hit, PayloadSelector, PointVectors, Query, Record, Search, Strategy, VectorSelector,
 };
@@ -76,6 +77,8 @@ pub struct Collection {
     seq: AtomicU64,
     /// Write the persisted index covers.
     saved_seq: AtomicU64,
+    /// Payload indexes created or dropped since the collection was opened (see `version`).
+    schema_changes: AtomicU64,
     index_dir: PathBuf,
     save_lock: Mutex<()>,
     /// While a rebuild runs, the write it started from: saves keep the later `changes` it
@@ -216,6 +219,7 @@ impl Collection {
             writer: Mutex::new(0),
             seq: AtomicU64::new(0),
             saved_seq: AtomicU64::new(0),
+            schema_changes: AtomicU64::new(0),
             index_dir: index_dir.to_path_buf(),
             save_lock: Mutex::new(()),
             changes_floor: AtomicU64::new(u64::MAX),
@@ -271,7 +275,7 @@ impl Collection {
             }
             let Points { meta, payload_index, .. } = &mut *points;
             for (field, kind) in &schema {
-                payload_index.create(field, *kind, meta.iter().map(|(id, m)| (*id, &m.payload)));
+                payload_index.create(field, kind, meta.iter().map(|(id, m)| (*id, &m.payload)));
             }
         }
         let live = c.points.read().meta.len();
@@ -393,9 +397,16 @@ impl Collection {
         self.config.read().id
     }
 
-    /// The collection's write version: every acknowledged write raises it.
+    /// The collection's version for cached answers: every acknowledged write and every payload
+    /// index created or dropped raises it (both counts only grow, so their sum never repeats).
     pub fn version(&self) -> u64 {
-        self.seq.load(Ordering::SeqCst)
+        self.seq.load(Ordering::SeqCst) + self.schema_changes.load(Ordering::SeqCst)
+    }
+
+    /// `filter` as evaluated on this collection: bound to its payload indexes (text index
+    /// settings, uuid comparison). Every read and write that evaluates a filter binds it first.
+    pub fn bind(&self, filter: &Filter) -> Filter {
+        filter.bind(&self.config.read().payload_schema)
     }
 
     pub fn is_dirty(&self) -> bool {
@@ -430,16 +441,18 @@ impl Collection {
     }
 
     /// Creates a payload index on `field`, stored in the config.
-    pub fn create_field_index(&self, field: &str, kind: FieldType, sync: bool) -> Result<u64> {
+    pub fn create_field_index(&self, field: &str, schema: FieldSchema, sync: bool) -> Result<u64> {
         let _writer = self.writer.lock();
         self.check_live()?;
         let mut config = self.config.read().clone();
-        config.payload_schema.insert(field.to_string(), kind);
+        config.payload_schema.insert(field.to_string(), schema.clone());
         self.store_config(&config, sync)?;
         let mut points = self.points.write();
         let Points { meta, payload_index, .. } = &mut *points;
-        payload_index.create(field, kind, meta.iter().map(|(id, m)| (*id, &m.payload)));
+        payload_index.create(field, &schema, meta.iter().map(|(id, m)| (*id, &m.payload)));
         *self.config.write() = config;
+        // Text and uuid conditions mean something else with the index: cached answers go.
+        self.schema_changes.fetch_add(1, Ordering::SeqCst);
         Ok(self.seq.load(Ordering::SeqCst))
     }
 
@@ -453,6 +466,7 @@ impl Collection {
         self.store_config(&config, sync)?;
         self.points.write().payload_index.drop_field(field);
         *self.config.write() = config;
+        self.schema_changes.fetch_add(1, Ordering::SeqCst);
         Ok(self.seq.load(Ordering::SeqCst))
     }
 
