@@ -15,7 +15,7 @@ use super::{blocking, ok, ApiError, ApiResult, AppState};
 use std::collections::BTreeMap;
 
 use crate::collection::{
-    CollectionConfig, Distance, FieldType, HnswConfig, ScalarQuantization, VectorConfig, MAX_DIM,
+    CollectionConfig, Distance, FieldSchema, HnswConfig, ScalarQuantization, VectorConfig, MAX_DIM,
 };
 
 /// Most vectors a collection may have (vicinity's bound: each is an index of its own).
@@ -219,7 +219,14 @@ pub async fn info(State(st): State<AppState>, Path(name): Path<String>) -> ApiRe
     let payload_schema: serde_json::Map<String, Value> = config
         .payload_schema
         .iter()
-        .map(|(k, t)| (k.clone(), json!({"data_type": t, "params": null, "points": points_per_field.get(k).copied().unwrap_or(0)})))
+        .map(|(k, t)| {
+            let mut info =
+                json!({"data_type": t.kind(), "points": points_per_field.get(k).copied().unwrap_or(0)});
+            if let Some(params) = t.params_json() {
+                info["params"] = params;
+            }
+            (k.clone(), info)
+        })
         .collect();
     let quantization_json = |q: &Option<ScalarQuantization>| {
         q.as_ref().map(|_| json!({"scalar": {"type": "int8", "quantile": null, "always_ram": true}}))
@@ -363,26 +370,13 @@ pub async fn remove(
     Ok(ok(deleted, started))
 }
 
-fn field_type(schema: &Value) -> Result<FieldType, ApiError> {
-    let name = match schema {
-        Value::String(s) => s.as_str(),
-        Value::Object(o) => o.get("type").and_then(Value::as_str).unwrap_or(""),
-        Value::Null | Value::Bool(_) | Value::Number(_) | Value::Array(_) => "",
-    };
-    serde_json::from_value(Value::String(name.to_string())).map_err(|_| {
-        ApiError::bad(format!(
-            "field_schema: unsupported type {name:?} (expected keyword, integer, float or bool)"
-        ))
-    })
-}
-
 #[utoipa::path(
     put, path = "/collections/{name}/index",
     request_body = CreateFieldIndex,
     params(CollectionName, WaitParam),
     responses(
         (status = 200, description = "UpdateResult"),
-        (status = 400, description = "bad JSON body, path or `wait`, an empty field_name, or a field type other than keyword, integer, float or bool", body = ErrorResponse),
+        (status = 400, description = "bad JSON body, path or `wait`, an empty field_name, an unknown field type, or parameters the type does not take (or that vicinity does not implement: a text index's ascii_folding, stopwords, stemmer)", body = ErrorResponse),
         (status = 404, description = "no such collection", body = ErrorResponse),
     )
 )]
@@ -393,9 +387,11 @@ pub async fn create_field_index(
     Body(body): Body<CreateFieldIndex>,
 ) -> ApiResult {
     let started = Instant::now();
-    let kind = field_type(&body.field_schema)?;
     let flag = |k: &str| body.field_schema.get(k).and_then(Value::as_bool);
-    if kind == FieldType::Integer && flag("lookup") == Some(false) && flag("range") == Some(false) {
+    if body.field_schema.get("type").and_then(Value::as_str) == Some("integer")
+        && flag("lookup") == Some(false)
+        && flag("range") == Some(false)
+    {
         let mut rules = Rules::default();
         rules.broken(
             "field_schema.lookup",
@@ -403,6 +399,8 @@ pub async fn create_field_index(
         );
         rules.check()?;
     }
+    let schema = FieldSchema::parse(&body.field_schema)
+        .map_err(|e| ApiError::bad(format!("Format error in JSON body: {e}")))?;
     if body.field_name.is_empty() {
         return Err(ApiError::bad("field_name must not be empty"));
     }
@@ -410,7 +408,7 @@ pub async fn create_field_index(
         .map_err(|e| ApiError::bad(format!("Format error in JSON body: field_name: {e}")))?;
     let c = st.catalog.get(&name)?;
     let sync = wait.sync();
-    let seq = blocking(move || c.create_field_index(&body.field_name, kind, sync)).await?;
+    let seq = blocking(move || c.create_field_index(&body.field_name, schema, sync)).await?;
     Ok(ok(UpdateResult::new(seq, sync), started))
 }
 

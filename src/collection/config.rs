@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use vicinity_index::{HnswParams, Metric, Quantization};
 
+use super::payload_index::FieldSchema;
 use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,16 +43,6 @@ impl Default for HnswConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScalarQuantization {
     pub oversampling: f32,
-}
-
-/// Payload index kinds (`PUT /collections/{c}/index`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FieldType {
-    Keyword,
-    Integer,
-    Float,
-    Bool,
 }
 
 /// The collection's text-embedding model: texts in upserts and queries are embedded with it.
@@ -127,8 +118,9 @@ pub struct CollectionConfig {
     pub quantization: Option<ScalarQuantization>,
     /// The vectors, by name (`""`: the unnamed vector).
     pub vectors: BTreeMap<String, VectorConfig>,
+    /// Payload indexes by key (`PUT /collections/{c}/index`), as their `field_schema` was given.
     #[serde(default)]
-    pub payload_schema: BTreeMap<String, FieldType>,
+    pub payload_schema: BTreeMap<String, FieldSchema>,
     #[serde(default)]
     pub embedding: Option<EmbeddingModel>,
 }

@@ -6,20 +6,29 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::config::FieldType;
-use super::filter::{values_at, Filter, Scalar};
-use super::payload_index::PayloadIndex;
+use super::filter::{parse_uuid, values_at, Filter, Scalar};
+use super::payload_index::{FieldType, PayloadIndex};
 use super::{Collection, Deadline, PointMeta};
 use crate::error::{Error, Result};
 
 /// A faceted value. The variants are in Qdrant's order across kinds (keyword < integer < uuid <
-/// bool); a uuid index adds a `Uuid` variant between `Integer` and `Bool`, written as the
-/// lower-case hyphenated string.
+/// bool); a UUID is written as the lower-case hyphenated string.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FacetValue {
     Keyword(String),
     Integer(i64),
+    Uuid(u128),
     Bool(bool),
+}
+
+impl FacetValue {
+    pub fn of(s: Scalar) -> FacetValue {
+        match s {
+            Scalar::Keyword(k) => FacetValue::Keyword(k),
+            Scalar::Integer(i) => FacetValue::Integer(i),
+            Scalar::Bool(b) => FacetValue::Bool(b),
+        }
+    }
 }
 
 impl serde::Serialize for FacetValue {
@@ -27,6 +36,7 @@ impl serde::Serialize for FacetValue {
         match self {
             FacetValue::Keyword(k) => s.serialize_str(k),
             FacetValue::Integer(i) => s.serialize_i64(*i),
+            FacetValue::Uuid(u) => s.collect_str(&uuid::Uuid::from_u128(*u).hyphenated()),
             FacetValue::Bool(b) => s.serialize_bool(*b),
         }
     }
@@ -39,23 +49,14 @@ pub struct FacetHit {
     pub count: usize,
 }
 
-/// The value an index of `kind` holds for a payload value, if it holds one (a uuid index adds
-/// one arm: strings that parse as UUIDs).
+/// The value an index of `kind` holds for a payload value, if it holds one.
 pub fn facet_value_of(kind: FieldType, v: &Value) -> Option<FacetValue> {
     match kind {
         FieldType::Keyword => v.as_str().map(|s| FacetValue::Keyword(s.to_string())),
         FieldType::Integer => v.as_i64().map(FacetValue::Integer),
+        FieldType::Uuid => v.as_str().and_then(parse_uuid).map(FacetValue::Uuid),
         FieldType::Bool => v.as_bool().map(FacetValue::Bool),
-        FieldType::Float => None,
-    }
-}
-
-/// Whether an index of `kind` is a map Qdrant facets on. An integer index with `lookup: false`
-/// is not.
-fn facets(kind: FieldType) -> bool {
-    match kind {
-        FieldType::Keyword | FieldType::Integer | FieldType::Bool => true,
-        FieldType::Float => false,
+        FieldType::Float | FieldType::Geo | FieldType::Text | FieldType::Datetime => None,
     }
 }
 
@@ -66,14 +67,6 @@ fn no_map_index(key: &str) -> Error {
          Check https://qdrant.tech/documentation/concepts/indexing/#payload-index to see which payload \
          schemas support Match conditions"
     ))
-}
-
-fn from_scalar(s: Scalar) -> FacetValue {
-    match s {
-        Scalar::Keyword(k) => FacetValue::Keyword(k),
-        Scalar::Integer(i) => FacetValue::Integer(i),
-        Scalar::Bool(b) => FacetValue::Bool(b),
-    }
 }
 
 /// Count descending, then value ascending.
@@ -104,10 +97,10 @@ pub(super) fn count_values<'a>(
     matches: &dyn Fn(u64, &PointMeta, &Filter) -> bool,
     deadline: Deadline,
 ) -> Result<Vec<FacetHit>> {
-    let kind = index.kind(key).filter(|k| facets(*k)).ok_or_else(|| no_map_index(key))?;
+    let kind = index.kind(key).filter(|_| index.facets(key)).ok_or_else(|| no_map_index(key))?;
     if filter.is_none() {
         if let Some(counts) = index.facet_counts(key) {
-            return Ok(top(counts.into_iter().map(|(s, n)| (from_scalar(s), n)), limit));
+            return Ok(top(counts, limit));
         }
     }
     let mut counts: HashMap<FacetValue, usize> = HashMap::new();
@@ -143,6 +136,8 @@ impl Collection {
         filter: Option<&Filter>,
         deadline: Deadline,
     ) -> Result<Vec<FacetHit>> {
+        let filter = filter.map(|f| self.bind(f));
+        let filter = filter.as_ref();
         let points = self.points.read();
         let matches =
             |id: u64, m: &PointMeta, f: &Filter| f.matches(&m.payload, Some(m.ext), &self.has_vector(id));
@@ -158,6 +153,7 @@ impl Collection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collection::payload_index::FieldSchema;
     use crate::id::ExtId;
     use serde_json::json;
 
@@ -187,7 +183,7 @@ mod tests {
     fn facet(kind: FieldType, filter: Option<Value>, limit: usize) -> Result<Vec<FacetHit>> {
         let points = probe();
         let mut index = PayloadIndex::default();
-        index.create("g", kind, points.iter().map(|(id, m)| (*id, &m.payload)));
+        index.create("g", &FieldSchema::Type(kind), points.iter().map(|(id, m)| (*id, &m.payload)));
         let filter: Option<Filter> = filter.map(|f| serde_json::from_value(f).unwrap());
         let matches = |_: u64, m: &PointMeta, f: &Filter| f.matches(&m.payload, Some(m.ext), &|_| false);
         let mut visit = points.iter().map(|(id, m)| (*id, m));

@@ -3,7 +3,7 @@
 //!
 //! - `write.rs`: upsert, delete, payload updates — one RocksDB batch each, then applied in memory.
 //! - `read.rs`: retrieve, scroll, count, nearest-neighbour search and recommendations.
-//! - `filter.rs` / `payload_index.rs`: Qdrant's filter language and the indexes that plan it.
+//! - `filter/` / `payload_index/`: Qdrant's filter language and the indexes that plan it.
 //! - `order.rs` / `facet.rs`: `order_by` and `facet`, read from the payload indexes.
 //!
 //! Concurrency: writers are serialised by `writer`; readers never wait for RocksDB. A write is
@@ -39,8 +39,8 @@ use crate::error::{Error, Result};
 pub use crate::id::ExtId;
 use crate::storage::Storage;
 pub use config::{
-    no_such_vector, CollectionConfig, Distance, EmbeddingModel, FieldType, HnswConfig, IndexConfig,
-    ScalarQuantization, VectorConfig, MAX_DIM,
+    no_such_vector, CollectionConfig, Distance, EmbeddingModel, HnswConfig, IndexConfig, ScalarQuantization,
+    VectorConfig, MAX_DIM,
 };
 pub use discover::Discover;
 pub use facet::{FacetHit, FacetValue};
@@ -49,6 +49,7 @@ pub use groups::{Group, GroupKey, Grouping};
 pub use mmr::{Mmr, MAX_CANDIDATES as MMR_MAX_CANDIDATES};
 pub use order::{Direction, OrderBy, OrderValue, StartFrom};
 use payload_index::PayloadIndex;
+pub use payload_index::{FieldSchema, FieldType};
 pub use read::{
     Example, Hit, PayloadSelector, PointVectors, Query, Record, Search, Strategy, VectorSelector,
 };
@@ -87,6 +88,8 @@ pub struct Collection {
     seq: AtomicU64,
     /// Write the persisted index covers.
     saved_seq: AtomicU64,
+    /// Payload indexes created or dropped since the collection was opened (see `version`).
+    schema_changes: AtomicU64,
     index_dir: PathBuf,
     save_lock: Mutex<()>,
     /// While a rebuild runs, the write it started from: saves keep the later `changes` it
@@ -227,6 +230,7 @@ impl Collection {
             writer: Mutex::new(0),
             seq: AtomicU64::new(0),
             saved_seq: AtomicU64::new(0),
+            schema_changes: AtomicU64::new(0),
             index_dir: index_dir.to_path_buf(),
             save_lock: Mutex::new(()),
             changes_floor: AtomicU64::new(u64::MAX),
@@ -282,7 +286,7 @@ impl Collection {
             }
             let Points { meta, payload_index, .. } = &mut *points;
             for (field, kind) in &schema {
-                payload_index.create(field, *kind, meta.iter().map(|(id, m)| (*id, &m.payload)));
+                payload_index.create(field, kind, meta.iter().map(|(id, m)| (*id, &m.payload)));
             }
         }
         let live = c.points.read().meta.len();
@@ -404,9 +408,16 @@ impl Collection {
         self.config.read().id
     }
 
-    /// The collection's write version: every acknowledged write raises it.
+    /// The collection's version for cached answers: every acknowledged write and every payload
+    /// index created or dropped raises it (both counts only grow, so their sum never repeats).
     pub fn version(&self) -> u64 {
-        self.seq.load(Ordering::SeqCst)
+        self.seq.load(Ordering::SeqCst) + self.schema_changes.load(Ordering::SeqCst)
+    }
+
+    /// `filter` as evaluated on this collection: bound to its payload indexes (text index
+    /// settings, uuid comparison). Every read and write that evaluates a filter binds it first.
+    pub fn bind(&self, filter: &Filter) -> Filter {
+        filter.bind(&self.config.read().payload_schema)
     }
 
     pub fn is_dirty(&self) -> bool {
@@ -441,16 +452,18 @@ impl Collection {
     }
 
     /// Creates a payload index on `field`, stored in the config.
-    pub fn create_field_index(&self, field: &str, kind: FieldType, sync: bool) -> Result<u64> {
+    pub fn create_field_index(&self, field: &str, schema: FieldSchema, sync: bool) -> Result<u64> {
         let _writer = self.writer.lock();
         self.check_live()?;
         let mut config = self.config.read().clone();
-        config.payload_schema.insert(field.to_string(), kind);
+        config.payload_schema.insert(field.to_string(), schema.clone());
         self.store_config(&config, sync)?;
         let mut points = self.points.write();
         let Points { meta, payload_index, .. } = &mut *points;
-        payload_index.create(field, kind, meta.iter().map(|(id, m)| (*id, &m.payload)));
+        payload_index.create(field, &schema, meta.iter().map(|(id, m)| (*id, &m.payload)));
         *self.config.write() = config;
+        // Text and uuid conditions mean something else with the index: cached answers go.
+        self.schema_changes.fetch_add(1, Ordering::SeqCst);
         Ok(self.seq.load(Ordering::SeqCst))
     }
 
@@ -464,6 +477,7 @@ impl Collection {
         self.store_config(&config, sync)?;
         self.points.write().payload_index.drop_field(field);
         *self.config.write() = config;
+        self.schema_changes.fetch_add(1, Ordering::SeqCst);
         Ok(self.seq.load(Ordering::SeqCst))
     }
 

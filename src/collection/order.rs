@@ -11,9 +11,8 @@ use std::cmp::Ordering;
 
 use serde_json::Value;
 
-use super::config::FieldType;
-use super::filter::{values_at, Filter, Payload};
-use super::payload_index::PayloadIndex;
+use super::filter::{parse_datetime, values_at, Filter, Payload};
+use super::payload_index::{FieldType, PayloadIndex};
 use super::read::{Hit, PayloadSelector, Record, VectorSelector};
 use super::{Collection, Deadline};
 use crate::error::{Error, Result};
@@ -86,22 +85,14 @@ pub struct OrderBy {
     pub start_from: Option<StartFrom>,
 }
 
-/// The value an index of `kind` holds for a payload value, if it holds one. A datetime index
-/// adds one arm here: strings parsed to `OrderValue::Int` microseconds.
+/// The value an index of `kind` holds for a payload value, if it holds one: integers, numbers,
+/// or datetime strings as microseconds since the epoch.
 pub fn order_value_of(kind: FieldType, v: &Value) -> Option<OrderValue> {
     match kind {
         FieldType::Integer => v.as_i64().map(OrderValue::Int),
         FieldType::Float => v.as_f64().map(OrderValue::Float),
-        FieldType::Keyword | FieldType::Bool => None,
-    }
-}
-
-/// Whether an index of `kind` can order (Qdrant: a range-capable numeric index). An integer
-/// index with `range: false` cannot.
-fn orders(kind: FieldType) -> bool {
-    match kind {
-        FieldType::Integer | FieldType::Float => true,
-        FieldType::Keyword | FieldType::Bool => false,
+        FieldType::Datetime => v.as_str().and_then(parse_datetime).map(OrderValue::Int),
+        FieldType::Keyword | FieldType::Bool | FieldType::Geo | FieldType::Text | FieldType::Uuid => None,
     }
 }
 
@@ -119,9 +110,11 @@ fn start_value(s: &StartFrom) -> Result<OrderValue> {
     match s {
         StartFrom::Int(i) => Ok(OrderValue::Int(*i)),
         StartFrom::Float(x) => Ok(OrderValue::Float(*x)),
-        StartFrom::Datetime(text) => Err(Error::bad(format!(
-            "Wrong input: order_by.start_from: '{text}' is a date/time, which orders only a datetime index"
-        ))),
+        StartFrom::Datetime(text) => parse_datetime(text).map(OrderValue::Int).ok_or_else(|| {
+            Error::bad(format!(
+                "Wrong input: order_by.start_from: '{text}' is not in a supported date/time format, please use RFC 3339"
+            ))
+        }),
     }
 }
 
@@ -142,10 +135,13 @@ pub(super) fn ordered<'a>(
     point: impl Fn(u64) -> Option<(ExtId, &'a Payload)>,
     deadline: Deadline,
 ) -> Result<Vec<Entry>> {
-    let kind = index.kind(&order.key).filter(|k| orders(*k)).ok_or_else(|| no_range_index(&order.key))?;
+    let kind = index
+        .kind(&order.key)
+        .filter(|_| index.orders(&order.key))
+        .ok_or_else(|| no_range_index(&order.key))?;
     let start = order.start_from.as_ref().map(start_value).transpose()?;
     let desc = order.direction == Direction::Desc;
-    let Some(buckets) = index.order_buckets(&order.key, desc, start.map(OrderValue::as_f64)) else {
+    let Some(buckets) = index.order_buckets(&order.key, desc, start) else {
         return Err(no_range_index(&order.key));
     };
     let from_start = |v: &OrderValue| match (&start, desc) {
@@ -164,14 +160,15 @@ pub(super) fn ordered<'a>(
         let mut bucket: Vec<Entry> = Vec::new();
         for &id in ids {
             seen += 1;
-            if seen % 256 == 0 {
+            if seen.is_multiple_of(256) {
                 deadline.check()?;
             }
             let Some((ext, payload)) = point(id) else { continue };
             for v in values_at(payload, &order.key, true) {
                 let Some(value) = order_value_of(kind, v) else { continue };
                 let entry = Entry { id, ext, value };
-                if value.as_f64() == key && from_start(&value) && !bucket.contains(&entry) {
+                if value.cmp_value(&key) == Ordering::Equal && from_start(&value) && !bucket.contains(&entry)
+                {
                     bucket.push(entry);
                 }
             }
@@ -198,10 +195,11 @@ impl Collection {
         wanted: usize,
         deadline: Deadline,
     ) -> Result<Vec<Entry>> {
+        let filter = filter.map(|f| self.bind(f));
         let points = self.points.read();
         let admit = |id: u64| {
             let m = points.meta.get(&id)?;
-            let ok = filter.is_none_or(|f| f.matches(&m.payload, Some(m.ext), &self.has_vector(id)));
+            let ok = filter.as_ref().is_none_or(|f| f.matches(&m.payload, Some(m.ext), &self.has_vector(id)));
             ok.then_some((m.ext, &m.payload))
         };
         ordered(&points.payload_index, order, wanted, admit, deadline)
@@ -263,6 +261,7 @@ impl Collection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collection::payload_index::FieldSchema;
     use serde_json::json;
 
     /// The example of the conventions (§1.5): id1 n=5, id2 n=[1,7], id3 n=5, id4 no n, id5 n=2.5.
@@ -273,7 +272,11 @@ mod tests {
                 .map(|v| v.as_object().unwrap().clone())
                 .collect();
         let mut index = PayloadIndex::default();
-        index.create("n", kind, payloads.iter().enumerate().map(|(i, p)| (i as u64 + 1, p)));
+        index.create(
+            "n",
+            &FieldSchema::Type(kind),
+            payloads.iter().enumerate().map(|(i, p)| (i as u64 + 1, p)),
+        );
         (index, payloads)
     }
 
@@ -331,7 +334,11 @@ mod tests {
     #[test]
     fn keys_without_a_range_index_are_refused() {
         let (mut index, payloads) = example(FieldType::Integer);
-        index.create("g", FieldType::Keyword, payloads.iter().enumerate().map(|(i, p)| (i as u64, p)));
+        index.create(
+            "g",
+            &FieldSchema::Type(FieldType::Keyword),
+            payloads.iter().enumerate().map(|(i, p)| (i as u64, p)),
+        );
         for key in ["g", "missing"] {
             let order = OrderBy { key: key.into(), direction: Direction::Asc, start_from: None };
             let err = ordered(&index, &order, 1, |_| None, Deadline::NONE).unwrap_err().to_string();

@@ -239,6 +239,8 @@ impl Collection {
         deadline: Deadline,
     ) -> Result<(Vec<Record>, Option<ExtId>)> {
         self.check_selector(with_vector)?;
+        let bound = filter.map(|f| self.bind(f));
+        let filter = bound.as_ref();
         let cid = self.config.read().id;
         let points = self.points.read();
         let mut records = Vec::with_capacity(limit.min(1024));
@@ -260,6 +262,8 @@ impl Collection {
     }
 
     pub fn count(&self, filter: Option<&Filter>, deadline: Deadline) -> Result<usize> {
+        let bound = filter.map(|f| self.bind(f));
+        let filter = bound.as_ref();
         let points = self.points.read();
         let Some(f) = filter else { return Ok(points.meta.len()) };
         let matching = |id: u64, m: &PointMeta| f.matches(&m.payload, Some(m.ext), &self.has_vector(id));
@@ -283,6 +287,14 @@ impl Collection {
     /// Runs a search or recommendation.
     pub fn search(&self, s: &Search, deadline: Deadline) -> Result<Vec<Hit>> {
         deadline.check()?;
+        let bound;
+        let s = match &s.filter {
+            Some(f) => {
+                bound = Search { filter: Some(self.bind(f)), ..s.clone() };
+                &bound
+            }
+            None => s,
+        };
         let hits = match &s.query {
             Query::IdOrder => self.in_id_order(s, deadline)?,
             Query::OrderBy(order) => self.order_hits(order, s, deadline)?,
@@ -323,7 +335,9 @@ impl Collection {
         let (scored, exclude): (Vec<ScoredPoint>, HashSet<u64>) = match &s.query {
             // Answered by `in_id_order` / `order_hits` (which read points without this lock held),
             // `mmr` and `discover`.
-            Query::IdOrder | Query::OrderBy(_) | Query::Mmr(_) | Query::Discover(_) => (Vec::new(), HashSet::new()),
+            Query::IdOrder | Query::OrderBy(_) | Query::Mmr(_) | Query::Discover(_) => {
+                (Vec::new(), HashSet::new())
+            }
             Query::Nearest(e) => {
                 let (v, id) = resolve(e)?;
                 let exclude: HashSet<u64> = id.into_iter().collect();

@@ -145,6 +145,7 @@ impl Collection {
         sync: bool,
         mut batch: Batch<'_>,
     ) -> Result<u64> {
+        let rule = &UpsertRule { mode: rule.mode, filter: rule.filter.as_ref().map(|f| self.bind(f)) };
         let config = self.config.read().clone();
         let cid = config.id;
         // Validate everything before taking the lock; the last occurrence of an id wins.
@@ -261,6 +262,8 @@ impl Collection {
         filter: Option<&Filter>,
         sync: bool,
     ) -> Result<u64> {
+        let bound = filter.map(|f| self.bind(f));
+        let filter = bound.as_ref();
         let config = self.config.read().clone();
         let cid = config.id;
         let mut merged: Vec<(ExtId, Vectors)> = Vec::with_capacity(points.len());
@@ -379,17 +382,20 @@ impl Collection {
         Ok(self.seq.load(Ordering::SeqCst))
     }
 
-    /// Internal ids of the selected points that exist.
     /// The selected points that exist: internal ids, ascending, each once.
     pub(super) fn select(&self, points: &Points, selector: &Selector) -> Vec<u64> {
         let mut ids: Vec<u64> = match selector {
             Selector::Ids(ids) => ids.iter().filter_map(|e| points.by_ext.get(e).copied()).collect(),
-            Selector::Filter(f) => points
-                .meta
-                .iter()
-                .filter(|(id, m)| f.matches(&m.payload, Some(m.ext), &self.has_vector(**id)))
-                .map(|(id, _)| *id)
-                .collect(),
+            Selector::Filter(f) => {
+                // Callers hold the writer lock, so the schema cannot change meanwhile.
+                let f = self.bind(f);
+                points
+                    .meta
+                    .iter()
+                    .filter(|(id, m)| f.matches(&m.payload, Some(m.ext), &self.has_vector(**id)))
+                    .map(|(id, _)| *id)
+                    .collect()
+            }
         };
         ids.sort_unstable();
         ids.dedup();

@@ -218,7 +218,7 @@ async fn filtered_search_returns_limit_hits() {
         }
     }
     let info = s.get("/collections/graph").await;
-    assert_eq!(info["payload_schema"]["rare"], json!({"data_type": "bool", "params": null, "points": 1000}));
+    assert_eq!(info["payload_schema"]["rare"], json!({"data_type": "bool", "points": 1000}));
 }
 
 #[tokio::test]

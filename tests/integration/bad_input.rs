@@ -1399,14 +1399,20 @@ async fn bad_wait_param_writes_nothing() {
 async fn bad_payload_index_requests() {
     let s = seeded().await;
     let i = "/collections/c/index";
-    s.err(PUT, i, Some(json!({"field_name": "k", "field_schema": "geo"})), BAD, &["field_schema", "\"geo\""])
-        .await;
     s.err(
         PUT,
         i,
-        Some(json!({"field_name": "k", "field_schema": {"type": "text"}})),
+        Some(json!({"field_name": "k", "field_schema": "vector"})),
         BAD,
-        &["field_schema", "\"text\""],
+        &["field_schema", "\"vector\""],
+    )
+    .await;
+    s.err(
+        PUT,
+        i,
+        Some(json!({"field_name": "k", "field_schema": {"type": "sparse"}})),
+        BAD,
+        &["field_schema", "\"sparse\""],
     )
     .await;
     s.err(PUT, i, Some(json!({"field_name": "k", "field_schema": 5})), BAD, &["field_schema"]).await;

@@ -170,17 +170,14 @@ async fn the_frozen_data_dir_opens_with_its_points_payloads_and_indexes() {
     assert_eq!(info["config"]["params"]["vectors"], json!({"distance": "Cosine", "size": 8}));
     assert_eq!(
         info["payload_schema"],
-        json!({"n": {"data_type": "integer", "params": null, "points": 37},
-               "tag": {"data_type": "keyword", "params": null, "points": 37}})
+        json!({"n": {"data_type": "integer", "points": 37},
+               "tag": {"data_type": "keyword", "points": 37}})
     );
     let info = s.get("/collections/items").await;
     assert_eq!(info["config"]["params"]["vectors"], json!({"distance": "Euclid", "size": 6}));
     assert_eq!(info["config"]["hnsw_config"]["m"], 8);
     assert_eq!(info["config"]["quantization_config"]["scalar"]["type"], "int8");
-    assert_eq!(
-        info["payload_schema"],
-        json!({"in_stock": {"data_type": "bool", "params": null, "points": 38}})
-    );
+    assert_eq!(info["payload_schema"], json!({"in_stock": {"data_type": "bool", "points": 38}}));
     drop(s);
     assert!(snapshot(&fixture()) == before, "a test changed the committed fixture");
 }

@@ -4,6 +4,7 @@
 //! - `bad_input`: every kind of bad request answers a 4xx naming the problem and writes nothing.
 //! - `api`: search, recommendations, payloads, scroll and count checked against brute force.
 //! - `restart`: what survives closing and re-opening the catalog.
+//! - `filter_indexes`: text, geo, datetime and uuid indexes and conditions, before and after a reopen.
 //! - `fixtures`, `fixtures_v2`: the frozen data dirs of `tests/fixtures/` open and answer as
 //!   they did.
 //! - `jobs`: imports, rebuilds racing with writes, snapshots, the admin key.
@@ -19,6 +20,7 @@ mod common;
 mod conventions;
 mod embedding;
 mod faiss;
+mod filter_indexes;
 mod fixtures;
 mod fixtures_v2;
 mod hostile;

@@ -34,7 +34,8 @@ impl utoipa::PartialSchema for ExtId {
 impl utoipa::ToSchema for ExtId {}
 
 /// The filter language as [`parse_filter`] reads it: unknown keys are refused; a field condition
-/// takes exactly one check and `match` exactly one of value / any / except / text (keys set to
+/// takes exactly one check and `match` exactly one of value / any / except / text / text_any /
+/// phrase (keys set to
 /// `null` count as absent). Conditions are tried in the parser's order (`has_id`, `has_vector`,
 /// `key`, `is_empty`, `is_null`, `nested`, a filter), so the schema lists them with `anyOf`.
 impl utoipa::PartialSchema for Filter {
@@ -58,38 +59,108 @@ impl utoipa::PartialSchema for Filter {
                 .item(typed(Type::Integer).minimum(Some(i64::MIN)).maximum(Some(i64::MAX)))
                 .description(Some("a keyword, an integer or a bool"))
         };
-        let range = || {
+        let bounds = |t: Type| {
             let mut r = typed(Type::Object);
             for bound in ["gt", "gte", "lt", "lte"] {
-                r = r.property(bound, or_null(Type::Number));
+                r = r.property(bound, or_null(t.clone()));
             }
             only_null_besides(r)
         };
-        // `match`: exactly one of value / any / except / text.
+        let range = || bounds(Type::Number);
+        // `range`: number bounds, or datetime strings (RFC 3339 and the naive forms, as UTC).
+        let any_range = || {
+            OneOfBuilder::new().item(range()).item(bounds(Type::String).description(Some(
+                "datetime bounds: RFC 3339 (`2024-01-01T00:00:00Z`, `+02:00`), `2024-01-01 00:00:00`, `2024-01-01`; naive forms are UTC",
+            )))
+        };
+        let text = |what: &str| {
+            typed(Type::String)
+                .max_length(Some(crate::collection::filter::text::MAX_QUERY_BYTES))
+                .description(Some(what))
+        };
+        // `match`: exactly one of value / any / except / text / text_any / phrase.
         let match_one = || {
             let mut one = OneOfBuilder::new();
-            let kinds: [(&str, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>); 4] = [
+            let kinds: [(&str, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>); 6] = [
                 ("value", scalar().into()),
                 ("any", ArrayBuilder::new().items(scalar()).into()),
                 ("except", ArrayBuilder::new().items(scalar()).into()),
-                ("text", typed(Type::String).into()),
+                ("text", text("every token of the text is in the value (tokenized by the field's text index, else by words, lowercased)").into()),
+                ("text_any", text("some token of the text is in the value").into()),
+                ("phrase", text("the tokens occur consecutively, in order (a text index needs phrase_matching)").into()),
             ];
             for (kind, schema) in kinds {
                 one = one.item(only_null_besides(typed(Type::Object).property(kind, schema).required(kind)));
             }
             one
         };
+        let point = || {
+            typed(Type::Object)
+                .property("lon", typed(Type::Number).minimum(Some(-180)).maximum(Some(180)))
+                .property("lat", typed(Type::Number).minimum(Some(-90)).maximum(Some(90)))
+                .required("lon")
+                .required("lat")
+        };
+        let ring = || {
+            typed(Type::Object)
+                .property(
+                    "points",
+                    ArrayBuilder::new()
+                        .items(point())
+                        .min_items(Some(4))
+                        .max_items(Some(crate::collection::filter::geo::MAX_POLYGON_POINTS))
+                        .description(Some("a closed line: the last point repeats the first")),
+                )
+                .required("points")
+        };
+        let radius = || {
+            typed(Type::Object)
+                .property("center", point())
+                .property(
+                    "radius",
+                    typed(Type::Number).description(Some("meters; haversine distance strictly below it")),
+                )
+                .required("center")
+                .required("radius")
+        };
+        let bounding_box = || {
+            typed(Type::Object)
+                .property("top_left", point())
+                .property("bottom_right", point())
+                .required("top_left")
+                .required("bottom_right")
+                .description(Some("strict edges; top_left.lon > bottom_right.lon crosses the antimeridian"))
+        };
+        let polygon = || {
+            typed(Type::Object)
+                .property("exterior", ring())
+                .property(
+                    "interiors",
+                    OneOfBuilder::new().item(typed(Type::Null)).item(
+                        ArrayBuilder::new()
+                            .items(ring())
+                            .max_items(Some(crate::collection::filter::geo::MAX_POLYGON_INTERIORS)),
+                    ),
+                )
+                .required("exterior")
+                .description(Some(
+                    "points strictly inside the exterior and outside every interior ring (holes)",
+                ))
+        };
         // A field condition: `key` and exactly one check.
         let field = || {
             let mut one = OneOfBuilder::new().description(Some(
-                "a field condition: `key` (a payload path: a.b, a[].b, a[0]) and exactly one of match, range, values_count, is_empty, is_null",
+                "a field condition: `key` (a payload path: a.b, a[].b, a[0]) and exactly one of match, range, values_count, is_empty, is_null, geo_radius, geo_bounding_box, geo_polygon",
             ));
-            let checks: [(&str, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>); 5] = [
+            let checks: [(&str, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>); 8] = [
                 ("match", match_one().into()),
-                ("range", range().into()),
+                ("range", any_range().into()),
                 ("values_count", range().into()),
                 ("is_empty", typed(Type::Boolean).into()),
                 ("is_null", typed(Type::Boolean).into()),
+                ("geo_radius", radius().into()),
+                ("geo_bounding_box", bounding_box().into()),
+                ("geo_polygon", polygon().into()),
             ];
             for (check, schema) in checks {
                 one = one.item(only_null_besides(
@@ -307,7 +378,13 @@ macro_rules! schema {
 }
 
 schema!(Distance, names(&["Cosine", "Dot", "Euclid"], "The similarity of the collection's vectors"));
-schema!(FieldType, names(&["keyword", "integer", "float", "bool"], "A payload index's kind"));
+schema!(
+    FieldType,
+    names(
+        &["keyword", "integer", "float", "geo", "text", "bool", "datetime", "uuid"],
+        "A payload index's kind"
+    )
+);
 schema!(
     Strategy,
     names(&["average_vector", "best_score", "sum_scores"], "How a recommendation combines its examples")

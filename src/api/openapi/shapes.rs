@@ -206,7 +206,7 @@ pub struct NamedVector {
     pub vector: Vector,
 }
 
-/// A payload index's type: its name, or `{"type": name, …}` (other keys are ignored).
+/// A payload index's type: its name, or `{"type": name, …}` with the type's parameters.
 #[derive(utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum FieldSchema {
@@ -214,10 +214,34 @@ pub enum FieldSchema {
     Object(FieldSchemaObject),
 }
 
+/// `{"type": …}` and the parameters of that type; a parameter the type does not take is a 400.
+/// `on_disk`, `is_tenant`, `is_principal` are accepted and shown; every index is in memory.
 #[derive(utoipa::ToSchema)]
 pub struct FieldSchemaObject {
     #[serde(rename = "type")]
     pub kind: crate::collection::FieldType,
+    /// text: `word` (default: split on anything not a letter or digit), `whitespace`, `prefix`
+    /// (documents are indexed with each word's prefixes) or `multilingual` (as `word` here).
+    #[schema(value_type = Option<String>)]
+    pub tokenizer: Option<String>,
+    /// text: shorter tokens (in characters) are dropped, in documents and queries.
+    pub min_token_len: Option<usize>,
+    /// text: longer tokens are dropped (the prefix tokenizer stops its prefixes there).
+    pub max_token_len: Option<usize>,
+    /// text: lowercase tokens (default true).
+    pub lowercase: Option<bool>,
+    /// text: keep token order, which `match.phrase` needs (default false).
+    pub phrase_matching: Option<bool>,
+    /// integer: `match` through the index (default true; not both `lookup` and `range` false).
+    pub lookup: Option<bool>,
+    /// integer: `range` through the index (default true).
+    pub range: Option<bool>,
+    /// keyword, uuid: accepted and shown.
+    pub is_tenant: Option<bool>,
+    /// integer, float, datetime: accepted and shown.
+    pub is_principal: Option<bool>,
+    /// any type: accepted and shown.
+    pub on_disk: Option<bool>,
 }
 
 /// `PUT /collections/{c}/points/payload` (the handler reads a [`SetPayload`]): replaces the
