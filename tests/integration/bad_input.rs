@@ -1138,7 +1138,7 @@ async fn bad_filters_are_named_and_change_nothing() {
         (json!({"must": [{"key": "n", "match": {"any": [1, 2.5]}}]}), vec!["match.any[1]", "not an integer"]),
         (
             json!({"must": [{"key": "n", "range": {"gte": "1"}}]}),
-            vec!["filter.must[0].range.gte", "expected a number"],
+            vec!["filter.must[0].range.gte", "is not in a supported date/time format"],
         ),
         (json!({"must": [{"key": "n", "range": 5}]}), vec!["range", "gt/gte/lt/lte"]),
         (json!({"must": [{"key": "n", "match": {"value": 1, "any": [2]}}]}), vec!["match", "exactly one"]),

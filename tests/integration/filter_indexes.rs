@@ -2,7 +2,7 @@
 //! the answers of the conventions' probes, the same with and without the indexes where Qdrant's
 //! are the same, the same after re-opening the data dir, and the index schema as shown.
 
-use http::{Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::common::Server;
