@@ -164,7 +164,7 @@ pub(super) fn ordered<'a>(
         let mut bucket: Vec<Entry> = Vec::new();
         for &id in ids {
             seen += 1;
-            if seen % 256 == 0 {
+            if seen.is_multiple_of(256) {
                 deadline.check()?;
             }
             let Some((ext, payload)) = point(id) else { continue };

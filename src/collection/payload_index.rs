@@ -35,6 +35,9 @@ enum FieldIndex {
     Numeric(BTreeMap<OrdF64, HashSet<u64>>),
 }
 
+/// A numeric index's buckets in order: each bucket's key as f64 and its points.
+pub type OrderBuckets<'a> = Box<dyn Iterator<Item = (f64, &'a HashSet<u64>)> + 'a>;
+
 #[derive(Default)]
 pub struct PayloadIndex {
     fields: HashMap<String, (FieldType, FieldIndex)>,
@@ -165,7 +168,7 @@ impl PayloadIndex {
         key: &str,
         desc: bool,
         from: Option<f64>,
-    ) -> Option<Box<dyn Iterator<Item = (f64, &HashSet<u64>)> + '_>> {
+    ) -> Option<OrderBuckets<'_>> {
         let (_, FieldIndex::Numeric(map)) = self.fields.get(key)? else { return None };
         fn bucket<'m>((k, ids): (&'m OrdF64, &'m HashSet<u64>)) -> (f64, &'m HashSet<u64>) {
             (k.0, ids)
