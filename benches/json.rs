@@ -48,6 +48,7 @@ fn json_vs_search(c: &mut Criterion) {
             score: p.score,
             payload: json!({"title": "a definition of some length", "group": 17}).as_object().cloned(),
             vector: None,
+            order_value: None,
         })
         .collect();
 
