@@ -1,14 +1,15 @@
 """MMR, discovery / context and grouped queries (docs/qdrant-conventions-3.md §2-§4): randomized
 congruence with qdrant-client's local mode, over Dot, Cosine and Euclid collections.
 
-Random vectors make ties unlikely; where two scores tie anyway, either id may come first (the
-order of ties is unspecified in Qdrant). Every request is exact (`params.exact`), so the
+Random vectors make ties unlikely (context scores tie at 0 often); where two scores tie, either
+id may come first (the order of ties is unspecified in Qdrant). Local mode's MMR pool defaults to
+`limit` where the server's is `limit + offset`: local mode is given the server's default. Every request is exact (`params.exact`), so the
 engine's approximation plays no part. Seeded by CONGRUENCE_SEED like test_congruence.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import pytest
@@ -49,20 +50,16 @@ def example(rng: np.random.Generator, ids: list[int]) -> Any:
     return rng.normal(size=DIM).round(3).tolist()
 
 
-def same_ranking(got: list, exp: list, ctx: str) -> None:
-    """Position by position: equal scores, and the same id unless the two tie."""
+def same_ranking(got: list, exp: list, ctx: str, everything: Optional[list] = None) -> None:
+    """Position by position: equal scores, and the same id unless the two tie (in `everything`,
+    the whole ranking `exp` is a page of, when given)."""
     assert len(got) == len(exp), f"{ctx}: {len(got)} vs {len(exp)}\n {got}\n {exp}"
-    exp_scores = {nid(p.id): p.score for p in exp}
+    exp_scores = {nid(p.id): p.score for p in (exp if everything is None else everything)}
     for i, (g, e) in enumerate(zip(got, exp)):
         assert score_close(g.score, e.score), f"{ctx}: position {i}: {g.score} vs {e.score}\n {got}\n {exp}"
         if nid(g.id) != nid(e.id):
             tie = nid(g.id) in exp_scores and score_close(exp_scores[nid(g.id)], g.score)
             assert tie, f"{ctx}: position {i}: id {nid(g.id)} vs {nid(e.id)}, not a tie\n {got}\n {exp}"
-
-
-def both(client: QdrantClient, local: QdrantClient, name: str, **kw: Any) -> tuple[list, list]:
-    return (client.query_points(name, search_params=EXACT, **kw).points,
-            local.query_points(name, search_params=EXACT, **kw).points)
 
 
 @pytest.mark.parametrize("distance", DISTANCES, ids=lambda d: d.value)
@@ -79,8 +76,10 @@ def test_discover_and_context(client: QdrantClient, local: QdrantClient, distanc
         else:
             pairs = pairs or [M.ContextPair(positive=example(rng, ids), negative=example(rng, ids))]
             q = M.ContextQuery(context=pairs)
-        got, exp = both(client, local, name, query=q, limit=limit, offset=offset)
-        same_ranking(got, exp, f"#{i} {q} limit {limit} offset {offset}")
+        got = client.query_points(name, query=q, limit=limit, offset=offset, search_params=EXACT).points
+        everything = local.query_points(name, query=q, limit=len(ids), search_params=EXACT).points
+        exp = everything[offset:offset + limit]
+        same_ranking(got, exp, f"#{i} {q} limit {limit} offset {offset}", everything)
     client.delete_collection(name)
     local.delete_collection(name)
 
@@ -95,7 +94,12 @@ def test_mmr(client: QdrantClient, local: QdrantClient, distance: M.Distance):
         candidates = int(rng.integers(1, 40)) if rng.random() < 0.8 else None
         mmr = M.Mmr(diversity=float(rng.choice([0.0, 0.3, 0.5, 0.9, 1.0])), candidates_limit=candidates)
         q = M.NearestQuery(nearest=example(rng, ids), mmr=mmr)
-        got, exp = both(client, local, name, query=q, limit=limit, offset=offset)
+        # The server's default pool is limit + offset; local mode's is limit alone (a known
+        # difference): local mode is told the server's default.
+        pool = M.Mmr(diversity=mmr.diversity, candidates_limit=candidates or limit + offset)
+        ref = M.NearestQuery(nearest=q.nearest, mmr=pool)
+        got = client.query_points(name, query=q, limit=limit, offset=offset, search_params=EXACT).points
+        exp = local.query_points(name, query=ref, limit=limit, offset=offset, search_params=EXACT).points
         ctx = f"#{i} {q} limit {limit} offset {offset}"
         # MMR's order is its pick order (not sorted); each hit keeps its nearest score.
         assert [nid(p.id) for p in got] == [nid(p.id) for p in exp], f"{ctx}\n {got}\n {exp}"
