@@ -1186,7 +1186,10 @@ async fn bad_query_shapes() {
     let s = seeded().await;
     let q = "/collections/c/points/query";
     let cases: Vec<(Value, Vec<&str>)> = vec![
-        (json!({"query": {"fusion": "rrf"}}), vec!["`fusion`", "nearest, recommend, discover, context or order_by"]),
+        (
+            json!({"query": {"fusion": "rrf"}}),
+            vec!["`fusion`", "nearest, recommend, discover, context or order_by"],
+        ),
         (json!({"query": {"discover": {"context": []}}}), vec!["query.discover", "missing field `target`"]),
         (
             json!({"query": {"context": [{"positive": 1}]}}),
