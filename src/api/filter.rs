@@ -9,7 +9,7 @@ use crate::collection::filter::geo::{check_ring, MAX_POLYGON_INTERIORS, MAX_POLY
 use crate::collection::filter::text::MAX_QUERY_BYTES;
 use crate::collection::filter::{
     parse_datetime, Condition, DatetimeRange, FieldCheck, GeoCondition, GeoPoint, Match, Range, Scalar,
-    TextKind, TextMatch, MAX_CONDITIONS,
+    TextKind, TextMatch, MAX_CONDITIONS, POLYGON_POINTS_PER_CONDITION,
 };
 use crate::collection::{json_path, Filter};
 use crate::id::ExtId;
@@ -24,7 +24,7 @@ impl<'de> Deserialize<'de> for Filter {
         let n = filter.conditions();
         if n > MAX_CONDITIONS {
             return Err(serde::de::Error::custom(format!(
-                "filter: {n} conditions; the limit is {MAX_CONDITIONS}"
+                "filter: {n} conditions (a polygon counts one more per {POLYGON_POINTS_PER_CONDITION} points); the limit is {MAX_CONDITIONS}"
             )));
         }
         Ok(filter)
@@ -304,7 +304,7 @@ fn parse_geo_polygon(v: &Value, at: &str) -> Result<GeoCondition, String> {
         }
         Some(_) => return Err(format!("{at}.interiors: expected a list of rings")),
     };
-    Ok(GeoCondition::Polygon { exterior, interiors })
+    Ok(GeoCondition::polygon(exterior, interiors))
 }
 
 fn parse_range(v: &Value, at: &str) -> Result<Range, String> {
@@ -450,7 +450,7 @@ fn geo_json(g: &GeoCondition) -> (&'static str, Value) {
             "geo_bounding_box",
             json!({"top_left": point_json(top_left), "bottom_right": point_json(bottom_right)}),
         ),
-        GeoCondition::Polygon { exterior, interiors } => (
+        GeoCondition::Polygon { exterior, interiors, .. } => (
             "geo_polygon",
             json!({"exterior": ring(exterior), "interiors": interiors.iter().map(|r| ring(r)).collect::<Vec<_>>()}),
         ),

@@ -2,7 +2,7 @@
 //! map-type index (keyword, integer, bool), the most frequent first. Counts are always exact.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -104,22 +104,23 @@ pub(super) fn count_values<'a>(
         }
     }
     let mut counts: HashMap<FacetValue, usize> = HashMap::new();
-    let mut values: Vec<FacetValue> = Vec::new();
-    for (i, (id, m)) in points.enumerate() {
-        if i % 256 == 255 {
+    let mut values: HashSet<FacetValue> = HashSet::new();
+    // Points and values visited, for the deadline: one point may hold a long array.
+    let (mut work, mut next_check) = (0usize, 0usize);
+    for (id, m) in points {
+        work += 1;
+        if work >= next_check {
             deadline.check()?;
+            next_check = work + 256;
         }
         if filter.is_some_and(|f| !matches(id, m, f)) {
             continue;
         }
         // A point counts once per distinct value it holds.
-        values.clear();
-        for v in values_at(&m.payload, key, true) {
-            if let Some(value) = facet_value_of(kind, v).filter(|x| !values.contains(x)) {
-                values.push(value);
-            }
-        }
-        for value in values.drain(..) {
+        let selected = values_at(&m.payload, key, true);
+        work += selected.len();
+        values.extend(selected.into_iter().filter_map(|v| facet_value_of(kind, v)));
+        for value in values.drain() {
             *counts.entry(value).or_default() += 1;
         }
     }

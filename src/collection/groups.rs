@@ -4,7 +4,7 @@
 //! answer. The search is widened until those groups are full or the candidates run out (or
 //! [`MAX_WINDOW`] of them were walked).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -62,9 +62,10 @@ impl serde::Serialize for GroupKey {
 pub fn keys_of(payload: &Payload, path: &str) -> Option<Vec<GroupKey>> {
     let values = values_at(payload, path, true);
     let mut keys: Vec<GroupKey> = Vec::with_capacity(values.len());
+    let mut seen: HashSet<GroupKey> = HashSet::with_capacity(values.len());
     for v in values {
         let k = GroupKey::of(v)?;
-        if !keys.contains(&k) {
+        if seen.insert(k.clone()) {
             keys.push(k);
         }
     }

@@ -8,6 +8,7 @@
 //! the buckets it reads (and the points the filter refuses), not a sort of the collection.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 use serde_json::Value;
 
@@ -150,26 +151,40 @@ pub(super) fn ordered<'a>(
         (Some(s), true) => v.cmp_value(s) != Ordering::Greater,
     };
     let mut out: Vec<Entry> = Vec::with_capacity(wanted.min(1024));
-    let mut seen = 0usize;
+    // Each admitted point's distinct values in order, read once however many buckets it is in
+    // (`None`: not admitted).
+    let mut values_of: HashMap<u64, Option<(ExtId, Vec<OrderValue>)>> = HashMap::new();
+    let mut work = 0usize;
+    let mut next_check = 0usize;
     for (key, ids) in buckets {
         if out.len() >= wanted {
             break;
         }
-        // The bucket's entries: each point's distinct values filed under this key (an integer
-        // index files 2.5 here too, and large integers can share a key).
+        // The bucket's entries: each point's values filed under this key (an integer index
+        // files 2.5 here too, and large integers can share a key).
         let mut bucket: Vec<Entry> = Vec::new();
         for &id in ids {
-            seen += 1;
-            if seen.is_multiple_of(256) {
+            work += 1;
+            if work >= next_check {
                 deadline.check()?;
+                next_check = work + 256;
             }
-            let Some((ext, payload)) = point(id) else { continue };
-            for v in values_at(payload, &order.key, true) {
-                let Some(value) = order_value_of(kind, v) else { continue };
-                let entry = Entry { id, ext, value };
-                if value.cmp_value(&key) == Ordering::Equal && from_start(&value) && !bucket.contains(&entry)
-                {
-                    bucket.push(entry);
+            let cached = values_of.entry(id).or_insert_with(|| {
+                let (ext, payload) = point(id)?;
+                let mut values: Vec<OrderValue> = values_at(payload, &order.key, true)
+                    .into_iter()
+                    .filter_map(|v| order_value_of(kind, v))
+                    .collect();
+                work += values.len();
+                values.sort_by(OrderValue::cmp_value);
+                values.dedup_by(|a, b| a.cmp_value(b) == Ordering::Equal);
+                Some((ext, values))
+            });
+            let Some((ext, values)) = cached else { continue };
+            let from = values.partition_point(|v| v.cmp_value(&key) == Ordering::Less);
+            for value in values[from..].iter().take_while(|v| v.cmp_value(&key) == Ordering::Equal) {
+                if from_start(value) {
+                    bucket.push(Entry { id, ext: *ext, value: *value });
                 }
             }
         }
@@ -329,6 +344,33 @@ mod tests {
         );
         assert_eq!(serde_json::to_string(&Float(5.0)).unwrap(), "5.0");
         assert_eq!(serde_json::to_string(&OrderValue::Int(5)).unwrap(), "5");
+    }
+
+    #[test]
+    fn long_arrays_give_one_entry_per_distinct_value() {
+        let payloads: Vec<Payload> = (0..3u64)
+            .map(|i| {
+                let values: Vec<u64> = (0..20_000).map(|v| v * 3 + i).chain([5, 5]).collect();
+                json!({"n": values}).as_object().unwrap().clone()
+            })
+            .collect();
+        let mut index = PayloadIndex::default();
+        let schema = FieldSchema::Type(FieldType::Integer);
+        index.create("n", &schema, payloads.iter().enumerate().map(|(i, p)| (i as u64, p)));
+        let point = |id: u64| Some((ExtId::Num(id), &payloads[id as usize]));
+        let run = |direction| {
+            ordered(&index, &by(direction, None), 5, point, Deadline::NONE)
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.id, e.value))
+                .collect::<Vec<_>>()
+        };
+        use OrderValue::Int;
+        assert_eq!(run(Direction::Asc), [(0, Int(0)), (1, Int(1)), (2, Int(2)), (0, Int(3)), (1, Int(4))]);
+        assert_eq!(
+            run(Direction::Desc),
+            [(2, Int(59_999)), (1, Int(59_998)), (0, Int(59_997)), (2, Int(59_996)), (1, Int(59_995))]
+        );
     }
 
     #[test]

@@ -50,12 +50,35 @@ impl GeoPoint {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum GeoCondition {
-    Radius { center: GeoPoint, radius: f64 },
-    BoundingBox { top_left: GeoPoint, bottom_right: GeoPoint },
-    Polygon { exterior: Vec<GeoPoint>, interiors: Vec<Vec<GeoPoint>> },
+    Radius {
+        center: GeoPoint,
+        radius: f64,
+    },
+    BoundingBox {
+        top_left: GeoPoint,
+        bottom_right: GeoPoint,
+    },
+    /// `bounds`: the exterior's `(min_lat, max_lat, min_lon, max_lon)`, tested first.
+    Polygon {
+        exterior: Vec<GeoPoint>,
+        interiors: Vec<Vec<GeoPoint>>,
+        bounds: (f64, f64, f64, f64),
+    },
 }
 
 impl GeoCondition {
+    pub fn polygon(exterior: Vec<GeoPoint>, interiors: Vec<Vec<GeoPoint>>) -> GeoCondition {
+        let fold =
+            |f: fn(f64, f64) -> f64, init: f64, g: fn(&GeoPoint) -> f64| exterior.iter().map(g).fold(init, f);
+        let bounds = (
+            fold(f64::min, f64::INFINITY, |p| p.lat),
+            fold(f64::max, f64::NEG_INFINITY, |p| p.lat),
+            fold(f64::min, f64::INFINITY, |p| p.lon),
+            fold(f64::max, f64::NEG_INFINITY, |p| p.lon),
+        );
+        GeoCondition::Polygon { exterior, interiors, bounds }
+    }
+
     pub fn contains(&self, p: &GeoPoint) -> bool {
         match self {
             GeoCondition::Radius { center, radius } => center.distance(p) < *radius,
@@ -68,8 +91,10 @@ impl GeoCondition {
                 };
                 lat && lon
             }
-            GeoCondition::Polygon { exterior, interiors } => {
-                ring_position(exterior, p) == Position::Inside
+            GeoCondition::Polygon { exterior, interiors, bounds: (lat0, lat1, lon0, lon1) } => {
+                (*lat0..=*lat1).contains(&p.lat)
+                    && (*lon0..=*lon1).contains(&p.lon)
+                    && ring_position(exterior, p) == Position::Inside
                     && interiors.iter().all(|ring| ring_position(ring, p) == Position::Outside)
             }
         }
@@ -104,17 +129,7 @@ impl GeoCondition {
                 }
                 Some((bottom_right.lat, top_left.lat, top_left.lon, bottom_right.lon))
             }
-            GeoCondition::Polygon { exterior, .. } => {
-                let fold = |f: fn(f64, f64) -> f64, init: f64, g: fn(&GeoPoint) -> f64| {
-                    exterior.iter().map(g).fold(init, f)
-                };
-                Some((
-                    fold(f64::min, f64::INFINITY, |p| p.lat),
-                    fold(f64::max, f64::NEG_INFINITY, |p| p.lat),
-                    fold(f64::min, f64::INFINITY, |p| p.lon),
-                    fold(f64::max, f64::NEG_INFINITY, |p| p.lon),
-                ))
-            }
+            GeoCondition::Polygon { bounds, .. } => Some(*bounds),
         }
     }
 }
@@ -214,10 +229,10 @@ mod tests {
 
     #[test]
     fn polygon_with_a_hole_excludes_its_boundaries() {
-        let poly = GeoCondition::Polygon {
-            exterior: ring(&[(13.0, 52.0), (14.0, 52.0), (14.0, 53.0), (13.0, 53.0)]),
-            interiors: vec![ring(&[(13.39, 52.51), (13.405, 52.51), (13.405, 52.53), (13.39, 52.53)])],
-        };
+        let poly = GeoCondition::polygon(
+            ring(&[(13.0, 52.0), (14.0, 52.0), (14.0, 53.0), (13.0, 53.0)]),
+            vec![ring(&[(13.39, 52.51), (13.405, 52.51), (13.405, 52.53), (13.39, 52.53)])],
+        );
         assert!(!poly.contains(&pt(13.40, 52.52)), "in the hole");
         assert!(poly.contains(&pt(13.41, 52.521)));
         assert!(!poly.contains(&pt(13.0, 52.5)), "on the exterior edge");

@@ -363,7 +363,11 @@ pub fn values_at<'a>(payload: &'a Payload, path: &str, flatten: bool) -> Vec<&'a
 
 /// Most conditions one filter may hold, counted over every level: a filter is evaluated per
 /// point, so this bounds the cost per point (with the request deadline bounding the points).
+/// A polygon counts one more per [`POLYGON_POINTS_PER_CONDITION`] of its points.
 pub const MAX_CONDITIONS: usize = 1024;
+
+/// How many polygon points weigh as much as one condition.
+pub const POLYGON_POINTS_PER_CONDITION: usize = 10;
 
 impl Filter {
     /// Conditions at every level of nesting.
@@ -380,6 +384,13 @@ impl Condition {
     fn size(&self) -> usize {
         match self {
             Condition::Nested { filter, .. } | Condition::Filter(filter) => 1 + filter.conditions(),
+            Condition::Field {
+                check: FieldCheck::Geo(GeoCondition::Polygon { exterior, interiors, .. }),
+                ..
+            } => {
+                1 + (exterior.len() + interiors.iter().map(Vec::len).sum::<usize>())
+                    / POLYGON_POINTS_PER_CONDITION
+            }
             Condition::Field { .. }
             | Condition::IsEmpty(_)
             | Condition::IsNull(_)
@@ -400,6 +411,28 @@ mod tests {
 
     fn p(v: Value) -> Payload {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_polygon_weighs_by_its_points() {
+        // A closed ring of `n` points on a small circle.
+        let polygon = |n: usize| {
+            let mut points: Vec<Value> = (0..n - 1)
+                .map(|i| {
+                    let a = i as f64 / (n - 1) as f64 * std::f64::consts::TAU;
+                    json!({"lon": 10.0 + a.cos(), "lat": 50.0 + a.sin()})
+                })
+                .collect();
+            points.push(points[0].clone());
+            json!({"key": "loc", "geo_polygon": {"exterior": {"points": points}}})
+        };
+        let filter = f(json!({"should": [polygon(5000), polygon(5000)]}));
+        assert_eq!(filter.conditions(), 2 * (1 + 5000 / POLYGON_POINTS_PER_CONDITION));
+        assert!(filter.matches(&p(json!({"loc": {"lon": 10.2, "lat": 50.1}})), None, NO_VECTORS));
+        assert!(!filter.matches(&p(json!({"loc": {"lon": 12.0, "lat": 50.0}})), None, NO_VECTORS));
+        let three = json!({"should": [polygon(5000), polygon(5000), polygon(5000)]});
+        let err = serde_json::from_value::<Filter>(three).unwrap_err().to_string();
+        assert!(err.contains("the limit is 1024"), "{err}");
     }
 
     #[test]

@@ -151,7 +151,11 @@ impl TextMatch {
         if query.is_empty() {
             return false;
         }
-        let doc = params.doc_tokens(doc);
+        // A phrase is a run of whole words, so a prefix-tokenized document is read as its words.
+        let doc = match (self.kind, params.tokenizer) {
+            (TextKind::Phrase, Tokenizer::Prefix) => params.query_tokens(doc),
+            (TextKind::All | TextKind::Any | TextKind::Phrase, _) => params.doc_tokens(doc),
+        };
         match self.kind {
             TextKind::All => {
                 let set: HashSet<&String> = doc.iter().collect();
@@ -223,5 +227,9 @@ mod tests {
         let ordered = TextParams { phrase_matching: true, ..TextParams::default() };
         assert!(m(TextKind::Phrase, "Cheap FOOD", Some(ordered.clone())).matches("Good cheap food"));
         assert!(!m(TextKind::Phrase, "good food", Some(ordered)).matches("Good cheap food"));
+        let prefix =
+            TextParams { tokenizer: Tokenizer::Prefix, phrase_matching: true, ..TextParams::default() };
+        assert!(m(TextKind::Phrase, "hello world", Some(prefix.clone())).matches("Hello hello world"));
+        assert!(!m(TextKind::Phrase, "world hello", Some(prefix)).matches("Hello hello world"));
     }
 }
