@@ -292,7 +292,13 @@ pub fn run(args: ImportArgs) -> Result<(), String> {
         Some(f) => f,
         None => format_of(&path)?,
     };
-    let spec = FileImport { path: path.clone(), format, ids_from: args.ids_from, on_error: args.on_error };
+    let spec = FileImport {
+        path: path.clone(),
+        format,
+        ids_from: args.ids_from,
+        on_error: args.on_error,
+        target: crate::jobs::Target::Points,
+    };
     let (total, _) = spec.inspect().map_err(|e| e.to_string())?;
     let uri = import_uri(&args.server, &args.collection, args.on_error, total)?;
     let api_key = args

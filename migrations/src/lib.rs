@@ -15,13 +15,17 @@
 //! - 2: named vectors. A collection config lists its vectors by name, each with a storage slot;
 //!   a vector key is `cid · internal id` in slot 0 (v1's layout) and `cid · internal id · slot`
 //!   in the others ([`v1_to_v2`]).
+//! - 3: users. A column family `interactions` holds users' events and items' popularity; each
+//!   collection config gains its `recommendation` settings, the defaults of their time
+//!   ([`v2_to_v3`]).
 
 mod v1_to_v2;
+mod v2_to_v3;
 
 use rocksdb::DB;
 
 /// The version this build writes.
-pub const CURRENT: u32 = 2;
+pub const CURRENT: u32 = 3;
 
 /// One upgrade: from `from` to `from + 1`.
 #[derive(Debug)]
@@ -32,11 +36,18 @@ pub struct Step {
 }
 
 /// Every step, in order.
-pub const STEPS: &[Step] = &[Step {
-    from: 1,
-    describe: "named vectors: each collection's one vector becomes the unnamed vector in slot 0",
-    apply: v1_to_v2::apply,
-}];
+pub const STEPS: &[Step] = &[
+    Step {
+        from: 1,
+        describe: "named vectors: each collection's one vector becomes the unnamed vector in slot 0",
+        apply: v1_to_v2::apply,
+    },
+    Step {
+        from: 2,
+        describe: "users: the interactions family, and each collection's recommendation settings",
+        apply: v2_to_v3::apply,
+    },
+];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum MigrationError {

@@ -36,9 +36,14 @@ fn copy() -> tempfile::TempDir {
     tmp
 }
 
+/// Opens a data dir as the service does: every family it has, and those a later format added.
 fn open(dir: &Path) -> DB {
-    let opts = Options::default();
-    let families = DB::list_cf(&opts, dir.join("db")).unwrap();
+    let mut opts = Options::default();
+    opts.create_missing_column_families(true);
+    let mut families = DB::list_cf(&Options::default(), dir.join("db")).unwrap();
+    if !families.iter().any(|f| f == "interactions") {
+        families.push("interactions".into());
+    }
     DB::open_cf(&opts, dir.join("db"), &families).unwrap()
 }
 
@@ -119,6 +124,9 @@ fn upgrading_the_fixture_rewrites_only_the_collection_configs() {
     assert_eq!(items["vectors"][""]["hnsw"]["m"], 8);
     assert!(items["vectors"][""]["quantization"].is_object(), "{items}");
     assert_eq!(items["hnsw"]["m"], 8);
+    // v3: the recommendation settings of their time.
+    assert_eq!(docs["recommendation"]["max_history"], 500);
+    assert_eq!(items["recommendation"]["event_types"]["dislike"], -2.0);
     assert_eq!(schema_version(&db), CURRENT);
 }
 

@@ -194,7 +194,9 @@ pub async fn create(
         vectors,
         payload_schema: Default::default(),
         embedding: body.embedding,
+        recommendation: body.recommendation.unwrap_or_default(),
     };
+    config.recommendation.validate()?;
     let catalog = st.catalog.clone();
     blocking(move || catalog.create(&name, config)).await?;
     Ok(ok(true, started))
@@ -302,6 +304,7 @@ pub async fn info(State(st): State<AppState>, Path(name): Path<String>) -> ApiRe
         },
         "payload_schema": payload_schema,
         "embedding": config.embedding,
+        "recommendation": config.recommendation,
         "vicinity": {
             "deleted_points": deleted,
             "index_bytes": bytes,

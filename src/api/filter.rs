@@ -414,7 +414,7 @@ fn datetime_range_json(r: &DatetimeRange) -> Value {
     Value::Object(o)
 }
 
-fn rfc3339(micros: i64) -> String {
+pub(super) fn rfc3339(micros: i64) -> String {
     let (days, rest) = (micros.div_euclid(86_400_000_000), micros.rem_euclid(86_400_000_000));
     // Civil date from days since the epoch.
     let z = days + 719_468;

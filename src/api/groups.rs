@@ -112,7 +112,7 @@ pub struct RecommendGroupsRequest {
 }
 
 /// Checks the grouping (Qdrant's 422s under `{prefix}group_request.`, then the cost bound).
-fn grouping(
+pub(super) fn grouping(
     group_by: String,
     group_size: usize,
     limit: usize,
@@ -144,13 +144,16 @@ struct GroupOut<'a> {
 }
 
 #[derive(Serialize)]
-struct Groups<'a> {
+pub(super) struct Groups<'a> {
     groups: Vec<GroupOut<'a>>,
 }
 
 type Found = (Vec<Group>, HashMap<ExtId, crate::collection::Record>);
 
-fn shown<'a>(groups: &'a [Group], lookups: &'a HashMap<ExtId, crate::collection::Record>) -> Groups<'a> {
+pub(super) fn shown<'a>(
+    groups: &'a [Group],
+    lookups: &'a HashMap<ExtId, crate::collection::Record>,
+) -> Groups<'a> {
     let groups = groups
         .iter()
         .map(|g| GroupOut {

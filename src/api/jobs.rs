@@ -16,7 +16,7 @@ use super::models::{HnswConfigDiff, QuantizationConfig};
 use super::openapi::{CollectionName, ErrorResponse, FileImportRequest, ImportLine, JobId};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
 use crate::collection::RebuildOptions;
-use crate::jobs::{FileImport, JobKind, OnError};
+use crate::jobs::{FileImport, JobKind, OnError, Target};
 
 #[utoipa::path(
     get, path = "/jobs", operation_id = "list_jobs", tag = "admin",
@@ -99,6 +99,46 @@ pub async fn import(
     Params(params): Params<StreamParams>,
     req: Request,
 ) -> Accepted {
+    start_import(st, name, params, req, Target::Points).await
+}
+
+#[utoipa::path(
+    post, path = "/collections/{name}/interactions/import", tag = "users",
+    params(CollectionName, StreamParams),
+    request_body(
+        description = "NDJSON (`application/x-ndjson`, also `application/ndjson` and `application/jsonl`): a stream of events, one `{user, item, type, weight?, timestamp?}` per line, recorded as they arrive. JSON (`application/json`): a file on the server, in storage.import_dir: `{\"path\", \"format\": \"jsonl\" | \"csv\", \"on_error\"}`; a csv file starts with a header naming `user`, `item`, `type` and optionally `weight`, `timestamp`.",
+        content(
+            (FileImportRequest = "application/json"),
+            (crate::collection::EventInput = "application/x-ndjson"),
+        ),
+    ),
+    responses(
+        (status = 202, description = "{\"job_id\": …} (NDJSON: with the finished `job`); GET /jobs/{id} shows the progress and the bad lines (an event naming an item that is not a point, an unknown type, a bad weight, timestamp or user)"),
+        (status = 400, description = "bad path or query parameters, a bad JSON body (path, format, on_error), a file outside storage.import_dir or unreadable, a format other than jsonl or csv", body = ErrorResponse),
+        (status = 404, description = "no such collection", body = ErrorResponse),
+        (status = 408, description = "JSON: the request body did not arrive whole within service.body_timeout_ms", body = ErrorResponse),
+        (status = 409, description = "the service is stopping", body = ErrorResponse),
+        (status = 413, description = "JSON: the request body is larger than service.max_request_bytes", body = ErrorResponse),
+        (status = 415, description = "the Content-Type is neither JSON nor NDJSON", body = ErrorResponse),
+    )
+)]
+pub async fn import_interactions(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Params(params): Params<StreamParams>,
+    req: Request,
+) -> Accepted {
+    start_import(st, name, params, req, Target::Interactions).await
+}
+
+/// Starts an import of points or events: a file on the server (a JSON body) or a stream.
+async fn start_import(
+    st: AppState,
+    name: String,
+    params: StreamParams,
+    req: Request,
+    target: Target,
+) -> Accepted {
     let started = Instant::now();
     match media_type(req.headers()).as_str() {
         "application/json" => {
@@ -112,7 +152,7 @@ pub async fn import(
                         st.config.service.body_timeout_ms
                     ),
                 })??;
-            let spec: FileImport = typed(&bytes, "")?;
+            let spec = FileImport { target, ..typed(&bytes, "")? };
             let jobs = st.jobs.clone();
             let job = blocking(move || jobs.import_file(&name, spec)).await?;
             Ok((StatusCode::ACCEPTED, ok(json!({"job_id": job.id()}), started)))
@@ -120,7 +160,7 @@ pub async fn import(
         "application/x-ndjson" | "application/ndjson" | "application/jsonl" => {
             let (jobs, on_error) = (st.jobs.clone(), params.on_error.unwrap_or_default());
             let (job, feed, finished) =
-                blocking(move || jobs.import_stream(&name, on_error, params.total)).await?;
+                blocking(move || jobs.import_stream(&name, on_error, params.total, target)).await?;
             let mut body = req.into_body();
             let idle = std::time::Duration::from_millis(st.config.service.body_idle_timeout_ms);
             loop {
@@ -247,6 +287,8 @@ pub struct UpdateCollection {
     pub strict_mode_config: Option<Value>,
     #[schema(schema_with = super::openapi::unsupported, required = false)]
     pub metadata: Option<Value>,
+    /// vicinity: the recommendation settings to change (those given replace the stored ones).
+    pub recommendation: Option<super::users::RecommendationDiff>,
 }
 
 #[derive(Deserialize)]
@@ -296,6 +338,9 @@ pub async fn update_collection(
         }
     }
     let c = st.catalog.get(&name)?;
+    if let Some(diff) = body.recommendation {
+        super::users::update_recommendation(&st, &name, diff).await?;
+    }
     let current = c.config();
     let entries: Vec<(String, VectorParamsDiff)> = body.vectors.into_iter().flatten().collect();
     for (vector, _) in &entries {

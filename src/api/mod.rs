@@ -42,6 +42,7 @@ mod result_cache;
 pub mod server;
 mod service;
 mod snapshots;
+mod users;
 mod vectors;
 
 use std::sync::Arc;
@@ -167,6 +168,11 @@ pub fn router(state: AppState) -> Router {
         .route("/collections/{name}/points/recommend/groups", post(groups::recommend_groups))
         .route("/collections/{name}/points/discover", post(discover::discover_points))
         .route("/collections/{name}/points/discover/batch", post(discover::discover_batch))
+        .route("/collections/{name}/interactions", post(users::interactions))
+        .route("/collections/{name}/interactions/import", post(jobs::import_interactions))
+        .route("/collections/{name}/users/{user}", get(users::get_user).delete(users::delete_user))
+        .route("/collections/{name}/users/{user}/recommend", post(users::recommend))
+        .route("/collections/{name}/users/recommend/batch", post(users::recommend_batch))
         .merge(admin_routes(state.clone()))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), server::read_body))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::any))

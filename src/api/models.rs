@@ -151,6 +151,10 @@ pub struct CreateCollection {
     pub quantization_config: Option<QuantizationConfig>,
     /// vicinity: the index kind, `{"type": "hnsw"}` (default) or `{"type": "faiss", "factory": …}`.
     pub index: Option<crate::collection::IndexConfig>,
+    /// vicinity: how users' events make recommendations (event type weights, half-life,
+    /// history kept, interests, popularity weight).
+    #[schema(value_type = Option<Object>)]
+    pub recommendation: Option<crate::collection::RecommendationConfig>,
     /// At least 1; a single node keeps one shard and one replica whatever it says.
     #[schema(minimum = 1)]
     pub shard_number: Option<u32>,

@@ -77,12 +77,14 @@ pub(super) enum Wanted {
         pairs: Vec<(Input, Input)>,
         legacy: bool,
     },
+    /// The most popular points (users' interactions).
+    Popular,
 }
 
 impl Wanted {
     pub(super) fn inputs(&self) -> Vec<&Input> {
         match self {
-            Wanted::IdOrder | Wanted::OrderBy(_) => Vec::new(),
+            Wanted::IdOrder | Wanted::OrderBy(_) | Wanted::Popular => Vec::new(),
             Wanted::Nearest(e) => vec![e],
             Wanted::Recommend { positive, negative, .. } => positive.iter().chain(negative).collect(),
             Wanted::Mmr { input, .. } => vec![input],
@@ -103,6 +105,7 @@ impl Wanted {
         };
         Ok(match self {
             Wanted::IdOrder => Query::IdOrder,
+            Wanted::Popular => Query::Popular,
             Wanted::OrderBy(order) => Query::OrderBy(order),
             Wanted::Nearest(e) => Query::Nearest(example(e)?),
             Wanted::Recommend { positive, negative, strategy } => Query::Recommend {
@@ -177,7 +180,7 @@ fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
                 (1, Some(entry)) => entry,
                 _ => {
                     return Err(ApiError::bad(
-                        "query: expected one of nearest, recommend, discover, context, order_by",
+                        "query: expected one of nearest, recommend, discover, context, order_by, popular",
                     ))
                 }
             };
@@ -185,6 +188,10 @@ fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
                 "nearest" => Ok(Wanted::Nearest(example(inner, "query.nearest")?)),
                 "order_by" => Ok(Wanted::OrderBy(super::order_by::parse(inner, "query.order_by")?)),
                 "discover" => super::discover::discover(inner),
+                "popular" => match inner {
+                    Value::Object(o) if o.is_empty() => Ok(Wanted::Popular),
+                    other => Err(ApiError::bad(format!("query.popular: expected {{}}, got {other}"))),
+                },
                 "context" => super::discover::context(inner),
                 "recommend" => {
                     let Value::Object(r) = inner else {
@@ -210,7 +217,7 @@ fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
                     Ok(Wanted::Recommend { positive, negative, strategy: strategy(r.get("strategy"))? })
                 }
                 other => Err(ApiError::bad(format!(
-                    "query: `{other}` queries are not supported (use nearest, recommend, discover, context or order_by)"
+                    "query: `{other}` queries are not supported (use nearest, recommend, discover, context, order_by or popular)"
                 ))),
             }
         }
@@ -496,6 +503,9 @@ pub(super) trait CacheSwitch {
     const ROUTE: &'static str;
     /// A field in the body that may make [`CacheSwitch::bypass`] true.
     const BYPASS_FIELD: &'static str = "\"cache\"";
+    /// Whether answers read users' state (profiles, popularity): the key then follows its
+    /// version too. A body that mentions `popular` does as well.
+    const USERS: bool = false;
     fn cache(&self) -> Option<bool>;
     /// Whether the answer depends on more than the collection (it is then not cached).
     fn bypass(&self) -> bool {
@@ -538,6 +548,22 @@ where
     F: FnOnce(AppState, String, R) -> Fut,
     Fut: std::future::Future<Output = Result<String, ApiError>>,
 {
+    cached_in(st, name, "", body, answer).await
+}
+
+/// [`cached`] for a request whose path names more than the collection (`scope`: a user).
+pub(super) async fn cached_in<R, F, Fut>(
+    st: &AppState,
+    name: &str,
+    scope: &str,
+    body: Bytes,
+    answer: F,
+) -> Result<Response, ApiError>
+where
+    R: serde::de::DeserializeOwned + serde::Serialize + CacheSwitch,
+    F: FnOnce(AppState, String, R) -> Fut,
+    Fut: std::future::Future<Output = Result<String, ApiError>>,
+{
     let started = Instant::now();
     let Some(cache) = st.results.as_deref() else {
         let result = answer(st.clone(), name.to_string(), typed(&body, R::PREFIX)?).await?;
@@ -568,7 +594,10 @@ where
     // The version is read before the search: a write racing with it makes this entry
     // unreachable rather than stale. The collection id too: a dropped and re-created name
     // starts again at version 0.
-    let (collection, version) = (format!("{name}#{}/{}", c.id(), R::ROUTE), c.version());
+    let users = if R::USERS || mentions("\"popular\"") { c.users_version() } else { 0 };
+    // Both counts only grow, so their sum never repeats.
+    let version = c.version() + users;
+    let collection = format!("{name}#{}/{}/{scope}", c.id(), R::ROUTE);
     let exact =
         std::str::from_utf8(&body).ok().map(|text| ResultCache::exact_key(&collection, version, text));
     if let Some(hit) = exact.as_ref().and_then(|k| cache.get_exact(k)) {

@@ -123,6 +123,9 @@ pub struct CollectionConfig {
     pub payload_schema: BTreeMap<String, FieldSchema>,
     #[serde(default)]
     pub embedding: Option<EmbeddingModel>,
+    /// How users' events make recommendations (`users/`).
+    #[serde(default)]
+    pub recommendation: super::users::RecommendationConfig,
 }
 
 pub const MAX_DIM: usize = 65_536;

@@ -23,6 +23,7 @@ mod read;
 mod rebuild;
 mod snapshot;
 mod source;
+pub mod users;
 mod write;
 
 use std::collections::{BTreeMap, HashMap};
@@ -54,6 +55,10 @@ pub use read::{
     Example, Hit, PayloadSelector, PointVectors, Query, Record, Search, Strategy, VectorSelector,
 };
 pub use rebuild::{RebuildOptions, RebuildReport};
+pub use users::{
+    user_of, Event, EventInput, ProfileQuery, ProfileStrategy, RecommendationConfig, ServedBy, UserOptions,
+    UserPlan, UserSummary,
+};
 pub(crate) use write::check_payload;
 pub use write::{NewPoint, PayloadUpdate, Selector, UpdateMode, UpsertRule, Vectors};
 
@@ -99,6 +104,12 @@ pub struct Collection {
     /// write, config change and index save is refused, so a job or request that outlives the
     /// collection writes nothing under its name or id.
     retired: AtomicBool,
+    /// Users' profiles and items' popularity (see `users/`).
+    users: RwLock<users::Users>,
+    /// Held by event writers; the next event's sequence number.
+    events: Mutex<u64>,
+    /// Raised by every change of `users` (see [`Collection::users_version`]).
+    users_version: AtomicU64,
 }
 
 /// Checks a vector from a request (dimension, finiteness, magnitude) and returns it in the form
@@ -235,6 +246,9 @@ impl Collection {
             save_lock: Mutex::new(()),
             changes_floor: AtomicU64::new(u64::MAX),
             retired: AtomicBool::new(false),
+            users: RwLock::new(users::Users::default()),
+            events: Mutex::new(0),
+            users_version: AtomicU64::new(0),
         }
     }
 
@@ -321,6 +335,7 @@ impl Collection {
             indexes.insert(vector.clone(), Arc::new(index));
         }
         c.indexes.store(Arc::new(indexes));
+        c.load_users()?;
         if let Some(saved) = saved {
             c.saved_seq.store(saved, Ordering::SeqCst);
         }
@@ -359,6 +374,7 @@ impl Collection {
     /// nothing is written for it. The caller removes the index file afterwards.
     pub(crate) fn retire(&self, drop: impl FnOnce() -> Result<()>) -> Result<()> {
         let _writer = self.writer.lock();
+        let _events = self.events.lock();
         let _saving = self.save_lock.lock();
         drop()?;
         self.retired.store(true, Ordering::SeqCst);

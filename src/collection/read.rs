@@ -131,6 +131,10 @@ pub enum Query {
     Mmr(super::mmr::Mmr),
     /// Discovery (with a target) or context search (see `discover.rs`).
     Discover(super::discover::Discover),
+    /// A user's profile (see `users/recommend.rs`).
+    Profile(super::users::ProfileQuery),
+    /// The most popular points (time-decayed interaction counts), most popular first.
+    Popular,
 }
 
 #[derive(Clone, Debug)]
@@ -301,6 +305,8 @@ impl Collection {
             Query::Nearest(_) | Query::Recommend { .. } => self.search_within(s, deadline)?,
             Query::Mmr(m) => self.mmr(s, m, deadline)?,
             Query::Discover(d) => self.discover(s, d, deadline)?,
+            Query::Profile(p) => self.profile_hits(s, p, deadline)?,
+            Query::Popular => self.popular_hits(s, deadline)?,
         };
         // A filtered walk that ran past the deadline admitted nothing after it: not an answer.
         deadline.check()?;
@@ -335,9 +341,12 @@ impl Collection {
         let (scored, exclude): (Vec<ScoredPoint>, HashSet<u64>) = match &s.query {
             // Answered by `in_id_order` / `order_hits` (which read points without this lock held),
             // `mmr` and `discover`.
-            Query::IdOrder | Query::OrderBy(_) | Query::Mmr(_) | Query::Discover(_) => {
-                (Vec::new(), HashSet::new())
-            }
+            Query::IdOrder
+            | Query::OrderBy(_)
+            | Query::Mmr(_)
+            | Query::Discover(_)
+            | Query::Profile(_)
+            | Query::Popular => (Vec::new(), HashSet::new()),
             Query::Nearest(e) => {
                 let (v, id) = resolve(e)?;
                 let exclude: HashSet<u64> = id.into_iter().collect();
@@ -451,7 +460,6 @@ impl Collection {
                     s.filter.as_ref().is_none_or(|f| f.matches(&m.payload, Some(m.ext), &self.has_vector(id)))
                 })
         };
-        let k = k.saturating_add(exclude.len());
         let Some(filter) = &s.filter else {
             if exclude.is_empty() {
                 return search_one(index, query, k, &s.params, None);

@@ -40,6 +40,19 @@ pub enum Format {
     Fvecs,
     /// A 2-D little-endian float32 NumPy array; ids as for fvecs.
     Npy,
+    /// Comma-separated values with a header line (interactions only).
+    Csv,
+}
+
+/// What an import writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// Points (`POST /collections/{c}/import`).
+    #[default]
+    Points,
+    /// Users' events (`POST /collections/{c}/interactions/import`).
+    Interactions,
 }
 
 /// `POST /collections/{c}/import` with a JSON body: a file on the server.
@@ -52,6 +65,12 @@ pub struct FileImport {
     pub ids_from: u64,
     #[serde(default)]
     pub on_error: OnError,
+    #[serde(default, skip_serializing_if = "is_points")]
+    pub target: Target,
+}
+
+fn is_points(t: &Target) -> bool {
+    *t == Target::Points
 }
 
 pub enum Input {
@@ -189,7 +208,7 @@ impl FileImport {
         match self.format {
             Format::Fvecs => fvecs_shape(&self.path),
             Format::Npy => npy_shape(&self.path),
-            Format::Jsonl => Err(Error::Internal("jsonl has no fixed shape".into())),
+            Format::Jsonl | Format::Csv => Err(Error::Internal("text files have no fixed shape".into())),
         }
     }
 
@@ -206,7 +225,7 @@ impl FileImport {
     /// Checks the file: its rows (lines for jsonl) and, for fvecs / npy, their dimension.
     pub fn inspect(&self) -> Result<(u64, Option<usize>)> {
         match self.format {
-            Format::Jsonl => {
+            Format::Jsonl | Format::Csv => {
                 let f = open_regular(&self.path).map_err(|e| io_error(&self.path, e))?;
                 let mut reader = BufReader::with_capacity(1 << 20, f);
                 let (mut lines, mut last) = (0u64, b'\n');
@@ -239,6 +258,7 @@ impl FileImport {
                     Err(e) => Some(Err(io_error(&path, e))),
                 })))
             }
+            Format::Csv => Err(Error::bad("points are imported from jsonl, fvecs or npy files, not csv")),
             Format::Fvecs | Format::Npy => {
                 let shape = self.shape()?;
                 f.seek(SeekFrom::Start(shape.header + skip * shape.row_bytes))

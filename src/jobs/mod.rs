@@ -11,6 +11,7 @@
 //! the count of what was committed.
 
 pub mod import;
+mod import_events;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,7 +27,7 @@ use crate::collection::{Collection, RebuildOptions};
 use crate::embedding::Embedder;
 use crate::error::{Error, Result};
 use crate::storage::Batch;
-pub use import::{FileImport, Format, OnError, StreamFeed};
+pub use import::{FileImport, Format, OnError, StreamFeed, Target};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -69,7 +70,11 @@ pub enum JobSpec {
     /// A file on the server.
     File(FileImport),
     /// NDJSON streamed in the request body (cannot be resumed).
-    Stream { on_error: OnError },
+    Stream {
+        on_error: OnError,
+        #[serde(default)]
+        target: Target,
+    },
     /// Rebuild or vacuum.
     Index(RebuildOptions),
 }
@@ -426,10 +431,20 @@ impl Jobs {
 
     /// Starts importing a file on the server.
     pub fn import_file(self: &Arc<Self>, collection: &str, mut spec: FileImport) -> Result<Arc<Job>> {
-        let size = self.catalog.get(collection)?.config().vector("")?.size;
+        let c = self.catalog.get(collection)?;
         spec.confine(&self.import_root)?;
         let (total, dim) = spec.inspect()?;
-        if let Some(dim) = dim.filter(|d| *d != size) {
+        if spec.target == Target::Interactions && !matches!(spec.format, Format::Jsonl | Format::Csv) {
+            return Err(Error::bad("format: interactions are imported from jsonl or csv files"));
+        }
+        if spec.target == Target::Points && spec.format == Format::Csv {
+            return Err(Error::bad("format: points are imported from jsonl, fvecs or npy files"));
+        }
+        let size = match spec.target {
+            Target::Points => Some(c.config().vector("")?.size),
+            Target::Interactions => None,
+        };
+        if let Some((dim, size)) = dim.zip(size).filter(|(d, s)| d != s) {
             return Err(Error::bad(format!(
                 "{} holds {dim}-d vectors; collection `{collection}` has {size}-d vectors",
                 spec.path.display()
@@ -446,13 +461,17 @@ impl Jobs {
         collection: &str,
         on_error: OnError,
         total: Option<u64>,
+        target: Target,
     ) -> Result<(Arc<Job>, StreamFeed, tokio::sync::oneshot::Receiver<()>)> {
-        let job = self.create(JobKind::Import, collection, JobSpec::Stream { on_error }, total)?;
+        let job = self.create(JobKind::Import, collection, JobSpec::Stream { on_error, target }, total)?;
         let (feed, lines) = import::stream_channel(self.max_line);
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         let (jobs, j) = (self.clone(), job.clone());
         self.start_thread(&job, move || {
-            jobs.run(&j, |c| import::run_stream(&jobs, &j, c, lines, on_error));
+            jobs.run(&j, |c| match target {
+                Target::Points => import::run_stream(&jobs, &j, c, lines, on_error),
+                Target::Interactions => import_events::run_stream(&jobs, &j, c, lines, on_error),
+            });
             let _ = done_tx.send(());
         })?;
         Ok((job, feed, done_rx))
@@ -507,7 +526,10 @@ impl Jobs {
         let started = self.start_thread(&job, move || {
             let spec = j.record().spec;
             match spec {
-                JobSpec::File(spec) => jobs.run(&j, |c| import::run_file(&jobs, &j, c, &spec)),
+                JobSpec::File(spec) => jobs.run(&j, |c| match spec.target {
+                    Target::Points => import::run_file(&jobs, &j, c, &spec),
+                    Target::Interactions => import_events::run_file(&jobs, &j, c, &spec),
+                }),
                 JobSpec::Index(options) => jobs.run(&j, |c| rebuild(&j, c, &options)),
                 JobSpec::Stream { .. } => {}
             }

@@ -5,7 +5,8 @@
 //! u32 manifest length, manifest JSON            (see `Manifest`)
 //! u64 index length, the persisted index file    (0: none; the recovered collection rebuilds it)
 //! records: u8 family, u32 key length, key, u32 value length, value   (keys without the
-//!          collection-id prefix; families: ids, points, vectors, changes)
+//!          collection-id prefix; families: ids, points, vectors, changes,
+//!          interactions)
 //! u8 END
 //! 32 bytes: SHA-256 of everything above
 //! ```
@@ -24,7 +25,9 @@ use crate::storage::Family;
 const MAGIC: &[u8; 8] = b"VICSNAP1";
 const END: u8 = 0xFF;
 /// Families in a snapshot, by their tag (the position here).
-pub const FAMILIES: [Family; 4] = [Family::Ids, Family::Points, Family::Vectors, Family::Changes];
+/// (Interactions came later: an older snapshot has none.)
+pub const FAMILIES: [Family; 5] =
+    [Family::Ids, Family::Points, Family::Vectors, Family::Changes, Family::Interactions];
 /// Largest manifest or record accepted when reading (a corrupt length fails, not allocates).
 const MAX_RECORD: usize = 1 << 30;
 

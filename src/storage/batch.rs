@@ -30,12 +30,16 @@ impl<'a> Batch<'a> {
         self.inner.len()
     }
 
-    fn put(&mut self, cf: &str, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+    pub(super) fn put(&mut self, cf: &str, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
         self.inner.put_cf(self.storage.cf(cf), key, value);
     }
 
-    fn delete(&mut self, cf: &str, key: impl AsRef<[u8]>) {
+    pub(super) fn delete(&mut self, cf: &str, key: impl AsRef<[u8]>) {
         self.inner.delete_cf(self.storage.cf(cf), key);
+    }
+
+    pub(super) fn delete_range<K: AsRef<[u8]>>(&mut self, cf: &str, from: K, to: K) {
+        self.inner.delete_range_cf(self.storage.cf(cf), from, to);
     }
 
     /// Maps an external id to its internal id.

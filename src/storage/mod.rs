@@ -17,11 +17,13 @@
 //!   replays the entries after the persisted index's sequence; saving an index prunes them
 //!   (up to the write a running rebuild started from).
 //! - `jobs`: job id (big-endian u64) → the job's record as JSON (see `src/jobs`).
+//! - `interactions`: users' events and items' popularity (`interactions.rs`).
 //!
 //! Every write of the service is one [`Batch`]; `sync` commits fsync the WAL before returning.
 
 mod batch;
 pub mod codec;
+mod interactions;
 mod keys;
 
 use std::collections::HashSet;
@@ -32,6 +34,7 @@ use serde::de::DeserializeOwned;
 
 pub use batch::Batch;
 pub use codec::{StoredPoint, MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH};
+pub use interactions::StoredEvent;
 use keys::Counter;
 
 use crate::error::{Error, Result};
@@ -44,7 +47,9 @@ const CF_POINTS: &str = "points";
 const CF_VECTORS: &str = "vectors";
 const CF_CHANGES: &str = "changes";
 const CF_JOBS: &str = "jobs";
-const FAMILIES: [&str; 7] = [CF_META, CF_COLLECTIONS, CF_IDS, CF_POINTS, CF_VECTORS, CF_CHANGES, CF_JOBS];
+const CF_INTERACTIONS: &str = "interactions";
+const FAMILIES: [&str; 8] =
+    [CF_META, CF_COLLECTIONS, CF_IDS, CF_POINTS, CF_VECTORS, CF_CHANGES, CF_JOBS, CF_INTERACTIONS];
 
 const SCHEMA_VERSION: &[u8] = b"schema_version";
 const NEXT_COLLECTION_ID: &[u8] = b"next_collection_id";
@@ -59,10 +64,12 @@ pub enum Family {
     Points,
     Vectors,
     Changes,
+    Interactions,
 }
 
 impl Family {
-    pub const ALL: [Family; 4] = [Family::Ids, Family::Points, Family::Vectors, Family::Changes];
+    pub const ALL: [Family; 5] =
+        [Family::Ids, Family::Points, Family::Vectors, Family::Changes, Family::Interactions];
 
     fn cf(self) -> &'static str {
         match self {
@@ -70,6 +77,7 @@ impl Family {
             Family::Points => CF_POINTS,
             Family::Vectors => CF_VECTORS,
             Family::Changes => CF_CHANGES,
+            Family::Interactions => CF_INTERACTIONS,
         }
     }
 }
@@ -297,7 +305,11 @@ impl Storage {
 
     /// [`Storage::scan`] over one collection's range of `cf`, owning its prefix.
     fn scan_owned(&self, cf: &str, cid: u32) -> impl Iterator<Item = Result<Entry>> + '_ {
-        let prefix = keys::prefix(cid).to_vec();
+        self.scan_prefix(cf, keys::prefix(cid).to_vec())
+    }
+
+    /// Every entry of `cf` whose key starts with `prefix` (owned).
+    fn scan_prefix(&self, cf: &str, prefix: Vec<u8>) -> impl Iterator<Item = Result<Entry>> + '_ {
         let entries = self.db.iterator_cf(self.cf(cf), IteratorMode::From(&prefix, Direction::Forward));
         within(prefix, entries)
     }

@@ -18,7 +18,7 @@ use utoipa::OpenApi;
 
 use super::{
     aliases, batch, collections, discover, embed, facet, groups, jobs, metrics, models, points, query,
-    service, snapshots, vectors,
+    service, snapshots, users, vectors,
 };
 
 #[derive(OpenApi)]
@@ -64,6 +64,12 @@ use super::{
         query::recommend,
         query::recommend_batch,
         groups::query_groups,
+        users::interactions,
+        users::get_user,
+        users::delete_user,
+        users::recommend,
+        users::recommend_batch,
+        jobs::import_interactions,
         groups::search_groups,
         groups::recommend_groups,
         discover::discover_points,
