@@ -14,7 +14,7 @@ fn defaults() -> Value {
         "half_life_days": 30.0,
         "max_history": 500,
         "interests": 8,
-        "popularity_weight": 0.3
+        "popularity_weight": 0.4
     })
 }
 

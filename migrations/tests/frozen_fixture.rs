@@ -12,8 +12,12 @@ use vicinity_migrations::{plan, MigrationError, CURRENT, STEPS};
 const FIXTURE_VERSION: u32 = 1;
 
 fn fixture() -> PathBuf {
+    fixture_named("datadir")
+}
+
+fn fixture_named(name: &str) -> PathBuf {
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
-    PathBuf::from(dir).join("../tests/fixtures/datadir")
+    PathBuf::from(dir).join("../tests/fixtures").join(name)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -33,6 +37,13 @@ fn copy_dir(from: &Path, to: &Path) {
 fn copy() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     copy_dir(&fixture(), tmp.path());
+    tmp
+}
+
+/// The storage-format v2 data dir (`tests/fixtures/datadir-v2`), copied.
+fn copy_v2() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&fixture_named("datadir-v2"), tmp.path());
     tmp
 }
 
@@ -150,4 +161,32 @@ fn the_fixture_with_a_newer_version_is_refused() {
     let found = schema_version(&db);
     assert_eq!(found, newer);
     assert_eq!(plan(found).unwrap_err(), MigrationError::TooNew { found: newer, current: CURRENT });
+}
+
+#[test]
+fn upgrading_the_v2_fixture_adds_the_recommendation_settings_and_nothing_else() {
+    let dir = copy_v2();
+    let mut families = DB::list_cf(&Options::default(), dir.path().join("db")).unwrap();
+    families.sort();
+    assert!(!families.iter().any(|f| f == "interactions"), "{families:?}");
+    let db = open(dir.path());
+    assert_eq!(schema_version(&db), 2);
+    let before = contents(&db, &families);
+    let steps = plan(2).unwrap();
+    assert_eq!(steps.iter().map(|s| s.from).collect::<Vec<_>>(), (2..CURRENT).collect::<Vec<_>>());
+    for step in steps {
+        vicinity_migrations::apply(step, &db).unwrap();
+    }
+    let after = contents(&db, &families);
+    let changed: Vec<String> = before
+        .keys()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .map(|(f, k)| format!("{f}/{}", String::from_utf8_lossy(k)))
+        .collect();
+    assert_eq!(changed, ["collections/media", "collections/plain"]);
+    let bytes = db.get_cf(db.cf_handle("collections").unwrap(), "media").unwrap().unwrap();
+    let media: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(media["recommendation"]["half_life_days"], 30.0, "{media}");
+    assert_eq!(media["vectors"]["text"]["hnsw"]["m"], 8, "the rest is as it was: {media}");
+    assert!(db.cf_handle("interactions").is_some());
 }

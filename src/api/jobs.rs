@@ -109,7 +109,7 @@ pub async fn import(
         description = "NDJSON (`application/x-ndjson`, also `application/ndjson` and `application/jsonl`): a stream of events, one `{user, item, type, weight?, timestamp?}` per line, recorded as they arrive. JSON (`application/json`): a file on the server, in storage.import_dir: `{\"path\", \"format\": \"jsonl\" | \"csv\", \"on_error\"}`; a csv file starts with a header naming `user`, `item`, `type` and optionally `weight`, `timestamp`.",
         content(
             (FileImportRequest = "application/json"),
-            (crate::collection::EventInput = "application/x-ndjson"),
+            (super::users::EventSchema = "application/x-ndjson"),
         ),
     ),
     responses(

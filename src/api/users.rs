@@ -29,7 +29,28 @@ use crate::error::Error;
 #[serde(deny_unknown_fields)]
 pub struct Interactions {
     /// At most 10,000.
+    #[schema(value_type = Vec<EventSchema>)]
     pub events: Vec<EventInput>,
+}
+
+/// An event (the OpenAPI form of [`EventInput`]).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct EventSchema {
+    /// A string or an integer; `42` and `"42"` are the same user.
+    #[schema(value_type = Object)]
+    user: String,
+    /// A point id of the collection.
+    #[schema(value_type = Object)]
+    item: u64,
+    /// One of the collection's `recommendation.event_types`.
+    #[schema(rename = "type")]
+    kind: String,
+    /// Multiplies the type's weight; 1 by default.
+    weight: Option<f64>,
+    /// RFC 3339 (or another datetime form filters accept), or Unix seconds; now by default.
+    #[schema(value_type = Option<Object>)]
+    timestamp: Option<String>,
 }
 
 #[utoipa::path(
@@ -59,6 +80,11 @@ pub async fn interactions(
     let sync = wait.sync();
     let seq = blocking(move || c.record_events(events, sync)).await?;
     Ok(ok(UpdateResult::new(seq, sync), started))
+}
+
+/// A time in RFC 3339, its fraction only when it has one.
+fn time(micros: i64) -> String {
+    rfc3339(micros).replace(".000000Z", "Z")
 }
 
 #[derive(Serialize)]
@@ -91,8 +117,8 @@ pub async fn get_user(State(st): State<AppState>, Path((name, user)): Path<(Stri
         events: s.events,
         by_type: s.by_type,
         history: s.history,
-        first_seen: s.first_seen.map(rfc3339),
-        last_seen: s.last_seen.map(rfc3339),
+        first_seen: s.first_seen.map(time),
+        last_seen: s.last_seen.map(time),
     };
     Ok(ok(summary, started))
 }
@@ -406,14 +432,14 @@ pub async fn recommend_batch(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecommendationDiff {
-    pub event_types: Option<std::collections::BTreeMap<String, f32>>,
+    pub event_types: Option<std::collections::BTreeMap<String, f64>>,
     /// A number of days, or `null` for no decay.
     #[serde(default, deserialize_with = "some")]
     #[schema(value_type = Option<f64>)]
     pub half_life_days: Option<Option<f64>>,
     pub max_history: Option<usize>,
     pub interests: Option<usize>,
-    pub popularity_weight: Option<f32>,
+    pub popularity_weight: Option<f64>,
 }
 
 /// A field present (even as `null`) is `Some`.

@@ -110,6 +110,8 @@ pub struct Collection {
     events: Mutex<u64>,
     /// Raised by every change of `users` (see [`Collection::users_version`]).
     users_version: AtomicU64,
+    /// Users' profiles resolved into vectors (see `users/recommend.rs`).
+    resolved: moka::sync::Cache<users::ResolvedKey, Arc<users::Resolved>>,
 }
 
 /// Checks a vector from a request (dimension, finiteness, magnitude) and returns it in the form
@@ -249,6 +251,7 @@ impl Collection {
             users: RwLock::new(users::Users::default()),
             events: Mutex::new(0),
             users_version: AtomicU64::new(0),
+            resolved: users::resolved_cache(),
         }
     }
 

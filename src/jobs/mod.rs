@@ -432,14 +432,14 @@ impl Jobs {
     /// Starts importing a file on the server.
     pub fn import_file(self: &Arc<Self>, collection: &str, mut spec: FileImport) -> Result<Arc<Job>> {
         let c = self.catalog.get(collection)?;
-        spec.confine(&self.import_root)?;
-        let (total, dim) = spec.inspect()?;
         if spec.target == Target::Interactions && !matches!(spec.format, Format::Jsonl | Format::Csv) {
             return Err(Error::bad("format: interactions are imported from jsonl or csv files"));
         }
         if spec.target == Target::Points && spec.format == Format::Csv {
-            return Err(Error::bad("format: points are imported from jsonl, fvecs or npy files"));
+            return Err(Error::bad("format: points are imported from jsonl, fvecs or npy files, not csv"));
         }
+        spec.confine(&self.import_root)?;
+        let (total, dim) = spec.inspect()?;
         let size = match spec.target {
             Target::Points => Some(c.config().vector("")?.size),
             Target::Interactions => None,

@@ -3,7 +3,8 @@
 //! - `cid · 0x00 · u16 user length · user · seq` → an event: item key, type, weight, time. A
 //!   user's events are one contiguous range (the length prefix keeps one user's range from
 //!   holding another's), so forgetting a user is one range delete.
-//! - `cid · 0x01 · item key` → the item's popularity: value at its reference time, that time.
+//! - `cid · 0x01 · item key` → the item's popularity: value at its reference time, that time,
+//!   and the collection's latest event time when it was written.
 
 use super::keys;
 use super::{Batch, Storage, CF_INTERACTIONS};
@@ -92,10 +93,12 @@ impl Batch<'_> {
         self.delete_range(CF_INTERACTIONS, from, to);
     }
 
-    /// An item's popularity: `value` at time `at` (µs).
-    pub fn put_popularity(&mut self, cid: u32, item: ExtId, value: f64, at: i64) {
+    /// An item's popularity: `value` at time `at` (µs), written when the latest event of the
+    /// collection was at `latest`.
+    pub fn put_popularity(&mut self, cid: u32, item: ExtId, value: f64, at: i64, latest: i64) {
         let mut v = value.to_le_bytes().to_vec();
         v.extend_from_slice(&at.to_le_bytes());
+        v.extend_from_slice(&latest.to_le_bytes());
         self.put(CF_INTERACTIONS, popularity_key(cid, item), v);
     }
 }
@@ -113,18 +116,20 @@ impl Storage {
         })
     }
 
-    /// Every item's stored popularity: item, value, the time (µs) the value is at.
-    pub fn popularity(&self, cid: u32) -> impl Iterator<Item = Result<(ExtId, f64, i64)>> + '_ {
+    /// Every item's stored popularity: item, value, the time (µs) the value is at, and the
+    /// latest event's time when it was written.
+    pub fn popularity(&self, cid: u32) -> impl Iterator<Item = Result<(ExtId, f64, i64, i64)>> + '_ {
         let mut prefix = keys::prefix(cid).to_vec();
         prefix.push(POPULARITY);
         self.scan_prefix(CF_INTERACTIONS, prefix).map(|item| {
             let (key, value) = item?;
             let bad = || Error::Storage("bad popularity record".into());
             let (item, _) = keys::ext_of(key.get(5..).ok_or_else(bad)?).ok_or_else(bad)?;
-            let value: [u8; 16] = value.as_ref().try_into().map_err(|_| bad())?;
+            let value: [u8; 24] = value.as_ref().try_into().map_err(|_| bad())?;
             let v = f64::from_le_bytes(value[..8].try_into().map_err(|_| bad())?);
-            let at = i64::from_le_bytes(value[8..].try_into().map_err(|_| bad())?);
-            Ok((item, v, at))
+            let at = i64::from_le_bytes(value[8..16].try_into().map_err(|_| bad())?);
+            let latest = i64::from_le_bytes(value[16..].try_into().map_err(|_| bad())?);
+            Ok((item, v, at, latest))
         })
     }
 }

@@ -19,7 +19,7 @@ pub const MAX_EVENT_TYPES: usize = 64;
 pub struct RecommendationConfig {
     /// The weight of each event type; negative for dislikes. An event of another type is refused.
     #[serde(default = "default_event_types")]
-    pub event_types: BTreeMap<String, f32>,
+    pub event_types: BTreeMap<String, f64>,
     /// An event's weight halves every `half_life_days`; `None`: events never fade.
     #[serde(default = "default_half_life")]
     pub half_life_days: Option<f64>,
@@ -31,10 +31,10 @@ pub struct RecommendationConfig {
     pub interests: usize,
     /// How much a profile's ranking leans on popularity, in `0..=1` (0: not at all).
     #[serde(default = "default_popularity_weight")]
-    pub popularity_weight: f32,
+    pub popularity_weight: f64,
 }
 
-fn default_event_types() -> BTreeMap<String, f32> {
+fn default_event_types() -> BTreeMap<String, f64> {
     [("view", 1.0), ("click", 1.0), ("like", 2.0), ("purchase", 3.0), ("dislike", -2.0)]
         .into_iter()
         .map(|(k, w)| (k.to_string(), w))
@@ -53,8 +53,8 @@ fn default_interests() -> usize {
     8
 }
 
-fn default_popularity_weight() -> f32 {
-    0.3
+fn default_popularity_weight() -> f64 {
+    0.4
 }
 
 impl Default for RecommendationConfig {
@@ -132,7 +132,7 @@ mod tests {
         assert!(with(|c| c.max_history = 0).contains("max_history"));
         assert!(with(|c| c.popularity_weight = 1.5).contains("popularity_weight"));
         assert!(with(|c| {
-            c.event_types.insert("x".into(), f32::NAN);
+            c.event_types.insert("x".into(), f64::NAN);
         })
         .contains("event_types.x"));
     }

@@ -12,14 +12,12 @@ use crate::id::ExtId;
 /// How far past the server's clock a timestamp may be (clocks differ a little).
 const FUTURE_SLACK_MICROS: i64 = 86_400_000_000;
 
-#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
     /// A string or an integer; `42` and `"42"` are the same user.
-    #[schema(value_type = Object)]
     pub user: Value,
     /// A point id of the collection.
-    #[schema(value_type = Object)]
     pub item: ExtId,
     /// One of the collection's `recommendation.event_types`.
     #[serde(rename = "type")]
@@ -27,7 +25,6 @@ pub struct EventInput {
     /// Multiplies the type's weight; 1 by default.
     pub weight: Option<f64>,
     /// RFC 3339 (or another datetime form filters accept), or Unix seconds; now by default.
-    #[schema(value_type = Option<Object>)]
     pub timestamp: Option<Value>,
 }
 

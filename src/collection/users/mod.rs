@@ -24,7 +24,9 @@ pub use config::RecommendationConfig;
 pub use event::{time_of, user_of, EventInput};
 use popularity::Popularity;
 use profile::{Kept, Profile};
-pub use recommend::{ProfileQuery, ProfileStrategy, ServedBy, UserOptions, UserPlan};
+pub use recommend::{
+    resolved_cache, ProfileQuery, ProfileStrategy, Resolved, ResolvedKey, ServedBy, UserOptions, UserPlan,
+};
 
 use super::Collection;
 use crate::error::{Error, Result};
@@ -85,7 +87,7 @@ pub fn check_user(user: &str) -> Result<()> {
 
 /// Events with a positive weight count towards an item's popularity.
 fn counts_as_popular(config: &RecommendationConfig, kind: &str, weight: f32) -> bool {
-    config.event_types.get(kind).is_some_and(|w| w * weight > 0.0)
+    config.event_types.get(kind).is_some_and(|w| w * f64::from(weight) > 0.0)
 }
 
 impl Users {
@@ -107,8 +109,8 @@ impl Users {
         }
         let half_life = config.half_life_micros();
         for item in storage.popularity(cid) {
-            let (ext, value, at) = item?;
-            users.popularity.restore(half_life, ext, value, at);
+            let (ext, value, at, latest) = item?;
+            users.popularity.restore(half_life, ext, value, at, latest);
         }
         Ok((users, next))
     }
@@ -192,10 +194,13 @@ impl Collection {
         // Popularity is planned on a copy of the values this batch touches.
         let plan = self.users.read().popularity.plan(half_life, &popular);
         for (item, value) in &plan.values {
-            batch.put_popularity(cid, *item, *value, plan.at);
+            batch.put_popularity(cid, *item, *value, plan.at, plan.latest);
         }
         let last = next.saturating_sub(1);
         self.storage.commit(batch, sync)?;
+        // Changed only under `events`: the version this change makes.
+        let version = self.users_version.load(Ordering::SeqCst) + 1;
+        touched.values_mut().for_each(|p| p.rev = version);
         let mut users = self.users.write();
         users.profiles.extend(touched);
         users.popularity.apply(half_life, plan);
@@ -303,7 +308,11 @@ impl Collection {
                 }
             }
         }
-        users.profiles.values_mut().for_each(|p| p.recompute(&config));
+        let version = self.users_version.load(Ordering::SeqCst) + 1;
+        users.profiles.values_mut().for_each(|p| {
+            p.recompute(&config);
+            p.rev = version;
+        });
         drop(users);
         self.users_version.fetch_add(1, Ordering::SeqCst);
         Ok(())

@@ -17,7 +17,8 @@ const REBASE_EXPONENT: f64 = 60.0;
 pub struct Plan {
     /// The reference time of `values` (and of every value once applied).
     pub at: i64,
-    latest: i64,
+    /// The latest event's time once applied.
+    pub latest: i64,
     pub values: Vec<(ExtId, f64)>,
 }
 
@@ -90,15 +91,16 @@ impl Popularity {
         self.latest = plan.latest;
     }
 
-    /// Puts back a stored value (`value` at time `at`).
-    pub fn restore(&mut self, half_life: Option<f64>, item: ExtId, value: f64, at: i64) {
+    /// Puts back a stored value (`value` at time `at`, written when the latest event was at
+    /// `latest`).
+    pub fn restore(&mut self, half_life: Option<f64>, item: ExtId, value: f64, at: i64, latest: i64) {
         if self.values.is_empty() {
             self.at = at;
         }
         if half_life.is_some_and(|h| (at - self.at) as f64 / h > REBASE_EXPONENT) {
             self.rebase(half_life, at);
         }
-        self.latest = self.latest.max(at);
+        self.latest = self.latest.max(latest);
         let value = self.values.get(&item).copied().unwrap_or(0.0) + value * decay(half_life, self.at - at);
         self.set(item, value);
     }
@@ -157,8 +159,8 @@ mod tests {
         assert_eq!(p.value(h, &ExtId::Num(2)), 1.0);
         assert!(p.value(h, &ExtId::Num(1)) < 1e-29);
         let mut q = Popularity::default();
-        q.restore(h, ExtId::Num(1), 1.0, 0);
-        q.restore(h, ExtId::Num(2), 1.0, 100 * DAY);
+        q.restore(h, ExtId::Num(1), 1.0, 0, 0);
+        q.restore(h, ExtId::Num(2), 1.0, 100 * DAY, 100 * DAY);
         assert_eq!(q.ranked(h).collect::<Vec<_>>(), p.ranked(h).collect::<Vec<_>>());
     }
 }

@@ -31,13 +31,15 @@ pub struct Profile {
     pub items: HashMap<ExtId, ItemWeight>,
     /// The time (µs) the weights are as of: the latest kept event's.
     pub at: i64,
+    /// The users' version when this profile last changed (keys its resolved vectors).
+    pub rev: u64,
 }
 
 impl Profile {
     /// An event's weight as of `self.at`.
     fn contribution(&self, config: &RecommendationConfig, time: i64, kept: &Kept) -> f64 {
         let type_weight = config.event_types.get(&*kept.kind).copied().unwrap_or(0.0);
-        f64::from(type_weight) * f64::from(kept.weight) * decay(config.half_life_micros(), self.at - time)
+        type_weight * f64::from(kept.weight) * decay(config.half_life_micros(), self.at - time)
     }
 
     /// Adds an event; returns the events dropped to stay within `max_history` (the oldest, which

@@ -13,9 +13,9 @@
 //! scores `(1 − β)·relevance + β·ln(1 + popularity) / ln(1 + top popularity)`. A user with no
 //! liked item that still exists is answered from the popular list.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use vicinity_index::{Metric, ScoredPoint, VectorIndex};
+use vicinity_index::{Metric, ScoredPoint};
 
 use super::super::mmr;
 use super::super::read::{Query, Search, Space};
@@ -23,7 +23,7 @@ use super::super::{Collection, Deadline, Hit, Points};
 use crate::error::{Error, Result};
 use crate::id::ExtId;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum ProfileStrategy {
     #[default]
     Centroid,
@@ -48,7 +48,8 @@ impl ServedBy {
     }
 }
 
-/// A profile as a query: the items' vectors (as stored) with their weights.
+/// A profile as a query: for the centroid strategy its one query vector; for multi-interest
+/// the heaviest items' vectors (as stored) with their weights.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProfileQuery {
     pub positive: Vec<(Vec<f32>, f32)>,
@@ -79,12 +80,47 @@ pub struct UserOptions {
     pub candidates: Option<usize>,
 }
 
+/// A profile resolved into vectors, kept per user until the profile or any point changes.
+#[derive(Debug)]
+pub struct Resolved {
+    positive: Vec<(Vec<f32>, f32)>,
+    negative: Vec<(Vec<f32>, f32)>,
+}
+
+/// The key of a [`Resolved`] profile: user, vector, strategy, the profile's revision and the
+/// collection's write sequence.
+pub type ResolvedKey = (String, String, ProfileStrategy, u64, u64);
+
+/// Bytes of resolved profiles a collection keeps.
+const RESOLVED_BYTES: u64 = 64 << 20;
+
+pub fn resolved_cache() -> moka::sync::Cache<ResolvedKey, std::sync::Arc<Resolved>> {
+    moka::sync::Cache::builder()
+        .max_capacity(RESOLVED_BYTES)
+        .weigher(|k: &ResolvedKey, v: &std::sync::Arc<Resolved>| {
+            let floats: usize = v.positive.iter().chain(&v.negative).map(|(x, _)| x.len() + 1).sum();
+            u32::try_from(k.0.len() + k.1.len() + 4 * floats + 64).unwrap_or(u32::MAX)
+        })
+        .time_to_idle(std::time::Duration::from_secs(600))
+        .build()
+}
+
 impl Collection {
+    /// The stored vectors of `ids` in vector `using` (as prepared at upsert; read from
+    /// storage rather than the index, whose fitted basis would have to be undone per vector).
+    fn stored_vectors(&self, using: &str, ids: &[u64]) -> Result<Vec<Option<Vec<f32>>>> {
+        let (cid, slot) = {
+            let c = self.config.read();
+            (c.id, c.vector(using)?.slot)
+        };
+        Ok(self.storage.vectors_of(cid, ids, slot))
+    }
+
     /// The query that answers `user` on vector `using`.
     pub fn plan_for_user(&self, user: &str, using: &str, o: &UserOptions) -> Result<UserPlan> {
         let config = self.config.read().recommendation.clone();
         let popular = |seen| UserPlan { query: Query::Popular, seen, served_by: ServedBy::Popular };
-        let (mut liked, mut disliked, seen) = {
+        let (liked, disliked, seen, rev) = {
             let users = self.users.read();
             let Some(p) = users.profile(user) else {
                 if o.fallback_popular {
@@ -99,43 +135,31 @@ impl Collection {
                 .filter(|(_, w)| w.weight != 0.0)
                 .map(|(id, w)| (*id, w.weight))
                 .partition(|(_, w)| *w > 0.0);
-            (liked, disliked, seen)
+            (liked, disliked, seen, p.rev)
         };
-        // Heaviest first (ties by id): multi-interest keeps the first `interests`.
-        let heaviest = |v: &mut Vec<(ExtId, f64)>| {
-            v.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+        let key: ResolvedKey = (
+            user.to_string(),
+            using.to_string(),
+            o.strategy,
+            rev,
+            self.seq.load(std::sync::atomic::Ordering::SeqCst),
+        );
+        let resolved = match self.resolved.get(&key) {
+            Some(r) => r,
+            None => {
+                let r = std::sync::Arc::new(self.resolve(using, o.strategy, &config, liked, disliked)?);
+                self.resolved.insert(key, r.clone());
+                r
+            }
         };
-        heaviest(&mut liked);
-        heaviest(&mut disliked);
-        if o.strategy == ProfileStrategy::MultiInterest {
-            liked.truncate(config.interests);
-            disliked.truncate(config.interests);
-        }
-        let index = self.index(using)?;
-        let resolve = |items: &[(ExtId, f64)]| -> Vec<(Vec<f32>, f32)> {
-            let points = self.points.read();
-            let ids: Vec<(u64, f64)> =
-                items.iter().filter_map(|(ext, w)| Some((*points.by_ext.get(ext)?, *w))).collect();
-            drop(points);
-            let internal: Vec<u64> = ids.iter().map(|(id, _)| *id).collect();
-            index
-                .vectors(&internal)
-                .into_iter()
-                .zip(ids)
-                .filter_map(|(v, (_, w))| Some((v?, w.abs() as f32)))
-                .filter(|(_, w)| w.is_finite() && *w > 0.0)
-                .collect()
-        };
-        let positive = resolve(&liked);
-        if positive.is_empty() {
+        if resolved.positive.is_empty() {
             return Ok(popular(seen));
         }
-        let negative = resolve(&disliked);
         let query = Query::Profile(ProfileQuery {
-            positive,
-            negative,
+            positive: resolved.positive.clone(),
+            negative: resolved.negative.clone(),
             strategy: o.strategy,
-            popularity_weight: config.popularity_weight,
+            popularity_weight: config.popularity_weight as f32,
             diversity: o.diversity,
             candidates: o.candidates,
         });
@@ -146,18 +170,92 @@ impl Collection {
         Ok(UserPlan { query, seen, served_by })
     }
 
+    /// The profile's items as vectors: for the centroid strategy, the one query vector; for
+    /// multi-interest, the heaviest liked and disliked items. Items that are no longer points
+    /// are left out; no liked item left means no positive vector.
+    fn resolve(
+        &self,
+        using: &str,
+        strategy: ProfileStrategy,
+        config: &super::RecommendationConfig,
+        mut liked: Vec<(ExtId, f64)>,
+        mut disliked: Vec<(ExtId, f64)>,
+    ) -> Result<Resolved> {
+        // Heaviest first (ties by id): multi-interest keeps the first `interests`.
+        let heaviest = |v: &mut Vec<(ExtId, f64)>| {
+            v.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+        };
+        heaviest(&mut liked);
+        heaviest(&mut disliked);
+        if strategy == ProfileStrategy::MultiInterest {
+            liked.truncate(config.interests);
+            disliked.truncate(config.interests);
+        }
+        let read = |items: &[(ExtId, f64)]| -> Result<Vec<(Vec<f32>, f32)>> {
+            let ids: Vec<(u64, f64)> = {
+                let points = self.points.read();
+                items.iter().filter_map(|(ext, w)| Some((*points.by_ext.get(ext)?, *w))).collect()
+            };
+            let internal: Vec<u64> = ids.iter().map(|(id, _)| *id).collect();
+            Ok(self
+                .stored_vectors(using, &internal)?
+                .into_iter()
+                .zip(ids)
+                .filter_map(|(v, (_, w))| Some((v?, w.abs() as f32)))
+                .filter(|(_, w)| w.is_finite() && *w > 0.0)
+                .collect())
+        };
+        let positive = read(&liked)?;
+        let negative = read(&disliked)?;
+        if positive.is_empty() || strategy == ProfileStrategy::MultiInterest {
+            return Ok(Resolved { positive, negative });
+        }
+        let (metric, dim) = {
+            let c = self.config.read();
+            let v = c.vector(using)?;
+            (v.distance.metric(), v.size)
+        };
+        let q = centroid(metric, dim, &positive, &negative);
+        Ok(Resolved { positive: vec![(q, 1.0)], negative: Vec::new() })
+    }
+
     /// The allowed points in popularity order (each scored its popularity as of the latest
-    /// event); `limit` of them, `offset` skipped.
+    /// event), then, when those run out, the other allowed points in id order (scored 0);
+    /// `limit` of them, `offset` skipped.
     pub(in crate::collection) fn popular_hits(&self, s: &Search, deadline: Deadline) -> Result<Vec<Hit>> {
         self.check_selector(&s.with_vector)?;
+        let wanted = s.offset.saturating_add(s.limit);
         let points = self.points.read();
-        let page = self.popular(&points, s, s.offset.saturating_add(s.limit), deadline)?;
+        let mut page = self.popular(&points, s, wanted, deadline)?;
+        if page.len() < wanted {
+            let have: HashSet<u64> = page.iter().map(|p| p.id).collect();
+            for (i, id) in self.storage.ids_from(self.id(), None).enumerate() {
+                if page.len() >= wanted {
+                    break;
+                }
+                if i % 256 == 255 {
+                    deadline.check()?;
+                }
+                let id = id?;
+                if have.contains(&id) || !self.allows(&points, s, id) {
+                    continue;
+                }
+                page.push(ScoredPoint { id, score: 0.0 });
+            }
+        }
         let page: Vec<ScoredPoint> = page
             .into_iter()
             .filter(|p| s.score_threshold.is_none_or(|t| p.score > t))
             .skip(s.offset)
             .collect();
         Ok(self.hits_of(&points, page, s))
+    }
+
+    /// Whether point `id` exists and passes the search's filter.
+    fn allows(&self, points: &Points, s: &Search, id: u64) -> bool {
+        points.meta.get(&id).is_some_and(|m| {
+            s.filter.as_ref().is_none_or(|f| f.matches(&m.payload, Some(m.ext), &self.has_vector(id)))
+        })
     }
 
     /// The `n` most popular points the search's filter allows, with their popularity.
@@ -173,11 +271,9 @@ impl Collection {
                 deadline.check()?;
             }
             let Some(&id) = points.by_ext.get(&ext) else { continue };
-            let Some(m) = points.meta.get(&id) else { continue };
-            if s.filter.as_ref().is_some_and(|f| !f.matches(&m.payload, Some(m.ext), &self.has_vector(id))) {
-                continue;
+            if self.allows(points, s, id) {
+                out.push(ScoredPoint { id, score: value as f32 });
             }
-            out.push(ScoredPoint { id, score: value as f32 });
         }
         Ok(out)
     }
@@ -205,46 +301,50 @@ impl Collection {
             None => wanted,
         };
         let beta = p.popularity_weight;
-        let fetch = if beta > 0.0 { pool_size.saturating_mul(2).max(100) } else { pool_size };
+        let fetch = if beta > 0.0 { pool_size.saturating_mul(3).max(30) } else { pool_size };
         let none = HashSet::new();
-        let centroid = match p.strategy {
-            ProfileStrategy::Centroid => Some(centroid(metric, dim, p)?),
-            ProfileStrategy::MultiInterest => None,
-        };
-        let mut candidates: HashSet<u64> = HashSet::new();
-        match &centroid {
-            Some(q) => {
-                let q = metric.query(q.clone(), dim)?;
-                candidates.extend(
-                    self.nearest(&space, &points, &q, fetch, s, &none, deadline)?.iter().map(|h| h.id),
-                );
+        let prepare = |v: &[f32]| metric.query(v.to_vec(), dim);
+        // Each candidate with its relevance when the search already knows it exactly.
+        let mut known: HashMap<u64, Option<f32>> = HashMap::new();
+        match p.strategy {
+            ProfileStrategy::Centroid => {
+                let (q, _) =
+                    p.positive.first().ok_or_else(|| Error::Internal("an empty profile query".into()))?;
+                for h in self.nearest(&space, &points, &prepare(q)?, fetch, s, &none, deadline)? {
+                    known.insert(h.id, Some(h.score));
+                }
             }
-            None => {
+            ProfileStrategy::MultiInterest => {
                 for (v, _) in &p.positive {
-                    let q = metric.query(v.clone(), dim)?;
-                    candidates.extend(
-                        self.nearest(&space, &points, &q, fetch, s, &none, deadline)?.iter().map(|h| h.id),
-                    );
+                    for h in self.nearest(&space, &points, &prepare(v)?, fetch, s, &none, deadline)? {
+                        known.insert(h.id, None);
+                    }
                 }
             }
         }
-        let (top, ranked_popular) = if beta > 0.0 {
-            let popular = self.popular(&points, s, fetch, deadline)?;
-            candidates.extend(popular.iter().map(|h| h.id));
+        let (top, priors) = if beta > 0.0 {
+            for h in self.popular(&points, s, fetch, deadline)? {
+                known.entry(h.id).or_insert(None);
+            }
             let users = self.users.read();
             (users.popularity.top(half_life), true)
         } else {
             (0.0, false)
         };
-        let mut ids: Vec<u64> = candidates.into_iter().collect();
-        ids.sort_unstable();
-        let vectors = index.vectors(&ids);
-        let (ids, vectors): (Vec<u64>, Vec<Vec<f32>>) =
-            ids.into_iter().zip(vectors).filter_map(|(id, v)| Some((id, v?))).unzip();
+        // The vectors of the candidates whose relevance is still to compute.
+        let mut vectors: HashMap<u64, Vec<f32>> = HashMap::new();
+        let missing: Vec<u64> = known.iter().filter(|(_, r)| r.is_none()).map(|(id, _)| *id).collect();
+        vectors.extend(
+            missing
+                .iter()
+                .copied()
+                .zip(self.stored_vectors(&s.using, &missing)?)
+                .filter_map(|(id, v)| Some((id, v?))),
+        );
         let relevance = |v: &[f32]| -> f32 {
-            match &centroid {
-                Some(q) => metric.score(q, v),
-                None => {
+            match p.strategy {
+                ProfileStrategy::Centroid => metric.score(&p.positive[0].0, v),
+                ProfileStrategy::MultiInterest => {
                     let best = |ex: &[(Vec<f32>, f32)]| {
                         ex.iter().map(|(e, _)| metric.score(e, v)).fold(f32::NEG_INFINITY, f32::max)
                     };
@@ -257,41 +357,49 @@ impl Collection {
                 }
             }
         };
-        let priors: Vec<f32> = if ranked_popular && top > 0.0 {
-            let users = self.users.read();
-            ids.iter()
-                .map(|id| {
-                    let value =
-                        points.meta.get(id).map_or(0.0, |m| users.popularity.value(half_life, &m.ext));
-                    (value.ln_1p() / top.ln_1p()) as f32
-                })
-                .collect()
-        } else {
-            vec![0.0; ids.len()]
+        let users = self.users.read();
+        let prior = |id: u64| -> f32 {
+            if !priors || top <= 0.0 {
+                return 0.0;
+            }
+            let value = points.meta.get(&id).map_or(0.0, |m| users.popularity.value(half_life, &m.ext));
+            (value.ln_1p() / top.ln_1p()) as f32
         };
-        let mut scored: Vec<(ScoredPoint, usize)> = ids
+        let mut scored: Vec<ScoredPoint> = known
             .iter()
-            .zip(&vectors)
-            .enumerate()
-            .map(|(i, (id, v))| {
-                let score = (1.0 - beta) * relevance(v) + beta * priors[i];
-                (ScoredPoint { id: *id, score }, i)
+            .filter_map(|(id, r)| {
+                let rel = match r {
+                    Some(r) => *r,
+                    None => relevance(vectors.get(id)?),
+                };
+                Some(ScoredPoint { id: *id, score: (1.0 - beta) * rel + beta * prior(*id) })
             })
             .collect();
+        drop(users);
         deadline.check()?;
-        scored.sort_by(|a, b| b.0.score.total_cmp(&a.0.score).then(a.0.id.cmp(&b.0.id)));
+        scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
         scored.truncate(pool_size);
         let order: Vec<usize> = match p.diversity {
             Some(diversity) if scored.len() > 1 => {
-                let rel: Vec<f32> = scored.iter().map(|(h, _)| h.score).collect();
-                let sim = |i: usize, j: usize| metric.score(&vectors[scored[i].1], &vectors[scored[j].1]);
+                let absent: Vec<u64> =
+                    scored.iter().map(|h| h.id).filter(|id| !vectors.contains_key(id)).collect();
+                vectors.extend(
+                    absent
+                        .iter()
+                        .copied()
+                        .zip(self.stored_vectors(&s.using, &absent)?)
+                        .filter_map(|(id, v)| Some((id, v?))),
+                );
+                scored.retain(|h| vectors.contains_key(&h.id));
+                let rel: Vec<f32> = scored.iter().map(|h| h.score).collect();
+                let sim = |i: usize, j: usize| metric.score(&vectors[&scored[i].id], &vectors[&scored[j].id]);
                 mmr::select(&rel, 1.0 - diversity, wanted, sim, deadline)?
             }
             _ => (0..scored.len()).collect(),
         };
         let page: Vec<ScoredPoint> = order
             .into_iter()
-            .map(|i| scored[i].0)
+            .map(|i| scored[i])
             .filter(|h| s.score_threshold.is_none_or(|t| h.score > t))
             .skip(s.offset)
             .take(s.limit)
@@ -302,7 +410,12 @@ impl Collection {
 
 /// The centroid strategy's query: the weighted mean of the liked items, pushed away from the
 /// weighted mean of the disliked ones.
-fn centroid(metric: Metric, dim: usize, p: &ProfileQuery) -> Result<Vec<f32>> {
+fn centroid(
+    metric: Metric,
+    dim: usize,
+    positive: &[(Vec<f32>, f32)],
+    negative: &[(Vec<f32>, f32)],
+) -> Vec<f32> {
     let mean = |items: &[(Vec<f32>, f32)]| -> Option<Vec<f32>> {
         let total: f32 = items.iter().map(|(_, w)| w).sum();
         if items.is_empty() || total <= 0.0 {
@@ -314,15 +427,14 @@ fn centroid(metric: Metric, dim: usize, p: &ProfileQuery) -> Result<Vec<f32>> {
         }
         Some(out)
     };
-    let pos =
-        mean(&p.positive).ok_or_else(|| Error::Internal("a profile query without liked items".into()))?;
-    let q = match mean(&p.negative) {
+    let Some(pos) = mean(positive) else { return vec![0.0; dim] };
+    let q = match mean(negative) {
         Some(neg) => pos.iter().zip(&neg).map(|(p, n)| p + (p - n)).collect(),
         None => pos.clone(),
     };
     // A dislike that cancels the likes exactly leaves no direction: the likes alone then.
-    Ok(match metric.query(q.clone(), dim) {
+    match metric.query(q.clone(), dim) {
         Ok(_) => q,
         Err(_) => pos,
-    })
+    }
 }
