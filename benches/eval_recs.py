@@ -284,7 +284,8 @@ def recommendation_config(args, **extra) -> dict:
 
 def load(api: Api, tmp: str, items: dict, train: np.ndarray, args) -> dict:
     """Creates the collection, upserts the movies (embedded server-side) and imports the
-    training events; returns the collection's recommendation config as the server shows it."""
+    training events; returns the collection's recommendation config as the server shows it,
+    and the events (user, item, weight, timestamp) as sent."""
     api.call("PUT", f"/collections/{COLLECTION}", {
         "embedding": {"model": MODEL}, "recommendation": recommendation_config(args)})
     t = time.perf_counter()
@@ -299,11 +300,11 @@ def load(api: Api, tmp: str, items: dict, train: np.ndarray, args) -> dict:
     print(f"upserted {len(ids)} movies, embedded by the server, in {time.perf_counter() - t:.1f} s")
 
     shift = (int(time.time()) - 86400 - int(train[:, 3].max())) // 86400 * 86400
+    events = [(u, i, r / 5.0, ts + shift) for u, i, r, ts in train.tolist()]
     path = os.path.join(tmp, "import", "ml-train.jsonl")
     with open(path, "w") as f:
-        for u, i, r, ts in train.tolist():
-            f.write(json.dumps({"user": u, "item": i, "type": "rating", "weight": r / 5.0,
-                                "timestamp": ts + shift}) + "\n")
+        for u, i, w, ts in events:
+            f.write(json.dumps({"user": u, "item": i, "type": "rating", "weight": w, "timestamp": ts}) + "\n")
     t = time.perf_counter()
     jid = api.call("POST", f"/collections/{COLLECTION}/interactions/import",
                    {"path": "ml-train.jsonl", "format": "jsonl", "on_error": "fail"}, ok=(200, 202))["job_id"]
@@ -311,7 +312,7 @@ def load(api: Api, tmp: str, items: dict, train: np.ndarray, args) -> dict:
     if j["state"] != "succeeded":
         sys.exit(f"the interactions import failed: {j}")
     print(f"imported {len(train)} events in {time.perf_counter() - t:.1f} s")
-    return api.call("GET", f"/collections/{COLLECTION}")["config"].get("recommendation")
+    return api.call("GET", f"/collections/{COLLECTION}")["config"].get("recommendation"), events
 
 
 # --------------------------------------------------------------------------------------------
@@ -379,17 +380,8 @@ def measure(port: int, work: list, clients: int, seconds: float) -> tuple:
     return len(lat) / seconds, lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.99)] * 1000
 
 
-def qps(api: Api, port: int, items: dict, args) -> None:
-    rng = np.random.default_rng(args.seed + 1)
-    ids = sorted(items)
-    synth = [f"synth-{k}" for k in range(args.clients)]
-    for u in synth:
-        chosen = rng.choice(ids, size=SYNTH_SEEN, replace=False)
-        events = [{"user": u, "item": int(i), "type": "rating", "weight": 1.0} for i in chosen]
-        api.call("POST", f"/collections/{COLLECTION}/interactions?wait=true", {"events": events})
-        got = api.call("GET", f"/collections/{COLLECTION}/users/{u}")
-        if got.get("history") != SYNTH_SEEN:
-            print(f"  note: users/{u} says history {got.get('history')}, expected {SYNTH_SEEN}")
+def fetch_vectors(api: Api) -> dict:
+    """{id: vector} of every movie, as the server stores it (unit length for Cosine)."""
     vectors = {}
     offset = None
     while True:
@@ -402,6 +394,60 @@ def qps(api: Api, port: int, items: dict, args) -> None:
         offset = res.get("next_page_offset")
         if offset is None:
             break
+    return vectors
+
+
+def python_profiles(users: list, seen: dict, events: list, vectors: dict, interests: int,
+                    half_life) -> tuple:
+    """References for popularity_weight 0, exact, from the server's own vectors: (centroid,
+    multi_interest) rankings. An event weighs its weight times 2^(-age / half-life); the
+    centroid is the weighted sum of the seen movies' vectors, ranked by cosine; multi_interest
+    ranks by the best cosine against the user's `interests` heaviest movies."""
+    ids = sorted(vectors)
+    row = {i: k for k, i in enumerate(ids)}
+    m = np.array([vectors[i] for i in ids], dtype=np.float64)
+    m /= np.linalg.norm(m, axis=1, keepdims=True)
+    now = time.time()
+    per_user = {u: {} for u in users}
+    for u, i, w, ts in events:
+        if u in per_user:
+            decay = 1.0 if not half_life else 0.5 ** ((now - ts) / 86400.0 / half_life)
+            per_user[u][i] = per_user[u].get(i, 0.0) + w * decay
+    cen, multi = {}, {}
+    for u in users:
+        weights = per_user[u]
+        rows = [row[i] for i in weights]
+        w = np.array([weights[i] for i in weights])
+        mask = np.zeros(len(ids), dtype=bool)
+        mask[[row[i] for i in seen[u]]] = True
+        c = (w[:, None] * m[rows]).sum(axis=0)
+        s = m @ (c / np.linalg.norm(c))
+        s[mask] = -np.inf
+        cen[u] = [ids[k] for k in np.argsort(-s, kind="stable")[:10]]
+        heavy = [rows[k] for k in np.argsort(-w, kind="stable")[:interests]]
+        s = (m @ m[heavy].T).max(axis=1)
+        s[mask] = -np.inf
+        multi[u] = [ids[k] for k in np.argsort(-s, kind="stable")[:10]]
+    return cen, multi
+
+
+def overlap(a: dict, b: dict) -> float:
+    """Mean share of top-10 items two rankings have in common."""
+    return float(np.mean([len(set(a[u]) & set(b[u])) / 10 for u in a]))
+
+
+def qps(api: Api, port: int, items: dict, args) -> None:
+    rng = np.random.default_rng(args.seed + 1)
+    ids = sorted(items)
+    synth = [f"synth-{k}" for k in range(args.clients)]
+    for u in synth:
+        chosen = rng.choice(ids, size=SYNTH_SEEN, replace=False)
+        events = [{"user": u, "item": int(i), "type": "rating", "weight": 1.0} for i in chosen]
+        api.call("POST", f"/collections/{COLLECTION}/interactions?wait=true", {"events": events})
+        got = api.call("GET", f"/collections/{COLLECTION}/users/{u}")
+        if got.get("history") != SYNTH_SEEN:
+            print(f"  note: users/{u} says history {got.get('history')}, expected {SYNTH_SEEN}")
+    vectors = fetch_vectors(api)
     rec = "/collections/ml/users/{}/recommend"
     rec_body = json.dumps({"limit": 10, "exclude_seen": True, "cache": False}).encode()
     rec_work = [[(rec.format(u), rec_body)] for u in synth]
@@ -458,7 +504,7 @@ def main():
     proc, port, log_path = start_server(args.bin, tmp)
     try:
         api = Api(port)
-        cfg = load(api, tmp, items, train, args)
+        cfg, events = load(api, tmp, items, train, args)
         print(f"recommendation config: {json.dumps(cfg)}")
         for u in users[:3]:
             got = api.call("GET", f"/collections/{COLLECTION}/users/{u}")
@@ -495,6 +541,7 @@ def main():
                 print("  " + p)
 
         sweep = [float(x) for x in args.sweep.split(",") if x.strip()]
+        zero = None
         if sweep:
             print("\ncentroid HR@10 / NDCG@10 by popularity_weight (PATCH between runs):\n")
             print("| popularity_weight | centroid HR@10 | NDCG@10 | multi_interest HR@10 | NDCG@10 |")
@@ -502,9 +549,20 @@ def main():
             for w in sweep:
                 api.call("PATCH", f"/collections/{COLLECTION}",
                          {"recommendation": recommendation_config(args, popularity_weight=w)})
-                c = score(recommend_all(api, users, seen, Checks(), "sweep", strategy="centroid"), test)
-                m = score(recommend_all(api, users, seen, Checks(), "sweep", strategy="multi_interest"), test)
+                cr = recommend_all(api, users, seen, Checks(), "sweep", strategy="centroid")
+                mr = recommend_all(api, users, seen, Checks(), "sweep", strategy="multi_interest")
+                c, m = score(cr, test), score(mr, test)
                 print(f"| {w:g} | {c[0]:.3f} | {c[1]:.3f} | {m[0]:.3f} | {m[1]:.3f} |")
+                if w == 0:
+                    zero = (cr, mr)
+            if zero is not None:
+                interests = (cfg or {}).get("interests") or 8
+                pc, pm = python_profiles(users, seen, events, fetch_vectors(api), interests,
+                                         None if args.half_life <= 0 else args.half_life)
+                c, m = score(pc, test), score(pm, test)
+                print(f"| 0, exact in Python | {c[0]:.3f} | {c[1]:.3f} | {m[0]:.3f} | {m[1]:.3f} |")
+                print(f"\ntop-10 overlap of the server's answers at popularity_weight 0 with the exact Python ones: "
+                      f"centroid {overlap(zero[0], pc):.3f}, multi_interest {overlap(zero[1], pm):.3f}")
             api.call("PATCH", f"/collections/{COLLECTION}", {"recommendation": {**recommendation_config(args),
                                                                                 **({"popularity_weight": pw} if pw is not None else {})}})
         if not args.no_qps:
