@@ -470,6 +470,42 @@ def qps(api: Api, port: int, items: dict, args) -> None:
         print(f"| {name} | {mean[name]:,.0f} | {np.mean([r[1] for r in rs]):.2f} | {np.mean([r[2] for r in rs]):.2f} |")
     ratio = mean["users/{u}/recommend"] / mean["points/query (nearest)"]
     print(f"\nrecommend / plain query QPS: {ratio:.2f}x (required: >= 0.70x) -> {'ok' if ratio >= 0.7 else 'BELOW'}")
+    if args.qps_detail:
+        detail(api, port, synth, rec_work, mean["points/query (nearest)"], args)
+
+
+def detail(api: Api, port: int, synth: list, rec_work: list, plain: float, args) -> None:
+    """Where the recommend route's time goes: one run each of variations on it."""
+    ids = sorted(fetch_vectors(api))
+    rng = np.random.default_rng(args.seed + 2)
+    few = [f"synth10-{k}" for k in range(args.clients)]
+    for u in few:
+        api.call("POST", f"/collections/{COLLECTION}/interactions?wait=true", {"events": [
+            {"user": u, "item": int(i), "type": "rating"} for i in rng.choice(ids, size=10, replace=False)]})
+    rec = "/collections/ml/users/{}/recommend"
+
+    def work(users, **body):
+        b = json.dumps({"limit": 10, "cache": False, **body}).encode()
+        return [[(rec.format(u), b)] for u in users]
+
+    info = api.call("GET", f"/collections/{COLLECTION}")
+    cfg = (info.get("config") or {}).get("recommendation") or info.get("recommendation") or {}
+    pw = cfg.get("popularity_weight")
+    rows = [(f"{SYNTH_SEEN} seen, exclude_seen", rec_work),
+            (f"{SYNTH_SEEN} seen, exclude_seen false", work(synth, exclude_seen=False)),
+            (f"{SYNTH_SEEN} seen, multi_interest", work(synth, strategy="multi_interest")),
+            ("10 seen, exclude_seen", work(few))]
+    print(f"\nthe recommend route, one run each ({args.seconds:g} s, {args.clients} clients), "
+          f"QPS as a fraction of plain query's above:\n")
+    print("| recommend | popularity_weight | QPS | p50 ms | vs plain |\n|---|---:|---:|---:|---:|")
+    for weight in ([pw, 0.0] if pw else [pw]):
+        if weight != pw:
+            api.call("PATCH", f"/collections/{COLLECTION}", {"recommendation": {"popularity_weight": weight}})
+        for name, w in rows:
+            q, p50, _ = measure(port, w, args.clients, args.seconds)
+            print(f"| {name} | {round(weight, 6) if weight is not None else '-'} | {q:,.0f} | {p50:.2f} | {q / plain:.2f}x |")
+    if pw:
+        api.call("PATCH", f"/collections/{COLLECTION}", {"recommendation": {"popularity_weight": pw}})
 
 
 # --------------------------------------------------------------------------------------------
@@ -484,8 +520,13 @@ def main():
     ap.add_argument("--diversity", type=float, default=0.3, help="MMR diversity of the MMR rows")
     ap.add_argument("--half-life", type=float, default=30.0, help="half_life_days (0: no decay)")
     ap.add_argument("--max-history", type=int, default=1000)
-    ap.add_argument("--sweep", default="0,0.1,0.2,0.3,0.4,0.5,0.7,1", help="popularity_weight values for the sweep ('' for none)")
+    ap.add_argument("--sweep", default="0,0.1,0.2,0.3,0.4,0.5,0.7,1",
+                    help="popularity_weight values for the sweep ('' for none)")
+    ap.add_argument("--sweep-multi", action="store_true", help="sweep multi_interest too (slower)")
     ap.add_argument("--no-qps", action="store_true")
+    ap.add_argument("--qps-detail", action="store_true",
+                    help="also time variations on the recommend route (history size, exclude_seen, "
+                         "strategy, popularity_weight 0)")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
 
@@ -549,30 +590,33 @@ def main():
                 print("  " + p)
 
         sweep = [float(x) for x in args.sweep.split(",") if x.strip()]
-        zero = None
+        strategies = ["centroid"] + (["multi_interest"] if args.sweep_multi else [])
+        zero = {}
         if sweep:
-            print("\ncentroid HR@10 / NDCG@10 by popularity_weight (PATCH between runs):\n")
-            print("| popularity_weight | centroid HR@10 | NDCG@10 | multi_interest HR@10 | NDCG@10 |")
-            print("|---:|---:|---:|---:|---:|")
+            print(f"\nHR@10 / NDCG@10 by popularity_weight (PATCH between runs; the last row: exact rankings "
+                  f"computed in Python from the server's vectors, popularity_weight 0):\n")
+            print("| popularity_weight | " + " | ".join(f"{s} HR@10 | NDCG@10" for s in strategies) + " |")
+            print("|---:|" + "---:|---:|" * len(strategies))
             for w in sweep:
                 api.call("PATCH", f"/collections/{COLLECTION}",
                          {"recommendation": recommendation_config(args, popularity_weight=w)})
-                cr = recommend_all(api, users, seen, Checks(), "sweep", strategy="centroid")
-                mr = recommend_all(api, users, seen, Checks(), "sweep", strategy="multi_interest")
-                c, m = score(cr, test), score(mr, test)
-                print(f"| {w:g} | {c[0]:.3f} | {c[1]:.3f} | {m[0]:.3f} | {m[1]:.3f} |")
-                if w == 0:
-                    zero = (cr, mr)
-            if zero is not None:
+                cells = []
+                for strategy in strategies:
+                    ranked = recommend_all(api, users, seen, Checks(), "sweep", strategy=strategy)
+                    cells.append(score(ranked, test))
+                    if w == 0:
+                        zero[strategy] = ranked
+                print(f"| {w:g} | " + " | ".join(f"{hr:.3f} | {nd:.3f}" for hr, nd in cells) + " |")
+            if zero:
                 interests = (cfg or {}).get("interests") or 8
-                pc, pm = python_profiles(users, seen, events, fetch_vectors(api), interests,
-                                         None if args.half_life <= 0 else args.half_life)
-                c, m = score(pc, test), score(pm, test)
-                print(f"| 0, exact in Python | {c[0]:.3f} | {c[1]:.3f} | {m[0]:.3f} | {m[1]:.3f} |")
-                print(f"\ntop-10 overlap of the server's answers at popularity_weight 0 with the exact Python ones: "
-                      f"centroid {overlap(zero[0], pc):.3f}, multi_interest {overlap(zero[1], pm):.3f}")
-            api.call("PATCH", f"/collections/{COLLECTION}", {"recommendation": {**recommendation_config(args),
-                                                                                **({"popularity_weight": pw} if pw is not None else {})}})
+                exact = dict(zip(["centroid", "multi_interest"], python_profiles(
+                    users, seen, events, fetch_vectors(api), interests, None if args.half_life <= 0 else args.half_life)))
+                print("| 0, exact in Python | " + " | ".join(
+                    "{:.3f} | {:.3f}".format(*score(exact[s], test)) for s in strategies) + " |")
+                print("\ntop-10 overlap of the server's answers at popularity_weight 0 with the exact ones: " +
+                      ", ".join(f"{s} {overlap(zero[s], exact[s]):.3f}" for s in zero))
+            api.call("PATCH", f"/collections/{COLLECTION}", {"recommendation": {
+                **recommendation_config(args), **({"popularity_weight": pw} if pw is not None else {})}})
         if not args.no_qps:
             qps(api, port, items, args)
     finally:
