@@ -593,8 +593,9 @@ def main():
         strategies = ["centroid"] + (["multi_interest"] if args.sweep_multi else [])
         zero = {}
         if sweep:
-            print(f"\nHR@10 / NDCG@10 by popularity_weight (PATCH between runs; the last row: exact rankings "
-                  f"computed in Python from the server's vectors, popularity_weight 0):\n")
+            last = ("; the last row: exact rankings computed in Python from the server's vectors, "
+                    "popularity_weight 0" if 0.0 in sweep else "")
+            print(f"\nHR@10 / NDCG@10 by popularity_weight (PATCH between runs{last}):\n")
             print("| popularity_weight | " + " | ".join(f"{s} HR@10 | NDCG@10" for s in strategies) + " |")
             print("|---:|" + "---:|---:|" * len(strategies))
             for w in sweep:
