@@ -42,7 +42,7 @@ BIN := $(CARGO_TARGET_DIR)/release/vicinity
 PORT ?= 6333
 DATA_DIR ?= ./data
 
-.PHONY: setup build run test test-rust test-e2e soak lint bench bench-data compare compare-embed
+.PHONY: setup build run test test-rust test-e2e soak lint bench bench-data compare compare-embed eval-recs
 
 setup:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -98,6 +98,11 @@ bench: setup
 compare-embed: build
 	$(VENV)/bin/python benches/compare_embed.py
 	$(VENV)/bin/python benches/embed_load.py
+
+# Recommendations for users on MovieLens-100k (HR@10 / NDCG@10 per strategy, and the recommend
+# route's QPS beside plain query's): benches/eval_recs.py; the data come from recbole's wheel.
+eval-recs: build
+	$(VENV)/bin/python benches/eval_recs.py --bin $(BIN)
 
 # Every dataset the benchmarks read, made by benches/data/ into $(VICINITY_BENCH_DATA); a dataset
 # already made is kept. VICINITY_BENCH_LIMIT=N makes small ones instead (named <dataset>-limitN;
