@@ -151,6 +151,9 @@ impl VectorIndex for AnyIndex {
     fn vectors(&self, ids: &[PointId]) -> Vec<Option<Vec<f32>>> {
         self.inner().vectors(ids)
     }
+    fn scores(&self, query: &Prepared, ids: &[PointId]) -> Vec<Option<f32>> {
+        self.inner().scores(query, ids)
+    }
     fn upsert(&self, ids: &[PointId], vectors: &[f32]) -> Result<()> {
         self.inner().upsert(ids, vectors)
     }

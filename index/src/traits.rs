@@ -34,6 +34,14 @@ pub trait VectorIndex: Send + Sync {
     fn vectors(&self, ids: &[PointId]) -> Vec<Option<Vec<f32>>> {
         ids.iter().map(|id| self.vector(*id)).collect()
     }
+    /// Exact internal scores ([`Metric::score`]: higher is closer; L2 is minus the squared
+    /// distance) of a prepared query against the stored vectors of `ids`; `None` for a point
+    /// the index does not hold. A backend that keeps its vectors in another basis moves the
+    /// query there once instead of moving each vector back.
+    fn scores(&self, query: &Prepared, ids: &[PointId]) -> Vec<Option<f32>> {
+        let metric = self.metric();
+        self.vectors(ids).into_iter().map(|v| v.map(|v| metric.score(query.vector(), &v))).collect()
+    }
 
     /// Inserts or replaces points.
     fn upsert(&self, ids: &[PointId], vectors: &[f32]) -> Result<()>;

@@ -474,10 +474,10 @@ impl Collection {
                 search_one(index, query, k, &s.params, Some(&vicinity_index::Filter::Ids(&allowed)))
             }
             other => {
-                let f = vicinity_index::Filter::Predicate {
-                    test: &admit,
-                    estimated_matches: other.map(|c| c.len()),
-                };
+                let estimate = other
+                    .map(|c| c.len())
+                    .or_else(|| filter.excluded_ids_only().map(|n| points.meta.len().saturating_sub(n)));
+                let f = vicinity_index::Filter::Predicate { test: &admit, estimated_matches: estimate };
                 search_one(index, query, k, &s.params, Some(&f))
             }
         }

@@ -60,9 +60,16 @@ async fn the_v3_data_dir_keeps_profiles_popularity_and_answers() {
     let r = recommend("ann").await;
     assert_eq!(r["served_by"], "centroid");
     same(&scored(&r), &[(4, 0.70369667), (11, 0.14033645), (10, 0.113913946), (9, 0.08755767)]);
-    same(&scored(&recommend("42").await), &[(5, 0.7920851), (8, 0.7920851), (1, 0.25537914), (2, 0.20858529)]);
-    same(&scored(&recommend("bob").await), &[(2, 0.7175248), (7, 0.71225995), (3, 0.68122107), (5, 0.6307175)]);
-    let popular = s.post("/collections/shop/points/query", json!({"query": {"popular": {}}, "limit": 12})).await;
+    same(
+        &scored(&recommend("42").await),
+        &[(5, 0.7920851), (8, 0.7920851), (1, 0.25537914), (2, 0.20858529)],
+    );
+    same(
+        &scored(&recommend("bob").await),
+        &[(2, 0.7175248), (7, 0.71225995), (3, 0.68122107), (5, 0.6307175)],
+    );
+    let popular =
+        s.post("/collections/shop/points/query", json!({"query": {"popular": {}}, "limit": 12})).await;
     same(
         &scored(&popular),
         &[
@@ -83,7 +90,10 @@ async fn the_v3_data_dir_keeps_profiles_popularity_and_answers() {
     let config = &s.get("/collections/shop").await["recommendation"];
     assert_eq!((config["max_history"].clone(), config["half_life_days"].clone()), (json!(4), json!(7.0)));
     // New events go on from the stored ones: ann's history stays at four.
-    s.post("/collections/shop/interactions?wait=true", json!({"events": [{"user": "ann", "item": 12, "type": "view"}]}))
-        .await;
+    s.post(
+        "/collections/shop/interactions?wait=true",
+        json!({"events": [{"user": "ann", "item": 12, "type": "view"}]}),
+    )
+    .await;
     assert_eq!(s.get("/collections/shop/users/ann").await["events"], 4);
 }

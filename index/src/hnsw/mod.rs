@@ -350,6 +350,14 @@ impl VectorIndex for Hnsw {
         ids.iter().map(read).collect()
     }
 
+    fn scores(&self, query: &Prepared, ids: &[PointId]) -> Vec<Option<f32>> {
+        let graph = self.graph.read();
+        let metric = graph.store.metric;
+        // One rotation of the query (plain CPU work) instead of one per vector.
+        let q = Self::query_in_basis(&graph, query.vector());
+        ids.iter().map(|id| Some(metric.score(&q, graph.store.vector(graph.store.offset_of(*id)?)))).collect()
+    }
+
     fn upsert(&self, ids: &[PointId], vectors: &[f32]) -> Result<()> {
         let _writer = self.writer.lock();
         // Nothing below changes the graph until the write lock: writers hold `writer`.

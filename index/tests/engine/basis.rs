@@ -73,6 +73,22 @@ fn a_fitted_basis_keeps_answers_exact_and_vectors_in_the_callers_basis() {
 }
 
 #[test]
+fn scores_in_a_fitted_basis_are_those_of_the_callers_vectors() {
+    let data = clustered(2000, DIM, 20, seed());
+    for metric in [Metric::Cosine, Metric::L2] {
+        let index = batched(metric, &data);
+        let query = metric.query(data[DIM..2 * DIM].iter().map(|x| x + 0.02).collect(), DIM).unwrap();
+        let ids: Vec<PointId> = (0..2000).step_by(97).collect();
+        for (id, got) in ids.iter().zip(index.scores(&query, &ids)) {
+            let v = normalized(metric, &data[*id as usize * DIM..(*id as usize + 1) * DIM]);
+            let want = metric.score(query.vector(), &v);
+            let got = got.expect("a stored point");
+            assert!((got - want).abs() <= 1e-3 * want.abs().max(1.0), "{metric:?} {id}: {got} vs {want}");
+        }
+    }
+}
+
+#[test]
 fn the_basis_survives_save_and_load() {
     let data = clustered(2500, DIM, 20, seed());
     let index = batched(Metric::Cosine, &data);

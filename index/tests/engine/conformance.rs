@@ -246,3 +246,33 @@ fn inserts_run_concurrently_with_searches() {
         }
     });
 }
+
+#[test]
+fn scores_of_points_are_the_metrics_scores_of_their_vectors() {
+    let data = clustered(300, DIM, 4, seed());
+    each(|name, backend, params| {
+        for metric in [Metric::Cosine, Metric::Dot, Metric::L2] {
+            let index = build(backend, params, metric, DIM, &data);
+            index.delete(&[5]);
+            let query = metric.query(data[..DIM].iter().map(|x| x + 0.05).collect(), DIM).unwrap();
+            let ids: Vec<PointId> = vec![7, 5, 299, 1_000_000, 0];
+            let got = index.scores(&query, &ids);
+            let want: Vec<Option<f32>> = index
+                .vectors(&ids)
+                .into_iter()
+                .map(|v| v.map(|v| metric.score(query.vector(), &v)))
+                .collect();
+            assert_eq!(got.len(), want.len(), "{name} {metric:?}");
+            for (g, w) in got.iter().zip(&want) {
+                match (g, w) {
+                    (Some(g), Some(w)) => {
+                        assert!((g - w).abs() <= 1e-3 * w.abs().max(1.0), "{name} {metric:?}: {g} vs {w}")
+                    }
+                    (None, None) => {}
+                    (g, w) => panic!("{name} {metric:?}: {g:?} vs {w:?}"),
+                }
+            }
+            assert!(got[1].is_none() && got[3].is_none(), "{name} {metric:?}: deleted / never there");
+        }
+    });
+}

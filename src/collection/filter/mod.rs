@@ -172,6 +172,21 @@ pub type HasVector<'a> = &'a dyn Fn(&str) -> bool;
 const NO_VECTORS: HasVector<'static> = &|_| false;
 
 impl Filter {
+    /// For a filter that only excludes ids (`must_not` of `has_id` conditions and nothing
+    /// else, as `exclude_seen` makes), how many ids it names: the planner's estimate of the
+    /// points it allows is then the rest.
+    pub fn excluded_ids_only(&self) -> Option<usize> {
+        if !self.must.is_empty() || !self.should.is_empty() || self.min_should.is_some() {
+            return None;
+        }
+        let mut n = 0;
+        for c in &self.must_not {
+            let Condition::HasId(ids) = c else { return None };
+            n += ids.len();
+        }
+        Some(n)
+    }
+
     /// Whether a point, given by its payload, id and vectors, matches.
     pub fn matches(&self, payload: &Payload, id: Option<ExtId>, vectors: HasVector<'_>) -> bool {
         let test = |c: &Condition| c.matches(payload, id, vectors);

@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use vicinity_index::{Metric, ScoredPoint};
+use vicinity_index::{Metric, ScoredPoint, VectorIndex};
 
 use super::super::mmr;
 use super::super::read::{Query, Search, Space};
@@ -120,7 +120,8 @@ impl Collection {
     pub fn plan_for_user(&self, user: &str, using: &str, o: &UserOptions) -> Result<UserPlan> {
         let config = self.config.read().recommendation.clone();
         let popular = |seen| UserPlan { query: Query::Popular, seen, served_by: ServedBy::Popular };
-        let (liked, disliked, seen, rev) = {
+        let seq = self.seq.load(std::sync::atomic::Ordering::SeqCst);
+        let (seen, resolved) = {
             let users = self.users.read();
             let Some(p) = users.profile(user) else {
                 if o.fallback_popular {
@@ -129,24 +130,24 @@ impl Collection {
                 return Err(Error::not_found(format!("user `{user}` in collection `{}`", self.name)));
             };
             let seen: HashSet<ExtId> = p.items.keys().copied().collect();
-            let (liked, disliked): (Vec<(ExtId, f64)>, Vec<(ExtId, f64)>) = p
-                .items
-                .iter()
-                .filter(|(_, w)| w.weight != 0.0)
-                .map(|(id, w)| (*id, w.weight))
-                .partition(|(_, w)| *w > 0.0);
-            (liked, disliked, seen, p.rev)
+            let key: ResolvedKey = (user.to_string(), using.to_string(), o.strategy, p.rev, seq);
+            match self.resolved.get(&key) {
+                Some(r) => (seen, Ok(r)),
+                None => {
+                    let (liked, disliked): (Vec<(ExtId, f64)>, Vec<(ExtId, f64)>) = p
+                        .items
+                        .iter()
+                        .filter(|(_, w)| w.weight != 0.0)
+                        .map(|(id, w)| (*id, w.weight))
+                        .partition(|(_, w)| *w > 0.0);
+                    (seen, Err((key, liked, disliked)))
+                }
+            }
         };
-        let key: ResolvedKey = (
-            user.to_string(),
-            using.to_string(),
-            o.strategy,
-            rev,
-            self.seq.load(std::sync::atomic::Ordering::SeqCst),
-        );
-        let resolved = match self.resolved.get(&key) {
-            Some(r) => r,
-            None => {
+        // Resolved without the users' lock held (it reads storage).
+        let resolved = match resolved {
+            Ok(r) => r,
+            Err((key, liked, disliked)) => {
                 let r = std::sync::Arc::new(self.resolve(using, o.strategy, &config, liked, disliked)?);
                 self.resolved.insert(key, r.clone());
                 r
@@ -301,78 +302,63 @@ impl Collection {
             None => wanted,
         };
         let beta = p.popularity_weight;
-        let fetch = if beta > 0.0 { pool_size.saturating_mul(3).max(30) } else { pool_size };
         let none = HashSet::new();
-        let prepare = |v: &[f32]| metric.query(v.to_vec(), dim);
-        // Each candidate with its relevance when the search already knows it exactly.
-        let mut known: HashMap<u64, Option<f32>> = HashMap::new();
-        match p.strategy {
-            ProfileStrategy::Centroid => {
-                let (q, _) =
-                    p.positive.first().ok_or_else(|| Error::Internal("an empty profile query".into()))?;
-                for h in self.nearest(&space, &points, &prepare(q)?, fetch, s, &none, deadline)? {
-                    known.insert(h.id, Some(h.score));
-                }
-            }
-            ProfileStrategy::MultiInterest => {
-                for (v, _) in &p.positive {
-                    for h in self.nearest(&space, &points, &prepare(v)?, fetch, s, &none, deadline)? {
-                        known.insert(h.id, None);
-                    }
-                }
-            }
-        }
-        let (top, priors) = if beta > 0.0 {
-            for h in self.popular(&points, s, fetch, deadline)? {
-                known.entry(h.id).or_insert(None);
-            }
-            let users = self.users.read();
-            (users.popularity.top(half_life), true)
-        } else {
-            (0.0, false)
+        let prepared = |ex: &[(Vec<f32>, f32)]| -> Result<Vec<vicinity_index::Prepared>> {
+            ex.iter().map(|(v, _)| Ok(metric.query(v.clone(), dim)?)).collect()
         };
-        // The vectors of the candidates whose relevance is still to compute.
-        let mut vectors: HashMap<u64, Vec<f32>> = HashMap::new();
-        let missing: Vec<u64> = known.iter().filter(|(_, r)| r.is_none()).map(|(id, _)| *id).collect();
-        vectors.extend(
-            missing
-                .iter()
-                .copied()
-                .zip(self.stored_vectors(&s.using, &missing)?)
-                .filter_map(|(id, v)| Some((id, v?))),
-        );
-        let relevance = |v: &[f32]| -> f32 {
-            match p.strategy {
-                ProfileStrategy::Centroid => metric.score(&p.positive[0].0, v),
-                ProfileStrategy::MultiInterest => {
-                    let best = |ex: &[(Vec<f32>, f32)]| {
-                        ex.iter().map(|(e, _)| metric.score(e, v)).fold(f32::NEG_INFINITY, f32::max)
-                    };
-                    let (pos, neg) = (best(&p.positive), best(&p.negative));
-                    if neg > pos {
-                        -neg
-                    } else {
-                        pos
-                    }
+        let (positive, negative) = (prepared(&p.positive)?, prepared(&p.negative)?);
+        let mut candidates: HashSet<u64> = HashSet::new();
+        // With a popularity prior, the nearest and the most popular items both compete.
+        let fetch = if beta > 0.0 { pool_size.saturating_mul(3).max(30) } else { pool_size };
+        let searched = match p.strategy {
+            ProfileStrategy::Centroid => &positive[..positive.len().min(1)],
+            ProfileStrategy::MultiInterest => &positive[..],
+        };
+        for q in searched {
+            candidates
+                .extend(self.nearest(&space, &points, q, fetch, s, &none, deadline)?.iter().map(|h| h.id));
+        }
+        let top = if beta > 0.0 {
+            let popular = pool_size.saturating_mul(10).max(100);
+            candidates.extend(self.popular(&points, s, popular, deadline)?.iter().map(|h| h.id));
+            self.users.read().popularity.top(half_life)
+        } else {
+            0.0
+        };
+        let mut ids: Vec<u64> = candidates.into_iter().collect();
+        ids.sort_unstable();
+        // Relevance: the best score against the searched vectors, or minus the best against a
+        // disliked item when that is higher (centroid: its one vector). Scored by the index,
+        // in its own basis.
+        let best = |queries: &[vicinity_index::Prepared]| -> Vec<f32> {
+            let mut out = vec![f32::NEG_INFINITY; ids.len()];
+            for q in queries {
+                for (o, sc) in out.iter_mut().zip(index.scores(q, &ids)) {
+                    *o = o.max(sc.unwrap_or(f32::NEG_INFINITY));
                 }
             }
+            out
+        };
+        let pos = best(searched);
+        let neg = match p.strategy {
+            ProfileStrategy::Centroid => vec![f32::NEG_INFINITY; ids.len()],
+            ProfileStrategy::MultiInterest => best(&negative),
         };
         let users = self.users.read();
         let prior = |id: u64| -> f32 {
-            if !priors || top <= 0.0 {
+            if top <= 0.0 {
                 return 0.0;
             }
             let value = points.meta.get(&id).map_or(0.0, |m| users.popularity.value(half_life, &m.ext));
             (value.ln_1p() / top.ln_1p()) as f32
         };
-        let mut scored: Vec<ScoredPoint> = known
+        let mut scored: Vec<ScoredPoint> = ids
             .iter()
-            .filter_map(|(id, r)| {
-                let rel = match r {
-                    Some(r) => *r,
-                    None => relevance(vectors.get(id)?),
-                };
-                Some(ScoredPoint { id: *id, score: (1.0 - beta) * rel + beta * prior(*id) })
+            .zip(pos.iter().zip(&neg))
+            .filter(|(_, (p, _))| p.is_finite())
+            .map(|(id, (p, n))| {
+                let rel = if n > p { -n } else { *p };
+                ScoredPoint { id: *id, score: (1.0 - beta) * rel + beta * prior(*id) }
             })
             .collect();
         drop(users);
@@ -381,15 +367,13 @@ impl Collection {
         scored.truncate(pool_size);
         let order: Vec<usize> = match p.diversity {
             Some(diversity) if scored.len() > 1 => {
-                let absent: Vec<u64> =
-                    scored.iter().map(|h| h.id).filter(|id| !vectors.contains_key(id)).collect();
-                vectors.extend(
-                    absent
-                        .iter()
-                        .copied()
-                        .zip(self.stored_vectors(&s.using, &absent)?)
-                        .filter_map(|(id, v)| Some((id, v?))),
-                );
+                let pool: Vec<u64> = scored.iter().map(|h| h.id).collect();
+                let vectors: HashMap<u64, Vec<f32>> = pool
+                    .iter()
+                    .copied()
+                    .zip(self.stored_vectors(&s.using, &pool)?)
+                    .filter_map(|(id, v)| Some((id, v?)))
+                    .collect();
                 scored.retain(|h| vectors.contains_key(&h.id));
                 let rel: Vec<f32> = scored.iter().map(|h| h.score).collect();
                 let sim = |i: usize, j: usize| metric.score(&vectors[&scored[i].id], &vectors[&scored[j].id]);
