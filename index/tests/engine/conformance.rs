@@ -252,6 +252,9 @@ fn scores_of_points_are_the_metrics_scores_of_their_vectors() {
     let data = clustered(300, DIM, 4, seed());
     each(|name, backend, params| {
         for metric in [Metric::Cosine, Metric::Dot, Metric::L2] {
+            if backend == Backend::HnswRs && metric == Metric::Dot {
+                continue; // hnsw_rs refuses dot (see above)
+            }
             let index = build(backend, params, metric, DIM, &data);
             index.delete(&[5]);
             let query = metric.query(data[..DIM].iter().map(|x| x + 0.05).collect(), DIM).unwrap();
