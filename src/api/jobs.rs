@@ -338,10 +338,12 @@ pub async fn update_collection(
         }
     }
     let c = st.catalog.get(&name)?;
-    if let Some(diff) = body.recommendation {
-        super::users::update_recommendation(&st, &name, diff).await?;
-    }
     let current = c.config();
+    // Checked now, applied once every other setting of the request is checked too.
+    let recommendation = match body.recommendation {
+        Some(diff) => Some(super::users::changed_recommendation(current.recommendation.clone(), diff)?),
+        None => None,
+    };
     let entries: Vec<(String, VectorParamsDiff)> = body.vectors.into_iter().flatten().collect();
     for (vector, _) in &entries {
         current.vector(vector)?;
@@ -379,6 +381,10 @@ pub async fn update_collection(
     rules.check()?;
     let request = RebuildRequest { hnsw_config, quantization_config, index: None, vector: target };
     let options = rebuild_options(&st, &c.name, request)?;
+    if let Some(config) = recommendation {
+        let c = c.clone();
+        blocking(move || c.set_recommendation(config, true)).await?;
+    }
     if options.applied_to(current.clone())? != current {
         let jobs = st.jobs.clone();
         let collection = c.name.clone();

@@ -169,7 +169,6 @@ pub fn router(state: AppState) -> Router {
         .route("/collections/{name}/points/discover", post(discover::discover_points))
         .route("/collections/{name}/points/discover/batch", post(discover::discover_batch))
         .route("/collections/{name}/interactions", post(users::interactions))
-        .route("/collections/{name}/interactions/import", post(jobs::import_interactions))
         .route("/collections/{name}/users/{user}", get(users::get_user).delete(users::delete_user))
         .route("/collections/{name}/users/{user}/recommend", post(users::recommend))
         .route("/collections/{name}/users/recommend/batch", post(users::recommend_batch))
@@ -183,13 +182,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Jobs, import, rebuild and snapshots: behind the admin key when one is configured. Import
+/// Jobs, imports (points and events), rebuild and snapshots: behind the admin key when one is configured. Import
 /// and snapshot upload stream their bodies, so no body limit applies to them.
 fn admin_routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::get).delete(jobs::cancel))
         .route("/collections/{name}/import", post(jobs::import))
+        .route("/collections/{name}/interactions/import", post(jobs::import_interactions))
         .route("/collections/{name}/index/rebuild", post(jobs::rebuild))
         .route("/collections/{name}/snapshots", post(snapshots::create).get(snapshots::list))
         .route("/collections/{name}/snapshots/recover", put(snapshots::recover))

@@ -554,6 +554,7 @@ pub struct QueryRequest {
     #[schema(minimum = 1)]
     pub limit: Option<usize>,
     pub offset: Option<usize>,
+    #[serde(serialize_with = "threshold_key")]
     pub score_threshold: Option<f32>,
     pub with_payload: Option<WithPayload>,
     pub with_vector: Option<WithVector>,
@@ -569,6 +570,15 @@ pub struct QueryRequest {
     /// vicinity: `false` bypasses the result cache for this request.
     #[serde(skip_serializing)]
     pub cache: Option<bool>,
+}
+
+/// A score threshold in a result-cache key: a value too large for f32 reads as ±inf, which
+/// JSON would write as `null` — the same as no threshold — so those are written as text.
+pub fn threshold_key<S: serde::Serializer>(t: &Option<f32>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) if !t.is_finite() => s.serialize_str(&t.to_string()),
+        other => other.serialize(s),
+    }
 }
 
 #[derive(Deserialize, Serialize, utoipa::ToSchema)]
@@ -619,6 +629,7 @@ pub struct RecommendRequest {
     #[schema(minimum = 1)]
     pub limit: usize,
     pub offset: Option<usize>,
+    #[serde(serialize_with = "threshold_key")]
     pub score_threshold: Option<f32>,
     pub with_payload: Option<WithPayload>,
     pub with_vector: Option<WithVector>,

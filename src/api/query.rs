@@ -594,7 +594,8 @@ where
     // The version is read before the search: a write racing with it makes this entry
     // unreachable rather than stale. The collection id too: a dropped and re-created name
     // starts again at version 0.
-    let users = if R::USERS || mentions("\"popular\"") { c.users_version() } else { 0 };
+    // An escaped key (`"p\u006fpular"`) is not seen by the byte search: any escape counts.
+    let users = if R::USERS || mentions("\"popular\"") || mentions("\\u") { c.users_version() } else { 0 };
     // Both counts only grow, so their sum never repeats.
     let version = c.version() + users;
     let collection = format!("{name}#{}/{}/{scope}", c.id(), R::ROUTE);

@@ -174,6 +174,7 @@ pub struct UserRecommend {
     pub params: Option<SearchParamsBody>,
     pub with_payload: Option<WithPayload>,
     pub with_vector: Option<WithVector>,
+    #[serde(serialize_with = "super::models::threshold_key")]
     pub score_threshold: Option<f32>,
     /// The vector the profile is read from and searched; the unnamed one by default.
     pub using: Option<String>,
@@ -249,6 +250,9 @@ fn planned(user: String, r: UserRecommend, config: &Config, prefix: &str) -> Res
         }
     }
     let limit = r.limit.unwrap_or(10);
+    if r.group_by.is_some() && r.offset.is_some_and(|o| o > 0) {
+        return Err(ApiError::bad(format!("{prefix}offset: not with group_by (groups are not paged)")));
+    }
     let grouping = match r.group_by {
         Some(by) => Some(grouping(by, r.group_size.unwrap_or(3), limit, config, prefix)?),
         None if r.group_size.is_some() => {
@@ -342,6 +346,20 @@ async fn run(
             "a batch may hold at most {} searches, got {}",
             st.config.search.max_batch,
             planned.len()
+        )));
+    }
+    // Each answer holds limit + offset hits, or limit × group_size with groups.
+    let results: usize = planned
+        .iter()
+        .map(|p| match &p.grouping {
+            Some(g) => g.limit.saturating_mul(g.group_size),
+            None => p.search.limit.saturating_add(p.search.offset),
+        })
+        .fold(0, usize::saturating_add);
+    if results > st.config.search.max_batch_results {
+        return Err(ApiError::bad(format!(
+            "a batch may ask for at most {} results in all (the sum of limit + offset, or limit × group_size), got {results} (search.max_batch_results)",
+            st.config.search.max_batch_results
         )));
     }
     let c = st.catalog.get(name)?;
@@ -468,14 +486,12 @@ impl RecommendationDiff {
     }
 }
 
-/// Applies a `recommendation` change from `PATCH /collections/{c}`.
-pub(super) async fn update_recommendation(
-    st: &AppState,
-    name: &str,
+/// The settings a `recommendation` change in `PATCH /collections/{c}` makes, checked.
+pub(super) fn changed_recommendation(
+    current: RecommendationConfig,
     diff: RecommendationDiff,
-) -> Result<(), ApiError> {
-    let c = st.catalog.get(name)?;
-    let config = diff.applied_to(c.config().recommendation);
+) -> Result<RecommendationConfig, ApiError> {
+    let config = diff.applied_to(current);
     config.validate()?;
-    blocking(move || c.set_recommendation(config, true)).await
+    Ok(config)
 }

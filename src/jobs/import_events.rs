@@ -132,10 +132,12 @@ impl Columns {
                 Some(w) => Some(w.parse::<f64>().map_err(|_| format!("weight: {w:?} is not a number"))?),
                 None => None,
             };
-            let timestamp = text(self.timestamp).map(|t| match t.parse::<f64>() {
-                Ok(secs) => serde_json::json!(secs),
-                Err(_) => Value::String(t.to_string()),
-            });
+            let timestamp = match text(self.timestamp).map(|t| (t, t.parse::<f64>())) {
+                None => None,
+                Some((_, Ok(secs))) if secs.is_finite() => Some(serde_json::json!(secs)),
+                Some((t, Ok(_))) => return Err(format!("timestamp: {t:?} is not a time")),
+                Some((t, Err(_))) => Some(Value::String(t.to_string())),
+            };
             let input = EventInput {
                 user: Value::String(f[self.user].trim().to_string()),
                 item: serde_json::from_value(item).map_err(|e| format!("item: {e}"))?,
@@ -154,11 +156,11 @@ fn file_rows(spec: &FileImport, skip: u64) -> Result<Box<dyn Iterator<Item = Res
     let f = open_regular(&spec.path).map_err(|e| Error::bad(format!("{}: {e}", spec.path.display())))?;
     let path = spec.path.clone();
     let io = move |e: std::io::Error| Error::bad(format!("{}: {e}", path.display()));
-    let mut lines = BufReader::with_capacity(1 << 20, f).lines();
+    let mut lines = BufReader::with_capacity(1 << 20, f).split(b'\n');
     match spec.format {
         Format::Jsonl => {
             Ok(Box::new(lines.enumerate().skip(skip as usize).filter_map(move |(i, line)| match line {
-                Ok(text) => json_row(i as u64 + 1, text.as_bytes()).map(Ok),
+                Ok(bytes) => json_row(i as u64 + 1, &bytes).map(Ok),
                 Err(e) => Some(Err(io(e))),
             })))
         }
@@ -167,12 +169,17 @@ fn file_rows(spec: &FileImport, skip: u64) -> Result<Box<dyn Iterator<Item = Res
                 Some(line) => line.map_err(&io)?,
                 None => return Ok(Box::new(std::iter::empty())),
             };
-            let columns = Columns::of(&header)?;
+            let header = String::from_utf8_lossy(&header);
+            let columns = Columns::of(header.trim_start_matches('\u{feff}'))?;
             // Line 1 is the header.
             let skip = skip.saturating_sub(1) as usize;
-            Ok(Box::new(lines.enumerate().skip(skip).filter_map(move |(i, line)| match line {
-                Ok(text) => columns.row(i as u64 + 2, &text).map(Ok),
-                Err(e) => Some(Err(io(e))),
+            Ok(Box::new(lines.enumerate().skip(skip).filter_map(move |(i, line)| {
+                let number = i as u64 + 2;
+                match line.map(String::from_utf8) {
+                    Ok(Ok(text)) => columns.row(number, &text).map(Ok),
+                    Ok(Err(_)) => Some(Ok(EventRow { number, event: Err("the line is not UTF-8".into()) })),
+                    Err(e) => Some(Err(io(e))),
+                }
             })))
         }
         Format::Fvecs | Format::Npy => {
@@ -251,7 +258,7 @@ fn commit(jobs: &Jobs, job: &Job, c: &Arc<Collection>, pending: &mut Vec<Event>,
     }
     let mut batch = jobs.catalog().storage().batch();
     let written = job.stage(&mut batch, |r| r.done = last)?;
-    c.record_events_with(std::mem::take(pending), true, batch)?;
+    c.record_events_with(std::mem::take(pending), true, batch, true)?;
     job.set(written);
     Ok(())
 }

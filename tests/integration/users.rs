@@ -392,10 +392,14 @@ async fn interactions_import_from_jsonl_and_csv_files_naming_bad_lines() {
         r#"{"user": "jo", "item": 2, "type": "like"}"#,
         r#"{"user": "kim", "item": 3, "type": "shrug"}"#,
     ];
-    std::fs::write(files.path().join("e.jsonl"), jsonl.join("\n")).unwrap();
-    let csv = "user,item,type,weight,timestamp\nkim,11,view,,2024-01-01T00:00:00Z\nkim,12,like,2,1704067200\n\"lee, jr\",13,view,,\nkim,999,view,,\n";
+    // Line 6 is not UTF-8: a bad line, not the end of the job.
+    let mut bytes = jsonl.join("\n").into_bytes();
+    bytes.extend_from_slice(b"\n{\"user\": \"jo\", \"item\": 1, \"type\": \"view\xff\"}\n");
+    std::fs::write(files.path().join("e.jsonl"), bytes).unwrap();
+    // A byte-order mark before the header; line 6's timestamp is not a time.
+    let csv = "\u{feff}user,item,type,weight,timestamp\nkim,11,view,,2024-01-01T00:00:00Z\nkim,12,like,2,1704067200\n\"lee, jr\",13,view,,\nkim,999,view,,\nkim,14,view,,NaN\n";
     std::fs::write(files.path().join("e.csv"), csv).unwrap();
-    for (file, format, bad) in [("e.jsonl", "jsonl", vec![2u64, 5]), ("e.csv", "csv", vec![5])] {
+    for (file, format, bad) in [("e.jsonl", "jsonl", vec![2u64, 5, 6]), ("e.csv", "csv", vec![5, 6])] {
         let body = json!({"path": file, "format": format, "on_error": "skip"});
         let (status, r) = s.call(Method::POST, "/collections/c/interactions/import", Some(body)).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{r}");
@@ -425,4 +429,92 @@ async fn interactions_import_from_jsonl_and_csv_files_naming_bad_lines() {
         &["csv"],
     )
     .await;
+}
+
+/// What a hostile probe of these routes found, each pinned.
+#[tokio::test]
+async fn hostile_probe_regressions() {
+    let s = Server::new();
+    plain(&s, "c").await;
+    events(&s, "c", views("hu", &[1, 2])).await;
+    // A threshold too large for f32 is not the same cache entry as no threshold.
+    let r = recommend(&s, "c", "hu", json!({"limit": 3, "score_threshold": 1e39})).await;
+    assert_eq!(r["points"], json!([]), "{r}");
+    assert_eq!(ids(&recommend(&s, "c", "hu", json!({"limit": 3})).await).len(), 3);
+    let q = json!({"query": [1.0, 0.0, 0.0, 0.0], "limit": 2});
+    assert_eq!(s.post("/collections/c/points/query", q.clone()).await["points"].as_array().unwrap().len(), 2);
+    let mut tight = q.clone();
+    tight["score_threshold"] = json!(3.5e38);
+    assert_eq!(s.post("/collections/c/points/query", tight).await["points"], json!([]));
+    // The popular query spelled with an escape still follows the events.
+    let escaped = r#"{"query": {"p\u006fpular": {}}, "limit": 1}"#;
+    let query = |body: &str| {
+        s.raw(Method::POST, "/collections/c/points/query", body.as_bytes().to_vec(), Some("application/json"))
+    };
+    let (_, before) = query(escaped).await;
+    events(&s, "c", views("fan", &[30, 30, 30])).await;
+    let (_, after) = query(escaped).await;
+    assert_ne!(before["result"]["points"][0]["id"], 30, "{before}");
+    assert_eq!(after["result"]["points"][0]["id"], 30, "{after}");
+    // A batch is bounded by its results in all, like points/query/batch.
+    let big: Vec<Value> = (0..20).map(|_| json!({"user": "hu", "limit": 10_000})).collect();
+    s.err(
+        Method::POST,
+        "/collections/c/users/recommend/batch",
+        Some(json!({"searches": big})),
+        StatusCode::BAD_REQUEST,
+        &["max_batch_results"],
+    )
+    .await;
+    s.err(
+        Method::POST,
+        "/collections/c/users/hu/recommend",
+        Some(json!({"group_by": "cluster", "offset": 2})),
+        StatusCode::BAD_REQUEST,
+        &["offset"],
+    )
+    .await;
+    // A PATCH refused for another setting changes no recommendation setting either.
+    let (status, _) = s
+        .call(
+            Method::PATCH,
+            "/collections/c",
+            Some(json!({"recommendation": {"max_history": 1}, "hnsw_config": {"m": 0}})),
+        )
+        .await;
+    assert!(status.is_client_error(), "{status}");
+    assert_eq!(s.get("/collections/c/users/hu").await["events"], 2);
+    assert_eq!(s.get("/collections/c").await["recommendation"]["max_history"], 500);
+    // A missing vector is named on every path, the popular one too.
+    s.err(
+        Method::POST,
+        "/collections/c/users/nobody/recommend",
+        Some(json!({"using": "nope", "fallback": "popular"})),
+        StatusCode::BAD_REQUEST,
+        &["nope"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn euclid_profiles_score_higher_is_closer_in_distance_units() {
+    let s = Server::new();
+    s.create_with(
+        "e",
+        json!({"vectors": {"size": 2, "distance": "Euclid"}, "recommendation": {"popularity_weight": 0.0}}),
+    )
+    .await;
+    let points: Vec<Value> = (1..=5u64).map(|i| json!({"id": i, "vector": [i as f32, 0.0]})).collect();
+    s.upsert("e", json!(points)).await;
+    events(&s, "e", views("eu", &[1])).await;
+    let r = recommend(&s, "e", "eu", json!({"limit": 2})).await;
+    let got: Vec<(u64, f64)> = r["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["id"].as_u64().unwrap(), p["score"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(got, [(2, -1.0), (3, -2.0)], "{r}");
+    let r = recommend(&s, "e", "eu", json!({"limit": 3, "score_threshold": -1.5})).await;
+    assert_eq!(ids(&r), [2], "{r}");
 }

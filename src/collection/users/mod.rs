@@ -145,7 +145,7 @@ impl Collection {
                 events.len()
             )));
         }
-        self.record_events_with(events, sync, self.storage.batch())
+        self.record_events_with(events, sync, self.storage.batch(), false)
     }
 
     /// Checks one event as [`Collection::record_events`] would (imports skip bad lines).
@@ -159,10 +159,23 @@ impl Collection {
 
     /// [`Collection::record_events`], committed in `batch` with what it already holds (an
     /// import's progress), even when there are no events.
-    pub fn record_events_with(&self, events: Vec<Event>, sync: bool, mut batch: Batch<'_>) -> Result<u64> {
+    ///
+    /// With `drop_missing` (imports, whose lines were checked as they were read), events whose
+    /// item was deleted since are left out instead of refusing the batch.
+    pub fn record_events_with(
+        &self,
+        mut events: Vec<Event>,
+        sync: bool,
+        mut batch: Batch<'_>,
+        drop_missing: bool,
+    ) -> Result<u64> {
         let mut next = self.events.lock();
         self.check_live()?;
         let config = self.config.read().recommendation.clone();
+        if drop_missing {
+            let points = self.points.read();
+            events.retain(|e| points.by_ext.contains_key(&e.item));
+        }
         self.check_events(&events, &config)?;
         let cid = self.id();
         let now = now_micros();
@@ -220,8 +233,12 @@ impl Collection {
                     known.join(", ")
                 )));
             }
-            if !e.weight.is_finite() {
-                return Err(Error::bad(format!("events[{i}].weight: must be a finite number")));
+            let weighed = config.event_types[&e.kind] * f64::from(e.weight);
+            if !e.weight.is_finite() || !(weighed * 2.0).is_finite() {
+                return Err(Error::bad(format!(
+                    "events[{i}].weight: {} times the type's weight must be a finite number",
+                    e.weight
+                )));
             }
         }
         let points = self.points.read();
@@ -298,9 +315,22 @@ impl Collection {
                 trimmed.push((user.clone(), keys));
             }
         }
+        // Values are kept relative to a reference time under the old half-life: with a new one,
+        // each is stored again as of the latest event, so a restart reads what memory holds.
+        let old_half_life = self.config.read().recommendation.half_life_micros();
+        let rebased = (old_half_life != config.half_life_micros())
+            .then(|| self.users.read().popularity.as_of_latest(old_half_life));
+        if let Some((latest, values)) = &rebased {
+            for (item, value) in values {
+                batch.put_popularity(cid, *item, *value, *latest, *latest);
+            }
+        }
         self.storage.commit(batch, sync)?;
         *self.config.write() = full;
         let mut users = self.users.write();
+        if let Some((latest, values)) = rebased {
+            users.popularity = Popularity::from_values(latest, values);
+        }
         for (user, keys) in trimmed {
             if let Some(p) = users.profiles.get_mut(&user) {
                 for k in keys {

@@ -105,6 +105,20 @@ impl Popularity {
         self.set(item, value);
     }
 
+    /// Every value as of the latest event, with that time.
+    pub fn as_of_latest(&self, half_life: Option<f64>) -> (i64, Vec<(ExtId, f64)>) {
+        (self.latest, self.ranked(half_life).collect())
+    }
+
+    /// Values all as of time `at` (also the latest event's).
+    pub fn from_values(at: i64, values: Vec<(ExtId, f64)>) -> Popularity {
+        let mut p = Popularity { at, latest: at, ..Popularity::default() };
+        for (item, v) in values {
+            p.set(item, v);
+        }
+        p
+    }
+
     /// The items, most popular first, with their value as of the latest event.
     pub fn ranked(&self, half_life: Option<f64>) -> impl Iterator<Item = (ExtId, f64)> + '_ {
         let factor = decay(half_life, self.latest - self.at);

@@ -119,6 +119,7 @@ impl Collection {
     /// The query that answers `user` on vector `using`.
     pub fn plan_for_user(&self, user: &str, using: &str, o: &UserOptions) -> Result<UserPlan> {
         let config = self.config.read().recommendation.clone();
+        self.index(using)?;
         let popular = |seen| UserPlan { query: Query::Popular, seen, served_by: ServedBy::Popular };
         let seq = self.seq.load(std::sync::atomic::Ordering::SeqCst);
         let (seen, resolved) = {
@@ -357,7 +358,9 @@ impl Collection {
             .zip(pos.iter().zip(&neg))
             .filter(|(_, (p, _))| p.is_finite())
             .map(|(id, (p, n))| {
-                let rel = if n > p { -n } else { *p };
+                // Euclid: minus the distance (higher is closer, in the distance's unit).
+                let (p, n) = (metric.finalize(*p), metric.finalize(*n));
+                let rel = if n > p { -n } else { p };
                 ScoredPoint { id: *id, score: (1.0 - beta) * rel + beta * prior(*id) }
             })
             .collect();
