@@ -188,9 +188,9 @@ fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
                 "nearest" => Ok(Wanted::Nearest(example(inner, "query.nearest")?)),
                 "order_by" => Ok(Wanted::OrderBy(super::order_by::parse(inner, "query.order_by")?)),
                 "discover" => super::discover::discover(inner),
-                "popular" => match inner {
-                    Value::Object(o) if o.is_empty() => Ok(Wanted::Popular),
-                    other => Err(ApiError::bad(format!("query.popular: expected {{}}, got {other}"))),
+                "popular" => match inner.as_object() {
+                    Some(o) if o.is_empty() => Ok(Wanted::Popular),
+                    Some(_) | None => Err(ApiError::bad(format!("query.popular: expected {{}}, got {inner}"))),
                 },
                 "context" => super::discover::context(inner),
                 "recommend" => {

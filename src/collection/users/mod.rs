@@ -151,9 +151,11 @@ impl Collection {
     /// Checks one event as [`Collection::record_events`] would (imports skip bad lines).
     pub fn check_event(&self, event: &Event) -> Result<()> {
         let config = self.config.read().recommendation.clone();
-        self.check_events(std::slice::from_ref(event), &config).map_err(|e| match e {
-            Error::BadRequest(m) => Error::bad(m.replacen("events[0].", "", 1)),
-            other => other,
+        self.check_events(std::slice::from_ref(event), &config).map_err(|e| {
+            if let Error::BadRequest(m) = &e {
+                return Error::bad(m.replacen("events[0].", "", 1));
+            }
+            e
         })
     }
 

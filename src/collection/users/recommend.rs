@@ -80,6 +80,9 @@ pub struct UserOptions {
     pub candidates: Option<usize>,
 }
 
+/// Items with their profile weights.
+type Weighted = Vec<(ExtId, f64)>;
+
 /// A profile resolved into vectors, kept per user until the profile or any point changes.
 #[derive(Debug)]
 pub struct Resolved {
@@ -135,7 +138,7 @@ impl Collection {
             match self.resolved.get(&key) {
                 Some(r) => (seen, Ok(r)),
                 None => {
-                    let (liked, disliked): (Vec<(ExtId, f64)>, Vec<(ExtId, f64)>) = p
+                    let (liked, disliked): (Weighted, Weighted) = p
                         .items
                         .iter()
                         .filter(|(_, w)| w.weight != 0.0)
