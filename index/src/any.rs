@@ -106,6 +106,7 @@ impl AnyIndex {
             Kind::Faiss => AnyIndex::Faiss(Faiss::read(&mut r, &crate::faiss::scratch_path(path))?),
             #[cfg(not(feature = "faiss"))]
             Kind::Faiss => return Err(r.corrupt("written by the faiss backend, not in this build")),
+            Kind::Sparse => return Err(r.corrupt("holds a sparse index (SparseIndex::load reads it)")),
         };
         r.finish()?;
         Ok(index)

@@ -6,6 +6,7 @@
 //!   (ours), `HnswRs` (the `hnsw_rs` crate, feature `hnsw-rs`) and `Faiss` (IVF-Flat / SQ8 /
 //!   PQ or any factory string, feature `faiss`).
 //! - [`VectorSource`]: the caller's stored vectors, for backends that keep only codes.
+//! - [`SparseIndex`]: sparse vectors ([`SparseVector`]) in an exact inverted index, with IDF.
 //! - Filters ([`Filter`]) are evaluated inside searches; `persist` is the checksummed file format.
 //!
 //! This crate knows nothing of HTTP, RocksDB or async runtimes: it is a library of data
@@ -29,6 +30,7 @@ pub mod plan;
 mod quant;
 mod rotation;
 pub mod source;
+pub mod sparse;
 mod store;
 mod topk;
 pub mod traits;
@@ -44,5 +46,6 @@ pub use hnsw::{Hnsw, HnswParams, Quantization};
 #[cfg(feature = "hnsw-rs")]
 pub use hnsw_rs_backend::HnswRs;
 pub use source::{RowSource, VectorSource};
+pub use sparse::{SparseIndex, SparseVector};
 pub use traits::VectorIndex;
 pub use types::{Filter, Offset, PointId, ScoredPoint, SearchParams};

@@ -29,6 +29,7 @@ pub enum Kind {
     Hnsw = 1,
     HnswRs = 2,
     Faiss = 3,
+    Sparse = 4,
 }
 
 pub(crate) struct Writer {
@@ -144,6 +145,7 @@ impl Reader {
             1 => Kind::Hnsw,
             2 => Kind::HnswRs,
             3 => Kind::Faiss,
+            4 => Kind::Sparse,
             other => return Err(IndexError::corrupt(path, format!("unknown index kind {other}"))),
         };
         Ok(Reader { data, pos: header, end, path: path.to_path_buf(), kind, version })

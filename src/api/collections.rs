@@ -15,7 +15,8 @@ use super::{blocking, ok, ApiError, ApiResult, AppState};
 use std::collections::BTreeMap;
 
 use crate::collection::{
-    CollectionConfig, Distance, FieldSchema, HnswConfig, ScalarQuantization, VectorConfig, MAX_DIM,
+    CollectionConfig, Distance, FieldSchema, HnswConfig, ScalarQuantization, SparseVectorConfig,
+    VectorConfig, MAX_DIM,
 };
 
 /// Most vectors a collection may have (vicinity's bound: each is an index of its own).
@@ -139,13 +140,6 @@ pub async fn create(
     let started = Instant::now();
     meta.check()?;
     create_rules(&name, &body)?;
-    if body
-        .sparse_vectors
-        .as_ref()
-        .is_some_and(|v| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty()))
-    {
-        return Err(ApiError::bad("sparse_vectors are not supported"));
-    }
     // A collection with a model may leave out `vectors`: the model's size, cosine.
     let model_dim = match &body.embedding {
         Some(e) => Some(super::embed::embedder(&st)?.spec(Some(&e.model)).map_err(ApiError::from)?.dim),
@@ -177,7 +171,12 @@ pub async fn create(
             .map(|(slot, (name, p, _))| Ok((name, vector(slot, p.size, p.distance, Some(p))?)))
             .collect::<Result<_, ApiError>>()?,
         (None, Some(dim)) => BTreeMap::from([(String::new(), vector(0, dim, Distance::Cosine, None)?)]),
-        (None, None) => return Err(ApiError::bad("vectors: required (or name an embedding model)")),
+        (None, None) if body.sparse_vectors.as_ref().is_some_and(|s| !s.is_empty()) => BTreeMap::new(),
+        (None, None) => {
+            return Err(ApiError::bad(
+                "vectors: required (or name an embedding model, or give sparse_vectors)",
+            ))
+        }
     };
     if let (Some(dim), Some(e), Some(v)) = (model_dim, &body.embedding, vectors.get("")) {
         if dim != v.size {
@@ -187,11 +186,29 @@ pub async fn create(
             )));
         }
     }
+    let first_sparse_slot = vectors.len() as u32;
+    let sparse_vectors = body
+        .sparse_vectors
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, p))| {
+            (
+                name,
+                SparseVectorConfig {
+                    slot: first_sparse_slot + i as u32,
+                    index: p.index,
+                    modifier: p.modifier,
+                },
+            )
+        })
+        .collect();
     let config = CollectionConfig {
         id: 0,
         hnsw,
         quantization: quant,
         vectors,
+        sparse_vectors,
         payload_schema: Default::default(),
         embedding: body.embedding,
         recommendation: body.recommendation.unwrap_or_default(),
@@ -265,7 +282,7 @@ pub async fn info(State(st): State<AppState>, Path(name): Path<String>) -> ApiRe
             .into(),
     };
     let (deleted, bytes) = per_vector.values().fold((0, 0), |(d, b), (vd, vb)| (d + vd, b + vb));
-    let engines: serde_json::Map<String, Value> = config
+    let mut engines: serde_json::Map<String, Value> = config
         .vectors
         .iter()
         .map(|(n, v)| {
@@ -273,8 +290,21 @@ pub async fn info(State(st): State<AppState>, Path(name): Path<String>) -> ApiRe
             (n.clone(), json!({"backend": v.index.backend(), "index": v.index, "deleted_points": d, "index_bytes": b}))
         })
         .collect();
+    let mut sparse = serde_json::Map::new();
+    for (n, v) in &config.sparse_vectors {
+        let (_, b) = per_vector.get(n).copied().unwrap_or_default();
+        engines.insert(n.clone(), json!({"backend": "sparse", "deleted_points": 0, "index_bytes": b}));
+        let mut shown = json!({});
+        if let Some(index) = &v.index {
+            shown["index"] = json!(index);
+        }
+        if let Some(modifier) = v.modifier {
+            shown["modifier"] = json!(modifier);
+        }
+        sparse.insert(n.clone(), shown);
+    }
     let first = config.vectors.values().next();
-    let info = json!({
+    let mut info = json!({
         "status": "green",
         "optimizer_status": "ok",
         "indexed_vectors_count": points,
@@ -313,6 +343,9 @@ pub async fn info(State(st): State<AppState>, Path(name): Path<String>) -> ApiRe
             "vectors": engines
         }
     });
+    if !sparse.is_empty() {
+        info["config"]["params"]["sparse_vectors"] = sparse.into();
+    }
     Ok(ok(info, started))
 }
 

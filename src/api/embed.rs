@@ -12,7 +12,7 @@ use super::extract::Body;
 use super::openapi::ErrorResponse;
 use super::query::{Input, Parsed};
 use super::{ok, ApiError, ApiResult, AppState};
-use crate::collection::{CollectionConfig, Search};
+use crate::collection::{CollectionConfig, Example, Search};
 use crate::embedding::{Embedder, Embedding};
 
 /// `POST /embed`.
@@ -44,9 +44,34 @@ fn texts() -> utoipa::openapi::schema::Array {
 pub struct TextInput {
     pub text: String,
     pub model: Option<String>,
+    /// A document's `options` (BM25's parameters).
+    pub options: Option<Value>,
 }
 
-/// `{"text": "…", "model"?: "…"}` (Qdrant's Document; `options` is accepted and ignored).
+impl TextInput {
+    /// Whether the document names Qdrant's BM25 (computed here, into a sparse vector).
+    pub fn is_bm25(&self) -> bool {
+        self.model.as_deref().is_some_and(crate::embedding::bm25::is_bm25)
+    }
+}
+
+/// A document's BM25 vector (`model: qdrant/bm25`); any other model is embedded into the
+/// unnamed vector, so a document for a named vector must be BM25.
+pub(super) fn bm25_document(doc: &TextInput, at: &str) -> Result<vicinity_index::SparseVector, ApiError> {
+    if !doc.is_bm25() {
+        return Err(ApiError::bad(format!(
+            "{at}: a document under a vector name must have model `qdrant/bm25` (texts for the model of the collection are embedded into the unnamed vector)"
+        )));
+    }
+    Ok(crate::embedding::bm25::Bm25::from_json(doc.options.as_ref())?.document(&doc.text))
+}
+
+/// A BM25 query vector for a document naming `qdrant/bm25`.
+pub(super) fn bm25_query(doc: &TextInput) -> Result<vicinity_index::SparseVector, ApiError> {
+    Ok(crate::embedding::bm25::Bm25::from_json(doc.options.as_ref())?.query(&doc.text))
+}
+
+/// `{"text": "…", "model"?: "…", "options"?: {…}}` (Qdrant's Document; `options` are BM25's).
 pub fn document(v: &Value, at: &str) -> Result<Option<TextInput>, ApiError> {
     let Value::Object(o) = v else { return Ok(None) };
     // A `text` that is not a string is a vector named "text", in a map of named vectors.
@@ -62,7 +87,8 @@ pub fn document(v: &Value, at: &str) -> Result<Option<TextInput>, ApiError> {
         Some(Value::String(m)) => Some(m.clone()),
         Some(_) => return Err(ApiError::bad(format!("{at}.model: expected a string"))),
     };
-    Ok(Some(TextInput { text: text.to_string(), model }))
+    let options = o.get("options").filter(|v| !v.is_null()).cloned();
+    Ok(Some(TextInput { text: text.to_string(), model, options }))
 }
 
 pub(super) fn embedder(st: &AppState) -> Result<&Embedder, ApiError> {
@@ -96,29 +122,54 @@ pub async fn for_collection(
     Ok(out)
 }
 
-/// The collection's searches: every text example embedded with the collection's model.
+/// The collection's searches: every text example embedded with the collection's model, or
+/// made a BM25 query when it queries the collection's BM25 vector.
 pub(super) async fn resolve_search_texts(
     st: &AppState,
     name: &str,
     searches: Vec<Parsed>,
 ) -> Result<Vec<Search>, ApiError> {
-    let texts: Vec<TextInput> = searches
+    let texts: Vec<(&str, &TextInput)> = searches
         .iter()
-        .flat_map(|s| s.wanted.inputs())
-        .filter_map(|i| match i {
-            Input::Text(t) => Some(t.clone()),
+        .flat_map(|s| s.inputs())
+        .filter_map(|(using, i)| match i {
+            Input::Text(t) => Some((using, t)),
             Input::Example(_) => None,
         })
         .collect();
-    let embedded = match texts.is_empty() {
-        true => Vec::new(),
-        false => {
-            let config = st.catalog.get(name)?.config();
-            for_collection(st, name, &config, texts).await?
+    if texts.is_empty() {
+        return searches.into_iter().map(|s| s.search(&mut std::iter::empty())).collect();
+    }
+    let config = st.catalog.get(name)?.config();
+    let bm25 = config.embedding.as_ref().and_then(|e| e.bm25.as_ref());
+    // Each text is either a BM25 query (`None` here) or the next dense embedding.
+    let mut sparse: Vec<Option<Example>> = Vec::with_capacity(texts.len());
+    let mut dense: Vec<TextInput> = Vec::new();
+    for (using, t) in texts {
+        match bm25 {
+            Some(target) if target.vector == using => {
+                sparse.push(Some(Example::Sparse(target.bm25().map_err(ApiError::from)?.query(&t.text))));
+            }
+            _ if using.is_empty() => {
+                sparse.push(None);
+                dense.push(t.clone());
+            }
+            _ => {
+                return Err(ApiError::bad(format!(
+                    "using: texts are embedded into the unnamed vector (\"\") or the collection's BM25 vector, not {using:?}"
+                )))
+            }
         }
-    };
-    let mut vectors = embedded.into_iter().map(|e| e.vector);
-    searches.into_iter().map(|s| s.search(&mut vectors)).collect()
+    }
+    let mut embedded =
+        for_collection(st, name, &config, dense).await?.into_iter().map(|e| Example::Vector(e.vector));
+    let mut examples = sparse
+        .into_iter()
+        .map(|s| s.or_else(|| embedded.next()))
+        .collect::<Option<Vec<Example>>>()
+        .ok_or_else(|| ApiError::from(crate::error::Error::Internal("embedding count mismatch".into())))?
+        .into_iter();
+    searches.into_iter().map(|s| s.search(&mut examples)).collect()
 }
 
 #[utoipa::path(

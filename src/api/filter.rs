@@ -76,7 +76,7 @@ fn parse_conditions(v: &Value, at: &str) -> Result<Vec<Condition>, String> {
     }
 }
 
-fn parse_condition(v: &Value, at: &str) -> Result<Condition, String> {
+pub(super) fn parse_condition(v: &Value, at: &str) -> Result<Condition, String> {
     let Value::Object(o) = v else { return Err(format!("{at}: expected a condition object")) };
     if let Some(ids) = o.get("has_id") {
         let ids: Vec<ExtId> = serde_json::from_value(ids.clone()).map_err(|e| format!("{at}.has_id: {e}"))?;

@@ -1,5 +1,6 @@
 //! Jobs (`/jobs…`) and the routes that start them: bulk import and index rebuild.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use axum::extract::{FromRequest, Request, State};
@@ -15,7 +16,7 @@ use super::extract::{body_bytes, media_type, typed, Body, JsonBytes, MetaParams,
 use super::models::{HnswConfigDiff, QuantizationConfig};
 use super::openapi::{CollectionName, ErrorResponse, FileImportRequest, ImportLine, JobId};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
-use crate::collection::RebuildOptions;
+use crate::collection::{RebuildOptions, SparseVectorConfig};
 use crate::jobs::{FileImport, JobKind, OnError, Target};
 
 #[utoipa::path(
@@ -281,8 +282,8 @@ pub struct UpdateCollection {
     #[schema(value_type = Option<Object>)]
     #[allow(dead_code)]
     pub optimizers_config: Option<Value>,
-    #[schema(schema_with = super::openapi::unsupported, required = false)]
-    pub sparse_vectors: Option<Value>,
+    /// Sparse vectors' settings to change, by name: `modifier` and / or `index`.
+    pub sparse_vectors: Option<BTreeMap<String, super::models::SparseVectorParams>>,
     #[schema(schema_with = super::openapi::unsupported, required = false)]
     pub strict_mode_config: Option<Value>,
     #[schema(schema_with = super::openapi::unsupported, required = false)]
@@ -315,7 +316,7 @@ pub struct CollectionParamsDiff {
     params(CollectionName, MetaParams),
     responses(
         (status = 200, description = "true; a change of index settings rebuilds the index in the background (GET /jobs)"),
-        (status = 400, description = "bad JSON body or path; settings the collection cannot take; a vector name other than \"\"; sparse_vectors, strict_mode_config or metadata", body = ErrorResponse),
+        (status = 400, description = "bad JSON body or path; settings the collection cannot take; a vector name other than \"\"; a sparse vector it does not have; strict_mode_config or metadata", body = ErrorResponse),
         (status = 404, description = "no such collection", body = ErrorResponse),
         (status = 409, description = "a rebuild of this collection is already running, or the service is stopping", body = ErrorResponse),
     )
@@ -328,17 +329,22 @@ pub async fn update_collection(
 ) -> ApiResult {
     let started = Instant::now();
     meta.check()?;
-    for (field, value) in [
-        ("sparse_vectors", &body.sparse_vectors),
-        ("strict_mode_config", &body.strict_mode_config),
-        ("metadata", &body.metadata),
-    ] {
+    for (field, value) in [("strict_mode_config", &body.strict_mode_config), ("metadata", &body.metadata)] {
         if value.as_ref().is_some_and(|v| !v.is_null()) {
             return Err(ApiError::bad(format!("{field} is not supported")));
         }
     }
     let c = st.catalog.get(&name)?;
     let current = c.config();
+    let sparse: BTreeMap<String, SparseVectorConfig> = body
+        .sparse_vectors
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, p)| {
+            let slot = current.sparse_vector(&name)?.slot;
+            Ok((name, SparseVectorConfig { slot, index: p.index, modifier: p.modifier }))
+        })
+        .collect::<Result<_, ApiError>>()?;
     // Checked now, applied once every other setting of the request is checked too.
     let recommendation = match body.recommendation {
         Some(diff) => Some(super::users::changed_recommendation(current.recommendation.clone(), diff)?),
@@ -384,6 +390,10 @@ pub async fn update_collection(
     if let Some(config) = recommendation {
         let c = c.clone();
         blocking(move || c.set_recommendation(config, true)).await?;
+    }
+    if !sparse.is_empty() {
+        let c = c.clone();
+        blocking(move || c.update_sparse(sparse, true)).await?;
     }
     if options.applied_to(current.clone())? != current {
         let jobs = st.jobs.clone();

@@ -30,6 +30,7 @@ mod error;
 mod extract;
 mod facet;
 mod filter;
+mod formula;
 mod groups;
 mod jobs;
 pub(crate) mod metrics;

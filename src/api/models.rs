@@ -10,9 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::openapi::{
-    int8, no_sparse_vectors, unsupported, ExampleInput, FieldSchema, QueryInput, SearchVector, VectorInput,
-};
+use super::openapi::{int8, unsupported, ExampleInput, FieldSchema, QueryInput, SearchVector, VectorInput};
 use crate::collection::{Distance, ExtId, Filter, Payload, PayloadSelector, Strategy, VectorSelector};
 
 /// `with_payload` as Qdrant takes it: `true` / `false`, a list of keys, or `{"include": [...]}`
@@ -176,8 +174,20 @@ pub struct CreateCollection {
     pub strict_mode_config: Ignored,
     #[schema(value_type = Option<Value>)]
     pub metadata: Ignored,
-    #[schema(schema_with = no_sparse_vectors, required = false)]
-    pub sparse_vectors: Ignored,
+    /// Sparse vectors by name: `{"index": {…}, "modifier": "idf" | "none"}` each.
+    pub sparse_vectors: Option<std::collections::BTreeMap<String, SparseVectorParams>>,
+}
+
+/// One sparse vector's settings (Qdrant's `SparseVectorParams`).
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
+pub struct SparseVectorParams {
+    /// `full_scan_threshold`, `on_disk` (accepted and shown; every sparse index is exact and in
+    /// memory) and `datatype` (`float32` only).
+    #[schema(value_type = Option<Value>)]
+    pub index: Option<crate::collection::SparseIndexParams>,
+    /// `idf`: query weights are multiplied by each dimension's inverse document frequency.
+    #[schema(value_type = Option<String>)]
+    pub modifier: Option<crate::collection::Modifier>,
 }
 
 #[derive(Clone, Deserialize, utoipa::ToSchema)]
@@ -561,7 +571,9 @@ pub struct QueryRequest {
     pub params: Option<SearchParamsBody>,
     /// The vector searched; the unnamed one (`""`) by default.
     pub using: Option<String>,
-    #[schema(schema_with = unsupported, required = false)]
+    /// Searches whose hits this query fuses (`{"fusion": "rrf" | "dbsf"}`, `{"rrf": {"k": …}}`)
+    /// or rescores (any other query, run on their points only): one or a list; they nest.
+    #[schema(value_type = Option<Vec<PrefetchBody>>)]
     pub prefetch: Ignored,
     #[schema(schema_with = unsupported, required = false)]
     pub lookup_from: Ignored,
@@ -570,6 +582,25 @@ pub struct QueryRequest {
     /// vicinity: `false` bypasses the result cache for this request.
     #[serde(skip_serializing)]
     pub cache: Option<bool>,
+}
+
+/// One prefetch: a query of its own, with its own `using`, `filter`, `limit` (default 10),
+/// `score_threshold`, `params` and prefetches.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct PrefetchBody {
+    /// Prefetches of this prefetch (one or a list).
+    #[schema(value_type = Option<Value>)]
+    pub prefetch: Ignored,
+    #[schema(value_type = Option<QueryInput>)]
+    pub query: Option<QueryValue>,
+    pub using: Option<String>,
+    pub filter: Option<Filter>,
+    pub params: Option<SearchParamsBody>,
+    pub score_threshold: Option<f32>,
+    #[schema(minimum = 1)]
+    pub limit: Option<usize>,
+    #[schema(schema_with = unsupported, required = false)]
+    pub lookup_from: Ignored,
 }
 
 /// A score threshold in a result-cache key: a value too large for f32 reads as ±inf, which
@@ -681,7 +712,27 @@ impl Serialize for VectorsOut<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self.0 {
             crate::collection::PointVectors::Plain(v) => v.serialize(s),
-            crate::collection::PointVectors::Named(m) => m.serialize(s),
+            crate::collection::PointVectors::Named(m) => {
+                s.collect_map(m.iter().map(|(n, v)| (n, VectorOut(v))))
+            }
+        }
+    }
+}
+
+/// One vector: a list of numbers, or `{"indices": [...], "values": [...]}` when sparse.
+struct VectorOut<'a>(&'a crate::collection::Vector);
+
+impl Serialize for VectorOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self.0 {
+            crate::collection::Vector::Dense(v) => v.serialize(s),
+            crate::collection::Vector::Sparse(v) => {
+                let mut map = s.serialize_map(Some(2))?;
+                map.serialize_entry("indices", v.indices())?;
+                map.serialize_entry("values", v.values())?;
+                map.end()
+            }
         }
     }
 }

@@ -16,8 +16,9 @@ use super::openapi::{CollectionName, ErrorResponse, OverwritePayload};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
 use crate::collection::{
     json_path, Collection, ExtId, Filter, NewPoint, Payload, PayloadSelector, PayloadUpdate, Selector,
-    VectorSelector, Vectors,
+    Vector, VectorSelector, Vectors,
 };
+use vicinity_index::SparseVector;
 
 fn json_kind(v: &serde_json::Value) -> &'static str {
     match v {
@@ -52,9 +53,82 @@ pub(super) fn numbers(v: &serde_json::Value, at: &str) -> Result<Vec<f32>, ApiEr
         .collect()
 }
 
-/// A point's vectors given as a map by name, each a list of numbers.
+/// A sparse vector's wire form, `{"indices": [...], "values": [...]}`, checked (as many values
+/// as indices, each index a u32 once, values finite) and put in index order. `at` names the
+/// field in 400s; `path` is Qdrant's path for its 422s (`points[0].vector.?`).
+pub(super) fn sparse(v: &serde_json::Value, at: &str, path: &str) -> Result<SparseVector, ApiError> {
+    let serde_json::Value::Object(map) = v else {
+        return Err(ApiError::bad(format!(
+            "{at}: expected {{\"indices\": [...], \"values\": [...]}}, got {v}"
+        )));
+    };
+    if let Some(k) = map.keys().find(|k| *k != "indices" && *k != "values") {
+        return Err(ApiError::bad(format!("{at}: unknown field `{k}`, expected `indices` and `values`")));
+    }
+    let field =
+        |name: &str| map.get(name).ok_or_else(|| ApiError::bad(format!("{at}: missing field `{name}`")));
+    let serde_json::Value::Array(raw) = field("indices")? else {
+        return Err(ApiError::bad(format!("{at}.indices: expected a list of integers")));
+    };
+    let indices = raw
+        .iter()
+        .enumerate()
+        .map(|(j, x)| {
+            x.as_u64().and_then(|i| u32::try_from(i).ok()).ok_or_else(|| {
+                ApiError::bad(format!(
+                    "{at}.indices[{j}]: expected an integer from 0 to {}, got {x}",
+                    u32::MAX
+                ))
+            })
+        })
+        .collect::<Result<Vec<u32>, ApiError>>()?;
+    let values = numbers(field("values")?, &format!("{at}.values"))?;
+    let mut broken = Vec::new();
+    let mut sorted = indices.clone();
+    sorted.sort_unstable();
+    if sorted.windows(2).any(|w| w[0] == w[1]) {
+        broken.push(format!("{path}.indices: Validation error: must be unique [{{}}]"));
+    }
+    if values.len() != indices.len() {
+        broken.push(format!("{path}.values: Validation error: must be the same length as indices [{{}}]"));
+    }
+    if !broken.is_empty() {
+        return Err(ApiError::invalid("JSON body", &broken));
+    }
+    if let Some(j) = values.iter().position(|x| !x.is_finite()) {
+        return Err(ApiError::bad(format!(
+            "{at}.values[{j}]: {} does not fit in f32",
+            raw_number(field("values")?, j)
+        )));
+    }
+    SparseVector::new(indices, values).map_err(|e| ApiError::bad(format!("{at}: {e}")))
+}
+
+/// The `j`th element of a JSON list, as written.
+fn raw_number(list: &serde_json::Value, j: usize) -> String {
+    list.get(j).map_or_else(String::new, |x| x.to_string())
+}
+
+/// One vector of a point: a list of numbers, or a sparse vector (`path`: see [`sparse`]).
+pub(super) fn vector_value(v: &serde_json::Value, at: &str, path: &str) -> Result<Vector, ApiError> {
+    if let Some(doc) = super::embed::document(v, at)? {
+        return super::embed::bm25_document(&doc, at).map(Vector::Sparse);
+    }
+    match v {
+        serde_json::Value::Object(_) => sparse(v, at, path).map(Vector::Sparse),
+        serde_json::Value::Null
+        | serde_json::Value::Bool(_)
+        | serde_json::Value::Number(_)
+        | serde_json::Value::String(_)
+        | serde_json::Value::Array(_) => numbers(v, at).map(Vector::Dense),
+    }
+}
+
+/// A point's vectors given as a map by name, each a list of numbers or a sparse vector.
 pub(super) fn named(map: &serde_json::Map<String, serde_json::Value>, at: &str) -> Result<Vectors, ApiError> {
-    map.iter().map(|(name, v)| Ok((name.clone(), numbers(v, &format!("{at}.{name}"))?))).collect()
+    map.iter()
+        .map(|(name, v)| Ok((name.clone(), vector_value(v, &format!("{at}.{name}"), &format!("{at}.?"))?)))
+        .collect()
 }
 
 /// A point's `vector` (numbers, a map of them by name, or a document) or vicinity's `text`,
@@ -68,6 +142,11 @@ fn vector_input(
     match (vector, text) {
         (Some(v), None) if !v.is_null() => {
             if let Some(doc) = super::embed::document(&v, vec_at)? {
+                if doc.is_bm25() {
+                    return Err(ApiError::from(crate::error::Error::bad(format!(
+                        "Wrong input: Conversion between sparse and regular vectors failed for vector '': {vec_at} is a BM25 document, which needs a sparse vector's name"
+                    ))));
+                }
                 return Ok(VectorInput::Text(doc));
             }
             match &v {
@@ -79,7 +158,7 @@ fn vector_input(
                 | serde_json::Value::Array(_) => numbers(&v, vec_at).map(VectorInput::Dense),
             }
         }
-        (None, Some(text)) => Ok(VectorInput::Text(TextInput { text, model: None })),
+        (None, Some(text)) => Ok(VectorInput::Text(TextInput { text, model: None, options: None })),
         (Some(_), Some(_)) => Err(ApiError::bad(format!("{at}: give either `vector` or `text`, not both"))),
         (_, None) => Err(ApiError::bad(format!(
             "{at}: missing `vector` (or `text` for a collection with an embedding model)"
@@ -114,7 +193,10 @@ fn batch_inputs(vectors: serde_json::Value, ids: usize) -> Result<Vec<VectorInpu
                 };
                 count(lists.len(), &format!(" in `{name}`"))?;
                 for (i, (v, point)) in lists.iter().zip(&mut points).enumerate() {
-                    point.insert(name.clone(), numbers(v, &format!("{at}[{i}]"))?);
+                    point.insert(
+                        name.clone(),
+                        vector_value(v, &format!("{at}[{i}]"), &format!("batch.vectors.?[{i}]"))?,
+                    );
                 }
             }
             Ok(points.into_iter().map(VectorInput::Named).collect())
@@ -206,12 +288,18 @@ pub(super) async fn upsert_plan(
     let mut points = Vec::with_capacity(rows.len());
     for (id, input, payload) in rows {
         let (vectors, payload) = match input {
-            VectorInput::Dense(v) => (Vectors::from([(String::new(), v)]), payload),
+            VectorInput::Dense(v) => (Vectors::from([(String::new(), Vector::Dense(v))]), payload),
             VectorInput::Named(vectors) => (vectors, payload),
             VectorInput::Text(t) => {
                 let e = embedded.next().ok_or_else(|| {
                     ApiError::from(crate::error::Error::Internal("embedding count mismatch".into()))
                 })?;
+                let mut vectors = Vectors::from([(String::new(), Vector::Dense(e.vector))]);
+                if let Some((name, v)) =
+                    config.embedding.as_ref().map(|m| m.bm25_document(&t.text)).transpose()?.flatten()
+                {
+                    vectors.insert(name, Vector::Sparse(v));
+                }
                 let payload = match &store_text {
                     Some(key) => {
                         let mut p = payload.unwrap_or_default();
@@ -220,7 +308,7 @@ pub(super) async fn upsert_plan(
                     }
                     None => payload,
                 };
-                (Vectors::from([(String::new(), e.vector)]), payload)
+                (vectors, payload)
             }
         };
         points.push(NewPoint { id, vectors, payload });

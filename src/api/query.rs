@@ -21,7 +21,9 @@ use super::openapi::{Busy, CollectionName, ErrorResponse};
 use super::points::check_limit;
 use super::ResultCache;
 use super::{ok, ok_encoded, ApiError, ApiResult, AppState};
-use crate::collection::{Discover, Example, ExtId, Mmr, Query, Search, Strategy, VectorSelector};
+use crate::collection::{
+    Discover, Example, ExtId, Fusion, Mmr, Prefetch, Query, Search, Strategy, VectorSelector, DEFAULT_RRF_K,
+};
 use crate::config::Config;
 use crate::error::Error;
 use axum::response::Response;
@@ -79,12 +81,20 @@ pub(super) enum Wanted {
     },
     /// The most popular points (users' interactions).
     Popular,
+    /// The prefetches' lists fused.
+    Fusion(Fusion),
+    /// The prefetches' points scored by a formula.
+    Formula(crate::collection::formula::Formula),
 }
 
 impl Wanted {
     pub(super) fn inputs(&self) -> Vec<&Input> {
         match self {
-            Wanted::IdOrder | Wanted::OrderBy(_) | Wanted::Popular => Vec::new(),
+            Wanted::IdOrder
+            | Wanted::OrderBy(_)
+            | Wanted::Popular
+            | Wanted::Fusion(_)
+            | Wanted::Formula(_) => Vec::new(),
             Wanted::Nearest(e) => vec![e],
             Wanted::Recommend { positive, negative, .. } => positive.iter().chain(negative).collect(),
             Wanted::Mmr { input, .. } => vec![input],
@@ -95,17 +105,18 @@ impl Wanted {
     }
 
     /// The collection's query, each text example replaced by the next of `embedded`.
-    pub(super) fn resolve(self, embedded: &mut impl Iterator<Item = Vec<f32>>) -> Result<Query, ApiError> {
+    pub(super) fn resolve(self, embedded: &mut impl Iterator<Item = Example>) -> Result<Query, ApiError> {
         let mut example = |input: Input| match input {
             Input::Example(e) => Ok(e),
             Input::Text(_) => embedded
                 .next()
-                .map(Example::Vector)
                 .ok_or_else(|| ApiError::from(Error::Internal("embedding count mismatch".into()))),
         };
         Ok(match self {
             Wanted::IdOrder => Query::IdOrder,
             Wanted::Popular => Query::Popular,
+            Wanted::Fusion(f) => Query::Fusion(f),
+            Wanted::Formula(f) => Query::Formula(f),
             Wanted::OrderBy(order) => Query::OrderBy(order),
             Wanted::Nearest(e) => Query::Nearest(example(e)?),
             Wanted::Recommend { positive, negative, strategy } => Query::Recommend {
@@ -130,7 +141,7 @@ impl Wanted {
 
 pub(super) fn example(v: &Value, at: &str) -> Result<Input, ApiError> {
     if let Some(doc) = super::embed::document(v, at)? {
-        return Ok(Input::Text(doc));
+        return text_input(doc);
     }
     match v {
         // Deserialised from the borrowed value: a 384-d vector is not copied as JSON first.
@@ -140,9 +151,62 @@ pub(super) fn example(v: &Value, at: &str) -> Result<Input, ApiError> {
         Value::Number(_) | Value::String(_) => ExtId::deserialize(v)
             .map(|id| Input::Example(Example::Id(id)))
             .map_err(|e| ApiError::bad(format!("{at}: {e}"))),
+        Value::Object(o) if o.contains_key("indices") || o.contains_key("values") => {
+            super::points::sparse(v, at, at).map(|v| Input::Example(Example::Sparse(v)))
+        }
         Value::Null | Value::Bool(_) | Value::Object(_) => Err(ApiError::bad(format!(
-            "{at}: expected a vector (list of numbers), a point id or {{\"text\": …}}"
+            "{at}: expected a vector (list of numbers), a sparse vector ({{\"indices\", \"values\"}}), a point id or {{\"text\": …}}"
         ))),
+    }
+}
+
+/// A text example: a BM25 document becomes its sparse query at once; others are embedded
+/// once the collection is known.
+fn text_input(doc: TextInput) -> Result<Input, ApiError> {
+    match doc.is_bm25() {
+        true => Ok(Input::Example(Example::Sparse(super::embed::bm25_query(&doc)?))),
+        false => Ok(Input::Text(doc)),
+    }
+}
+
+/// `{"fusion": "rrf" | "dbsf"}`'s value, or `{"rrf": {"k": …, "weights": […]}}`'s.
+fn fusion(kind: &str, v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
+    match (kind, v) {
+        ("fusion", Value::String(f)) if f == "rrf" => {
+            Ok(Wanted::Fusion(Fusion::Rrf { k: DEFAULT_RRF_K, weights: None }))
+        }
+        ("fusion", Value::String(f)) if f == "dbsf" => Ok(Wanted::Fusion(Fusion::Dbsf)),
+        ("fusion", other) => {
+            Err(ApiError::bad(format!("query.fusion: expected \"rrf\" or \"dbsf\", got {other}")))
+        }
+        (_, Value::Object(o)) => {
+            if let Some(k) = o.keys().find(|k| *k != "k" && *k != "weights") {
+                return Err(ApiError::bad(format!("query.rrf: unknown field `{k}`")));
+            }
+            let k = match o.get("k") {
+                None | Some(Value::Null) => DEFAULT_RRF_K,
+                Some(k) => match k.as_u64().and_then(|k| usize::try_from(k).ok()) {
+                    Some(k) if k >= 1 => k,
+                    Some(_) => {
+                        return Err(ApiError::invalid(
+                            "JSON body",
+                            &[format!("{prefix}query.rrf.k: value {k} invalid, must be 1 or larger")],
+                        ))
+                    }
+                    None => return Err(ApiError::bad(format!("query.rrf.k: expected an integer, got {k}"))),
+                },
+            };
+            let weights = match o.get("weights") {
+                None | Some(Value::Null) => None,
+                Some(w) => Some(
+                    Vec::<f32>::deserialize(w).ok().filter(|w| w.iter().all(|x| x.is_finite())).ok_or_else(
+                        || ApiError::bad(format!("query.rrf.weights: expected a list of numbers, got {w}")),
+                    )?,
+                ),
+            };
+            Ok(Wanted::Fusion(Fusion::Rrf { k, weights }))
+        }
+        (_, other) => Err(ApiError::bad(format!("query.rrf: expected {{\"k\": …}}, got {other}"))),
     }
 }
 
@@ -169,9 +233,15 @@ fn strategy(v: Option<&Value>) -> Result<Strategy, ApiError> {
 
 fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
     if let Some(doc) = super::embed::document(v, "query")? {
-        return Ok(Wanted::Nearest(Input::Text(doc)));
+        return Ok(Wanted::Nearest(text_input(doc)?));
     }
     match v {
+        Value::Object(o) if o.contains_key("indices") || o.contains_key("values") => {
+            Ok(Wanted::Nearest(example(v, "query")?))
+        }
+        Value::Object(o) if o.contains_key("formula") => {
+            Ok(Wanted::Formula(super::formula::parse(o, &format!("{prefix}query"))?))
+        }
         Value::Object(o) => {
             if let (2, Some(nearest), Some(mmr)) = (o.len(), o.get("nearest"), o.get("mmr")) {
                 return super::discover::mmr(nearest, mmr, prefix);
@@ -180,7 +250,7 @@ fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
                 (1, Some(entry)) => entry,
                 _ => {
                     return Err(ApiError::bad(
-                        "query: expected one of nearest, recommend, discover, context, order_by, popular",
+                        "query: expected one of nearest, recommend, discover, context, order_by, fusion, rrf, formula, popular",
                     ))
                 }
             };
@@ -193,6 +263,7 @@ fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
                     Some(_) | None => Err(ApiError::bad(format!("query.popular: expected {{}}, got {inner}"))),
                 },
                 "context" => super::discover::context(inner),
+                "fusion" | "rrf" => fusion(kind, inner, prefix),
                 "recommend" => {
                     let Value::Object(r) = inner else {
                         return Err(ApiError::bad(
@@ -217,7 +288,7 @@ fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
                     Ok(Wanted::Recommend { positive, negative, strategy: strategy(r.get("strategy"))? })
                 }
                 other => Err(ApiError::bad(format!(
-                    "query: `{other}` queries are not supported (use nearest, recommend, discover, context, order_by or popular)"
+                    "query: `{other}` queries are not supported (use nearest, recommend, discover, context, order_by, fusion, rrf, formula or popular)"
                 ))),
             }
         }
@@ -247,12 +318,6 @@ impl Shared {
     pub(super) fn parsed(self, wanted: Wanted, config: &Config, prefix: &str) -> Result<Parsed, ApiError> {
         let offset = self.offset.unwrap_or(0);
         check_limit(self.limit, offset, config.search.max_limit, prefix)?;
-        if !self.using.is_empty() && wanted.inputs().iter().any(|i| matches!(i, Input::Text(_))) {
-            return Err(ApiError::bad(format!(
-                "using: texts are embedded into the unnamed vector (\"\"), not {:?}",
-                self.using
-            )));
-        }
         Ok(Parsed {
             using: self.using,
             wanted,
@@ -263,8 +328,147 @@ impl Shared {
             params: params(self.params, prefix)?,
             with_payload: super::models::WithPayload::or(self.with_payload, false),
             with_vector: WithVector::selector(&self.with_vector),
+            prefetch: Vec::new(),
         })
     }
+}
+
+/// Deepest nesting of prefetches (Qdrant's), and most prefetches in one query (vicinity's:
+/// each is a search of its own).
+pub const MAX_PREFETCH_DEPTH: usize = 64;
+pub const MAX_PREFETCHES: usize = 64;
+
+/// A prefetch as parsed and checked, its texts not yet embedded.
+pub(super) struct ParsedPrefetch {
+    using: String,
+    wanted: Option<Wanted>,
+    filter: Option<crate::collection::Filter>,
+    limit: usize,
+    score_threshold: Option<f32>,
+    params: SearchParams,
+    prefetch: Vec<ParsedPrefetch>,
+}
+
+impl ParsedPrefetch {
+    fn inputs<'a>(&'a self, out: &mut Vec<(&'a str, &'a Input)>) {
+        out.extend(self.wanted.iter().flat_map(Wanted::inputs).map(|i| (self.using.as_str(), i)));
+        self.prefetch.iter().for_each(|p| p.inputs(out));
+    }
+
+    fn resolve(self, embedded: &mut impl Iterator<Item = Example>) -> Result<Prefetch, ApiError> {
+        Ok(Prefetch {
+            using: self.using,
+            query: self.wanted.map(|w| w.resolve(embedded)).transpose()?,
+            filter: self.filter,
+            limit: self.limit,
+            score_threshold: self.score_threshold,
+            params: self.params,
+            prefetch: self.prefetch.into_iter().map(|p| p.resolve(embedded)).collect::<Result<_, _>>()?,
+        })
+    }
+
+    fn count(&self) -> usize {
+        1 + self.prefetch.iter().map(ParsedPrefetch::count).sum::<usize>()
+    }
+}
+
+/// A `prefetch` field (one object or a list of them), `depth` levels down.
+fn prefetches(
+    v: Option<Value>,
+    at: &str,
+    config: &Config,
+    depth: usize,
+) -> Result<Vec<ParsedPrefetch>, ApiError> {
+    let items = match v {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(one @ Value::Object(_)) => vec![one],
+        Some(other) => {
+            return Err(ApiError::bad(format!(
+                "{at}: expected a prefetch object or a list of them, got {other}"
+            )))
+        }
+    };
+    if depth > MAX_PREFETCH_DEPTH {
+        return Err(ApiError::bad(format!(
+            "Wrong input: Validation failed: prefetches depth {depth} exceeds max depth {MAX_PREFETCH_DEPTH}"
+        )));
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let at = format!("{at}[{i}]");
+            let body: super::models::PrefetchBody = serde_path_to_error::deserialize(item).map_err(|e| {
+                ApiError::bad(format!("Format error in JSON body: {at}.{}: {}", e.path(), e.inner()))
+            })?;
+            if body.lookup_from.as_ref().is_some_and(|p| !p.is_null()) {
+                return Err(ApiError::bad(format!("{at}.lookup_from is not supported")));
+            }
+            let limit = body.limit.unwrap_or(10);
+            check_limit(limit, 0, config.search.max_limit, &format!("{at}."))?;
+            let nested = prefetches(body.prefetch, &format!("{at}.prefetch"), config, depth + 1)?;
+            let wanted = match body.query {
+                Some(QueryValue::Vector(v)) => Some(Wanted::Nearest(Input::Example(Example::Vector(v)))),
+                Some(QueryValue::Other(v)) => Some(parse_query(&v, &format!("{at}."))?),
+                None => None,
+            };
+            let using = body.using.unwrap_or_default();
+            check_stage(wanted.as_ref(), nested.len(), body.score_threshold.is_some(), &using)?;
+            Ok(ParsedPrefetch {
+                using,
+                wanted,
+                filter: body.filter,
+                limit,
+                score_threshold: body.score_threshold,
+                params: params(body.params, &format!("{at}."))?,
+                prefetch: nested,
+            })
+        })
+        .collect()
+}
+
+/// The rules between a level's query and its prefetches (Qdrant's, in its order).
+fn check_stage(
+    wanted: Option<&Wanted>,
+    prefetches: usize,
+    has_threshold: bool,
+    using: &str,
+) -> Result<(), ApiError> {
+    if wanted.is_none() && prefetches > 0 {
+        return Err(ApiError::bad(
+            "Bad request: A query is needed to merge the prefetches. Can't have prefetches without defining a query.",
+        ));
+    }
+    if wanted.is_none() && has_threshold {
+        return Err(ApiError::bad(
+            "Bad request: A query is needed to use the score_threshold. Can't have score_threshold without defining a query.",
+        ));
+    }
+    if matches!(wanted, Some(Wanted::Formula(_))) && prefetches == 0 {
+        return Err(ApiError::bad("Wrong input: Validation failed: cannot apply Formula without prefetches"));
+    }
+    if let Some(Wanted::Fusion(f)) = wanted {
+        if !using.is_empty() {
+            return Err(ApiError::bad(
+                "Bad request: Fusion queries cannot be combined with the 'using' field.",
+            ));
+        }
+        if prefetches == 0 {
+            return Err(ApiError::bad(
+                "Wrong input: Validation failed: cannot apply Fusion without prefetches",
+            ));
+        }
+        if let Fusion::Rrf { weights: Some(w), .. } = f {
+            if w.len() != prefetches {
+                return Err(ApiError::bad(format!(
+                    "Wrong input: Validation failed: RRF weights length ({}) does not match number of prefetches ({prefetches})",
+                    w.len()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A search as parsed and checked, its texts not yet embedded.
@@ -278,14 +482,26 @@ pub(super) struct Parsed {
     params: SearchParams,
     with_payload: crate::collection::PayloadSelector,
     with_vector: VectorSelector,
+    prefetch: Vec<ParsedPrefetch>,
 }
 
 impl Parsed {
+    /// Every example of the search and its prefetches with the vector it queries, in the order
+    /// [`Parsed::search`] takes their embeddings.
+    pub(super) fn inputs(&self) -> Vec<(&str, &Input)> {
+        let mut out: Vec<(&str, &Input)> =
+            self.wanted.inputs().into_iter().map(|i| (self.using.as_str(), i)).collect();
+        self.prefetch.iter().for_each(|p| p.inputs(&mut out));
+        out
+    }
+
     /// The collection's search, each text example replaced by the next of `embedded`.
-    pub(super) fn search(self, embedded: &mut impl Iterator<Item = Vec<f32>>) -> Result<Search, ApiError> {
+    pub(super) fn search(self, embedded: &mut impl Iterator<Item = Example>) -> Result<Search, ApiError> {
+        let query = self.wanted.resolve(embedded)?;
         Ok(Search {
+            prefetch: self.prefetch.into_iter().map(|p| p.resolve(embedded)).collect::<Result<_, _>>()?,
             using: self.using,
-            query: self.wanted.resolve(embedded)?,
+            query,
             filter: self.filter,
             limit: self.limit,
             offset: self.offset,
@@ -298,22 +514,23 @@ impl Parsed {
 }
 
 pub(super) fn from_query_request(r: QueryRequest, config: &Config, prefix: &str) -> Result<Parsed, ApiError> {
-    if r.prefetch.as_ref().is_some_and(|p| !p.is_null()) {
-        return Err(ApiError::bad("prefetch is not supported"));
-    }
     if r.lookup_from.as_ref().is_some_and(|p| !p.is_null()) {
         return Err(ApiError::bad("lookup_from is not supported"));
     }
-    if r.query.is_none() && r.score_threshold.is_some() {
-        return Err(ApiError::bad(
-            "Bad request: A query is needed to use the score_threshold. Can't have score_threshold without defining a query.",
-        ));
+    let prefetch = prefetches(r.prefetch, "prefetch", config, 1)?;
+    if prefetch.iter().map(ParsedPrefetch::count).sum::<usize>() > MAX_PREFETCHES {
+        return Err(ApiError::bad(format!(
+            "prefetch: a query may hold at most {MAX_PREFETCHES} prefetches in all"
+        )));
     }
     let query = match r.query {
-        Some(QueryValue::Vector(v)) => Wanted::Nearest(Input::Example(Example::Vector(v))),
-        Some(QueryValue::Other(v)) => parse_query(&v, prefix)?,
-        None => Wanted::IdOrder,
+        Some(QueryValue::Vector(v)) => Some(Wanted::Nearest(Input::Example(Example::Vector(v)))),
+        Some(QueryValue::Other(v)) => Some(parse_query(&v, prefix)?),
+        None => None,
     };
+    let using = r.using.clone().unwrap_or_default();
+    check_stage(query.as_ref(), prefetch.len(), r.score_threshold.is_some(), &using)?;
+    let query = query.unwrap_or(Wanted::IdOrder);
     if matches!(query, Wanted::OrderBy(_)) && r.score_threshold.is_some() {
         return Err(ApiError::bad("Bad request: Can't use score_threshold with an order_by query."));
     }
@@ -327,7 +544,9 @@ pub(super) fn from_query_request(r: QueryRequest, config: &Config, prefix: &str)
         with_payload: r.with_payload,
         with_vector: r.with_vector,
     };
-    shared.parsed(query, config, prefix)
+    let mut parsed = shared.parsed(query, config, prefix)?;
+    parsed.prefetch = prefetch;
+    Ok(parsed)
 }
 
 pub(super) fn from_search_request(
@@ -350,8 +569,23 @@ pub(super) fn from_search_request(
                 }
             };
             match o.get("vector") {
-                Some(Value::Object(_)) => {
-                    return Err(ApiError::bad("vector.vector: sparse vectors are not supported"))
+                Some(v @ Value::Object(_)) => {
+                    let sparse = Example::Sparse(super::points::sparse(
+                        v,
+                        "vector.vector",
+                        "search_request.vector.vector",
+                    )?);
+                    let shared = Shared {
+                        using: name,
+                        filter: r.filter,
+                        limit: r.limit,
+                        offset: r.offset,
+                        score_threshold: r.score_threshold,
+                        params: r.params,
+                        with_payload: r.with_payload,
+                        with_vector: r.with_vector,
+                    };
+                    return shared.parsed(Wanted::Nearest(Input::Example(sparse)), config, prefix);
                 }
                 v => (
                     name,

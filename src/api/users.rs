@@ -374,7 +374,7 @@ async fn run(
 }
 
 #[utoipa::path(
-    post, path = "/collections/{name}/users/{user}/recommend", tag = "users",
+    post, path = "/collections/{name}/users/{user}/recommend", tag = "users", operation_id = "recommend_for_user",
     request_body = UserRecommend,
     params(("name" = String, Path, description = "collection name or alias"), ("user" = String, Path, description = "the user id"), ReadParams),
     responses(
@@ -405,7 +405,7 @@ pub async fn recommend(
 }
 
 #[utoipa::path(
-    post, path = "/collections/{name}/users/recommend/batch", tag = "users",
+    post, path = "/collections/{name}/users/recommend/batch", tag = "users", operation_id = "recommend_for_users_batch",
     request_body = UserRecommendBatch,
     params(("name" = String, Path, description = "collection name or alias"), ReadParams),
     responses(

@@ -10,7 +10,7 @@ use super::models::{DeleteVectors, UpdateResult, UpdateVectors};
 use super::openapi::{CollectionName, ErrorResponse};
 use super::points::{named, numbers};
 use super::{blocking, ok, ApiError, ApiResult, AppState};
-use crate::collection::{ExtId, Filter, Selector, Vectors};
+use crate::collection::{ExtId, Filter, Selector, Vector, Vectors};
 
 /// An update-vectors body, checked: the points' vectors by name, and the filter they must match.
 /// Points and the vectors to write to each.
@@ -35,7 +35,7 @@ pub(super) fn update_plan(body: UpdateVectors) -> Result<(VectorUpdates, Option<
             let at = format!("points[{i}].vector");
             let vectors = match p.vector.as_object() {
                 Some(map) => named(map, &at)?,
-                None => Vectors::from([(String::new(), numbers(&p.vector, &at)?)]),
+                None => Vectors::from([(String::new(), Vector::Dense(numbers(&p.vector, &at)?))]),
             };
             Ok((p.id, vectors))
         })

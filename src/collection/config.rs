@@ -54,6 +54,36 @@ pub struct EmbeddingModel {
     /// When set, an upserted text is also stored in the payload under this key.
     #[serde(default)]
     pub store_text: Option<String>,
+    /// When set, texts also become BM25 vectors of this sparse vector (upserts: documents;
+    /// text queries with `using` naming it: queries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bm25: Option<Bm25Target>,
+}
+
+/// The sparse vector BM25 fills from the collection's texts, and Qdrant's BM25 options.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bm25Target {
+    pub vector: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<serde_json::Value>,
+}
+
+impl Bm25Target {
+    /// The BM25 processor its options describe.
+    pub fn bm25(&self) -> Result<crate::embedding::bm25::Bm25> {
+        crate::embedding::bm25::Bm25::from_json(self.options.as_ref())
+    }
+}
+
+impl EmbeddingModel {
+    /// The sparse vector a text also fills and its BM25 vector, when the collection says so.
+    pub fn bm25_document(&self, text: &str) -> Result<Option<(String, vicinity_index::SparseVector)>> {
+        match &self.bm25 {
+            Some(t) => Ok(Some((t.vector.clone(), t.bm25()?.document(text)))),
+            None => Ok(None),
+        }
+    }
 }
 
 /// Which engine indexes the collection's vectors (`"index"` in the create body; vicinity's own
@@ -107,6 +137,46 @@ pub struct VectorConfig {
     pub index: IndexConfig,
 }
 
+/// A sparse vector of the collection's points (Qdrant's `sparse_vectors`): scored by dot product
+/// in an exact inverted index. `index` and `modifier` are kept as given, for `GET`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SparseVectorConfig {
+    /// Shares the numbering of [`VectorConfig::slot`]; never reused within the collection.
+    pub slot: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<SparseIndexParams>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modifier: Option<Modifier>,
+}
+
+impl SparseVectorConfig {
+    /// Whether query weights are multiplied by each dimension's inverse document frequency.
+    pub fn with_idf(&self) -> bool {
+        self.modifier == Some(Modifier::Idf)
+    }
+}
+
+/// Qdrant's sparse `index` settings. Every sparse index here is an exact in-memory inverted
+/// index, so these are accepted and shown, and change nothing but `datatype`, which must be
+/// `float32` (values are stored as given).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SparseIndexParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_scan_threshold: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_disk: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datatype: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Modifier {
+    None,
+    Idf,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CollectionConfig {
     /// Numeric id used in storage keys; never reused.
@@ -118,6 +188,9 @@ pub struct CollectionConfig {
     pub quantization: Option<ScalarQuantization>,
     /// The vectors, by name (`""`: the unnamed vector).
     pub vectors: BTreeMap<String, VectorConfig>,
+    /// The sparse vectors, by name (never a name of `vectors`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sparse_vectors: BTreeMap<String, SparseVectorConfig>,
     /// Payload indexes by key (`PUT /collections/{c}/index`), as their `field_schema` was given.
     #[serde(default)]
     pub payload_schema: BTreeMap<String, FieldSchema>,
@@ -141,9 +214,33 @@ impl CollectionConfig {
         self.vectors.get(name).ok_or_else(|| no_such_vector(name))
     }
 
-    /// The slots of every vector (what a point's records may hold).
+    /// The slots of the dense vectors (one index file each).
     pub fn slots(&self) -> Vec<u32> {
         self.vectors.values().map(|v| v.slot).collect()
+    }
+
+    /// The slots of every vector, dense and sparse (what a point's records may hold).
+    pub fn all_slots(&self) -> Vec<u32> {
+        self.vectors.values().map(|v| v.slot).chain(self.sparse_vectors.values().map(|v| v.slot)).collect()
+    }
+
+    /// The settings of sparse vector `name`, or Qdrant's 400 when there is none.
+    pub fn sparse_vector(&self, name: &str) -> Result<&SparseVectorConfig> {
+        self.sparse_vectors.get(name).ok_or_else(|| no_such_vector(name))
+    }
+
+    /// The storage slot of dense or sparse vector `name`, or Qdrant's 400 when there is none.
+    pub fn slot_of(&self, name: &str) -> Result<u32> {
+        match (self.vectors.get(name), self.sparse_vectors.get(name)) {
+            (Some(v), _) => Ok(v.slot),
+            (None, Some(v)) => Ok(v.slot),
+            (None, None) => Err(no_such_vector(name)),
+        }
+    }
+
+    /// Whether the collection has a dense or sparse vector called `name`.
+    pub fn has_vector_named(&self, name: &str) -> bool {
+        self.vectors.contains_key(name) || self.sparse_vectors.contains_key(name)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -153,14 +250,40 @@ impl CollectionConfig {
                 (other, _) => other,
             })?;
         }
-        let mut slots = self.slots();
+        for (name, v) in &self.sparse_vectors {
+            if self.vectors.contains_key(name) {
+                return Err(Error::bad(format!(
+                    "Wrong input: Dense and sparse vector names must be unique - duplicate found with '{name}'"
+                )));
+            }
+            if name.is_empty() {
+                return Err(Error::bad("Wrong input: Sparse vector name cannot be empty"));
+            }
+            if let Some(d) = v.index.as_ref().and_then(|i| i.datatype.as_deref()) {
+                if d != "float32" {
+                    return Err(Error::bad(format!(
+                        "sparse_vectors.{name}.index.datatype: only float32 is supported, got {d}"
+                    )));
+                }
+            }
+        }
+        let mut slots = self.all_slots();
         slots.sort_unstable();
         slots.dedup();
-        if slots.len() != self.vectors.len() {
+        if slots.len() != self.vectors.len() + self.sparse_vectors.len() {
             return Err(Error::Internal("two vectors share a storage slot".into()));
         }
         if self.embedding.is_some() && !self.vectors.contains_key("") {
             return Err(Error::bad("an embedding model needs the unnamed vector (`\"\"`) to embed into"));
+        }
+        if let Some(t) = self.embedding.as_ref().and_then(|e| e.bm25.as_ref()) {
+            if !self.sparse_vectors.contains_key(&t.vector) {
+                return Err(Error::bad(format!(
+                    "embedding.bm25.vector: `{}` is not a sparse vector of the collection",
+                    t.vector
+                )));
+            }
+            t.bm25()?;
         }
         Ok(())
     }

@@ -65,6 +65,7 @@ impl Examples<'_> {
     pub fn resolve(&self, e: &Example) -> Result<(Prepared, Option<u64>)> {
         match e {
             Example::Vector(v) => Ok((super::prepare_vector(self.metric, v.clone(), self.dim)?, None)),
+            Example::Sparse(_) => Err(super::sparse::wrong_kind(self.using)),
             Example::Id(ext) => {
                 let missing = || match self.legacy {
                     true => Error::NoPoint(ext.to_string()),
@@ -100,7 +101,7 @@ impl Collection {
             }
             Ok(())
         };
-        match s.filter.as_ref().and_then(|f| points.payload_index.candidates(f)) {
+        match s.filter.as_ref().and_then(|f| points.candidates(f)) {
             Some(c) => c.into_iter().enumerate().try_for_each(|(i, id)| keep(i, id))?,
             None => points.meta.keys().enumerate().try_for_each(|(i, id)| keep(i, *id))?,
         }

@@ -142,7 +142,7 @@ impl Collection {
         let points = self.points.read();
         let matches =
             |id: u64, m: &PointMeta, f: &Filter| f.matches(&m.payload, Some(m.ext), &self.has_vector(id));
-        let candidates = filter.and_then(|f| points.payload_index.candidates(f));
+        let candidates = filter.and_then(|f| points.candidates(f));
         let mut visit: Box<dyn Iterator<Item = (u64, &PointMeta)>> = match &candidates {
             Some(ids) => Box::new(ids.iter().filter_map(|id| Some((*id, points.meta.get(id)?)))),
             None => Box::new(points.meta.iter().map(|(id, m)| (*id, m))),

@@ -14,15 +14,18 @@ pub mod config;
 mod discover;
 mod facet;
 pub mod filter;
+pub mod formula;
 mod groups;
 pub mod json_path;
 mod mmr;
 mod order;
 pub mod payload_index;
+mod prefetch;
 mod read;
 mod rebuild;
 mod snapshot;
 mod source;
+mod sparse;
 pub mod users;
 mod write;
 
@@ -34,14 +37,14 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use parking_lot::{Mutex, RwLock};
-use vicinity_index::{AnyIndex, Backend, VectorIndex};
+use vicinity_index::{AnyIndex, Backend, SparseIndex, VectorIndex};
 
 use crate::error::{Error, Result};
 pub use crate::id::ExtId;
 use crate::storage::Storage;
 pub use config::{
-    no_such_vector, CollectionConfig, Distance, EmbeddingModel, HnswConfig, IndexConfig, ScalarQuantization,
-    VectorConfig, MAX_DIM,
+    no_such_vector, CollectionConfig, Distance, EmbeddingModel, HnswConfig, IndexConfig, Modifier,
+    ScalarQuantization, SparseIndexParams, SparseVectorConfig, VectorConfig, MAX_DIM,
 };
 pub use discover::Discover;
 pub use facet::{FacetHit, FacetValue};
@@ -51,6 +54,7 @@ pub use mmr::{Mmr, MAX_CANDIDATES as MMR_MAX_CANDIDATES};
 pub use order::{Direction, OrderBy, OrderValue, StartFrom};
 use payload_index::PayloadIndex;
 pub use payload_index::{FieldSchema, FieldType};
+pub use prefetch::{Fusion, Prefetch, DEFAULT_RRF_K};
 pub use read::{
     Example, Hit, PayloadSelector, PointVectors, Query, Record, Search, Strategy, VectorSelector,
 };
@@ -60,7 +64,7 @@ pub use users::{
     UserPlan, UserSummary,
 };
 pub(crate) use write::check_payload;
-pub use write::{NewPoint, PayloadUpdate, Selector, UpdateMode, UpsertRule, Vectors};
+pub use write::{NewPoint, PayloadUpdate, Selector, UpdateMode, UpsertRule, Vector, Vectors};
 
 /// What is kept in memory per point (vectors live in the index).
 pub struct PointMeta {
@@ -77,8 +81,29 @@ pub struct Points {
     pub payload_index: PayloadIndex,
 }
 
+impl Points {
+    /// The points a filter's `must` conditions allow, when an index or a `has_id` condition
+    /// says so without evaluating payloads (a superset of the matches; `None`: no such
+    /// condition).
+    pub fn candidates(&self, filter: &Filter) -> Option<std::collections::HashSet<u64>> {
+        let by_id = filter.must.iter().filter_map(|c| {
+            let filter::Condition::HasId(ids) = c else { return None };
+            Some(ids.iter().filter_map(|e| self.by_ext.get(e).copied()).collect())
+        });
+        let mut sets: Vec<std::collections::HashSet<u64>> =
+            self.payload_index.candidates(filter).into_iter().chain(by_id).collect();
+        sets.sort_by_key(|s| s.len());
+        let mut iter = sets.into_iter();
+        let first = iter.next()?;
+        Some(iter.fold(first, |acc, s| acc.intersection(&s).copied().collect()))
+    }
+}
+
 /// A collection's indexes, one per vector name (`""`: the unnamed vector).
 pub(crate) type Indexes = BTreeMap<String, Arc<AnyIndex>>;
+
+/// A collection's sparse indexes, one per sparse vector name.
+pub(crate) type SparseIndexes = BTreeMap<String, Arc<SparseIndex>>;
 
 pub struct Collection {
     pub name: String,
@@ -86,6 +111,8 @@ pub struct Collection {
     storage: Arc<Storage>,
     /// Replaced whole when a rebuild swaps an index in.
     indexes: ArcSwap<Indexes>,
+    /// Fixed at create: sparse vectors are never rebuilt (their indexes compact themselves).
+    sparse: ArcSwap<SparseIndexes>,
     points: RwLock<Points>,
     /// Held by writers; guards the next internal id.
     writer: Mutex<u64>,
@@ -227,6 +254,11 @@ impl Collection {
         }
     }
 
+    /// Where the index of sparse vector slot `slot` is persisted.
+    pub fn sparse_index_file(index_dir: &Path, cid: u32, slot: u32) -> PathBuf {
+        index_dir.join(format!("{cid}.{slot}.sparse"))
+    }
+
     fn assemble(
         name: &str,
         config: CollectionConfig,
@@ -239,6 +271,7 @@ impl Collection {
             config: RwLock::new(config),
             storage,
             indexes: ArcSwap::from_pointee(indexes),
+            sparse: ArcSwap::from_pointee(SparseIndexes::new()),
             points: RwLock::new(Points::default()),
             writer: Mutex::new(0),
             seq: AtomicU64::new(0),
@@ -272,7 +305,14 @@ impl Collection {
         index_dir: &Path,
     ) -> Result<Self> {
         let indexes = Self::new_indexes(&config, &storage)?;
-        Ok(Self::assemble(name, config, storage, indexes, index_dir))
+        let sparse = config
+            .sparse_vectors
+            .iter()
+            .map(|(name, v)| (name.clone(), Arc::new(SparseIndex::new(v.with_idf()))))
+            .collect();
+        let c = Self::assemble(name, config, storage, indexes, index_dir);
+        c.sparse.store(Arc::new(sparse));
+        Ok(c)
     }
 
     /// Opens a stored collection: payloads from RocksDB, each vector's index from its file
@@ -338,6 +378,7 @@ impl Collection {
             indexes.insert(vector.clone(), Arc::new(index));
         }
         c.indexes.store(Arc::new(indexes));
+        c.open_sparse(saved)?;
         c.load_users()?;
         if let Some(saved) = saved {
             c.saved_seq.store(saved, Ordering::SeqCst);
@@ -365,6 +406,11 @@ impl Collection {
         }
         Self::attach_source(&index, v, cid, &self.storage);
         Ok(index)
+    }
+
+    /// The index of sparse vector `name`, or Qdrant's 400 when there is none.
+    pub(crate) fn sparse_index(&self, name: &str) -> Result<Arc<SparseIndex>> {
+        self.sparse.load().get(name).cloned().ok_or_else(|| config::no_such_vector(name))
     }
 
     /// The index of vector `name`, or Qdrant's 400 when the collection has no such vector.
@@ -399,8 +445,7 @@ impl Collection {
         let _saving = self.save_lock.lock();
         self.check_live()?;
         let seq = self.seq.load(Ordering::SeqCst);
-        let slots = self.config.read().slots();
-        let files_exist = slots.iter().all(|s| self.index_path(*s).exists());
+        let files_exist = self.index_paths().iter().all(|p| p.exists());
         if seq == self.saved_seq.load(Ordering::SeqCst) && files_exist {
             return Ok(false);
         }
@@ -410,6 +455,11 @@ impl Collection {
         for (name, index) in indexes.iter() {
             if let Some(v) = config.vectors.get(name) {
                 index.save(&self.index_path(v.slot))?;
+            }
+        }
+        for (name, index) in self.sparse.load().iter() {
+            if let Some(v) = config.sparse_vectors.get(name) {
+                index.save(&self.sparse_index_path(v.slot))?;
             }
         }
         let mut batch = self.storage.batch();
@@ -457,16 +507,29 @@ impl Collection {
         Self::index_file(&self.index_dir, self.id(), slot)
     }
 
-    /// Every index file of the collection (one per vector).
+    /// Where the index of sparse vector slot `slot` is persisted.
+    pub fn sparse_index_path(&self, slot: u32) -> PathBuf {
+        Self::sparse_index_file(&self.index_dir, self.id(), slot)
+    }
+
+    /// Every index file of the collection (one per vector, dense and sparse).
     pub fn index_paths(&self) -> Vec<PathBuf> {
-        self.config.read().slots().into_iter().map(|s| self.index_path(s)).collect()
+        let config = self.config.read();
+        let dense = config.slots().into_iter().map(|s| self.index_path(s));
+        let sparse = config.sparse_vectors.values().map(|v| self.sparse_index_path(v.slot));
+        dense.chain(sparse).collect()
     }
 
     /// Live points; per vector name, deleted-but-not-vacuumed points and index bytes.
     pub fn stats(&self) -> (usize, BTreeMap<String, (usize, usize)>) {
         let indexes = self.indexes.load();
-        let per_vector =
-            indexes.iter().map(|(n, i)| (n.clone(), (i.deleted_count(), i.memory_bytes()))).collect();
+        let sparse = self.sparse.load();
+        let per_vector = indexes
+            .iter()
+            .map(|(n, i)| (n.clone(), (i.deleted_count(), i.memory_bytes())))
+            // A sparse index compacts its own dead postings: nothing for a vacuum to do.
+            .chain(sparse.iter().map(|(n, i)| (n.clone(), (0, i.memory_bytes()))))
+            .collect();
         (self.points.read().meta.len(), per_vector)
     }
 

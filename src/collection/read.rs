@@ -12,6 +12,7 @@ use vicinity_index::{AnyIndex, Metric, Prepared, ScoredPoint, SearchParams, Vect
 use super::filter::{Filter, Payload};
 use super::json_path::{self, Step};
 use super::order::{OrderBy, OrderValue};
+use super::write::Vector;
 use super::{Collection, Deadline, PointMeta, Points};
 use crate::error::{Error, Result};
 use crate::id::ExtId;
@@ -63,13 +64,13 @@ pub enum VectorSelector {
 #[derive(Clone, Debug, PartialEq)]
 pub enum PointVectors {
     Plain(Vec<f32>),
-    Named(BTreeMap<String, Vec<f32>>),
+    Named(BTreeMap<String, Vector>),
 }
 
 impl PointVectors {
-    fn of(mut named: BTreeMap<String, Vec<f32>>) -> Self {
+    fn of(mut named: BTreeMap<String, Vector>) -> Self {
         if named.len() == 1 {
-            if let Some(v) = named.remove("") {
+            if let Some(Vector::Dense(v)) = named.remove("") {
                 return PointVectors::Plain(v);
             }
         }
@@ -103,6 +104,8 @@ pub struct Hit {
 pub enum Example {
     Id(ExtId),
     Vector(Vec<f32>),
+    /// For a sparse vector (`using` names one).
+    Sparse(vicinity_index::SparseVector),
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -135,6 +138,10 @@ pub enum Query {
     Profile(super::users::ProfileQuery),
     /// The most popular points (time-decayed interaction counts), most popular first.
     Popular,
+    /// The prefetches' lists fused (see `prefetch.rs`); needs prefetches.
+    Fusion(super::prefetch::Fusion),
+    /// The prefetches' points scored by a formula (see `formula.rs`); needs prefetches.
+    Formula(super::formula::Formula),
 }
 
 #[derive(Clone, Debug)]
@@ -149,6 +156,8 @@ pub struct Search {
     pub params: SearchParams,
     pub with_payload: PayloadSelector,
     pub with_vector: VectorSelector,
+    /// Searches whose hits this one fuses or rescores (see `prefetch.rs`).
+    pub prefetch: Vec<super::prefetch::Prefetch>,
 }
 
 /// Qdrant reports Euclid as a distance (smaller is closer); the engine's scores are
@@ -160,7 +169,7 @@ pub(super) fn reported(metric: Metric, score: f32) -> f32 {
     }
 }
 
-fn scaled_sigmoid(x: f32) -> f32 {
+pub(super) fn scaled_sigmoid(x: f32) -> f32 {
     0.5 * (x / (1.0 + x.abs()) + 1.0)
 }
 
@@ -168,8 +177,8 @@ impl Collection {
     /// Refuses a selector naming a vector the collection does not have (Qdrant's 400).
     pub(super) fn check_selector(&self, with_vector: &VectorSelector) -> Result<()> {
         if let VectorSelector::Names(names) = with_vector {
-            let indexes = self.indexes.load();
-            if let Some(n) = names.iter().find(|n| !indexes.contains_key(*n)) {
+            let config = self.config.read();
+            if let Some(n) = names.iter().find(|n| !config.has_vector_named(n)) {
                 return Err(super::config::no_such_vector(n));
             }
         }
@@ -178,22 +187,27 @@ impl Collection {
 
     /// Which vectors point `id` has (for `has_vector` in filters).
     pub(super) fn has_vector(&self, id: u64) -> impl Fn(&str) -> bool + '_ {
-        move |name| self.indexes.load().get(name).is_some_and(|i| i.contains(id))
+        move |name| match self.indexes.load().get(name) {
+            Some(i) => i.contains(id),
+            None => self.sparse.load().get(name).is_some_and(|i| i.contains(id)),
+        }
     }
 
     /// The selected vectors of point `id`, as an answer shows them.
     pub(super) fn vectors_of(&self, id: u64, with_vector: &VectorSelector) -> Option<PointVectors> {
         // Most answers carry no vectors: no index map is loaded for them.
-        let named = match with_vector {
+        let (indexes, sparse) = match with_vector {
             VectorSelector::None => return None,
-            VectorSelector::All => {
-                let indexes = self.indexes.load();
-                indexes.iter().filter_map(|(n, i)| Some((n.clone(), i.vector(id)?))).collect()
-            }
-            VectorSelector::Names(names) => {
-                let indexes = self.indexes.load();
-                names.iter().filter_map(|n| Some((n.clone(), indexes.get(n)?.vector(id)?))).collect()
-            }
+            VectorSelector::All | VectorSelector::Names(_) => (self.indexes.load(), self.sparse.load()),
+        };
+        let one = |n: &String| match indexes.get(n) {
+            Some(i) => Some((n.clone(), Vector::Dense(i.vector(id)?))),
+            None => Some((n.clone(), Vector::Sparse(sparse.get(n)?.vector(id)?))),
+        };
+        let named = match with_vector {
+            VectorSelector::None => BTreeMap::new(),
+            VectorSelector::All => indexes.keys().chain(sparse.keys()).filter_map(one).collect(),
+            VectorSelector::Names(names) => names.iter().filter_map(one).collect(),
         };
         Some(PointVectors::of(named))
     }
@@ -281,7 +295,7 @@ impl Collection {
             }
             Ok(())
         };
-        match points.payload_index.candidates(f) {
+        match points.candidates(f) {
             Some(cands) => count(&mut cands.iter().filter_map(|id| Some((*id, points.meta.get(id)?))))?,
             None => count(&mut points.meta.iter().map(|(id, m)| (*id, m)))?,
         }
@@ -299,14 +313,27 @@ impl Collection {
             }
             None => s,
         };
+        let sparse = self.config.read().sparse_vectors.contains_key(&s.using);
         let hits = match &s.query {
+            _ if !s.prefetch.is_empty() => self.prefetched(s, deadline)?,
+            Query::Fusion(_) => {
+                return Err(Error::bad(
+                    "Wrong input: Validation failed: cannot apply Fusion without prefetches",
+                ))
+            }
+            Query::Formula(_) => {
+                return Err(Error::bad(
+                    "Wrong input: Validation failed: cannot apply Formula without prefetches",
+                ))
+            }
             Query::IdOrder => self.in_id_order(s, deadline)?,
             Query::OrderBy(order) => self.order_hits(order, s, deadline)?,
+            Query::Popular => self.popular_hits(s, deadline)?,
+            _ if sparse => self.sparse_search(s, deadline)?,
             Query::Nearest(_) | Query::Recommend { .. } => self.search_within(s, deadline)?,
             Query::Mmr(m) => self.mmr(s, m, deadline)?,
             Query::Discover(d) => self.discover(s, d, deadline)?,
             Query::Profile(p) => self.profile_hits(s, p, deadline)?,
-            Query::Popular => self.popular_hits(s, deadline)?,
         };
         // A filtered walk that ran past the deadline admitted nothing after it: not an answer.
         deadline.check()?;
@@ -327,6 +354,7 @@ impl Collection {
         let resolve = |e: &Example| -> Result<(Prepared, Option<u64>)> {
             match e {
                 Example::Vector(v) => Ok((super::prepare_vector(metric, v.clone(), dim)?, None)),
+                Example::Sparse(_) => Err(super::sparse::wrong_kind(&s.using)),
                 Example::Id(ext) => {
                     let id = *points.by_ext.get(ext).ok_or_else(|| Error::NoPoint(ext.to_string()))?;
                     let v = index.vector(id).ok_or_else(|| match s.using.as_str() {
@@ -346,7 +374,9 @@ impl Collection {
             | Query::Mmr(_)
             | Query::Discover(_)
             | Query::Profile(_)
-            | Query::Popular => (Vec::new(), HashSet::new()),
+            | Query::Popular
+            | Query::Fusion(_)
+            | Query::Formula(_) => (Vec::new(), HashSet::new()),
             Query::Nearest(e) => {
                 let (v, id) = resolve(e)?;
                 let exclude: HashSet<u64> = id.into_iter().collect();
@@ -369,7 +399,7 @@ impl Collection {
                             .zip(prepared)
                             .map(|(e, (p, _))| match e {
                                 Example::Vector(v) => v.clone(),
-                                Example::Id(_) => p.vector().to_vec(),
+                                Example::Id(_) | Example::Sparse(_) => p.vector().to_vec(),
                             })
                             .collect()
                     };
@@ -467,7 +497,7 @@ impl Collection {
             let test = |id: u64| !exclude.contains(&id);
             return search_one(index, query, k, &s.params, Some(&vicinity_index::Filter::predicate(&test)));
         };
-        let candidates = points.payload_index.candidates(filter);
+        let candidates = points.candidates(filter);
         match candidates {
             Some(c) if vicinity_index::plan::prefers_scan(c.len(), points.meta.len(), space.threshold) => {
                 let allowed: HashSet<u64> = c.into_iter().filter(|id| admit(*id)).collect();

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 
-use vicinity_index::VectorIndex;
+use vicinity_index::{SparseVector, VectorIndex};
 
 use super::filter::{Filter, Payload};
 use super::json_path;
@@ -14,8 +14,15 @@ use crate::error::{Error, Result};
 use crate::id::ExtId;
 use crate::storage::{codec, Batch, MAX_PAYLOAD_DEPTH};
 
+/// One vector of a point: dense (a named or the unnamed vector) or sparse.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Vector {
+    Dense(Vec<f32>),
+    Sparse(SparseVector),
+}
+
 /// A point's vectors by name (`""`: the unnamed vector).
-pub type Vectors = BTreeMap<String, Vec<f32>>;
+pub type Vectors = BTreeMap<String, Vector>;
 
 pub struct NewPoint {
     pub id: ExtId,
@@ -27,7 +34,7 @@ pub struct NewPoint {
 impl NewPoint {
     /// A point with only the unnamed vector.
     pub fn unnamed(id: ExtId, vector: Vec<f32>, payload: Option<Payload>) -> Self {
-        NewPoint { id, vectors: Vectors::from([(String::new(), vector)]), payload }
+        NewPoint { id, vectors: Vectors::from([(String::new(), Vector::Dense(vector))]), payload }
     }
 }
 
@@ -39,6 +46,20 @@ struct IndexChanges {
     values: Vec<f32>,
     /// Points whose vector is removed.
     gone: Vec<u64>,
+    /// For a sparse vector: the new vectors (`ids` and `values` stay empty).
+    sparse: Vec<(u64, SparseVector)>,
+}
+
+impl IndexChanges {
+    fn put(&mut self, id: u64, v: &Vector) {
+        match v {
+            Vector::Dense(v) => {
+                self.ids.push(id);
+                self.values.extend_from_slice(v);
+            }
+            Vector::Sparse(v) => self.sparse.push((id, v.clone())),
+        }
+    }
 }
 
 /// Checks a point's vectors against the collection's (names, sizes, values) and prepares them
@@ -47,12 +68,28 @@ fn prepare_vectors(config: &CollectionConfig, id: ExtId, vectors: Vectors) -> Re
     vectors
         .into_iter()
         .map(|(name, v)| {
-            let c = config.vector(&name)?;
-            let prepared = super::prepare_vector(c.distance.metric(), v, c.size).map_err(|e| {
-                let of = if name.is_empty() { String::new() } else { format!(" for vector '{name}'") };
-                Error::bad(format!("point {id}: {e}{of}"))
-            })?;
-            Ok((name, prepared.into_vector()))
+            let v = match v {
+                Vector::Dense(v) => {
+                    let Some(c) = config.vectors.get(&name) else {
+                        config.sparse_vector(&name)?;
+                        return Err(super::sparse::wrong_kind(&name));
+                    };
+                    let prepared = super::prepare_vector(c.distance.metric(), v, c.size).map_err(|e| {
+                        let of =
+                            if name.is_empty() { String::new() } else { format!(" for vector '{name}'") };
+                        Error::bad(format!("point {id}: {e}{of}"))
+                    })?;
+                    Vector::Dense(prepared.into_vector())
+                }
+                Vector::Sparse(v) => {
+                    if !config.sparse_vectors.contains_key(&name) {
+                        config.vector(&name)?;
+                        return Err(super::sparse::wrong_kind(&name));
+                    }
+                    Vector::Sparse(v)
+                }
+            };
+            Ok((name, v))
         })
         .collect()
 }
@@ -202,16 +239,16 @@ impl Collection {
         let mut changes: BTreeMap<&str, IndexChanges> = BTreeMap::new();
         for ((ext, vectors, payload, json), &(id, existed)) in prepared.into_iter().zip(&internal) {
             batch.put_point(cid, id, ext, seq, &json);
-            for (name, c) in &config.vectors {
+            let slots = config.vectors.iter().map(|(n, c)| (n, c.slot));
+            for (name, slot) in slots.chain(config.sparse_vectors.iter().map(|(n, c)| (n, c.slot))) {
                 let change = changes.entry(name).or_default();
                 match vectors.get(name) {
                     Some(v) => {
-                        batch.put_vector(cid, id, c.slot, v);
-                        change.ids.push(id);
-                        change.values.extend_from_slice(v);
+                        put_vector(&mut batch, cid, id, slot, v);
+                        change.put(id, v);
                     }
                     None if existed => {
-                        batch.delete_vector(cid, id, c.slot);
+                        batch.delete_vector(cid, id, slot);
                         change.gone.push(id);
                     }
                     None => {}
@@ -239,8 +276,14 @@ impl Collection {
     /// Applies a committed write's vector changes to the indexes.
     fn apply_to_indexes(&self, changes: BTreeMap<&str, IndexChanges>) -> Result<()> {
         let indexes = self.indexes.load_full();
+        let sparse = self.sparse.load_full();
         let mut result = Ok(());
         for (name, change) in changes {
+            if let Some(index) = sparse.get(name) {
+                index.delete(&change.gone);
+                index.upsert(change.sparse);
+                continue;
+            }
             let Some(index) = indexes.get(name) else { continue };
             index.delete(&change.gone);
             if !change.ids.is_empty() {
@@ -298,11 +341,8 @@ impl Collection {
                 }
                 batch.put_point(cid, id, *ext, seq, &check_payload(&m.payload)?);
                 for (name, v) in vectors {
-                    let c = config.vector(name)?;
-                    batch.put_vector(cid, id, c.slot, v);
-                    let change = changes.entry(name).or_default();
-                    change.ids.push(id);
-                    change.values.extend_from_slice(v);
+                    put_vector(&mut batch, cid, id, config.slot_of(name)?, v);
+                    changes.entry(name).or_default().put(id, v);
                 }
                 updated.push(id);
             }
@@ -327,7 +367,7 @@ impl Collection {
     /// Removes the named vectors of the selected points (missing ids are skipped).
     pub fn delete_vectors(&self, selector: &Selector, names: &[String], sync: bool) -> Result<u64> {
         let config = self.config.read().clone();
-        let slots = names.iter().map(|n| config.vector(n).map(|c| c.slot)).collect::<Result<Vec<_>>>()?;
+        let slots = names.iter().map(|n| config.slot_of(n)).collect::<Result<Vec<_>>>()?;
         let cid = config.id;
         let _writer = self.writer.lock();
         self.check_live()?;
@@ -408,7 +448,7 @@ impl Collection {
         self.check_live()?;
         let (cid, slots) = {
             let c = self.config.read();
-            (c.id, c.slots())
+            (c.id, c.all_slots())
         };
         let victims = self.select(&self.points.read(), selector);
         if victims.is_empty() {
@@ -428,6 +468,9 @@ impl Collection {
         batch.log_change(cid, seq, &victims);
         self.storage.commit(batch, sync)?;
         for index in self.indexes.load().values() {
+            index.delete(&victims);
+        }
+        for index in self.sparse.load().values() {
             index.delete(&victims);
         }
         {
@@ -489,6 +532,13 @@ impl Collection {
         }
         self.seq.store(seq, Ordering::SeqCst);
         not_found(seq)
+    }
+}
+
+fn put_vector(batch: &mut Batch<'_>, cid: u32, id: u64, slot: u32, v: &Vector) {
+    match v {
+        Vector::Dense(v) => batch.put_vector(cid, id, slot, v),
+        Vector::Sparse(v) => batch.put_sparse(cid, id, slot, v),
     }
 }
 

@@ -9,6 +9,7 @@
 //! `scripts/setup-embedding.sh` installs the default, all-MiniLM-L6-v2.
 
 mod batcher;
+pub mod bm25;
 pub mod model;
 
 pub use crate::config::EmbeddingConfig;

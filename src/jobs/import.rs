@@ -519,9 +519,18 @@ fn commit(jobs: &Jobs, job: &Job, c: &Arc<Collection>, pending: &mut Pending) ->
         let texts: Vec<String> = pending.texts.iter().map(|(_, t)| t.clone()).collect();
         let (_, vectors) = jobs.runtime().block_on(embedder.embed(model, &texts))?;
         let store_text = config.embedding.as_ref().and_then(|e| e.store_text.clone());
+        let bm25 = config
+            .embedding
+            .as_ref()
+            .and_then(|e| e.bm25.as_ref())
+            .map(|t| Ok::<_, Error>((t.vector.clone(), t.bm25()?)))
+            .transpose()?;
         for ((i, text), e) in std::mem::take(&mut pending.texts).into_iter().zip(vectors) {
             let point = &mut pending.points[i];
-            point.vectors.insert(String::new(), e.vector);
+            point.vectors.insert(String::new(), crate::collection::Vector::Dense(e.vector));
+            if let Some((name, bm25)) = &bm25 {
+                point.vectors.insert(name.clone(), crate::collection::Vector::Sparse(bm25.document(&text)));
+            }
             if let Some(key) = &store_text {
                 point
                     .payload

@@ -61,6 +61,11 @@ impl<'a> Batch<'a> {
         self.put(CF_VECTORS, keys::vector(cid, internal, slot), codec::encode_vector(vector));
     }
 
+    /// A point's sparse vector in `slot`.
+    pub fn put_sparse(&mut self, cid: u32, internal: u64, slot: u32, vector: &vicinity_index::SparseVector) {
+        self.put(CF_VECTORS, keys::vector(cid, internal, slot), codec::encode_sparse(vector));
+    }
+
     pub fn delete_vector(&mut self, cid: u32, internal: u64, slot: u32) {
         self.delete(CF_VECTORS, keys::vector(cid, internal, slot));
     }

@@ -91,6 +91,29 @@ pub fn decode_vector(bytes: &[u8]) -> Result<Vec<f32>> {
     Ok(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
 }
 
+/// A sparse vector: its length (u32), its indices (u32 each), then its values (f32 each), all
+/// little-endian.
+pub fn encode_sparse(v: &vicinity_index::SparseVector) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + 8 * v.len());
+    out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+    out.extend(v.indices().iter().flat_map(|i| i.to_le_bytes()));
+    out.extend(v.values().iter().flat_map(|x| x.to_le_bytes()));
+    out
+}
+
+pub fn decode_sparse(bytes: &[u8]) -> Result<vicinity_index::SparseVector> {
+    let corrupt = || Error::Storage("corrupt sparse vector record".into());
+    let n =
+        bytes.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize).ok_or_else(corrupt)?;
+    if bytes.len() != 4 + 8 * n {
+        return Err(corrupt());
+    }
+    let words = |b: &[u8]| b.chunks_exact(4).map(|b| [b[0], b[1], b[2], b[3]]).collect::<Vec<_>>();
+    let indices = words(&bytes[4..4 + 4 * n]).into_iter().map(u32::from_le_bytes).collect();
+    let values = words(&bytes[4 + 4 * n..]).into_iter().map(f32::from_le_bytes).collect();
+    vicinity_index::SparseVector::new(indices, values).map_err(|_| corrupt())
+}
+
 /// The internal ids of a `changes` entry.
 pub fn encode_ids(ids: &[u64]) -> Vec<u8> {
     ids.iter().flat_map(|id| id.to_le_bytes()).collect()

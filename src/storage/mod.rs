@@ -258,21 +258,36 @@ impl Storage {
         })
     }
 
-    pub fn vector(&self, cid: u32, id: u64, slot: u32) -> Result<Option<Vec<f32>>> {
-        self.get(CF_VECTORS, &keys::vector(cid, id, slot))?.map(|v| codec::decode_vector(&v)).transpose()
+    /// The stored sparse vectors of one slot, in internal id order.
+    pub fn sparse_vectors(
+        &self,
+        cid: u32,
+        slot: u32,
+    ) -> impl Iterator<Item = Result<(u64, vicinity_index::SparseVector)>> + '_ {
+        self.scan_owned(CF_VECTORS, cid).filter_map(move |item| {
+            let (key, value) = match item {
+                Ok(entry) => entry,
+                Err(e) => return Some(Err(e)),
+            };
+            match keys::vector_of(&key) {
+                None => Some(Err(Error::Storage("bad vector key".into()))),
+                Some((id, s)) if s == slot => Some(codec::decode_sparse(&value).map(|v| (id, v))),
+                Some(_) => None,
+            }
+        })
     }
 
-    /// Every vector of one point, by slot.
-    pub fn point_vectors(&self, cid: u32, id: u64) -> Result<Vec<(u32, Vec<f32>)>> {
-        let prefix = keys::numbered(cid, id);
-        self.scan(CF_VECTORS, &prefix, None)
-            .map(|item| {
-                let (key, value) = item?;
-                let (_, slot) =
-                    keys::vector_of(&key).ok_or_else(|| Error::Storage("bad vector key".into()))?;
-                Ok((slot, codec::decode_vector(&value)?))
-            })
-            .collect()
+    pub fn sparse_vector(
+        &self,
+        cid: u32,
+        id: u64,
+        slot: u32,
+    ) -> Result<Option<vicinity_index::SparseVector>> {
+        self.get(CF_VECTORS, &keys::vector(cid, id, slot))?.map(|v| codec::decode_sparse(&v)).transpose()
+    }
+
+    pub fn vector(&self, cid: u32, id: u64, slot: u32) -> Result<Option<Vec<f32>>> {
+        self.get(CF_VECTORS, &keys::vector(cid, id, slot))?.map(|v| codec::decode_vector(&v)).transpose()
     }
 
     /// Several vectors of one slot in one call; a missing or unreadable one is `None`.

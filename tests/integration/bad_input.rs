@@ -1073,7 +1073,14 @@ async fn bad_collection_configs_create_nothing() {
             json!({"vectors": vectors(json!({})), "quantization_config": {"scalar": {"type": "int4"}}}),
             vec!["scalar.type", "int4"],
         ),
-        (json!({"vectors": vectors(json!({})), "sparse_vectors": {"text": {}}}), vec!["sparse_vectors"]),
+        (
+            json!({"vectors": vectors(json!({})), "sparse_vectors": {"text": {"modifier": "bm25"}}}),
+            vec!["sparse_vectors.text.modifier"],
+        ),
+        (
+            json!({"vectors": vectors(json!({})), "sparse_vectors": {"text": {"index": {"datatype": "uint8"}}}}),
+            vec!["sparse_vectors.text.index.datatype", "float32"],
+        ),
         (
             json!({"vectors": {"image": {"size": 4, "distance": "Manhattan"}}}),
             vec!["vectors.image.distance", "Manhattan"],
@@ -1186,9 +1193,10 @@ async fn bad_query_shapes() {
     let s = seeded().await;
     let q = "/collections/c/points/query";
     let cases: Vec<(Value, Vec<&str>)> = vec![
+        (json!({"query": {"fusion": "rrf"}}), vec!["cannot apply Fusion without prefetches"]),
         (
-            json!({"query": {"fusion": "rrf"}}),
-            vec!["`fusion`", "nearest, recommend, discover, context or order_by"],
+            json!({"query": {"sample": "random"}}),
+            vec!["`sample`", "nearest, recommend, discover, context, order_by"],
         ),
         (json!({"query": {"discover": {"context": []}}}), vec!["query.discover", "missing field `target`"]),
         (
@@ -1203,8 +1211,9 @@ async fn bad_query_shapes() {
         (json!({"query": [v4(1.0), v4(0.5)]}), vec!["multi-vectors are not supported"]),
         (json!({"query": {"nearest": [v4(1.0), v4(0.5)]}}), vec!["query.nearest", "list of numbers"]),
         (json!({"query": v4(1.0), "using": "image"}), vec!["Not existing vector name error: image"]),
-        (json!({"query": v4(1.0), "prefetch": [{"query": v4(1.0)}]}), vec!["prefetch is not supported"]),
-        (json!({"query": v4(1.0), "prefetch": {"query": v4(1.0)}}), vec!["prefetch is not supported"]),
+        (json!({"prefetch": [{"query": v4(1.0)}]}), vec!["A query is needed to merge the prefetches"]),
+        (json!({"query": v4(1.0), "prefetch": 3}), vec!["prefetch: expected a prefetch object"]),
+        (json!({"query": v4(1.0), "prefetch": {"query": v4(1.0), "limit": "x"}}), vec!["prefetch[0].limit"]),
         (json!({"query": v4(1.0), "lookup_from": {"collection": "c"}}), vec!["lookup_from"]),
         (json!({"query": true}), vec!["query", "vector", "point id"]),
         (json!({"query": {"recommend": [1]}}), vec!["query.recommend", "positive"]),

@@ -14,6 +14,7 @@
 //! - `order_facet`: `order_by` (scroll, query), `facet` and `count`, Qdrant's worked examples.
 //! - `openapi`: the OpenAPI document lists every route and every status the router answers.
 //! - `queries`: MMR, discovery / context and grouped searches against Qdrant's worked examples.
+//! - `sparse`: sparse vectors (with IDF) and `prefetch` with fusion and rescoring.
 
 mod api;
 mod bad_input;
@@ -35,4 +36,5 @@ mod order_facet;
 mod queries;
 mod restart;
 mod serving;
+mod sparse;
 mod users;

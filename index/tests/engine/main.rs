@@ -10,3 +10,4 @@ mod fixtures;
 mod persistence;
 mod properties;
 mod recall;
+mod sparse;

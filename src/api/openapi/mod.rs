@@ -174,15 +174,6 @@ pub(crate) fn unsupported() -> Object {
         .build()
 }
 
-/// `sparse_vectors`: not supported, so only `null` or `{}`.
-pub(crate) fn no_sparse_vectors() -> Object {
-    ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
-        .max_properties(Some(0))
-        .description(Some("Sparse vectors are not supported: only `null` or `{}` is accepted"))
-        .build()
-}
-
 /// Scalar quantization's `type`: only `int8`.
 pub(crate) fn int8() -> Object {
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["int8"])).build()
