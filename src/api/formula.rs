@@ -125,13 +125,9 @@ impl Reader {
                     Some(d) => Some(number(d, &format!("{at}.by_zero_default"))?),
                 };
                 Expr::Div {
-                    left: Box::new(self.expr(
-                        required(&f, "left", &at)?,
-                        &format!("{at}.left"),
-                        depth + 1,
-                    )?),
+                    left: Box::new(self.expr(required(f, "left", &at)?, &format!("{at}.left"), depth + 1)?),
                     right: Box::new(self.expr(
-                        required(&f, "right", &at)?,
+                        required(f, "right", &at)?,
                         &format!("{at}.right"),
                         depth + 1,
                     )?),
@@ -142,13 +138,9 @@ impl Reader {
                 let at = format!("{at}.pow");
                 let f = fields(inner, &at, &["base", "exponent"])?;
                 Expr::Pow {
-                    base: Box::new(self.expr(
-                        required(&f, "base", &at)?,
-                        &format!("{at}.base"),
-                        depth + 1,
-                    )?),
+                    base: Box::new(self.expr(required(f, "base", &at)?, &format!("{at}.base"), depth + 1)?),
                     exponent: Box::new(self.expr(
-                        required(&f, "exponent", &at)?,
+                        required(f, "exponent", &at)?,
                         &format!("{at}.exponent"),
                         depth + 1,
                     )?),
@@ -176,7 +168,7 @@ impl Reader {
                 };
                 Expr::Decay {
                     kind,
-                    x: Box::new(self.expr(required(&f, "x", &at)?, &format!("{at}.x"), depth + 1)?),
+                    x: Box::new(self.expr(required(f, "x", &at)?, &format!("{at}.x"), depth + 1)?),
                     target,
                     scale: f64::from(scale),
                     midpoint: f64::from(midpoint),
@@ -185,14 +177,14 @@ impl Reader {
             Some(("geo_distance", inner)) => {
                 let at = format!("{at}.geo_distance");
                 let f = fields(inner, &at, &["origin", "to"])?;
-                let origin = required(&f, "origin", &at)?;
+                let origin = required(f, "origin", &at)?;
                 let (lat, lon) =
                     (origin.get("lat").and_then(Value::as_f64), origin.get("lon").and_then(Value::as_f64));
                 let (Some(lat), Some(lon)) = (lat, lon) else {
                     return Err(bad(format!("{at}.origin: expected {{\"lat\": …, \"lon\": …}}")));
                 };
                 let origin = GeoPoint::new(lon, lat).map_err(|e| bad(format!("{at}.origin: {e}")))?;
-                let to = required(&f, "to", &at)?
+                let to = required(f, "to", &at)?
                     .as_str()
                     .ok_or_else(|| bad(format!("{at}.to: expected a payload key")))?;
                 variable(to)?;

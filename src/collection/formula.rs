@@ -116,11 +116,11 @@ impl Formula {
 
     fn number(&self, path: &str, p: &Point<'_>) -> Result<f64> {
         let v = self.value(path, p).map_err(|why| expected("number", path, why))?;
-        match v.as_ref() {
-            Value::Array(items) if items.len() == 1 => items[0].as_f64(),
-            other => other.as_f64(),
-        }
-        .ok_or_else(|| expected("number", path, "Value is not a number"))
+        let single = match v.as_ref().as_array() {
+            Some(items) if items.len() == 1 => &items[0],
+            Some(_) | None => v.as_ref(),
+        };
+        single.as_f64().ok_or_else(|| expected("number", path, "Value is not a number"))
     }
 
     fn score_of(&self, i: usize, p: &Point<'_>) -> f64 {

@@ -307,9 +307,9 @@ async fn unknown_fields_are_ignored_as_qdrant_ignores_them() {
     s.err(
         Method::POST,
         "/collections/c/points/query",
-        Some(json!({"query": [1, 0], "prefetch": [{"query": [1, 0]}]})),
+        Some(json!({"query": [1, 0], "prefetch": [{"query": [1, 0], "lookup_from": {"collection": "c"}}]})),
         StatusCode::BAD_REQUEST,
-        &["prefetch"],
+        &["prefetch[0].lookup_from is not supported"],
     )
     .await;
 }
