@@ -42,7 +42,7 @@ BIN := $(CARGO_TARGET_DIR)/release/vicinity
 PORT ?= 6333
 DATA_DIR ?= ./data
 
-.PHONY: setup build run test test-rust test-e2e soak lint bench bench-data compare compare-embed eval-recs
+.PHONY: setup build run test test-rust test-e2e soak lint bench bench-data compare compare-embed eval-recs bench-hybrid
 
 setup:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -103,6 +103,11 @@ compare-embed: build
 # route's QPS beside plain query's): benches/eval_recs.py; the data come from recbole's wheel.
 eval-recs: build
 	$(VENV)/bin/python benches/eval_recs.py --bin $(BIN)
+
+# Hybrid search on GCIDE definitions: dense, BM25 and RRF-fused recall@10 / nDCG@10 on known-item
+# queries, and their QPS at 32 clients (benches/hybrid_search.py; dict-gcide comes from apt).
+bench-hybrid: build
+	$(VENV)/bin/python benches/hybrid_search.py --bin $(BIN)
 
 # Every dataset the benchmarks read, made by benches/data/ into $(VICINITY_BENCH_DATA); a dataset
 # already made is kept. VICINITY_BENCH_LIMIT=N makes small ones instead (named <dataset>-limitN;

@@ -743,3 +743,39 @@ async fn texts_fill_the_dense_and_the_bm25_vector_and_hybrid_queries_fuse_them()
     )
     .await;
 }
+
+#[tokio::test]
+async fn cached_hybrid_answers_follow_writes_and_modifier_changes() {
+    let s = Server::new();
+    load(&s, 40, 9).await;
+    let q: Sparse = [(3, 1.0), (4, 1.0)].into();
+    let body = json!({
+        "prefetch": [{"query": wire(&q), "using": "s", "limit": 5}, {"query": [1.0, 0.0, 0.0, 0.0], "using": "d", "limit": 5}],
+        "query": {"fusion": "rrf"}, "limit": 3
+    });
+    let first = s.post("/collections/c/points/query", body.clone()).await;
+    assert_eq!(s.post("/collections/c/points/query", body.clone()).await, first);
+    // A new point first in both lists: the cached answer must not be served.
+    s.upsert("c", json!([{"id": 900, "vector": {"d": [100.0, 0.0, 0.0, 0.0], "s": {"indices": [3, 4], "values": [50.0, 50.0]}}}])).await;
+    let after = s.post("/collections/c/points/query", body.clone()).await;
+    assert_eq!(after["points"][0]["id"], 900, "{after}");
+    // Switching IDF off changes the scores on "w" at once.
+    let on_w = json!({"query": wire(&q), "using": "w", "limit": 3});
+    let with_idf = scored(&s.post("/collections/c/points/query", on_w.clone()).await);
+    s.ok(Method::PATCH, "/collections/c", Some(json!({"sparse_vectors": {"w": {"modifier": "none"}}}))).await;
+    let without = scored(&s.post("/collections/c/points/query", on_w.clone()).await);
+    assert_ne!(
+        with_idf.iter().map(|p| p.1).collect::<Vec<_>>(),
+        without.iter().map(|p| p.1).collect::<Vec<_>>()
+    );
+    let info = s.get("/collections/c").await;
+    assert_eq!(info["config"]["params"]["sparse_vectors"]["w"]["modifier"], "none", "{info}");
+    s.err(
+        Method::PATCH,
+        "/collections/c",
+        Some(json!({"sparse_vectors": {"nope": {"modifier": "idf"}}})),
+        StatusCode::BAD_REQUEST,
+        &["Not existing vector name error: nope"],
+    )
+    .await;
+}
