@@ -63,12 +63,12 @@ pub(super) fn bm25_document(doc: &TextInput, at: &str) -> Result<vicinity_index:
             "{at}: a document under a vector name must have model `qdrant/bm25` (texts for the model of the collection are embedded into the unnamed vector)"
         )));
     }
-    Ok(crate::embedding::bm25::Bm25::from_json(doc.options.as_ref())?.document(&doc.text))
+    Ok(crate::embedding::bm25::Bm25::from_json(doc.options.as_ref())?.document(&doc.text)?)
 }
 
 /// A BM25 query vector for a document naming `qdrant/bm25`.
 pub(super) fn bm25_query(doc: &TextInput) -> Result<vicinity_index::SparseVector, ApiError> {
-    Ok(crate::embedding::bm25::Bm25::from_json(doc.options.as_ref())?.query(&doc.text))
+    Ok(crate::embedding::bm25::Bm25::from_json(doc.options.as_ref())?.query(&doc.text)?)
 }
 
 /// `{"text": "…", "model"?: "…", "options"?: {…}}` (Qdrant's Document; `options` are BM25's).
@@ -148,16 +148,19 @@ pub(super) async fn resolve_search_texts(
     for (using, t) in texts {
         match bm25 {
             Some(target) if target.vector == using => {
-                sparse.push(Some(Example::Sparse(target.bm25().map_err(ApiError::from)?.query(&t.text))));
+                let query = target.bm25().and_then(|b| b.query(&t.text)).map_err(ApiError::from)?;
+                sparse.push(Some(Example::Sparse(query)));
             }
             _ if using.is_empty() => {
                 sparse.push(None);
                 dense.push(t.clone());
             }
             _ => {
-                return Err(ApiError::bad(format!(
-                    "using: texts are embedded into the unnamed vector (\"\") or the collection's BM25 vector, not {using:?}"
-                )))
+                let what = match &t.model {
+                    Some(m) => format!("a document with model `{m}` is embedded into the unnamed vector (\"\"); a sparse vector takes model `qdrant/bm25`"),
+                    None => "texts are embedded into the unnamed vector (\"\") or the collection's BM25 vector".into(),
+                };
+                return Err(ApiError::bad(format!("using: {what}, not {using:?}")));
             }
         }
     }

@@ -106,20 +106,26 @@ pub fn typed<R: DeserializeOwned>(bytes: &[u8], prefix: &str) -> Result<R, ApiEr
             return ApiError::bad("Format error in JSON body");
         };
         let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        let mut parts = inner.split(RULE);
-        if let (Some(_), Some(rel), Some(message)) = (parts.next(), parts.next(), parts.next()) {
-            let path = if path == "." { String::new() } else { path };
-            let at = format!("{prefix}{path}{rel}");
-            return ApiError::invalid("JSON body", &[format!("{}: {message}", at.trim_start_matches('.'))]);
-        }
-        if let Some((rel, message)) = inner.strip_prefix(NESTED).and_then(|rest| rest.split_once(NESTED)) {
-            let path =
-                if path == "." { rel.trim_start_matches('.').to_string() } else { format!("{path}{rel}") };
-            return ApiError::bad(format!("Format error in JSON body: {path}: {message}"));
-        }
-        ApiError::bad(format!("Format error in JSON body: {path}: {inner}"))
+        parse_error(&path, &e.into_inner().to_string(), prefix)
     })
+}
+
+/// A parse error of the value at `path` (`.`: the body itself), as [`typed`] answers it: a 422
+/// for a broken [`rule`], else a 400 naming the field (and the path of a [`nested`] error).
+pub fn parse_error(path: &str, inner: &str, prefix: &str) -> ApiError {
+    let path = if path == "." { "" } else { path };
+    let mut parts = inner.split(RULE);
+    if let (Some(_), Some(rel), Some(message)) = (parts.next(), parts.next(), parts.next()) {
+        let at = format!("{prefix}{path}{rel}");
+        return ApiError::invalid("JSON body", &[format!("{}: {message}", at.trim_start_matches('.'))]);
+    }
+    if let Some((rel, message)) = inner.strip_prefix(NESTED).and_then(|rest| rest.split_once(NESTED)) {
+        let path =
+            if path.is_empty() { rel.trim_start_matches('.').to_string() } else { format!("{path}{rel}") };
+        return ApiError::bad(format!("Format error in JSON body: {path}: {message}"));
+    }
+    let path = if path.is_empty() { String::new() } else { format!("{path}: ") };
+    ApiError::bad(format!("Format error in JSON body: {path}{inner}"))
 }
 
 /// Collects Qdrant-style validation failures (422), each `path: message`.

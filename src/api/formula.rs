@@ -207,7 +207,8 @@ impl Reader {
                 Expr::DatetimeKey(key.to_string())
             }
             Some(_) | None => {
-                let condition = super::filter::parse_condition(v, at).map_err(bad)?;
+                let condition = super::filter::parse_condition(v, at)
+                    .map_err(|e| super::extract::parse_error("", &e, ""))?;
                 Expr::Condition(Box::new(condition))
             }
         })

@@ -378,6 +378,7 @@ fn prefetches(
     at: &str,
     config: &Config,
     depth: usize,
+    prefix: &str,
 ) -> Result<Vec<ParsedPrefetch>, ApiError> {
     let items = match v {
         None | Some(Value::Null) => return Ok(Vec::new()),
@@ -400,14 +401,18 @@ fn prefetches(
         .map(|(i, item)| {
             let at = format!("{at}[{i}]");
             let body: super::models::PrefetchBody = serde_path_to_error::deserialize(item).map_err(|e| {
-                ApiError::bad(format!("Format error in JSON body: {at}.{}: {}", e.path(), e.inner()))
+                let path = match e.path().to_string() {
+                    p if p == "." => at.clone(),
+                    p => format!("{at}.{p}"),
+                };
+                super::extract::parse_error(&path, &e.into_inner().to_string(), prefix)
             })?;
             if body.lookup_from.as_ref().is_some_and(|p| !p.is_null()) {
                 return Err(ApiError::bad(format!("{at}.lookup_from is not supported")));
             }
             let limit = body.limit.unwrap_or(10);
-            check_limit(limit, 0, config.search.max_limit, &format!("{at}."))?;
-            let nested = prefetches(body.prefetch, &format!("{at}.prefetch"), config, depth + 1)?;
+            check_limit(limit, 0, config.search.max_limit, &format!("{prefix}{at}."))?;
+            let nested = prefetches(body.prefetch, &format!("{at}.prefetch"), config, depth + 1, prefix)?;
             let wanted = match body.query {
                 Some(QueryValue::Vector(v)) => Some(Wanted::Nearest(Input::Example(Example::Vector(v)))),
                 Some(QueryValue::Other(v)) => Some(parse_query(&v, &format!("{at}."))?),
@@ -517,7 +522,7 @@ pub(super) fn from_query_request(r: QueryRequest, config: &Config, prefix: &str)
     if r.lookup_from.as_ref().is_some_and(|p| !p.is_null()) {
         return Err(ApiError::bad("lookup_from is not supported"));
     }
-    let prefetch = prefetches(r.prefetch, "prefetch", config, 1)?;
+    let prefetch = prefetches(r.prefetch, "prefetch", config, 1, prefix)?;
     if prefetch.iter().map(ParsedPrefetch::count).sum::<usize>() > MAX_PREFETCHES {
         return Err(ApiError::bad(format!(
             "prefetch: a query may hold at most {MAX_PREFETCHES} prefetches in all"

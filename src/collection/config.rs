@@ -80,7 +80,7 @@ impl EmbeddingModel {
     /// The sparse vector a text also fills and its BM25 vector, when the collection says so.
     pub fn bm25_document(&self, text: &str) -> Result<Option<(String, vicinity_index::SparseVector)>> {
         match &self.bm25 {
-            Some(t) => Ok(Some((t.vector.clone(), t.bm25()?.document(text)))),
+            Some(t) => Ok(Some((t.vector.clone(), t.bm25()?.document(text)?))),
             None => Ok(None),
         }
     }

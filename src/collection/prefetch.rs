@@ -156,9 +156,8 @@ impl Collection {
         let points = self.points.read();
         let mut out: Vec<(usize, ExtId, f32)> = Vec::with_capacity(order.len());
         for (i, ext) in order.into_iter().enumerate() {
-            if i % 256 == 255 {
-                deadline.check()?;
-            }
+            // A formula may cost much per point: checked before each.
+            deadline.check()?;
             let Some((id, meta)) = points.by_ext.get(&ext).and_then(|id| Some((*id, points.meta.get(id)?)))
             else {
                 continue;

@@ -124,7 +124,7 @@ impl Collection {
                                 "At least one positive or negative vector ID required with this strategy",
                             ));
                         }
-                        self.sparse_rescore(&index, &points, &pos, &neg, *strategy, k, s, &exclude, deadline)
+                        self.sparse_rescore(&index, &points, &pos, &neg, *strategy, k, s, &exclude, deadline)?
                     }
                 };
                 (hits, exclude)
@@ -178,9 +178,9 @@ impl Collection {
         }
     }
 
-    /// best_score / sum_scores over sparse examples: candidates are the neighbours of each
-    /// positive example (every allowed point holding the vector without positives), each scored
-    /// exactly against all examples.
+    /// best_score / sum_scores over sparse examples, exactly: every allowed point holding the
+    /// vector is a candidate (a point sharing no dimension with an example scores 0 against it,
+    /// as in Qdrant), scored against all examples in chunks between deadline checks.
     #[allow(clippy::too_many_arguments)]
     fn sparse_rescore(
         &self,
@@ -193,42 +193,33 @@ impl Collection {
         s: &Search,
         exclude: &HashSet<u64>,
         deadline: Deadline,
-    ) -> Vec<ScoredPoint> {
-        let candidates: Vec<u64> = if pos.is_empty() {
-            let admit = |id: &u64| {
-                !exclude.contains(id)
-                    && !deadline.expired()
-                    && points.meta.get(id).is_some_and(|m| {
-                        s.filter
-                            .as_ref()
-                            .is_none_or(|f| f.matches(&m.payload, Some(m.ext), &self.has_vector(*id)))
-                    })
-            };
-            points.meta.keys().copied().filter(admit).collect()
-        } else {
-            let wide = (k * 4).max(64);
-            let mut set = HashSet::new();
-            for p in pos {
-                set.extend(
-                    self.sparse_top(index, points, p, wide, s, exclude, deadline).into_iter().map(|h| h.id),
-                );
-            }
-            set.into_iter().collect()
+    ) -> Result<Vec<ScoredPoint>> {
+        let admit = |id: &u64| {
+            !exclude.contains(id)
+                && !deadline.expired()
+                && points.meta.get(id).is_some_and(|m| {
+                    s.filter
+                        .as_ref()
+                        .is_none_or(|f| f.matches(&m.payload, Some(m.ext), &self.has_vector(*id)))
+                })
         };
-        let sims = |examples: &[SparseVector], id: u64| -> Vec<f32> {
-            examples.iter().map(|e| index.scores(e, &[id])[0].unwrap_or(0.0)).collect()
+        let candidates: Vec<u64> = match s.filter.as_ref().and_then(|f| points.candidates(f)) {
+            Some(c) => c.into_iter().filter(admit).collect(),
+            None => points.meta.keys().copied().filter(admit).collect(),
         };
-        let mut scored: Vec<ScoredPoint> = candidates
-            .into_iter()
-            .filter(|id| index.contains(*id))
-            .map(|id| {
+        deadline.check()?;
+        let examples: Vec<SparseVector> = pos.iter().chain(neg).cloned().collect();
+        let mut top = Vec::new();
+        for chunk in candidates.chunks(SCORE_CHUNK) {
+            deadline.check()?;
+            for (id, sims) in chunk.iter().zip(index.example_scores(&examples, chunk)) {
+                let Some(sims) = sims else { continue };
+                let (p, n) = sims.split_at(pos.len());
                 let score = match strategy {
-                    Strategy::SumScores => {
-                        sims(pos, id).iter().sum::<f32>() - sims(neg, id).iter().sum::<f32>()
-                    }
+                    Strategy::SumScores => p.iter().sum::<f32>() - n.iter().sum::<f32>(),
                     Strategy::BestScore | Strategy::AverageVector => {
-                        let best_pos = sims(pos, id).into_iter().fold(f32::NEG_INFINITY, f32::max);
-                        let best_neg = sims(neg, id).into_iter().fold(f32::NEG_INFINITY, f32::max);
+                        let best_pos = p.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                        let best_neg = n.iter().copied().fold(f32::NEG_INFINITY, f32::max);
                         if best_pos > best_neg {
                             super::read::scaled_sigmoid(best_pos)
                         } else {
@@ -236,14 +227,17 @@ impl Collection {
                         }
                     }
                 };
-                ScoredPoint { id, score }
-            })
-            .collect();
-        scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
-        scored.truncate(k);
-        scored
+                top.push(ScoredPoint { id: *id, score });
+            }
+        }
+        top.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+        top.truncate(k);
+        Ok(top)
     }
 }
+
+/// Candidates scored between two deadline checks in a recommend query on a sparse vector.
+const SCORE_CHUNK: usize = 64;
 
 /// average_vector over sparse examples: `avg(pos) + (avg(pos) - avg(neg))` per dimension, or
 /// `avg(pos)` without negatives.

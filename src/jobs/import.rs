@@ -529,7 +529,7 @@ fn commit(jobs: &Jobs, job: &Job, c: &Arc<Collection>, pending: &mut Pending) ->
             let point = &mut pending.points[i];
             point.vectors.insert(String::new(), crate::collection::Vector::Dense(e.vector));
             if let Some((name, bm25)) = &bm25 {
-                point.vectors.insert(name.clone(), crate::collection::Vector::Sparse(bm25.document(&text)));
+                point.vectors.insert(name.clone(), crate::collection::Vector::Sparse(bm25.document(&text)?));
             }
             if let Some(key) = &store_text {
                 point

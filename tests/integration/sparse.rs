@@ -779,3 +779,74 @@ async fn cached_hybrid_answers_follow_writes_and_modifier_changes() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn hostile_probe_regressions() {
+    let s = Server::new();
+    s.create_with(
+        "r",
+        json!({"vectors": {"d": {"size": 2, "distance": "Dot"}}, "sparse_vectors": {"s": {}}}),
+    )
+    .await;
+    let sp = |pairs: &[(u32, f32)]| wire(&pairs.iter().copied().collect());
+    s.upsert(
+        "r",
+        json!([
+            {"id": 1, "vector": {"d": [1, 0], "s": sp(&[(1, 1.0), (2, 1.0)])}},
+            {"id": 2, "vector": {"d": [0, 1], "s": sp(&[(1, 2.0)])}},
+            {"id": 3, "vector": {"d": [1, 1], "s": sp(&[(7, 1.0)])}},
+            {"id": 4, "vector": {"d": [1, 1]}}
+        ]),
+    )
+    .await;
+    // best_score on a sparse vector: a point sharing nothing with the examples scores
+    // similarity 0, i.e. 0.5 (Qdrant's); a point without the vector is never returned.
+    let best = s
+        .post(
+            "/collections/r/points/query",
+            json!({"query": {"recommend": {"positive": [1], "strategy": "best_score"}}, "using": "s"}),
+        )
+        .await;
+    let got = scored(&best);
+    assert_eq!(got.iter().map(|p| p.0).collect::<Vec<_>>(), vec![2, 3], "{best}");
+    // scaled sigmoid: 0.5 * (x / (1 + |x|) + 1), x = 2 for point 2, 0 for point 3.
+    assert!((got[0].1 - 5.0 / 6.0).abs() < 1e-6 && (got[1].1 - 0.5).abs() < 1e-6, "{got:?}");
+    // A BM25 text with more distinct tokens than a sparse vector holds is refused, not cut.
+    let many: String = (0..70_000).map(|i| format!("w{i} ")).collect();
+    s.err(
+        Method::PUT,
+        "/collections/r/points",
+        Some(json!({"points": [{"id": 9, "vector": {"s": {"text": many, "model": "qdrant/bm25", "options": {"stemmer": {"type": "none"}}}}}]})),
+        StatusCode::BAD_REQUEST,
+        &["distinct BM25 tokens", "65536"],
+    )
+    .await;
+    assert_eq!(s.count("r").await, 4);
+    // A broken condition inside a formula or a prefetch's filter is Qdrant's 422 at its path.
+    let leaf = json!({"query": [1.0, 0.0], "using": "d"});
+    s.err(
+        Method::POST,
+        "/collections/r/points/query",
+        Some(json!({"prefetch": leaf, "query": {"formula": {"key": "a"}}})),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &["query.formula.__all__: Validation error: At least one field condition must be specified"],
+    )
+    .await;
+    s.err(
+        Method::POST,
+        "/collections/r/points/query",
+        Some(json!({"prefetch": {"query": [1.0, 0.0], "using": "d", "filter": {"must": [{"key": "a"}]}}, "query": {"fusion": "rrf"}})),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &["prefetch[0].filter.must[0].__all__"],
+    )
+    .await;
+    // A document for a sparse vector names the wrong model: said so.
+    s.err(
+        Method::POST,
+        "/collections/r/points/query",
+        Some(json!({"query": {"text": "x", "model": "other/model"}, "using": "s"})),
+        StatusCode::BAD_REQUEST,
+        &["model `other/model`", "qdrant/bm25"],
+    )
+    .await;
+}

@@ -233,6 +233,21 @@ impl SparseIndex {
             .collect()
     }
 
+    /// Exact scores of every example (IDF-weighted once, when the index is) against each of
+    /// `ids`, under one read of the index: `None` for a point the index does not hold, else one
+    /// score per example, 0 where they share no dimension.
+    pub fn example_scores(&self, examples: &[SparseVector], ids: &[PointId]) -> Vec<Option<Vec<f32>>> {
+        let inner = self.inner.read();
+        let examples: Vec<SparseVector> =
+            examples.iter().map(|e| inner.weighted(e, self.with_idf())).collect();
+        ids.iter()
+            .map(|id| {
+                let v = inner.offsets.get(id).and_then(|o| inner.vectors[*o as usize].as_ref())?;
+                Some(examples.iter().map(|e| e.dot(v).unwrap_or(0.0)).collect())
+            })
+            .collect()
+    }
+
     /// Heap bytes held (vectors, postings, maps).
     pub fn memory_bytes(&self) -> usize {
         let inner = self.inner.read();

@@ -216,9 +216,10 @@ impl Bm25 {
             .collect()
     }
 
-    /// A document's BM25 vector.
-    pub fn document(&self, text: &str) -> SparseVector {
-        let tokens = self.tokens(text);
+    /// A document's BM25 vector; a text over [`MAX_TEXT_BYTES`], or with more distinct tokens
+    /// than a sparse vector holds, is refused.
+    pub fn document(&self, text: &str) -> Result<SparseVector> {
+        let tokens = self.tokens(checked(text)?);
         let len = tokens.len() as f64;
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         for t in tokens {
@@ -236,15 +237,32 @@ impl Bm25 {
     }
 
     /// A query's BM25 vector: each distinct token once, weighing 1.
-    pub fn query(&self, text: &str) -> SparseVector {
-        sparse(self.tokens(text).iter().map(|t| (token_id(t), 1.0)).collect())
+    pub fn query(&self, text: &str) -> Result<SparseVector> {
+        sparse(self.tokens(checked(text)?).iter().map(|t| (token_id(t), 1.0)).collect())
     }
 }
 
-fn sparse(by_id: BTreeMap<u32, f32>) -> SparseVector {
+/// Longest text BM25 reads (its cost is linear in the text).
+pub const MAX_TEXT_BYTES: usize = 1 << 20;
+
+fn checked(text: &str) -> Result<&str> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(Error::bad(format!("a BM25 text is at most {MAX_TEXT_BYTES} bytes, got {}", text.len())));
+    }
+    Ok(text)
+}
+
+fn sparse(by_id: BTreeMap<u32, f32>) -> Result<SparseVector> {
+    let n = by_id.len();
     let (indices, values) = by_id.into_iter().unzip();
-    // Sorted and unique by construction, finite for finite options.
-    SparseVector::new(indices, values).unwrap_or_default()
+    // Sorted and unique by construction; finite for valid options; at most MAX_NONZEROS long,
+    // else refused here.
+    SparseVector::new(indices, values).map_err(|_| {
+        Error::bad(format!(
+            "the text has {n} distinct BM25 tokens; a sparse vector holds at most {}",
+            vicinity_index::sparse::MAX_NONZEROS
+        ))
+    })
 }
 
 /// A token's index: its murmur3 hash (seed 0) read as i32, made positive.
@@ -297,17 +315,21 @@ mod tests {
             bm25.tokens("I must not fear. Fear is the mind-killer."),
             ["must", "fear", "fear", "mind", "killer"]
         );
-        let doc = bm25.document("I must not fear. Fear is the mind-killer.");
+        let doc = bm25.document("I must not fear. Fear is the mind-killer.").unwrap();
         assert_eq!(doc.indices(), [418_093_614, 627_261_019, 844_849_131, 1_432_942_394]);
         for (got, want) in doc.values().iter().zip([1.669_730_2, 1.669_730_2, 1.669_730_2, 1.898_533_6]) {
             assert!((got - want).abs() < 1e-6, "{:?}", doc.values());
         }
-        let q = bm25.query("I should not fear");
+        let q = bm25.query("I should not fear").unwrap();
         assert_eq!((q.indices(), q.values()), (&[1_432_942_394][..], &[1.0][..]));
         // Stemming: "running" and "run" are one token.
-        assert_eq!(bm25.query("running run").len(), 1);
+        assert_eq!(bm25.query("running run").unwrap().len(), 1);
         // Only stop words: an empty vector.
-        assert!(bm25.query("the and of").is_empty());
+        assert!(bm25.query("the and of").unwrap().is_empty());
+        // Too many distinct tokens, or too long a text: refused, never cut.
+        let many: String = (0..70_000).map(|i| format!("w{i} ")).collect();
+        assert!(bm25.document(&many).unwrap_err().to_string().contains("distinct BM25 tokens"));
+        assert!(bm25.query(&"a".repeat(MAX_TEXT_BYTES + 1)).unwrap_err().to_string().contains("at most"));
     }
 
     #[test]
