@@ -415,7 +415,7 @@ fn prefetches(
             let nested = prefetches(body.prefetch, &format!("{at}.prefetch"), config, depth + 1, prefix)?;
             let wanted = match body.query {
                 Some(QueryValue::Vector(v)) => Some(Wanted::Nearest(Input::Example(Example::Vector(v)))),
-                Some(QueryValue::Other(v)) => Some(parse_query(&v, &format!("{at}."))?),
+                Some(QueryValue::Other(v)) => Some(parse_query(&v, &format!("{prefix}{at}."))?),
                 None => None,
             };
             let using = body.using.unwrap_or_default();
@@ -426,7 +426,7 @@ fn prefetches(
                 filter: body.filter,
                 limit,
                 score_threshold: body.score_threshold,
-                params: params(body.params, &format!("{at}."))?,
+                params: params(body.params, &format!("{prefix}{at}."))?,
                 prefetch: nested,
             })
         })

@@ -500,8 +500,8 @@ def test_mmr_probe(client: QdrantClient, local: QdrantClient):
 @needs_server
 def test_mmr_validation(client: QdrantClient, http):
     """§3.1 / §8: the server's 422 wording (local mode raises its own messages): diversity outside
-    [0, 1] and candidates_limit above 16384; a negative candidates_limit is a 400 body error.
-    (Prefetch, where Qdrant also validates MMR, is refused as a whole until hybrid search lands.)"""
+    [0, 1] and candidates_limit above 16384 (in a prefetch too); a negative candidates_limit is a
+    400 body error."""
     name = "cq_mmr_val"
     if client.collection_exists(name):
         client.delete_collection(name)
@@ -515,7 +515,7 @@ def test_mmr_validation(client: QdrantClient, http):
     X.err(http.post(url, json={"query": {"nearest": [1, 0], "mmr": {"candidates_limit": 20000}}}), 422,
           "internal.query.mmr.candidates_limit: value 20000 invalid, must be 16384 or smaller")
     X.err(http.post(url, json={"prefetch": [{"query": {"nearest": [1, 0], "mmr": {"diversity": 2}}}], "query": [1, 0]}),
-          400, "prefetch is not supported")
+          422, "internal.prefetch[0].query.mmr.diversity: value 2 invalid, must be from 0.0 to 1.0")
     X.err(http.post(url, json={"query": {"nearest": [1, 0], "mmr": {"candidates_limit": -1}}}), 400)
     res = X.ok(http.post(url, json={"query": {"nearest": [1, 0], "mmr": {}}}))
     assert [x["id"] for x in res["points"]] == [1], res
