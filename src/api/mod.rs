@@ -38,6 +38,7 @@ pub mod models;
 mod openapi;
 mod order_by;
 mod points;
+mod prefetch;
 mod query;
 mod result_cache;
 pub mod server;

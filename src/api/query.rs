@@ -19,17 +19,16 @@ use super::models::{
 };
 use super::openapi::{Busy, CollectionName, ErrorResponse};
 use super::points::check_limit;
+use super::prefetch::{check_stage, prefetches, ParsedPrefetch, MAX_PREFETCHES};
 use super::ResultCache;
 use super::{ok, ok_encoded, ApiError, ApiResult, AppState};
-use crate::collection::{
-    Discover, Example, ExtId, Fusion, Mmr, Prefetch, Query, Search, Strategy, VectorSelector, DEFAULT_RRF_K,
-};
+use crate::collection::{Discover, Example, ExtId, Fusion, Mmr, Query, Search, Strategy, VectorSelector};
 use crate::config::Config;
 use crate::error::Error;
 use axum::response::Response;
 use std::sync::Arc;
 
-fn params(p: Option<SearchParamsBody>, prefix: &str) -> Result<SearchParams, ApiError> {
+pub(super) fn params(p: Option<SearchParamsBody>, prefix: &str) -> Result<SearchParams, ApiError> {
     let p = p.unwrap_or_default();
     let mut rules = super::extract::Rules::default();
     if let Some(nprobe) = p.nprobe {
@@ -169,47 +168,6 @@ fn text_input(doc: TextInput) -> Result<Input, ApiError> {
     }
 }
 
-/// `{"fusion": "rrf" | "dbsf"}`'s value, or `{"rrf": {"k": …, "weights": […]}}`'s.
-fn fusion(kind: &str, v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
-    match (kind, v) {
-        ("fusion", Value::String(f)) if f == "rrf" => {
-            Ok(Wanted::Fusion(Fusion::Rrf { k: DEFAULT_RRF_K, weights: None }))
-        }
-        ("fusion", Value::String(f)) if f == "dbsf" => Ok(Wanted::Fusion(Fusion::Dbsf)),
-        ("fusion", other) => {
-            Err(ApiError::bad(format!("query.fusion: expected \"rrf\" or \"dbsf\", got {other}")))
-        }
-        (_, Value::Object(o)) => {
-            if let Some(k) = o.keys().find(|k| *k != "k" && *k != "weights") {
-                return Err(ApiError::bad(format!("query.rrf: unknown field `{k}`")));
-            }
-            let k = match o.get("k") {
-                None | Some(Value::Null) => DEFAULT_RRF_K,
-                Some(k) => match k.as_u64().and_then(|k| usize::try_from(k).ok()) {
-                    Some(k) if k >= 1 => k,
-                    Some(_) => {
-                        return Err(ApiError::invalid(
-                            "JSON body",
-                            &[format!("{prefix}query.rrf.k: value {k} invalid, must be 1 or larger")],
-                        ))
-                    }
-                    None => return Err(ApiError::bad(format!("query.rrf.k: expected an integer, got {k}"))),
-                },
-            };
-            let weights = match o.get("weights") {
-                None | Some(Value::Null) => None,
-                Some(w) => Some(
-                    Vec::<f32>::deserialize(w).ok().filter(|w| w.iter().all(|x| x.is_finite())).ok_or_else(
-                        || ApiError::bad(format!("query.rrf.weights: expected a list of numbers, got {w}")),
-                    )?,
-                ),
-            };
-            Ok(Wanted::Fusion(Fusion::Rrf { k, weights }))
-        }
-        (_, other) => Err(ApiError::bad(format!("query.rrf: expected {{\"k\": …}}, got {other}"))),
-    }
-}
-
 fn examples(v: Option<&Value>, at: &str) -> Result<Vec<Input>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(Vec::new()),
@@ -231,7 +189,7 @@ fn strategy(v: Option<&Value>) -> Result<Strategy, ApiError> {
     }
 }
 
-fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
+pub(super) fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
     if let Some(doc) = super::embed::document(v, "query")? {
         return Ok(Wanted::Nearest(text_input(doc)?));
     }
@@ -263,7 +221,7 @@ fn parse_query(v: &Value, prefix: &str) -> Result<Wanted, ApiError> {
                     Some(_) | None => Err(ApiError::bad(format!("query.popular: expected {{}}, got {inner}"))),
                 },
                 "context" => super::discover::context(inner),
-                "fusion" | "rrf" => fusion(kind, inner, prefix),
+                "fusion" | "rrf" => super::prefetch::fusion(kind, inner, prefix),
                 "recommend" => {
                     let Value::Object(r) = inner else {
                         return Err(ApiError::bad(
@@ -331,149 +289,6 @@ impl Shared {
             prefetch: Vec::new(),
         })
     }
-}
-
-/// Deepest nesting of prefetches (Qdrant's), and most prefetches in one query (vicinity's:
-/// each is a search of its own).
-pub const MAX_PREFETCH_DEPTH: usize = 64;
-pub const MAX_PREFETCHES: usize = 64;
-
-/// A prefetch as parsed and checked, its texts not yet embedded.
-pub(super) struct ParsedPrefetch {
-    using: String,
-    wanted: Option<Wanted>,
-    filter: Option<crate::collection::Filter>,
-    limit: usize,
-    score_threshold: Option<f32>,
-    params: SearchParams,
-    prefetch: Vec<ParsedPrefetch>,
-}
-
-impl ParsedPrefetch {
-    fn inputs<'a>(&'a self, out: &mut Vec<(&'a str, &'a Input)>) {
-        out.extend(self.wanted.iter().flat_map(Wanted::inputs).map(|i| (self.using.as_str(), i)));
-        self.prefetch.iter().for_each(|p| p.inputs(out));
-    }
-
-    fn resolve(self, embedded: &mut impl Iterator<Item = Example>) -> Result<Prefetch, ApiError> {
-        Ok(Prefetch {
-            using: self.using,
-            query: self.wanted.map(|w| w.resolve(embedded)).transpose()?,
-            filter: self.filter,
-            limit: self.limit,
-            score_threshold: self.score_threshold,
-            params: self.params,
-            prefetch: self.prefetch.into_iter().map(|p| p.resolve(embedded)).collect::<Result<_, _>>()?,
-        })
-    }
-
-    fn count(&self) -> usize {
-        1 + self.prefetch.iter().map(ParsedPrefetch::count).sum::<usize>()
-    }
-}
-
-/// A `prefetch` field (one object or a list of them), `depth` levels down.
-fn prefetches(
-    v: Option<Value>,
-    at: &str,
-    config: &Config,
-    depth: usize,
-    prefix: &str,
-) -> Result<Vec<ParsedPrefetch>, ApiError> {
-    let items = match v {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(items)) => items,
-        Some(one @ Value::Object(_)) => vec![one],
-        Some(other) => {
-            return Err(ApiError::bad(format!(
-                "{at}: expected a prefetch object or a list of them, got {other}"
-            )))
-        }
-    };
-    if depth > MAX_PREFETCH_DEPTH {
-        return Err(ApiError::bad(format!(
-            "Wrong input: Validation failed: prefetches depth {depth} exceeds max depth {MAX_PREFETCH_DEPTH}"
-        )));
-    }
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let at = format!("{at}[{i}]");
-            let body: super::models::PrefetchBody = serde_path_to_error::deserialize(item).map_err(|e| {
-                let path = match e.path().to_string() {
-                    p if p == "." => at.clone(),
-                    p => format!("{at}.{p}"),
-                };
-                super::extract::parse_error(&path, &e.into_inner().to_string(), prefix)
-            })?;
-            if body.lookup_from.as_ref().is_some_and(|p| !p.is_null()) {
-                return Err(ApiError::bad(format!("{at}.lookup_from is not supported")));
-            }
-            let limit = body.limit.unwrap_or(10);
-            check_limit(limit, 0, config.search.max_limit, &format!("{prefix}{at}."))?;
-            let nested = prefetches(body.prefetch, &format!("{at}.prefetch"), config, depth + 1, prefix)?;
-            let wanted = match body.query {
-                Some(QueryValue::Vector(v)) => Some(Wanted::Nearest(Input::Example(Example::Vector(v)))),
-                Some(QueryValue::Other(v)) => Some(parse_query(&v, &format!("{prefix}{at}."))?),
-                None => None,
-            };
-            let using = body.using.unwrap_or_default();
-            check_stage(wanted.as_ref(), nested.len(), body.score_threshold.is_some(), &using)?;
-            Ok(ParsedPrefetch {
-                using,
-                wanted,
-                filter: body.filter,
-                limit,
-                score_threshold: body.score_threshold,
-                params: params(body.params, &format!("{prefix}{at}."))?,
-                prefetch: nested,
-            })
-        })
-        .collect()
-}
-
-/// The rules between a level's query and its prefetches (Qdrant's, in its order).
-fn check_stage(
-    wanted: Option<&Wanted>,
-    prefetches: usize,
-    has_threshold: bool,
-    using: &str,
-) -> Result<(), ApiError> {
-    if wanted.is_none() && prefetches > 0 {
-        return Err(ApiError::bad(
-            "Bad request: A query is needed to merge the prefetches. Can't have prefetches without defining a query.",
-        ));
-    }
-    if wanted.is_none() && has_threshold {
-        return Err(ApiError::bad(
-            "Bad request: A query is needed to use the score_threshold. Can't have score_threshold without defining a query.",
-        ));
-    }
-    if matches!(wanted, Some(Wanted::Formula(_))) && prefetches == 0 {
-        return Err(ApiError::bad("Wrong input: Validation failed: cannot apply Formula without prefetches"));
-    }
-    if let Some(Wanted::Fusion(f)) = wanted {
-        if !using.is_empty() {
-            return Err(ApiError::bad(
-                "Bad request: Fusion queries cannot be combined with the 'using' field.",
-            ));
-        }
-        if prefetches == 0 {
-            return Err(ApiError::bad(
-                "Wrong input: Validation failed: cannot apply Fusion without prefetches",
-            ));
-        }
-        if let Fusion::Rrf { weights: Some(w), .. } = f {
-            if w.len() != prefetches {
-                return Err(ApiError::bad(format!(
-                    "Wrong input: Validation failed: RRF weights length ({}) does not match number of prefetches ({prefetches})",
-                    w.len()
-                )));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// A search as parsed and checked, its texts not yet embedded.
