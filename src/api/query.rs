@@ -375,8 +375,8 @@ pub(super) fn from_search_request(
     prefix: &str,
 ) -> Result<Parsed, ApiError> {
     // A plain list (the unnamed vector), or Qdrant's named form `{"name": …, "vector": [...]}`.
-    let (using, vector) = match r.vector {
-        QueryValue::Vector(v) => (String::new(), v),
+    let (using, example) = match r.vector {
+        QueryValue::Vector(v) => (String::new(), Example::Vector(v)),
         QueryValue::Other(Value::Object(o)) => {
             if let Some(k) = o.keys().find(|k| !matches!(k.as_str(), "name" | "vector")) {
                 return Err(ApiError::bad(format!("vector: unknown field `{k}` (expected name, vector)")));
@@ -388,31 +388,18 @@ pub(super) fn from_search_request(
                     return Err(ApiError::bad(format!("vector.name: expected a string, got {other}")))
                 }
             };
-            match o.get("vector") {
-                Some(v @ Value::Object(_)) => {
-                    let sparse = Example::Sparse(super::points::sparse(
-                        v,
-                        "vector.vector",
-                        "search_request.vector.vector",
-                    )?);
-                    let shared = Shared {
-                        using: name,
-                        filter: r.filter,
-                        limit: r.limit,
-                        offset: r.offset,
-                        score_threshold: r.score_threshold,
-                        params: r.params,
-                        with_payload: r.with_payload,
-                        with_vector: r.with_vector,
-                    };
-                    return shared.parsed(Wanted::Nearest(Input::Example(sparse)), config, prefix);
-                }
-                v => (
-                    name,
+            let example = match o.get("vector") {
+                Some(v @ Value::Object(_)) => Example::Sparse(super::points::sparse(
+                    v,
+                    "vector.vector",
+                    "search_request.vector.vector",
+                )?),
+                v => Example::Vector(
                     Vec::<f32>::deserialize(v.unwrap_or(&Value::Null))
                         .map_err(|_| ApiError::bad("vector.vector: expected a list of numbers"))?,
                 ),
-            }
+            };
+            (name, example)
         }
         QueryValue::Other(_) => return Err(ApiError::bad("vector: expected a list of numbers")),
     };
@@ -426,7 +413,7 @@ pub(super) fn from_search_request(
         with_payload: r.with_payload,
         with_vector: r.with_vector,
     };
-    shared.parsed(Wanted::Nearest(Input::Example(Example::Vector(vector))), config, prefix)
+    shared.parsed(Wanted::Nearest(Input::Example(example)), config, prefix)
 }
 
 pub(super) fn from_recommend_request(

@@ -470,6 +470,23 @@ impl Collection {
         Ok(records.into_iter().skip(s.offset).map(hit).collect())
     }
 
+    /// Whether a search admits point `id` as a hit: not excluded, before the deadline, and
+    /// matching the search's filter.
+    pub(super) fn admits(
+        &self,
+        points: &Points,
+        s: &Search,
+        exclude: &HashSet<u64>,
+        deadline: Deadline,
+        id: u64,
+    ) -> bool {
+        !exclude.contains(&id)
+            && !deadline.expired()
+            && points.meta.get(&id).is_some_and(|m| {
+                s.filter.as_ref().is_none_or(|f| f.matches(&m.payload, Some(m.ext), &self.has_vector(id)))
+            })
+    }
+
     /// The engine's top `k` for a prepared query, with the filter and exclusions applied inside.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn nearest(
@@ -483,13 +500,7 @@ impl Collection {
         deadline: Deadline,
     ) -> Result<Vec<ScoredPoint>> {
         let index = space.index;
-        let admit = |id: u64| -> bool {
-            !exclude.contains(&id)
-                && !deadline.expired()
-                && points.meta.get(&id).is_some_and(|m| {
-                    s.filter.as_ref().is_none_or(|f| f.matches(&m.payload, Some(m.ext), &self.has_vector(id)))
-                })
-        };
+        let admit = |id: u64| self.admits(points, s, exclude, deadline, id);
         let Some(filter) = &s.filter else {
             if exclude.is_empty() {
                 return search_one(index, query, k, &s.params, None);
@@ -533,18 +544,7 @@ impl Collection {
         let index = space.index;
         let small = points.meta.len() <= space.threshold;
         let candidates: Vec<u64> = if s.params.exact || small || pos.is_empty() {
-            points
-                .meta
-                .iter()
-                .filter(|(id, m)| {
-                    !exclude.contains(id)
-                        && !deadline.expired()
-                        && s.filter
-                            .as_ref()
-                            .is_none_or(|f| f.matches(&m.payload, Some(m.ext), &self.has_vector(**id)))
-                })
-                .map(|(id, _)| *id)
-                .collect()
+            points.meta.keys().copied().filter(|id| self.admits(points, s, exclude, deadline, *id)).collect()
         } else {
             let wide = (k * 4).max(s.params.ef.unwrap_or(0)).max(64);
             let mut set = HashSet::new();

@@ -161,13 +161,7 @@ impl Collection {
         exclude: &HashSet<u64>,
         deadline: Deadline,
     ) -> Vec<ScoredPoint> {
-        let admit = |id: u64| -> bool {
-            !exclude.contains(&id)
-                && !deadline.expired()
-                && points.meta.get(&id).is_some_and(|m| {
-                    s.filter.as_ref().is_none_or(|f| f.matches(&m.payload, Some(m.ext), &self.has_vector(id)))
-                })
-        };
+        let admit = |id: u64| self.admits(points, s, exclude, deadline, id);
         match s.filter.as_ref().and_then(|f| points.candidates(f)) {
             Some(c) => {
                 let allowed: HashSet<u64> = c.into_iter().filter(|id| admit(*id)).collect();
@@ -194,15 +188,7 @@ impl Collection {
         exclude: &HashSet<u64>,
         deadline: Deadline,
     ) -> Result<Vec<ScoredPoint>> {
-        let admit = |id: &u64| {
-            !exclude.contains(id)
-                && !deadline.expired()
-                && points.meta.get(id).is_some_and(|m| {
-                    s.filter
-                        .as_ref()
-                        .is_none_or(|f| f.matches(&m.payload, Some(m.ext), &self.has_vector(*id)))
-                })
-        };
+        let admit = |id: &u64| self.admits(points, s, exclude, deadline, *id);
         let candidates: Vec<u64> = match s.filter.as_ref().and_then(|f| points.candidates(f)) {
             Some(c) => c.into_iter().filter(admit).collect(),
             None => points.meta.keys().copied().filter(admit).collect(),

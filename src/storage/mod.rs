@@ -245,17 +245,7 @@ impl Storage {
     /// The stored vectors of one slot of a collection: internal id and vector, in internal id
     /// order.
     pub fn vectors(&self, cid: u32, slot: u32) -> impl Iterator<Item = Result<(u64, Vec<f32>)>> + '_ {
-        self.scan_owned(CF_VECTORS, cid).filter_map(move |item| {
-            let (key, value) = match item {
-                Ok(entry) => entry,
-                Err(e) => return Some(Err(e)),
-            };
-            match keys::vector_of(&key) {
-                None => Some(Err(Error::Storage("bad vector key".into()))),
-                Some((id, s)) if s == slot => Some(codec::decode_vector(&value).map(|v| (id, v))),
-                Some(_) => None,
-            }
-        })
+        self.slot_records(cid, slot, codec::decode_vector)
     }
 
     /// The stored sparse vectors of one slot, in internal id order.
@@ -264,6 +254,16 @@ impl Storage {
         cid: u32,
         slot: u32,
     ) -> impl Iterator<Item = Result<(u64, vicinity_index::SparseVector)>> + '_ {
+        self.slot_records(cid, slot, codec::decode_sparse)
+    }
+
+    /// The records of one vector slot of a collection, decoded, in internal id order.
+    fn slot_records<T: 'static>(
+        &self,
+        cid: u32,
+        slot: u32,
+        decode: fn(&[u8]) -> Result<T>,
+    ) -> impl Iterator<Item = Result<(u64, T)>> + '_ {
         self.scan_owned(CF_VECTORS, cid).filter_map(move |item| {
             let (key, value) = match item {
                 Ok(entry) => entry,
@@ -271,7 +271,7 @@ impl Storage {
             };
             match keys::vector_of(&key) {
                 None => Some(Err(Error::Storage("bad vector key".into()))),
-                Some((id, s)) if s == slot => Some(codec::decode_sparse(&value).map(|v| (id, v))),
+                Some((id, s)) if s == slot => Some(decode(&value).map(|v| (id, v))),
                 Some(_) => None,
             }
         })
