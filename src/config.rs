@@ -278,8 +278,8 @@ impl Config {
             return bad("search.max_limit", "must be at least 1");
         }
         let e = &self.embedding;
-        if e.sessions == 0 || e.sessions > 64 {
-            return bad("embedding.sessions", "must be in 1..=64");
+        if e.sessions > 64 || e.bulk_sessions > 64 {
+            return bad("embedding.sessions", "must be in 0..=64 (0: one per core), as must bulk_sessions");
         }
         if e.intra_threads == 0 || e.intra_threads > 256 {
             return bad("embedding.intra_threads", "must be in 1..=256");
@@ -289,6 +289,9 @@ impl Config {
         }
         if e.max_texts == 0 {
             return bad("embedding.max_texts", "must be at least 1");
+        }
+        if e.max_queued < e.max_batch {
+            return bad("embedding.max_queued", "must be at least embedding.max_batch");
         }
         if self.search.timeout_ms == 0 {
             return bad("search.timeout_ms", "must be at least 1");
@@ -432,14 +435,20 @@ pub struct EmbeddingConfig {
     pub ort_library: std::path::PathBuf,
     /// The model a request without `model` uses.
     pub default_model: String,
-    /// Sessions per model, each with its own worker thread.
+    /// Sessions per model for interactive requests, each with its own worker thread (0: one
+    /// per core).
     pub sessions: usize,
     /// ONNX Runtime intra-op threads per session.
     pub intra_threads: usize,
-    /// A micro-batch closes at this many texts …
+    /// One more session with all `sessions × intra_threads` threads, run alone when the others
+    /// are idle and few texts wait.
+    pub lone_session: bool,
+    /// Sessions for import jobs and large requests, at a lower OS priority (0: as `sessions`).
+    pub bulk_sessions: usize,
+    /// Most texts one worker takes into a batch.
     pub max_batch: usize,
-    /// … or after this long.
-    pub max_wait_ms: u64,
+    /// Texts waiting or running per lane; an HTTP request beyond it is answered 503.
+    pub max_queued: usize,
     /// Embedding cache capacity in bytes (0 disables it).
     pub cache_bytes: u64,
     /// Texts longer than this (in bytes) are not cached.
@@ -451,6 +460,15 @@ pub struct EmbeddingConfig {
     pub max_text_bytes: usize,
 }
 
+impl EmbeddingConfig {
+    /// (interactive, bulk) sessions per model, 0 read as one per core.
+    pub fn session_counts(&self) -> (usize, usize) {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let or_cores = |n: usize| if n == 0 { cores } else { n };
+        (or_cores(self.sessions), or_cores(self.bulk_sessions))
+    }
+}
+
 impl Default for EmbeddingConfig {
     fn default() -> Self {
         EmbeddingConfig {
@@ -458,10 +476,12 @@ impl Default for EmbeddingConfig {
             models_dir: "/var/cache/vicinity/models".into(),
             ort_library: "/var/cache/vicinity/models/onnxruntime/libonnxruntime.so".into(),
             default_model: "all-minilm-l6-v2".into(),
-            sessions: 2,
+            sessions: 0,
             intra_threads: 1,
+            lone_session: true,
+            bulk_sessions: 0,
             max_batch: 32,
-            max_wait_ms: 5,
+            max_queued: 1024,
             cache_bytes: 64 * 1024 * 1024,
             cache_max_text_bytes: 2048,
             max_texts: 10_000,

@@ -21,6 +21,9 @@ pub enum Error {
     /// A missing or wrong API key.
     #[error("{0}")]
     Unauthorized(String),
+    /// Too much work is waiting; the request was not started.
+    #[error("{0}")]
+    Overloaded(String),
     /// The request's time ran out; its work was stopped.
     #[error("{0}")]
     Timeout(String),

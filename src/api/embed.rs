@@ -13,7 +13,7 @@ use super::openapi::ErrorResponse;
 use super::query::{Input, Parsed};
 use super::{ok, ApiError, ApiResult, AppState};
 use crate::collection::{CollectionConfig, Example, Search};
-use crate::embedding::{Embedder, Embedding};
+use crate::embedding::{Embedder, Embedding, Priority};
 
 /// `POST /embed`.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -118,7 +118,8 @@ pub async fn for_collection(
         return Err(ApiError::bad(format!("collection `{name}` embeds with `{model}`, not `{other}`")));
     }
     let texts: Vec<String> = texts.into_iter().map(|t| t.text).collect();
-    let (_, out) = embedder(st)?.embed(Some(&model), &texts).await.map_err(ApiError::from)?;
+    let (_, out) =
+        embedder(st)?.embed(Some(&model), &texts, Priority::Request).await.map_err(ApiError::from)?;
     Ok(out)
 }
 
@@ -188,8 +189,10 @@ pub async fn embed(State(st): State<AppState>, Body(body): Body<EmbedRequest>) -
     if body.texts.is_empty() {
         return Err(ApiError::bad("texts: expected at least one text"));
     }
-    let (model, out) =
-        embedder(&st)?.embed(body.model.as_deref(), &body.texts).await.map_err(ApiError::from)?;
+    let (model, out) = embedder(&st)?
+        .embed(body.model.as_deref(), &body.texts, Priority::Request)
+        .await
+        .map_err(ApiError::from)?;
     #[derive(serde::Serialize)]
     struct Embedded<'a> {
         model: &'a str,

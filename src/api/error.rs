@@ -140,6 +140,7 @@ impl From<Error> for ApiError {
             Error::Conflict(_) => Code::Conflict,
             Error::Unauthorized(_) => Code::Unauthorized,
             Error::Timeout(_) => Code::Timeout,
+            Error::Overloaded(_) => Code::Overloaded,
             Error::Storage(_) | Error::Internal(_) => Code::Internal,
         };
         // Storage and internal failures are logged, not sent; a timeout's message is the client's.

@@ -123,9 +123,11 @@ pub async fn render(State(st): State<AppState>) -> Result<String, super::ApiErro
             .absolute(e.stats.cache_hits.load(Ordering::Relaxed));
         metrics::counter!("vicinity_embedding_cache_misses_total")
             .absolute(e.stats.cache_misses.load(Ordering::Relaxed));
-        for (model, batches, texts) in e.batch_stats() {
-            metrics::counter!("vicinity_embedding_batches_total", "model" => model.clone()).absolute(batches);
-            metrics::counter!("vicinity_embedding_batched_texts_total", "model" => model).absolute(texts);
+        for (model, lane, batches, texts) in e.batch_stats() {
+            metrics::counter!("vicinity_embedding_batches_total", "model" => model.clone(), "lane" => lane)
+                .absolute(batches);
+            metrics::counter!("vicinity_embedding_batched_texts_total", "model" => model, "lane" => lane)
+                .absolute(texts);
         }
     }
     if let Some(cache) = st.results.as_deref() {

@@ -15,7 +15,8 @@
 //!
 //! With `--texts`, the requests carry the text of each query (`{"query": {"text": …}}`, the
 //! `"split": "query"` lines of a text dataset's `texts.jsonl`, row = id) and the server embeds
-//! them; a collection created by `--base` then names `--model`.
+//! them; a collection created by `--base` then names `--model`. With `--texts` and `--embed`,
+//! each request is `POST /embed {"texts": [text]}` instead (no collection, no `--queries`).
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -35,10 +36,10 @@ use serde_json::{json, Value};
 struct Args {
     #[arg(long, default_value = "http://127.0.0.1:6333")]
     url: String,
-    #[arg(long)]
+    #[arg(long, default_value = "")]
     collection: String,
-    #[arg(long)]
-    queries: PathBuf,
+    #[arg(long, required_unless_present = "embed")]
+    queries: Option<PathBuf>,
     #[arg(long)]
     gt: Option<PathBuf>,
     #[arg(long)]
@@ -67,6 +68,9 @@ struct Args {
     /// The embedding model a collection created with `--base --texts` names.
     #[arg(long, default_value = "all-minilm-l6-v2")]
     model: String,
+    /// Send each text to `/embed` (needs `--texts`).
+    #[arg(long, requires = "texts")]
+    embed: bool,
 }
 
 /// `body` made unique to request `n` without changing its answer: a score threshold far below
@@ -206,10 +210,13 @@ async fn main() -> Result<(), String> {
     if let Some(base) = &a.base {
         load_base(&a, &addr, base).await?;
     }
-    let (dim, queries) = read(&a.queries)?;
-    let queries: Vec<Value> = match &a.texts {
-        Some(path) => query_texts(path)?.into_iter().map(|t| json!({"text": t})).collect(),
-        None => queries.chunks_exact(dim).map(|v| json!(v)).collect(),
+    let queries: Vec<Value> = match (&a.texts, &a.queries) {
+        (Some(path), _) => query_texts(path)?.into_iter().map(|t| json!({"text": t})).collect(),
+        (None, Some(path)) => {
+            let (dim, queries) = read(path)?;
+            queries.chunks_exact(dim).map(|v| json!(v)).collect()
+        }
+        (None, None) => return Err("--queries or --texts is needed".into()),
     };
     let gt: Option<Arc<(usize, Vec<i32>)>> = match &a.gt {
         Some(p) => Some(Arc::new(vicinity::index::io::read_ivecs(p).map_err(|e| e.to_string())?)),
@@ -220,6 +227,9 @@ async fn main() -> Result<(), String> {
         queries
             .iter()
             .map(|q| {
+                if a.embed {
+                    return Bytes::from(json!({"texts": [q["text"]]}).to_string());
+                }
                 let mut body = json!({"query": q, "limit": a.limit});
                 if let Some(ef) = a.ef {
                     body["params"] = json!({"hnsw_ef": ef});
@@ -232,7 +242,10 @@ async fn main() -> Result<(), String> {
             .collect(),
     );
     let deadline = Instant::now() + Duration::from_secs_f64(a.seconds);
-    let path = format!("/collections/{}/points/query", a.collection);
+    let path = match a.embed {
+        true => "/embed".to_string(),
+        false => format!("/collections/{}/points/query", a.collection),
+    };
     let mut tasks = Vec::new();
     for worker in 0..a.concurrency {
         let (a, addr, path, gt, bodies) = (a.clone(), addr.clone(), path.clone(), gt.clone(), bodies.clone());
@@ -296,7 +309,7 @@ async fn main() -> Result<(), String> {
             "qps": lat.len() as f64 / wall, "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
             "recall": if wanted > 0 { Some(found as f64 / wanted as f64) } else { None },
             "ef": a.ef, "repeat_fraction": a.repeat_fraction, "unique_rest": a.unique_rest, "cache": !a.no_cache,
-            "texts": a.texts.is_some(),
+            "texts": a.texts.is_some(), "embed": a.embed,
         })
     );
     Ok(())

@@ -1,104 +1,292 @@
-//! Micro-batching: requests queue texts; one worker thread per session takes the first waiting
-//! text, then keeps collecting until it has `max_batch` texts or `max_wait` has passed, and
-//! embeds them in one run. Under load batches fill at once; alone, a text waits at most
-//! `max_wait`. Workers are plain threads, never tokio workers.
+//! Continuous batching on a lane of worker threads, each owning one model session.
+//!
+//! When no worker runs, a free worker takes what is queued at once, so a lone text runs as soon
+//! as it comes; no timer ever waits for batch-mates. While other workers run, batches form from
+//! what arrives meanwhile: a worker that has just answered a batch of `k` texts takes the queue
+//! once `k` texts wait (the requesters it answered coming back) or once no other worker runs,
+//! whichever is first, so its wait is bounded by the other workers' runs. A worker takes at
+//! most `max_batch` texts and its fair share of the queue (queued texts over the workers free),
+//! and the model splits what it took into runs by padded tokens.
+//!
+//! A lane may also have a *lone* worker whose session has every thread of the lane: it takes the
+//! queue only when every other worker is idle and at most one text per worker waits, and the
+//! others wait while it runs. So a lone request gets every core (latency at low load) and a
+//! stream of requests gets one session per core (throughput at high load), with never more
+//! threads computing than the lane has.
+//!
+//! Texts waiting or running are bounded per lane ([`Lane::admit`]); workers are plain threads,
+//! never tokio workers, and a worker skips texts whose requester has gone.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-use tokio::sync::oneshot;
+use parking_lot::{Condvar, Mutex};
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
-use super::model::{Embedding, OnnxModel};
+use super::model::Embedding;
 use crate::error::{Error, Result};
+
+/// Runs the model on a batch of texts: an ONNX Runtime session, or a stand-in in tests.
+pub trait Runner: Send {
+    fn run(&mut self, texts: &[&str]) -> Result<Vec<Embedding>>;
+}
+
+/// Makes a worker's runner with the given intra-op threads (called on the worker's thread).
+pub type MakeRunner = Arc<dyn Fn(usize) -> Result<Box<dyn Runner>> + Send + Sync>;
+
+/// How a lane runs.
+#[derive(Clone, Debug)]
+pub struct LaneConfig {
+    /// `interactive` or `bulk`: the metrics label and thread names.
+    pub name: &'static str,
+    /// Workers (sessions), each with `threads` intra-op threads.
+    pub workers: usize,
+    pub threads: usize,
+    /// Add a lone worker of `workers × threads` threads (only when `workers > 1`).
+    pub lone: bool,
+    pub max_batch: usize,
+    /// Texts waiting or running at most.
+    pub capacity: usize,
+    /// The workers' OS nice value (0 = as the process; higher runs only when the cores are free).
+    pub nice: i32,
+    /// Make the sessions at start (else at the first text).
+    pub eager: bool,
+}
 
 struct Job {
     text: String,
     reply: oneshot::Sender<Result<Embedding>>,
 }
 
-/// Counters the metrics endpoint reports.
 #[derive(Default)]
-pub struct BatchStats {
+struct State {
+    jobs: VecDeque<Job>,
+    /// Workers running a batch, not counting the lone one.
+    busy: usize,
+    /// Workers that have just answered a batch and wait for its requesters to come back.
+    expecting: usize,
+    lone_busy: bool,
+    closed: bool,
+}
+
+/// Batches run and texts embedded, for `/metrics`.
+#[derive(Default)]
+pub struct LaneStats {
     pub batches: AtomicU64,
     pub texts: AtomicU64,
 }
 
-pub struct Batcher {
-    queue: Sender<Job>,
-    pub stats: Arc<BatchStats>,
+struct Shared {
+    config: LaneConfig,
+    state: Mutex<State>,
+    ready: Condvar,
+    stats: LaneStats,
+    model: String,
 }
 
-impl Batcher {
-    pub fn start(model: Arc<OnnxModel>, max_batch: usize, max_wait: Duration) -> Batcher {
-        let (queue, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
-        let stats = Arc::new(BatchStats::default());
-        for slot in 0..model.session_count() {
-            let (model, rx, stats) = (model.clone(), rx.clone(), stats.clone());
-            let spawned = std::thread::Builder::new()
-                .name(format!("embed-{}-{slot}", model.spec.name))
-                .spawn(move || worker(&model, slot, &rx, max_batch.max(1), max_wait, &stats));
-            if let Err(e) = spawned {
-                tracing::error!("cannot start embedding worker: {e}");
-            }
-        }
-        Batcher { queue, stats }
-    }
-
-    /// Embeds texts through the queue; sorted by length so that neighbours in a batch pad
-    /// little (bulk jobs), answered in the caller's order.
-    pub async fn embed(&self, texts: &[String]) -> Result<Vec<Embedding>> {
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| texts[i].len());
-        let mut waiting = Vec::with_capacity(texts.len());
-        for &i in &order {
-            let (reply, rx) = oneshot::channel();
-            self.queue
-                .send(Job { text: texts[i].clone(), reply })
-                .map_err(|_| Error::Internal("embedding workers stopped".into()))?;
-            waiting.push((i, rx));
-        }
-        let mut out: Vec<Option<Embedding>> = vec![None; texts.len()];
-        for (i, rx) in waiting {
-            let e = rx.await.map_err(|_| Error::Internal("embedding worker dropped a request".into()))??;
-            out[i] = Some(e);
-        }
-        Ok(out.into_iter().flatten().collect())
-    }
+pub struct Lane {
+    shared: Arc<Shared>,
+    room: Arc<Semaphore>,
 }
 
-fn worker(
-    model: &OnnxModel,
-    slot: usize,
-    rx: &Mutex<Receiver<Job>>,
-    max_batch: usize,
-    max_wait: Duration,
-    stats: &BatchStats,
-) {
-    loop {
-        let jobs = {
-            let rx = rx.lock();
-            let Ok(first) = rx.recv() else { return };
-            let mut jobs = vec![first];
-            let deadline = Instant::now() + max_wait;
-            while jobs.len() < max_batch {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match rx.recv_timeout(left) {
-                    Ok(job) => jobs.push(job),
-                    Err(RecvTimeoutError::Timeout) => break,
-                    Err(RecvTimeoutError::Disconnected) => break,
-                }
-            }
-            jobs
+/// Whether a request that finds the lane full waits for room or is refused.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Admission {
+    Wait,
+    Refuse,
+}
+
+impl Lane {
+    /// Starts the lane's worker threads for `model` (the metrics label).
+    pub fn start(model: &str, config: LaneConfig, make: MakeRunner) -> Lane {
+        let config = LaneConfig {
+            workers: config.workers.max(1),
+            threads: config.threads.max(1),
+            lone: config.lone && config.workers > 1,
+            max_batch: config.max_batch.max(1),
+            capacity: config.capacity.max(1),
+            ..config
         };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            ready: Condvar::new(),
+            stats: LaneStats::default(),
+            model: model.to_string(),
+            config: config.clone(),
+        });
+        let workers = (0..config.workers)
+            .map(|slot| (format!("embed-{}-{slot}", config.name), false, config.threads))
+            .chain(
+                config
+                    .lone
+                    .then(|| (format!("embed-{}-lone", config.name), true, config.workers * config.threads)),
+            );
+        for (name, lone, threads) in workers {
+            let (shared, make) = (shared.clone(), make.clone());
+            let spawned = std::thread::Builder::new().name(name).spawn(move || {
+                set_nice(shared.config.nice);
+                worker(&shared, lone, || make(threads));
+            });
+            if let Err(e) = spawned {
+                tracing::error!("cannot start an embedding worker: {e}");
+            }
+        }
+        Lane { room: Arc::new(Semaphore::new(config.capacity)), shared }
+    }
+
+    pub fn stats(&self) -> &LaneStats {
+        &self.shared.stats
+    }
+
+    /// Room for `n` texts: waits for it, or refuses when the lane is full. A request larger
+    /// than the whole lane waits for the lane to be empty.
+    pub async fn admit(&self, n: usize, admission: Admission) -> Result<OwnedSemaphorePermit> {
+        let config = &self.shared.config;
+        let n = u32::try_from(n.clamp(1, config.capacity)).unwrap_or(u32::MAX);
+        let closed = |_| Error::Internal("embedding workers stopped".into());
+        match admission {
+            Admission::Wait => self.room.clone().acquire_many_owned(n).await.map_err(closed),
+            Admission::Refuse => self.room.clone().try_acquire_many_owned(n).map_err(|e| match e {
+                TryAcquireError::NoPermits => Error::Overloaded(format!(
+                    "the embedding queue is full ({} texts waiting or running in the {} lane, embedding.max_queued); retry after Retry-After",
+                    config.capacity, config.name
+                )),
+                TryAcquireError::Closed => Error::Internal("embedding workers stopped".into()),
+            }),
+        }
+    }
+
+    /// Queues texts (call [`Lane::admit`] first and hold its permit until they are answered)
+    /// and waits for their embeddings, in the given order.
+    pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Embedding>> {
+        let mut waiting = Vec::with_capacity(texts.len());
+        {
+            let mut state = self.shared.state.lock();
+            for text in texts {
+                let (reply, rx) = oneshot::channel();
+                state.jobs.push_back(Job { text, reply });
+                waiting.push(rx);
+            }
+        }
+        self.shared.ready.notify_all();
+        let mut out = Vec::with_capacity(waiting.len());
+        for rx in waiting {
+            out.push(rx.await.map_err(|_| Error::Internal("an embedding worker dropped a request".into()))??);
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        self.shared.state.lock().closed = true;
+        self.shared.ready.notify_all();
+        self.room.close();
+    }
+}
+
+impl Shared {
+    /// Blocks until this worker may take a batch, and takes it; `None` once the lane closed.
+    /// `expect`: the size of the batch this worker has just answered (0 for none or the lone
+    /// worker).
+    fn take(&self, lone: bool, mut expect: usize) -> Option<Vec<Job>> {
+        let c = &self.config;
+        let mut state = self.state.lock();
+        let mut expecting = false;
+        let found = loop {
+            if state.closed {
+                break None;
+            }
+            let queued = state.jobs.len();
+            if expect > 0 && queued < expect && state.busy > 0 {
+                if !expecting {
+                    state.expecting += 1;
+                    expecting = true;
+                }
+                self.ready.wait(&mut state);
+                continue;
+            }
+            // The lane is loaded when some worker runs or has just run: then the narrow
+            // workers take everything; the lone worker takes only a quiet lane's few texts.
+            let may = queued > 0
+                && !state.lone_busy
+                && match lone {
+                    true => state.busy == 0 && state.expecting == 0 && queued <= c.workers,
+                    false => expect > 0 || state.busy > 0 || !c.lone || queued > c.workers,
+                };
+            if may {
+                let share = match lone {
+                    true => queued,
+                    false => queued.div_ceil(c.workers - state.busy),
+                };
+                let jobs: Vec<Job> =
+                    state.jobs.drain(..share.min(c.max_batch)).filter(|j| !j.reply.is_closed()).collect();
+                if jobs.is_empty() {
+                    // The queue changed: another worker may take what is left.
+                    self.ready.notify_all();
+                    continue;
+                }
+                match lone {
+                    true => state.lone_busy = true,
+                    false => state.busy += 1,
+                }
+                break Some(jobs);
+            }
+            // Nothing to take: this worker is idle now, and expects nothing more (which may let
+            // the lone worker take the queue).
+            if expecting {
+                state.expecting -= 1;
+                expecting = false;
+                self.ready.notify_all();
+            }
+            expect = 0;
+            self.ready.wait(&mut state);
+        };
+        if expecting {
+            state.expecting -= 1;
+        }
+        drop(state);
+        // Another worker may wait on this one's expectation.
+        self.ready.notify_all();
+        found
+    }
+
+    fn done(&self, lone: bool) {
+        let mut state = self.state.lock();
+        match lone {
+            true => state.lone_busy = false,
+            false => state.busy -= 1,
+        }
+        drop(state);
+        self.ready.notify_all();
+    }
+}
+
+fn worker(shared: &Shared, lone: bool, make: impl Fn() -> Result<Box<dyn Runner>>) {
+    let mut runner: Option<Box<dyn Runner>> = None;
+    if shared.config.eager {
+        runner = make().map_err(|e| tracing::error!("embedding session: {e}")).ok();
+    }
+    let mut answered = 0;
+    while let Some(jobs) = shared.take(lone, if lone { 0 } else { answered }) {
+        answered = jobs.len();
+        if runner.is_none() {
+            runner = make().map_err(|e| tracing::error!("embedding session: {e}")).ok();
+        }
         let texts: Vec<&str> = jobs.iter().map(|j| j.text.as_str()).collect();
-        let result = model.embed(slot, &texts);
+        let result = match runner.as_mut() {
+            Some(r) => r.run(&texts),
+            None => {
+                Err(Error::Internal("the embedding session could not be made; see the server log".into()))
+            }
+        };
+        shared.done(lone);
+        let stats = &shared.stats;
         stats.batches.fetch_add(1, Ordering::Relaxed);
-        metrics::histogram!("vicinity_embedding_batch_size").record(jobs.len() as f64);
         stats.texts.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        metrics::histogram!("vicinity_embedding_batch_size", "model" => shared.model.clone(), "lane" => shared.config.name)
+            .record(jobs.len() as f64);
         match result {
             Ok(embeddings) => {
                 for (job, e) in jobs.into_iter().zip(embeddings) {
@@ -114,3 +302,18 @@ fn worker(
         }
     }
 }
+
+/// Sets the calling thread's nice value (on Linux, per thread). Raising it needs no privilege.
+fn set_nice(nice: i32) {
+    if nice == 0 {
+        return;
+    }
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), nice) {
+        tracing::warn!("cannot lower the embedding worker's priority: {e}");
+    }
+}
+
+#[cfg(test)]
+#[path = "batcher_tests.rs"]
+mod tests;

@@ -1,9 +1,14 @@
 //! Server-side text embedding: sentence-embedding ONNX models run through ONNX Runtime (`ort`,
-//! loaded at run time from `embedding.ort_library`), micro-batched on dedicated threads, with a
-//! byte-bounded cache of recent texts.
+//! loaded at run time from `embedding.ort_library`), batched continuously on dedicated threads,
+//! with a byte-bounded cache of recent texts.
 //!
-//! - `model.rs`: tokenizer + session pool + pooling (one model).
-//! - `batcher.rs`: the micro-batching queue and its worker threads.
+//! - `model.rs`: tokenizer, sessions and pooling (one model).
+//! - `batcher.rs`: a lane of worker threads, one session each, batching what is queued.
+//!
+//! Each model has two lanes. Requests of at most `max_batch` texts (queries, small upserts,
+//! `/embed`) use the interactive lane; import jobs and larger requests use the bulk lane, whose
+//! workers run at a lower OS priority, so that bulk work takes the cores only when interactive
+//! work leaves them. A full lane refuses HTTP requests with 503; jobs wait for room.
 //!
 //! Models live in `embedding.models_dir/<name>/{model.toml, model.onnx, tokenizer.json}`;
 //! `scripts/setup-embedding.sh` installs the default, all-MiniLM-L6-v2.
@@ -17,15 +22,37 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use crate::error::{Error, Result};
-use batcher::Batcher;
+use batcher::{Admission, Lane, LaneConfig, Runner};
 pub use model::{Embedding, ModelSpec, OnnxModel};
 
 struct Loaded {
     model: Arc<OnnxModel>,
-    batcher: Batcher,
+    interactive: Lane,
+    bulk: Lane,
+}
+
+/// A worker's session of a model.
+struct OrtRunner {
+    model: Arc<OnnxModel>,
+    session: ort::session::Session,
+}
+
+impl Runner for OrtRunner {
+    fn run(&mut self, texts: &[&str]) -> Result<Vec<Embedding>> {
+        self.model.embed(&mut self.session, texts)
+    }
+}
+
+/// Which lane a request's texts take.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Priority {
+    /// HTTP requests: the interactive lane when they carry at most `max_batch` texts to embed,
+    /// else the bulk lane; refused with 503 when the lane is full.
+    Request,
+    /// Import jobs: the bulk lane, waiting for room.
+    Job,
 }
 
 /// Cache and batch counters for `/metrics`.
@@ -42,8 +69,13 @@ pub struct Embedder {
     cache_max_text_bytes: usize,
     pub max_texts: usize,
     pub max_text_bytes: usize,
+    max_batch: usize,
     pub stats: EmbedStats,
 }
+
+/// The bulk lane's workers' nice value: they get about a tenth of a core that interactive work
+/// also wants.
+const BULK_NICE: i32 = 10;
 
 /// ONNX Runtime can be loaded once per process.
 static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> = OnceLock::new();
@@ -75,16 +107,42 @@ impl Embedder {
             if !dir.join("model.toml").exists() {
                 continue;
             }
-            let model = Arc::new(OnnxModel::load(env, &dir, config.sessions, config.intra_threads)?);
-            let batcher =
-                Batcher::start(model.clone(), config.max_batch, Duration::from_millis(config.max_wait_ms));
-            tracing::info!(
-                "embedding model {} loaded from {} (dim {})",
-                model.spec.name,
-                dir.display(),
-                model.spec.dim
+            let model = Arc::new(OnnxModel::load(env, &dir)?);
+            let make: batcher::MakeRunner = {
+                let model = model.clone();
+                Arc::new(move |threads| {
+                    let session = model.session(threads)?;
+                    Ok(Box::new(OrtRunner { model: model.clone(), session }) as Box<dyn Runner>)
+                })
+            };
+            let (sessions, bulk_sessions) = config.session_counts();
+            let lane = |name, workers, lone, capacity, nice, eager| LaneConfig {
+                name,
+                workers,
+                threads: config.intra_threads,
+                lone,
+                max_batch: config.max_batch,
+                capacity,
+                nice,
+                eager,
+            };
+            let name = &model.spec.name;
+            let interactive = Lane::start(
+                name,
+                lane("interactive", sessions, config.lone_session, config.max_queued, 0, true),
+                make.clone(),
             );
-            models.insert(model.spec.name.clone(), Loaded { model, batcher });
+            let bulk_capacity = config.max_queued.max(config.max_texts);
+            let bulk =
+                Lane::start(name, lane("bulk", bulk_sessions, false, bulk_capacity, BULK_NICE, false), make);
+            tracing::info!(
+                "embedding model {name} loaded from {} (dim {}; {sessions} session(s) × {} thread(s){})",
+                dir.display(),
+                model.spec.dim,
+                config.intra_threads,
+                if config.lone_session && sessions > 1 { " and a lone session of all of them" } else { "" }
+            );
+            models.insert(model.spec.name.clone(), Loaded { model, interactive, bulk });
         }
         if !models.contains_key(&config.default_model) {
             return Err(Error::Internal(format!(
@@ -108,6 +166,7 @@ impl Embedder {
             cache_max_text_bytes: config.cache_max_text_bytes,
             max_texts: config.max_texts,
             max_text_bytes: config.max_text_bytes,
+            max_batch: config.max_batch,
             stats: EmbedStats::default(),
         })
     }
@@ -131,8 +190,14 @@ impl Embedder {
         })
     }
 
-    /// Embeds texts with `model` (default if `None`). Empty texts are refused.
-    pub async fn embed(&self, model: Option<&str>, texts: &[String]) -> Result<(String, Vec<Embedding>)> {
+    /// Embeds texts with `model` (default if `None`) in the lane `priority` picks. Empty texts
+    /// are refused.
+    pub async fn embed(
+        &self,
+        model: Option<&str>,
+        texts: &[String],
+        priority: Priority,
+    ) -> Result<(String, Vec<Embedding>)> {
         let (name, loaded) = self.resolve(model)?;
         if texts.len() > self.max_texts {
             return Err(Error::bad(format!(
@@ -169,8 +234,17 @@ impl Embedder {
             }
         }
         if !missing.is_empty() {
-            let todo: Vec<String> = missing.iter().map(|&i| texts[i].clone()).collect();
-            let fresh = loaded.batcher.embed(&todo).await?;
+            // Neighbours in a batch pad little when a request's texts queue by length.
+            missing.sort_by_key(|&i| texts[i].len());
+            let (lane, admission) = match priority {
+                Priority::Request if missing.len() <= self.max_batch => {
+                    (&loaded.interactive, Admission::Refuse)
+                }
+                Priority::Request => (&loaded.bulk, Admission::Refuse),
+                Priority::Job => (&loaded.bulk, Admission::Wait),
+            };
+            let _room = lane.admit(missing.len(), admission).await?;
+            let fresh = lane.embed(missing.iter().map(|&i| texts[i].clone()).collect()).await?;
             for (&i, e) in missing.iter().zip(fresh) {
                 if let Some(cache) = self.cache.as_ref().filter(|_| self.cacheable(&texts[i])) {
                     cache.insert((name.to_string(), texts[i].clone()), Arc::new(e.clone()));
@@ -185,14 +259,19 @@ impl Embedder {
         text.len() <= self.cache_max_text_bytes
     }
 
-    /// (batches run, texts embedded) per model.
-    pub fn batch_stats(&self) -> Vec<(String, u64, u64)> {
-        self.models
-            .iter()
-            .map(|(n, l)| {
-                let s = &l.batcher.stats;
-                (n.clone(), s.batches.load(Ordering::Relaxed), s.texts.load(Ordering::Relaxed))
-            })
-            .collect()
+    /// (model, lane, batches run, texts embedded) per model and lane.
+    pub fn batch_stats(&self) -> Vec<(String, &'static str, u64, u64)> {
+        let mut out = Vec::new();
+        for (n, l) in &self.models {
+            for (lane, s) in [("interactive", l.interactive.stats()), ("bulk", l.bulk.stats())] {
+                out.push((
+                    n.clone(),
+                    lane,
+                    s.batches.load(Ordering::Relaxed),
+                    s.texts.load(Ordering::Relaxed),
+                ));
+            }
+        }
+        out
     }
 }

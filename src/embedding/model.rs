@@ -1,4 +1,5 @@
-//! One sentence-embedding model: a tokenizer and a pool of ONNX Runtime sessions.
+//! One sentence-embedding model: its tokenizer, and the ONNX Runtime sessions the batcher's
+//! workers make from it (each worker owns one).
 //!
 //! Recipe (sentence-transformers): tokenize, truncate at `max_tokens`, pad to the longest text of
 //! the batch, run the model, mean-pool `last_hidden_state` over the attention mask, and
@@ -10,7 +11,6 @@ use std::path::{Path, PathBuf};
 
 use ort::session::Session;
 use ort::value::Tensor;
-use parking_lot::Mutex;
 use serde::Deserialize;
 use tokenizers::{Encoding, Tokenizer, TruncationParams};
 
@@ -47,8 +47,8 @@ pub struct Embedding {
 pub struct OnnxModel {
     pub spec: ModelSpec,
     pub dir: PathBuf,
+    env: &'static ort::environment::Environment,
     tokenizer: Tokenizer,
-    sessions: Vec<Mutex<Session>>,
     has_token_types: bool,
     output: String,
 }
@@ -58,14 +58,9 @@ fn model_err(dir: &Path, e: impl std::fmt::Display) -> Error {
 }
 
 impl OnnxModel {
-    /// Loads `dir/{model.toml, model.onnx, tokenizer.json}` with `sessions` sessions of
-    /// `intra_threads` threads each.
-    pub fn load(
-        env: &ort::environment::Environment,
-        dir: &Path,
-        sessions: usize,
-        intra_threads: usize,
-    ) -> Result<Self> {
+    /// Loads `dir/{model.toml, model.onnx, tokenizer.json}` and reads the model's inputs and
+    /// outputs from a first session (then dropped).
+    pub fn load(env: &'static ort::environment::Environment, dir: &Path) -> Result<Self> {
         let spec_text = std::fs::read_to_string(dir.join("model.toml")).map_err(|e| model_err(dir, e))?;
         let spec: ModelSpec = toml::from_str(&spec_text).map_err(|e| model_err(dir, e))?;
         if spec.dim == 0 || spec.max_tokens < 2 {
@@ -80,33 +75,42 @@ impl OnnxModel {
                 ..TruncationParams::default()
             }))
             .map_err(|e| model_err(dir, e))?;
-        let sessions = (0..sessions.max(1))
-            .map(|_| {
-                Session::builder(env)
-                    .and_then(|b| Ok(b.with_intra_threads(intra_threads.max(1))?))
-                    .and_then(|b| Ok(b.with_inter_threads(1)?))
-                    .and_then(|mut b| b.commit_from_file(dir.join("model.onnx")))
-                    .map(Mutex::new)
-                    .map_err(|e| model_err(dir, e))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let first = sessions[0].lock();
+        let mut model = OnnxModel {
+            spec,
+            dir: dir.to_path_buf(),
+            env,
+            tokenizer,
+            has_token_types: false,
+            output: String::new(),
+        };
+        let first = model.session(1)?;
         let inputs: Vec<String> = first.inputs().iter().map(|i| i.name().to_string()).collect();
         for required in ["input_ids", "attention_mask"] {
             if !inputs.iter().any(|i| i == required) {
                 return Err(model_err(dir, format!("model has no `{required}` input (inputs: {inputs:?})")));
             }
         }
-        let has_token_types = inputs.iter().any(|i| i == "token_type_ids");
-        let output = first
+        model.has_token_types = inputs.iter().any(|i| i == "token_type_ids");
+        model.output = first
             .outputs()
             .iter()
             .map(|o| o.name().to_string())
             .find(|n| n == "last_hidden_state")
             .or_else(|| first.outputs().first().map(|o| o.name().to_string()))
             .ok_or_else(|| model_err(dir, "model has no outputs"))?;
-        drop(first);
-        Ok(OnnxModel { spec, dir: dir.to_path_buf(), tokenizer, sessions, has_token_types, output })
+        Ok(model)
+    }
+
+    /// A new session of the model with `threads` intra-op threads (ONNX Runtime's defaults
+    /// otherwise: its pool threads spin briefly between parallel sections, which a lone text
+    /// on two threads needs; without that it took 1.5× as long).
+    pub fn session(&self, threads: usize) -> Result<Session> {
+        let threads = threads.max(1);
+        Session::builder(self.env)
+            .and_then(|b| Ok(b.with_intra_threads(threads)?))
+            .and_then(|b| Ok(b.with_inter_threads(1)?))
+            .and_then(|mut b| b.commit_from_file(self.dir.join("model.onnx")))
+            .map_err(|e| model_err(&self.dir, e))
     }
 
     /// Indices of `texts` ordered by token count (bulk jobs batch neighbours to pad little).
@@ -120,16 +124,9 @@ impl OnnxModel {
         Ok(order)
     }
 
-    /// Sessions in the pool (the batcher runs one worker per session).
-    pub fn session_count(&self) -> usize {
-        self.sessions.len()
-    }
-
-    /// Embeds a batch on session `slot` (callers keep one slot per thread).
-    ///
-    /// The texts run in groups of similar token counts (padding at most ~25% of a group), so a
-    /// micro-batch of mixed lengths costs little more than its tokens.
-    pub fn embed(&self, slot: usize, texts: &[&str]) -> Result<Vec<Embedding>> {
+    /// Embeds a batch on `session`. The texts run in groups of similar token counts (see
+    /// [`padding_groups`]), so a batch of mixed lengths costs little more than its tokens.
+    pub fn embed(&self, session: &mut Session, texts: &[&str]) -> Result<Vec<Embedding>> {
         let encodings = texts
             .iter()
             .map(|t| self.tokenizer.encode(*t, true))
@@ -140,7 +137,7 @@ impl OnnxModel {
         let mut out: Vec<Option<Embedding>> = vec![None; encodings.len()];
         for group in padding_groups(&order, |i| encodings[i].get_ids().len()) {
             let batch: Vec<&Encoding> = group.iter().map(|&i| &encodings[i]).collect();
-            for (&i, e) in group.iter().zip(self.run(slot, &batch)?) {
+            for (&i, e) in group.iter().zip(self.run(session, &batch)?) {
                 out[i] = Some(e);
             }
         }
@@ -148,7 +145,7 @@ impl OnnxModel {
     }
 
     /// One model run over tokenized texts, padded to the longest.
-    fn run(&self, slot: usize, encodings: &[&Encoding]) -> Result<Vec<Embedding>> {
+    fn run(&self, session: &mut Session, encodings: &[&Encoding]) -> Result<Vec<Embedding>> {
         if encodings.is_empty() {
             return Ok(Vec::new());
         }
@@ -172,7 +169,6 @@ impl OnnxModel {
             if self.has_token_types {
                 inputs.push(("token_type_ids".into(), tensor(vec![0i64; batch * seq]).map_err(err)?.into()));
             }
-            let mut session = self.sessions[slot % self.sessions.len()].lock();
             let outputs = session.run(inputs).map_err(err)?;
             let (shape, data) = outputs[self.output.as_str()].try_extract_tensor::<f32>().map_err(err)?;
             if shape.len() != 3
@@ -219,29 +215,43 @@ impl OnnxModel {
 
 /// Padded tokens (texts × longest) one model run takes at most: a run's working memory grows
 /// with it (attention is `heads × tokens × longest` per run), and ONNX Runtime's arena keeps the
-/// largest it has needed (32 texts of 256 tokens on two sessions: 2.8 GB resident).
+/// largest it has needed.
 const MAX_RUN_TOKENS: usize = 4096;
 
-/// Splits indices sorted by length into runs whose padded size (count × longest) stays within
-/// 25% of their real tokens (plus a little slack for very short texts) and within
-/// [`MAX_RUN_TOKENS`].
+/// What one model run costs beyond its padded tokens, in tokens: on all-MiniLM-L6-v2 int8 a
+/// run of one 23-token text takes as long as ~33 tokens of a large batch, on one thread or two.
+const RUN_OVERHEAD_TOKENS: usize = 10;
+
+/// Splits indices sorted by length into runs that cost the least in all: each run costs
+/// [`RUN_OVERHEAD_TOKENS`] plus its padded tokens (count × longest), and holds at most
+/// [`MAX_RUN_TOKENS`] padded tokens (a longer text runs alone).
 fn padding_groups(sorted: &[usize], len: impl Fn(usize) -> usize) -> Vec<Vec<usize>> {
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    let mut current: Vec<usize> = Vec::new();
-    let mut tokens = 0usize;
-    for &i in sorted {
-        let l = len(i).max(1);
-        let padded = l * (current.len() + 1);
-        if !current.is_empty() && (padded * 4 > (tokens + l) * 5 + 16 || padded > MAX_RUN_TOKENS) {
-            groups.push(std::mem::take(&mut current));
-            tokens = 0;
+    let lens: Vec<usize> = sorted.iter().map(|&i| len(i).max(1)).collect();
+    let n = lens.len();
+    // best[j]: the least cost of the first j texts; cut[j]: where the last run of those starts.
+    let mut best = vec![usize::MAX; n + 1];
+    let mut cut = vec![0usize; n + 1];
+    best[0] = 0;
+    for j in 1..=n {
+        for i in (0..j).rev() {
+            let padded = (j - i) * lens[j - 1];
+            if padded > MAX_RUN_TOKENS && i + 1 < j {
+                break;
+            }
+            let cost = best[i] + RUN_OVERHEAD_TOKENS + padded;
+            if cost < best[j] {
+                best[j] = cost;
+                cut[j] = i;
+            }
         }
-        current.push(i);
-        tokens += l;
     }
-    if !current.is_empty() {
-        groups.push(current);
+    let mut groups = Vec::new();
+    let mut j = n;
+    while j > 0 {
+        groups.push(sorted[cut[j]..j].to_vec());
+        j = cut[j];
     }
+    groups.reverse();
     groups
 }
 
@@ -249,24 +259,45 @@ fn padding_groups(sorted: &[usize], len: impl Fn(usize) -> usize) -> Vec<Vec<usi
 mod tests {
     use super::padding_groups;
 
+    /// The cheapest split, by trying every split of a short list.
+    fn brute_force(lens: &[usize]) -> usize {
+        let n = lens.len();
+        (0u32..1 << (n - 1))
+            .map(|cuts| {
+                let (mut cost, mut start) = (0, 0);
+                for j in 1..=n {
+                    if j == n || cuts & (1 << (j - 1)) != 0 {
+                        cost += super::RUN_OVERHEAD_TOKENS + (j - start) * lens[j - 1];
+                        start = j;
+                    }
+                }
+                cost
+            })
+            .min()
+            .unwrap()
+    }
+
     #[test]
-    fn groups_keep_every_index_once_and_bound_padding() {
+    fn groups_keep_every_index_once_at_the_least_cost() {
         let lens = [3usize, 3, 4, 5, 9, 10, 12, 30, 31, 80];
         let order: Vec<usize> = (0..lens.len()).collect();
         let groups = padding_groups(&order, |i| lens[i]);
-        let mut seen: Vec<usize> = groups.iter().flatten().copied().collect();
-        seen.sort();
-        assert_eq!(seen, order);
-        for g in &groups {
-            let max = g.iter().map(|&i| lens[i]).max().unwrap();
-            let sum: usize = g.iter().map(|&i| lens[i]).sum();
-            assert!(max * g.len() * 4 <= sum * 5 + 16, "{g:?}");
-        }
-        assert!(groups.len() < lens.len(), "similar lengths share a group: {groups:?}");
+        let seen: Vec<usize> = groups.iter().flatten().copied().collect();
+        assert_eq!(seen, order, "every index once, in order");
+        let cost: usize = groups
+            .iter()
+            .map(|g| super::RUN_OVERHEAD_TOKENS + g.len() * g.iter().map(|&i| lens[i]).max().unwrap())
+            .sum();
+        assert_eq!(cost, brute_force(&lens), "{groups:?}");
+        assert!(groups.len() > 1 && groups.len() < lens.len(), "{groups:?}");
+        let same = vec![20usize; 32];
+        let order: Vec<usize> = (0..same.len()).collect();
+        assert_eq!(padding_groups(&order, |i| same[i]).len(), 1, "equal lengths run together");
         let long = vec![256usize; 100];
         let order: Vec<usize> = (0..long.len()).collect();
         let groups = padding_groups(&order, |i| long[i]);
         assert!(groups.iter().all(|g| g.len() * 256 <= super::MAX_RUN_TOKENS), "{groups:?}");
         assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), 100);
+        assert_eq!(padding_groups(&[], |_| 1), Vec::<Vec<usize>>::new());
     }
 }

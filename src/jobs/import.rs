@@ -517,7 +517,8 @@ fn commit(jobs: &Jobs, job: &Job, c: &Arc<Collection>, pending: &mut Pending) ->
         let embedder =
             jobs.embedder().ok_or_else(|| Error::bad("text embedding is not available on this server"))?;
         let texts: Vec<String> = pending.texts.iter().map(|(_, t)| t.clone()).collect();
-        let (_, vectors) = jobs.runtime().block_on(embedder.embed(model, &texts))?;
+        let (_, vectors) =
+            jobs.runtime().block_on(embedder.embed(model, &texts, crate::embedding::Priority::Job))?;
         let store_text = config.embedding.as_ref().and_then(|e| e.store_text.clone());
         let bm25 = config
             .embedding
