@@ -82,7 +82,7 @@ test-rust:
 
 # Starts real servers and drives them with the qdrant-client package.
 test-e2e: build
-	VICINITY_BIN=$(BIN) bash tests/e2e/run.sh
+	VICINITY_TEST_REQUIRE_MODEL=1 VICINITY_BIN=$(BIN) bash tests/e2e/run.sh
 
 # The stress suite for 30 min and 200 kill -9 cycles of the crash oracle (STRESS_SEED / CRASH_SEED vary the run).
 soak: build

@@ -72,6 +72,7 @@ def parse_args(argv):
     p.add_argument("--vectors-out", type=Path, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     a.clients = [int(x) for x in a.clients.split(",") if x.strip()]
+    a.bin, a.model_dir = a.bin.resolve(), a.model_dir.resolve()
     return a
 
 

@@ -34,17 +34,18 @@ fn bench(c: &mut Criterion) {
     }
     let env = environment(&config.ort_library).expect("ONNX Runtime (run `make setup`)");
     let dir: PathBuf = config.models_dir.join(&config.default_model);
-    let model = OnnxModel::load(env, &dir, 1, 1).expect("model");
+    let model = OnnxModel::load(env, &dir).expect("model");
+    let mut session = model.session(1).expect("session");
     let texts = sentences();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let mut g = c.benchmark_group("embed_32_sentences");
     g.throughput(Throughput::Elements(refs.len() as u64));
     g.sample_size(10);
-    g.bench_function("batch_32", |b| b.iter(|| model.embed(0, &refs).expect("embed")));
+    g.bench_function("batch_32", |b| b.iter(|| model.embed(&mut session, &refs).expect("embed")));
     g.bench_function("batch_1", |b| {
         b.iter(|| {
             for t in &refs {
-                std::hint::black_box(model.embed(0, &[t]).expect("embed"));
+                std::hint::black_box(model.embed(&mut session, &[t]).expect("embed"));
             }
         })
     });

@@ -38,7 +38,7 @@ struct Args {
     url: String,
     #[arg(long, default_value = "")]
     collection: String,
-    #[arg(long, required_unless_present = "embed")]
+    #[arg(long, required_unless_present = "texts")]
     queries: Option<PathBuf>,
     #[arg(long)]
     gt: Option<PathBuf>,

@@ -4,6 +4,8 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use vicinity::embedding::Priority;
+
 use crate::common::{embedder, repo_file, Server};
 
 fn reference() -> Value {
@@ -26,12 +28,12 @@ async fn rust_embeddings_match_the_python_reference() {
     let Some(e) = embedder() else { return };
     let sentences = r["sentences"].as_array().unwrap();
     let texts: Vec<String> = sentences.iter().map(|s| s["text"].as_str().unwrap().to_string()).collect();
-    let (model, batched) = e.embed(None, &texts).await.unwrap();
+    let (model, batched) = e.embed(None, &texts, Priority::Request).await.unwrap();
     assert_eq!(model, r["model"].as_str().unwrap());
     let mut worst = 1.0f32;
     for (i, s) in sentences.iter().enumerate() {
         let want: Vec<f32> = serde_json::from_value(s["vector"].clone()).unwrap();
-        let (_, alone) = e.embed(None, std::slice::from_ref(&texts[i])).await.unwrap();
+        let (_, alone) = e.embed(None, std::slice::from_ref(&texts[i]), Priority::Request).await.unwrap();
         for (how, got) in [("alone", &alone[0]), ("batched", &batched[i])] {
             let c = cosine(&got.vector, &want);
             worst = worst.min(c);
