@@ -94,10 +94,11 @@ bench: setup
 	cargo bench -p vicinity-index --bench distance --bench hnsw_search
 	cargo bench -p vicinity --bench embed --bench json
 
-# Text embedding side by side with Python onnxruntime (bulk), and micro-batching under load.
+# Text embedding side by side with Python onnxruntime (bulk), and the text path under load
+# beside Python onnxruntime and a Chroma server whose clients embed (benches/compare_text_path.py).
 compare-embed: build
 	$(VENV)/bin/python benches/compare_embed.py
-	$(VENV)/bin/python benches/embed_load.py
+	python3 benches/compare_text_path.py --bin $(CARGO_TARGET_DIR)/release
 
 # Recommendations for users on MovieLens-100k (HR@10 / NDCG@10 per strategy, and the recommend
 # route's QPS beside plain query's): benches/eval_recs.py; the data come from recbole's wheel.
