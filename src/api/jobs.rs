@@ -164,23 +164,25 @@ async fn start_import(
                 blocking(move || jobs.import_stream(&name, on_error, params.total, target)).await?;
             let mut body = req.into_body();
             let idle = std::time::Duration::from_millis(st.config.service.body_idle_timeout_ms);
-            loop {
+            let ended = loop {
                 // A client that stops sending (without closing) is cut off, as one that left.
-                let Ok(frame) = tokio::time::timeout(idle, body.frame()).await else { break };
+                let Ok(frame) = tokio::time::timeout(idle, body.frame()).await else { break false };
                 match frame {
                     Some(Ok(frame)) => {
                         let Ok(data) = frame.into_data() else { continue };
                         if !feed.send(data).await {
-                            break;
+                            break false;
                         }
                     }
-                    // The client went away: without `end`, the job reports the stream cut off.
-                    Some(Err(_)) => break,
-                    None => {
-                        feed.end().await;
-                        break;
-                    }
+                    Some(Err(_)) => break false,
+                    None => break true,
                 }
+            };
+            // The job reads until the feed ends or is dropped; without `end` it reports the
+            // stream cut off. Either must happen before waiting for the job.
+            match ended {
+                true => feed.end().await,
+                false => drop(feed),
             }
             let _ = finished.await;
             Ok((StatusCode::ACCEPTED, ok(json!({"job_id": job.id(), "job": job.view()}), started)))

@@ -168,8 +168,7 @@ impl Server {
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
-    /// Sends raw bytes; returns the status and the body parsed as JSON (`Value::Null` when the
-    /// body is empty; a non-JSON body fails the test: every answer is JSON).
+    /// Sends raw bytes (see [`Server::send`]).
     pub async fn raw(
         &self,
         method: Method,
@@ -177,11 +176,17 @@ impl Server {
         body: Vec<u8>,
         content_type: Option<&str>,
     ) -> (StatusCode, Value) {
-        let mut req = Request::builder().method(method.clone()).uri(uri);
+        let mut req = Request::builder().method(method).uri(uri);
         if let Some(ct) = content_type {
             req = req.header(header::CONTENT_TYPE, ct);
         }
-        let req = req.body(Body::from(body)).expect("request");
+        self.send(req.body(Body::from(body)).expect("request")).await
+    }
+
+    /// Sends a request; returns the status and the body parsed as JSON (`Value::Null` when the
+    /// body is empty; a non-JSON body fails the test: every answer is JSON).
+    pub async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
+        let (method, uri) = (req.method().clone(), req.uri().clone());
         let resp = tokio::time::timeout(std::time::Duration::from_secs(60), self.app.clone().oneshot(req))
             .await
             .unwrap_or_else(|_| panic!("{method} {uri}: no answer within 60 s"))

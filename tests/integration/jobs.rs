@@ -23,6 +23,46 @@ pub async fn wait_job(s: &Server, id: &Value) -> Value {
     panic!("job {id} did not finish within 60 s");
 }
 
+/// A streamed import whose body stops with an error after `lines` points (the client went
+/// away) or, with `hang`, just stops (the client went silent).
+fn cut_stream(lines: usize, hang: bool) -> Request<Body> {
+    use futures_util::StreamExt;
+    let text: String =
+        (0..lines).map(|i| format!("{}\n", json!({"id": i, "vector": [1.0, 2.0, 3.0, i as f32]}))).collect();
+    let first = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(text))]);
+    let body = match hang {
+        true => Body::from_stream(first.chain(futures_util::stream::pending())),
+        false => Body::from_stream(first.chain(futures_util::stream::iter([Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "client gone",
+        ))]))),
+    };
+    Request::builder()
+        .method(Method::POST)
+        .uri("/collections/c/import")
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .expect("request")
+}
+
+/// A client that goes away, or goes silent, in the middle of a streamed import: the request
+/// answers and the job ends `failed`, saying the stream was cut off (it used to wait for the
+/// job, and the job for the rest of the stream, for ever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_cut_off_mid_body_ends_its_job() {
+    let mut config = vicinity::config::Config::default();
+    config.service.body_idle_timeout_ms = 300;
+    let s = Server::with_config(config);
+    s.create("c", 4, "Cosine").await;
+    for hang in [false, true] {
+        let (status, v) = s.send(cut_stream(100, hang)).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+        let job = &v["result"]["job"];
+        assert_eq!(job["state"], "failed", "hang {hang}: {job}");
+        assert!(job["error"].as_str().unwrap_or("").contains("cut off"), "hang {hang}: {job}");
+    }
+}
+
 fn vector(rng: &mut Rng, dim: usize) -> Vec<f32> {
     (0..dim).map(|_| rng.unit()).collect()
 }
