@@ -182,6 +182,7 @@ pub(super) async fn resolve_search_texts(
     responses(
         (status = 200, description = "{model, vectors, truncated}"),
         (status = 400, description = "bad JSON body, no text, a blank text, too many or too long texts (embedding.max_texts, embedding.max_text_bytes), an unknown model, or no embedding model loaded", body = ErrorResponse),
+        (status = 503, description = "overloaded: embedding.max_queued texts are already waiting or running for the model; retry after Retry-After", body = ErrorResponse, headers(("Retry-After" = u32, description = "seconds to wait before retrying"))),
     )
 )]
 pub async fn embed(State(st): State<AppState>, Body(body): Body<EmbedRequest>) -> ApiResult {

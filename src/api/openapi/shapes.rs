@@ -62,11 +62,12 @@ pub struct ErrorResponse {
 }
 
 /// The 503 of a search: overloaded (`search.max_concurrent` running and `search.max_queued`
-/// waiting) or not finished within `search.timeout_ms`.
+/// waiting, or `embedding.max_queued` texts waiting for the model) or not finished within
+/// `search.timeout_ms`.
 #[derive(utoipa::IntoResponses)]
 #[response(
     status = 503,
-    description = "overloaded (search.max_concurrent running and search.max_queued waiting) or not finished within search.timeout_ms; retry after Retry-After",
+    description = "overloaded (search.max_concurrent running and search.max_queued waiting, or embedding.max_queued texts waiting for the model) or not finished within search.timeout_ms; retry after Retry-After",
     headers(("Retry-After" = u32, description = "seconds to wait before retrying"))
 )]
 pub struct Busy(ErrorResponse);
