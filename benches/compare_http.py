@@ -334,24 +334,33 @@ def chroma_connect(port):
     return conn
 
 
-def chroma_measure(port, collection_id, queries, truth, clients, seconds, ef):
-    """The bench-http load shape against Chroma, one process per client; bench-http's JSON."""
-    import orjson
-    path = (f"/api/v2/tenants/default_tenant/databases/default_database/collections/"
+def chroma_query_path(collection_id):
+    return (f"/api/v2/tenants/default_tenant/databases/default_database/collections/"
             f"{collection_id}/query")
-    bodies = [orjson.dumps({"query_embeddings": queries[i:i + 1], "n_results": K,
-                            "include": ["distances"]}, option=orjson.OPT_SERIALIZE_NUMPY)
-              for i in range(len(queries))]
+
+
+def client_processes(target, clients, *args):
+    """Forks `clients` processes running target(worker, clients, *args, barrier, out), released
+    together by the barrier; returns what each put on `out`."""
     ctx = multiprocessing.get_context("fork")
     barrier, out = ctx.Barrier(clients), ctx.Queue()
-    procs = [ctx.Process(target=chroma_worker,
-                         args=(w, clients, port, path, bodies, truth, seconds, barrier, out))
-             for w in range(clients)]
+    procs = [ctx.Process(target=target, args=(w, clients, *args, barrier, out)) for w in range(clients)]
     for p in procs:
         p.start()
     results = [out.get() for _ in procs]
     for p in procs:
         p.join()
+    return results
+
+
+def chroma_measure(port, collection_id, queries, truth, clients, seconds, ef):
+    """The bench-http load shape against Chroma, one process per client; bench-http's JSON."""
+    import orjson
+    path = chroma_query_path(collection_id)
+    bodies = [orjson.dumps({"query_embeddings": queries[i:i + 1], "n_results": K,
+                            "include": ["distances"]}, option=orjson.OPT_SERIALIZE_NUMPY)
+              for i in range(len(queries))]
+    results = client_processes(chroma_worker, clients, port, path, bodies, truth, seconds)
     lat = sorted(x for r in results for x in r[0])
     wall = max(r[5] for r in results) - min(r[4] for r in results)
     found, wanted = sum(r[2] for r in results), sum(r[3] for r in results)

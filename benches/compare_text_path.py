@@ -34,7 +34,6 @@ the two cores with the servers on both sides; numbers move by ±10% between runs
 import argparse
 import http.client
 import json
-import multiprocessing
 import os
 import socket
 import subprocess
@@ -200,18 +199,9 @@ def chroma_client_process(worker, clients, port, path, texts, model_dir, seconds
 
 
 def chroma_measure(port, collection_id, texts, model_dir, clients, seconds):
-    path = (f"/api/v2/tenants/default_tenant/databases/default_database/collections/"
-            f"{collection_id}/query")
-    ctx = multiprocessing.get_context("fork")
-    barrier, out = ctx.Barrier(clients), ctx.Queue()
-    procs = [ctx.Process(target=chroma_client_process,
-                         args=(w, clients, port, path, texts, model_dir, seconds, barrier, out))
-             for w in range(clients)]
-    for p in procs:
-        p.start()
-    results = [out.get() for _ in procs]
-    for p in procs:
-        p.join()
+    path = compare_http.chroma_query_path(collection_id)
+    results = compare_http.client_processes(chroma_client_process, clients, port, path, texts,
+                                            model_dir, seconds)
     wall = max(r[3] for r in results) - min(r[2] for r in results)
     return summary([x for r in results for x in r[0]], wall, errors=sum(r[1] for r in results))
 
