@@ -34,7 +34,7 @@ fn bench(c: &mut Criterion) {
     }
     let env = environment(&config.ort_library).expect("ONNX Runtime (run `make setup`)");
     let dir: PathBuf = config.models_dir.join(&config.default_model);
-    let model = OnnxModel::load(env, &dir).expect("model");
+    let model = OnnxModel::load(env, &dir, config.graph_optimization).expect("model");
     let mut session = model.session(1).expect("session");
     let texts = sentences();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();

@@ -445,6 +445,8 @@ pub struct EmbeddingConfig {
     pub lone_session: bool,
     /// Sessions for import jobs and large requests, at a lower OS priority (0: as `sessions`).
     pub bulk_sessions: usize,
+    /// ONNX Runtime's graph optimisation level for every session.
+    pub graph_optimization: GraphOptimization,
     /// Most texts one worker takes into a batch.
     pub max_batch: usize,
     /// Texts waiting or running per lane; an HTTP request beyond it is answered 503.
@@ -458,6 +460,31 @@ pub struct EmbeddingConfig {
     /// Longest text accepted, in bytes (the model reads only its first `max_tokens` tokens;
     /// the tokenizer still reads all of it).
     pub max_text_bytes: usize,
+}
+
+/// ONNX Runtime's graph optimisation levels: `basic` folds constants and drops redundant nodes;
+/// `extended` also fuses operators into ONNX Runtime's own (attention, GELU, layer norm); `all`
+/// also changes memory layouts.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum GraphOptimization {
+    None,
+    Basic,
+    Extended,
+    All,
+}
+
+impl std::str::FromStr for GraphOptimization {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(GraphOptimization::None),
+            "basic" => Ok(GraphOptimization::Basic),
+            "extended" => Ok(GraphOptimization::Extended),
+            "all" => Ok(GraphOptimization::All),
+            _ => Err(format!("`{s}`: expected none, basic, extended or all")),
+        }
+    }
 }
 
 impl EmbeddingConfig {
@@ -480,6 +507,7 @@ impl Default for EmbeddingConfig {
             intra_threads: 1,
             lone_session: true,
             bulk_sessions: 0,
+            graph_optimization: GraphOptimization::Basic,
             max_batch: 32,
             max_queued: 1024,
             cache_bytes: 64 * 1024 * 1024,

@@ -1,6 +1,7 @@
 //! `embed-bench`: bulk embedding throughput of one model, for `benches/compare_embed.py`.
 //!
 //! embed-bench --model-dir DIR --ort-lib PATH --texts FILE [--batch 32] [--threads 1] [--repeat 1]
+//!             [--unsorted] [--optimization basic]
 //!
 //! Texts (one per line) are tokenized, sorted by length and embedded in batches on one session
 //! with `--threads` intra-op threads, as the Python reference does. Prints one JSON line.
@@ -27,6 +28,9 @@ struct Args {
     /// look like (the model still groups each batch's texts by length).
     #[arg(long)]
     unsorted: bool,
+    /// ONNX Runtime's graph optimisation: none, basic (the server's default), extended or all.
+    #[arg(long, default_value = "basic")]
+    optimization: embedding::GraphOptimization,
     /// Timed passes (the best counts); 1 like the Python reference's default.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
@@ -37,7 +41,7 @@ fn main() -> Result<(), String> {
     let text = std::fs::read_to_string(&a.texts).map_err(|e| format!("{}: {e}", a.texts.display()))?;
     let texts: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let env = embedding::environment(&a.ort_lib).map_err(|e| e.to_string())?;
-    let model = OnnxModel::load(env, &a.model_dir).map_err(|e| e.to_string())?;
+    let model = OnnxModel::load(env, &a.model_dir, a.optimization).map_err(|e| e.to_string())?;
     let mut session = model.session(a.threads).map_err(|e| e.to_string())?;
     let mut run = |texts: &[&str]| -> Result<usize, String> {
         let order = match a.unsorted {

@@ -1,12 +1,11 @@
 //! Continuous batching on a lane of worker threads, each owning one model session.
 //!
-//! When no worker runs, a free worker takes what is queued at once, so a lone text runs as soon
-//! as it comes; no timer ever waits for batch-mates. While other workers run, batches form from
-//! what arrives meanwhile: a worker that has just answered a batch of `k` texts takes the queue
-//! once `k` texts wait (the requesters it answered coming back) or once no other worker runs,
-//! whichever is first, so its wait is bounded by the other workers' runs. A worker takes at
-//! most `max_batch` texts and its fair share of the queue (queued texts over the workers free),
-//! and the model splits what it took into runs by padded tokens.
+//! A free worker takes what is queued at once, so a lone text runs as soon as it comes; no timer
+//! ever waits for batch-mates. While workers run, texts queue, and batches form from them: a
+//! worker takes the texts that run best with the oldest one — the queue's first texts ordered by
+//! estimated length and split into runs by padded cost (see `runs.rs`), and the run that holds
+//! the oldest text. So texts of similar length run together, however they arrived, and every
+//! take serves the text that has waited longest. A run holds at most `max_batch` texts.
 //!
 //! A lane may also have a *lone* worker whose session has every thread of the lane: it takes the
 //! queue only when every other worker is idle and at most one text per worker waits, and the
@@ -25,6 +24,7 @@ use parking_lot::{Condvar, Mutex};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use super::model::Embedding;
+use super::runs::padding_groups;
 use crate::error::{Error, Result};
 
 /// Runs the model on a batch of texts: an ONNX Runtime session, or a stand-in in tests.
@@ -46,6 +46,8 @@ pub struct LaneConfig {
     /// Add a lone worker of `workers × threads` threads (only when `workers > 1`).
     pub lone: bool,
     pub max_batch: usize,
+    /// The model's window in tokens: the most a text's estimated length counts.
+    pub max_tokens: usize,
     /// Texts waiting or running at most.
     pub capacity: usize,
     /// The workers' OS nice value (0 = as the process; higher runs only when the cores are free).
@@ -56,7 +58,18 @@ pub struct LaneConfig {
 
 struct Job {
     text: String,
+    /// Estimated tokens, to group texts of similar length.
+    tokens: usize,
     reply: oneshot::Sender<Result<Embedding>>,
+}
+
+/// How many of the oldest queued texts a worker chooses its run from (times `max_batch`).
+const CHOOSE_FROM_BATCHES: usize = 4;
+
+/// A text's length in tokens, estimated from its bytes (English averages ~4 bytes a token; the
+/// model splits what a worker took by the true counts).
+fn estimate_tokens(text: &str, max_tokens: usize) -> usize {
+    (text.len() / 4 + 2).min(max_tokens.max(1))
 }
 
 #[derive(Default)]
@@ -64,8 +77,6 @@ struct State {
     jobs: VecDeque<Job>,
     /// Workers running a batch, not counting the lone one.
     busy: usize,
-    /// Workers that have just answered a batch and wait for its requesters to come back.
-    expecting: usize,
     lone_busy: bool,
     closed: bool,
 }
@@ -162,10 +173,12 @@ impl Lane {
     pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Embedding>> {
         let mut waiting = Vec::with_capacity(texts.len());
         {
+            let max_tokens = self.shared.config.max_tokens;
             let mut state = self.shared.state.lock();
             for text in texts {
                 let (reply, rx) = oneshot::channel();
-                state.jobs.push_back(Job { text, reply });
+                let tokens = estimate_tokens(&text, max_tokens);
+                state.jobs.push_back(Job { text, tokens, reply });
                 waiting.push(rx);
             }
         }
@@ -187,41 +200,40 @@ impl Drop for Lane {
 }
 
 impl Shared {
-    /// Blocks until this worker may take a batch, and takes it; `None` once the lane closed.
-    /// `expect`: the size of the batch this worker has just answered (0 for none or the lone
-    /// worker).
-    fn take(&self, lone: bool, mut expect: usize) -> Option<Vec<Job>> {
+    /// Blocks until this worker may take texts, and takes them; `None` once the lane closed.
+    /// `ran`: the worker has just answered the texts it took before.
+    fn take(&self, lone: bool, ran: bool) -> Option<Vec<Job>> {
         let c = &self.config;
         let mut state = self.state.lock();
-        let mut expecting = false;
-        let found = loop {
+        if ran {
+            match lone {
+                true => state.lone_busy = false,
+                false => state.busy -= 1,
+            }
+            self.ready.notify_all();
+        }
+        // A worker that has just answered texts counts the lane as loaded at its first look:
+        // their requesters are likely to come back.
+        let mut loaded = ran && !lone;
+        loop {
             if state.closed {
-                break None;
+                return None;
             }
             let queued = state.jobs.len();
-            if expect > 0 && queued < expect && state.busy > 0 {
-                if !expecting {
-                    state.expecting += 1;
-                    expecting = true;
-                }
-                self.ready.wait(&mut state);
-                continue;
-            }
-            // The lane is loaded when some worker runs or has just run: then the narrow
-            // workers take everything; the lone worker takes only a quiet lane's few texts.
+            // The narrow workers take everything a loaded lane has; the lone worker takes only a
+            // quiet lane's few texts.
             let may = queued > 0
                 && !state.lone_busy
                 && match lone {
-                    true => state.busy == 0 && state.expecting == 0 && queued <= c.workers,
-                    false => expect > 0 || state.busy > 0 || !c.lone || queued > c.workers,
+                    true => state.busy == 0 && queued <= c.workers,
+                    false => loaded || state.busy > 0 || !c.lone || queued > c.workers,
                 };
             if may {
-                let share = match lone {
-                    true => queued,
-                    false => queued.div_ceil(c.workers - state.busy),
+                let jobs = match lone {
+                    true => state.jobs.drain(..).collect(),
+                    false => self.oldest_run(&mut state.jobs),
                 };
-                let jobs: Vec<Job> =
-                    state.jobs.drain(..share.min(c.max_batch)).filter(|j| !j.reply.is_closed()).collect();
+                let jobs: Vec<Job> = jobs.into_iter().filter(|j| !j.reply.is_closed()).collect();
                 if jobs.is_empty() {
                     // The queue changed: another worker may take what is left.
                     self.ready.notify_all();
@@ -231,35 +243,28 @@ impl Shared {
                     true => state.lone_busy = true,
                     false => state.busy += 1,
                 }
-                break Some(jobs);
+                return Some(jobs);
             }
-            // Nothing to take: this worker is idle now, and expects nothing more (which may let
-            // the lone worker take the queue).
-            if expecting {
-                state.expecting -= 1;
-                expecting = false;
-                self.ready.notify_all();
-            }
-            expect = 0;
+            loaded = false;
             self.ready.wait(&mut state);
-        };
-        if expecting {
-            state.expecting -= 1;
         }
-        drop(state);
-        // Another worker may wait on this one's expectation.
-        self.ready.notify_all();
-        found
     }
 
-    fn done(&self, lone: bool) {
-        let mut state = self.state.lock();
-        match lone {
-            true => state.lone_busy = false,
-            false => state.busy -= 1,
-        }
-        drop(state);
-        self.ready.notify_all();
+    /// Takes from the queue the run that holds the oldest text: the first texts (at most
+    /// `CHOOSE_FROM_BATCHES × max_batch`) ordered by estimated tokens and split into runs of at
+    /// most `max_batch` texts by padded cost.
+    fn oldest_run(&self, jobs: &mut VecDeque<Job>) -> Vec<Job> {
+        let window = jobs.len().min(CHOOSE_FROM_BATCHES * self.config.max_batch);
+        let mut order: Vec<usize> = (0..window).collect();
+        order.sort_by_key(|&i| (jobs[i].tokens, i));
+        let mut run = padding_groups(&order, |i| jobs[i].tokens, self.config.max_batch)
+            .into_iter()
+            .find(|g| g.contains(&0))
+            .unwrap_or_default();
+        run.sort_unstable_by(|a, b| b.cmp(a));
+        let mut taken: Vec<Job> = run.into_iter().filter_map(|i| jobs.remove(i)).collect();
+        taken.reverse();
+        taken
     }
 }
 
@@ -268,9 +273,9 @@ fn worker(shared: &Shared, lone: bool, make: impl Fn() -> Result<Box<dyn Runner>
     if shared.config.eager {
         runner = make().map_err(|e| tracing::error!("embedding session: {e}")).ok();
     }
-    let mut answered = 0;
-    while let Some(jobs) = shared.take(lone, if lone { 0 } else { answered }) {
-        answered = jobs.len();
+    let mut ran = false;
+    while let Some(jobs) = shared.take(lone, ran) {
+        ran = true;
         if runner.is_none() {
             runner = make().map_err(|e| tracing::error!("embedding session: {e}")).ok();
         }
@@ -281,7 +286,6 @@ fn worker(shared: &Shared, lone: bool, make: impl Fn() -> Result<Box<dyn Runner>
                 Err(Error::Internal("the embedding session could not be made; see the server log".into()))
             }
         };
-        shared.done(lone);
         let stats = &shared.stats;
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.texts.fetch_add(jobs.len() as u64, Ordering::Relaxed);

@@ -106,6 +106,7 @@ fn lane(workers: usize, lone: bool, capacity: usize, nice: i32, gate_open: bool)
         threads: 1,
         lone,
         max_batch: 32,
+        max_tokens: 256,
         capacity,
         nice,
         eager: true,
@@ -142,29 +143,37 @@ async fn a_lone_text_runs_at_once_alone_on_every_thread() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn batches_form_from_what_arrives_while_a_batch_runs() {
+async fn batches_form_from_what_queues_while_a_run_holds_the_cores_by_length_oldest_first() {
     let mut s = lane(2, true, 64, 0, false);
     let l = s.lane.clone();
     let first = tokio::spawn(async move { l.embed(texts(&["a"])).await });
     assert_eq!(next_run(&mut s.runs).await.texts, ["a"]);
-    // Eight single-text requests arrive while the lone run holds both threads.
+    // Eight single-text requests arrive while the lone run holds both threads: long and short
+    // ones in turn, a long one first.
+    let sent: Vec<String> =
+        (0..8).map(|i| if i % 2 == 0 { "L".repeat(400 + i) } else { "s".repeat(i) }).collect();
     let mut waiting = Vec::new();
-    for i in 0..8 {
+    for text in &sent {
         let l = s.lane.clone();
-        waiting.push(tokio::spawn(async move { l.embed(vec!["x".repeat(i + 1)]).await }));
-    }
-    while s.lane.shared.state.lock().jobs.len() < 8 {
-        tokio::task::yield_now().await;
+        let text = text.clone();
+        waiting.push(tokio::spawn(async move { l.embed(vec![text]).await }));
+        while s.lane.shared.state.lock().jobs.len() < waiting.len() {
+            tokio::task::yield_now().await;
+        }
     }
     s.gate.allow(1);
     first.await.unwrap().unwrap();
-    // Both workers take their share before either finishes.
+    // Both workers take a run before either finishes: the long texts with the oldest, then the
+    // short ones, whatever order they came in.
     let (a, b) = (next_run(&mut s.runs).await, next_run(&mut s.runs).await);
     assert_eq!((a.threads, b.threads), (1, 1), "under load the single-thread workers run");
-    assert_eq!((a.texts.len(), b.texts.len()), (4, 4), "each free worker takes its share of the queue");
+    let longs: Vec<String> = sent.iter().step_by(2).cloned().collect();
+    let shorts: Vec<String> = sent.iter().skip(1).step_by(2).cloned().collect();
+    assert_eq!(a.texts, longs, "the first run holds the oldest text and those of its length");
+    assert_eq!(b.texts, shorts);
     s.gate.open();
-    for (i, w) in waiting.into_iter().enumerate() {
-        assert_eq!(lengths(&w.await.unwrap().unwrap()), [(i + 1) as f32]);
+    for (w, text) in waiting.into_iter().zip(&sent) {
+        assert_eq!(lengths(&w.await.unwrap().unwrap()), [text.len() as f32]);
     }
     assert!(s.most_active.load(Ordering::SeqCst) <= 2);
 }

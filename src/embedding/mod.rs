@@ -4,6 +4,7 @@
 //!
 //! - `model.rs`: tokenizer, sessions and pooling (one model).
 //! - `batcher.rs`: a lane of worker threads, one session each, batching what is queued.
+//! - `runs.rs`: how texts of mixed lengths split into model runs.
 //!
 //! Each model has two lanes. Requests of at most `max_batch` texts (queries, small upserts,
 //! `/embed`) use the interactive lane; import jobs and larger requests use the bulk lane, whose
@@ -16,8 +17,9 @@
 mod batcher;
 pub mod bm25;
 pub mod model;
+mod runs;
 
-pub use crate::config::EmbeddingConfig;
+pub use crate::config::{EmbeddingConfig, GraphOptimization};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -107,7 +109,7 @@ impl Embedder {
             if !dir.join("model.toml").exists() {
                 continue;
             }
-            let model = Arc::new(OnnxModel::load(env, &dir)?);
+            let model = Arc::new(OnnxModel::load(env, &dir, config.graph_optimization)?);
             let make: batcher::MakeRunner = {
                 let model = model.clone();
                 Arc::new(move |threads| {
@@ -122,6 +124,7 @@ impl Embedder {
                 threads: config.intra_threads,
                 lone,
                 max_batch: config.max_batch,
+                max_tokens: model.spec.max_tokens,
                 capacity,
                 nice,
                 eager,

@@ -14,6 +14,8 @@ use ort::value::Tensor;
 use serde::Deserialize;
 use tokenizers::{Encoding, Tokenizer, TruncationParams};
 
+use super::runs::padding_groups;
+use crate::config::GraphOptimization;
 use crate::error::{Error, Result};
 
 /// `model.toml` beside `model.onnx` and `tokenizer.json`.
@@ -51,6 +53,7 @@ pub struct OnnxModel {
     tokenizer: Tokenizer,
     has_token_types: bool,
     output: String,
+    optimization: GraphOptimization,
 }
 
 fn model_err(dir: &Path, e: impl std::fmt::Display) -> Error {
@@ -59,8 +62,13 @@ fn model_err(dir: &Path, e: impl std::fmt::Display) -> Error {
 
 impl OnnxModel {
     /// Loads `dir/{model.toml, model.onnx, tokenizer.json}` and reads the model's inputs and
-    /// outputs from a first session (then dropped).
-    pub fn load(env: &'static ort::environment::Environment, dir: &Path) -> Result<Self> {
+    /// outputs from a first session (then dropped). Its sessions optimise the graph at
+    /// `optimization`.
+    pub fn load(
+        env: &'static ort::environment::Environment,
+        dir: &Path,
+        optimization: GraphOptimization,
+    ) -> Result<Self> {
         let spec_text = std::fs::read_to_string(dir.join("model.toml")).map_err(|e| model_err(dir, e))?;
         let spec: ModelSpec = toml::from_str(&spec_text).map_err(|e| model_err(dir, e))?;
         if spec.dim == 0 || spec.max_tokens < 2 {
@@ -82,6 +90,7 @@ impl OnnxModel {
             tokenizer,
             has_token_types: false,
             output: String::new(),
+            optimization,
         };
         let first = model.session(1)?;
         let inputs: Vec<String> = first.inputs().iter().map(|i| i.name().to_string()).collect();
@@ -105,8 +114,16 @@ impl OnnxModel {
     /// otherwise: its pool threads spin briefly between parallel sections, which a lone text
     /// on two threads needs; without that it took 1.5× as long).
     pub fn session(&self, threads: usize) -> Result<Session> {
+        use ort::session::builder::GraphOptimizationLevel as Level;
         let threads = threads.max(1);
+        let level = match self.optimization {
+            GraphOptimization::None => Level::Disable,
+            GraphOptimization::Basic => Level::Level1,
+            GraphOptimization::Extended => Level::Level2,
+            GraphOptimization::All => Level::All,
+        };
         Session::builder(self.env)
+            .and_then(|b| Ok(b.with_optimization_level(level)?))
             .and_then(|b| Ok(b.with_intra_threads(threads)?))
             .and_then(|b| Ok(b.with_inter_threads(1)?))
             .and_then(|mut b| b.commit_from_file(self.dir.join("model.onnx")))
@@ -135,7 +152,7 @@ impl OnnxModel {
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&i| encodings[i].get_ids().len());
         let mut out: Vec<Option<Embedding>> = vec![None; encodings.len()];
-        for group in padding_groups(&order, |i| encodings[i].get_ids().len()) {
+        for group in padding_groups(&order, |i| encodings[i].get_ids().len(), usize::MAX) {
             let batch: Vec<&Encoding> = group.iter().map(|&i| &encodings[i]).collect();
             for (&i, e) in group.iter().zip(self.run(session, &batch)?) {
                 out[i] = Some(e);
@@ -210,94 +227,5 @@ impl OnnxModel {
                 Embedding { vector: v, truncated: !enc.get_overflowing().is_empty() }
             })
             .collect())
-    }
-}
-
-/// Padded tokens (texts × longest) one model run takes at most: a run's working memory grows
-/// with it (attention is `heads × tokens × longest` per run), and ONNX Runtime's arena keeps the
-/// largest it has needed.
-const MAX_RUN_TOKENS: usize = 4096;
-
-/// What one model run costs beyond its padded tokens, in tokens: on all-MiniLM-L6-v2 int8 a
-/// run of one 23-token text takes as long as ~33 tokens of a large batch, on one thread or two.
-const RUN_OVERHEAD_TOKENS: usize = 10;
-
-/// Splits indices sorted by length into runs that cost the least in all: each run costs
-/// [`RUN_OVERHEAD_TOKENS`] plus its padded tokens (count × longest), and holds at most
-/// [`MAX_RUN_TOKENS`] padded tokens (a longer text runs alone).
-fn padding_groups(sorted: &[usize], len: impl Fn(usize) -> usize) -> Vec<Vec<usize>> {
-    let lens: Vec<usize> = sorted.iter().map(|&i| len(i).max(1)).collect();
-    let n = lens.len();
-    // best[j]: the least cost of the first j texts; cut[j]: where the last run of those starts.
-    let mut best = vec![usize::MAX; n + 1];
-    let mut cut = vec![0usize; n + 1];
-    best[0] = 0;
-    for j in 1..=n {
-        for i in (0..j).rev() {
-            let padded = (j - i) * lens[j - 1];
-            if padded > MAX_RUN_TOKENS && i + 1 < j {
-                break;
-            }
-            let cost = best[i] + RUN_OVERHEAD_TOKENS + padded;
-            if cost < best[j] {
-                best[j] = cost;
-                cut[j] = i;
-            }
-        }
-    }
-    let mut groups = Vec::new();
-    let mut j = n;
-    while j > 0 {
-        groups.push(sorted[cut[j]..j].to_vec());
-        j = cut[j];
-    }
-    groups.reverse();
-    groups
-}
-
-#[cfg(test)]
-mod tests {
-    use super::padding_groups;
-
-    /// The cheapest split, by trying every split of a short list.
-    fn brute_force(lens: &[usize]) -> usize {
-        let n = lens.len();
-        (0u32..1 << (n - 1))
-            .map(|cuts| {
-                let (mut cost, mut start) = (0, 0);
-                for j in 1..=n {
-                    if j == n || cuts & (1 << (j - 1)) != 0 {
-                        cost += super::RUN_OVERHEAD_TOKENS + (j - start) * lens[j - 1];
-                        start = j;
-                    }
-                }
-                cost
-            })
-            .min()
-            .unwrap()
-    }
-
-    #[test]
-    fn groups_keep_every_index_once_at_the_least_cost() {
-        let lens = [3usize, 3, 4, 5, 9, 10, 12, 30, 31, 80];
-        let order: Vec<usize> = (0..lens.len()).collect();
-        let groups = padding_groups(&order, |i| lens[i]);
-        let seen: Vec<usize> = groups.iter().flatten().copied().collect();
-        assert_eq!(seen, order, "every index once, in order");
-        let cost: usize = groups
-            .iter()
-            .map(|g| super::RUN_OVERHEAD_TOKENS + g.len() * g.iter().map(|&i| lens[i]).max().unwrap())
-            .sum();
-        assert_eq!(cost, brute_force(&lens), "{groups:?}");
-        assert!(groups.len() > 1 && groups.len() < lens.len(), "{groups:?}");
-        let same = vec![20usize; 32];
-        let order: Vec<usize> = (0..same.len()).collect();
-        assert_eq!(padding_groups(&order, |i| same[i]).len(), 1, "equal lengths run together");
-        let long = vec![256usize; 100];
-        let order: Vec<usize> = (0..long.len()).collect();
-        let groups = padding_groups(&order, |i| long[i]);
-        assert!(groups.iter().all(|g| g.len() * 256 <= super::MAX_RUN_TOKENS), "{groups:?}");
-        assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), 100);
-        assert_eq!(padding_groups(&[], |_| 1), Vec::<Vec<usize>>::new());
     }
 }
