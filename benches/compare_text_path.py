@@ -10,7 +10,9 @@ the same model files with ONNX Runtime.
 
 (a) Python onnxruntime (benches/data/embed.py's recipe) in its own process with intra-op
     threads = cores: batch 1 (each text alone, tokenizing included: the time per text, p50 /
-    p99) and batch 32 sorted by length over all N texts (its best throughput).
+    p99) and batch 32 sorted by length over all N texts (its best throughput); at ONNX
+    Runtime's default graph optimisation (what a Python user runs), then again at basic, the
+    level vicinity's sessions use (embedding.graph_optimization).
 (b) vicinity: this build's `vicinity serve` (compiled-in defaults, embedding cache off, result
     cache bypassed with "cache": false), driven by bench-http (one tokio task per client,
     pre-encoded bodies): `POST /embed {"texts": [text]}`, and a text `points/query` (k = 10)
@@ -89,26 +91,30 @@ def summary(lat, wall, **extra):
 # ---------------------------------------------------------------- (a) Python onnxruntime
 
 def python_worker(a):
-    """Batch 1 over the texts for --seconds, then batch 32 sorted over all; writes the texts'
-    vectors (for Chroma) and prints one JSON line."""
+    """Batch 1 over the texts for --seconds, then batch 32 sorted over all, at ONNX Runtime's
+    default graph optimisation and again at basic (vicinity's); writes the texts' vectors (for
+    Chroma) and prints one JSON line."""
     import numpy as np
     import embed
     texts = a.texts_file.read_text(encoding="utf-8").splitlines()
-    model = embed.Embedder(a.model_dir, threads=os.cpu_count() or 2)
-    model.encode(texts[:64], batch_size=1)
-    lat, started, i = [], time.perf_counter(), 0
-    while time.perf_counter() - started < a.seconds:
-        t = time.perf_counter()
-        model.encode([texts[i % len(texts)]], batch_size=1)
-        lat.append(time.perf_counter() - t)
-        i += 1
-    one = summary(lat, time.perf_counter() - started)
-    started = time.perf_counter()
-    vectors = model.encode(texts, batch_size=32)
-    bulk = len(texts) / (time.perf_counter() - started)
-    np.save(a.vectors_out, vectors)
+    out = {}
+    for level in ("all", "basic"):
+        model = embed.Embedder(a.model_dir, threads=os.cpu_count() or 2, optimization=level)
+        model.encode(texts[:64], batch_size=1)
+        lat, started, i = [], time.perf_counter(), 0
+        while time.perf_counter() - started < a.seconds:
+            t = time.perf_counter()
+            model.encode([texts[i % len(texts)]], batch_size=1)
+            lat.append(time.perf_counter() - t)
+            i += 1
+        one = summary(lat, time.perf_counter() - started)
+        started = time.perf_counter()
+        vectors = model.encode(texts, batch_size=32)
+        out[level] = {"batch1": one, "batch32_per_s": len(texts) / (time.perf_counter() - started)}
+        if level == "all":
+            np.save(a.vectors_out, vectors)
     import onnxruntime
-    print(json.dumps({"batch1": one, "batch32_per_s": bulk, "onnxruntime": onnxruntime.__version__}))
+    print(json.dumps({**out["all"], "basic": out["basic"], "onnxruntime": onnxruntime.__version__}))
 
 
 def run_python(a, texts_file, tmp):
@@ -240,6 +246,10 @@ def report(a, source, py, vic, chroma):
     print(f"| Python onnxruntime {py['onnxruntime']}, batch 1, {cores} threads | 1 | "
           f"{b1['per_s']:.0f} | {b1['p50_ms']:.2f} | {b1['p99_ms']:.2f} |")
     print(f"| Python onnxruntime, batch 32 sorted, {cores} threads | – | {py['batch32_per_s']:.0f} | – | – |")
+    basic = py["basic"]
+    print(f"| Python onnxruntime at vicinity's graph optimisation (basic), batch 1 | 1 | "
+          f"{basic['batch1']['per_s']:.0f} | {basic['batch1']['p50_ms']:.2f} | {basic['batch1']['p99_ms']:.2f} |")
+    print(f"| Python onnxruntime at basic, batch 32 sorted | – | {basic['batch32_per_s']:.0f} | – | – |")
     for what, label in (("embed", "vicinity `/embed`"), ("query", "vicinity text `points/query`")):
         for c in a.clients:
             r = vic[(what, c)]
@@ -254,6 +264,9 @@ def report(a, source, py, vic, chroma):
           f"{vic[('embed', most)]['per_s'] / py['batch32_per_s']:.2f}x")
     print(f"- vicinity `/embed` p50 at {fewest} client / Python batch-1 p50: "
           f"{vic[('embed', fewest)]['p50_ms'] / b1['p50_ms']:.2f}x")
+    print(f"- the same two against Python at basic: "
+          f"{vic[('embed', most)]['per_s'] / basic['batch32_per_s']:.2f}x and "
+          f"{vic[('embed', fewest)]['p50_ms'] / basic['batch1']['p50_ms']:.2f}x")
     for c in a.clients if chroma else []:
         print(f"- vicinity text query / Chroma text path at {c} clients: "
               f"{vic[('query', c)]['per_s'] / chroma[c]['per_s']:.2f}x")

@@ -80,7 +80,9 @@ class Embedder:
     batches padded to their longest member, and the rows returned in input order."""
 
     def __init__(self, model_dir: Path = MODEL_DIR, threads: int = 2,
-                 max_tokens: int = MAX_TOKENS):
+                 max_tokens: int = MAX_TOKENS, optimization: str = "all"):
+        """optimization: ONNX Runtime's graph optimisation level (basic, extended or all,
+        its default)."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
         self.tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -91,6 +93,10 @@ class Embedder:
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
+        so.graph_optimization_level = {
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[optimization]
         self.sess = ort.InferenceSession(str(model_dir / "model.onnx"), so,
                                          providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.sess.get_inputs()}

@@ -3,7 +3,7 @@
 //! A free worker takes what is queued at once, so a lone text runs as soon as it comes; no timer
 //! ever waits for batch-mates. While workers run, texts queue, and batches form from them: a
 //! worker takes the texts that run best with the oldest one — the queue's first texts ordered by
-//! estimated length and split into runs by padded cost (see `runs.rs`), and the run that holds
+//! length and split into runs by padded cost (see `runs.rs`), and the run that holds
 //! the oldest text. So texts of similar length run together, however they arrived, and every
 //! take serves the text that has waited longest. A run holds at most `max_batch` texts.
 //!
@@ -35,6 +35,10 @@ pub trait Runner: Send {
 /// Makes a worker's runner with the given intra-op threads (called on the worker's thread).
 pub type MakeRunner = Arc<dyn Fn(usize) -> Result<Box<dyn Runner>> + Send + Sync>;
 
+/// A text's length in the model's tokens, to group texts of similar length (called on the
+/// requester's thread as texts are queued, so it must be cheap).
+pub type CountTokens = Arc<dyn Fn(&str) -> usize + Send + Sync>;
+
 /// How a lane runs.
 #[derive(Clone, Debug)]
 pub struct LaneConfig {
@@ -46,8 +50,6 @@ pub struct LaneConfig {
     /// Add a lone worker of `workers × threads` threads (only when `workers > 1`).
     pub lone: bool,
     pub max_batch: usize,
-    /// The model's window in tokens: the most a text's estimated length counts.
-    pub max_tokens: usize,
     /// Texts waiting or running at most.
     pub capacity: usize,
     /// The workers' OS nice value (0 = as the process; higher runs only when the cores are free).
@@ -58,19 +60,13 @@ pub struct LaneConfig {
 
 struct Job {
     text: String,
-    /// Estimated tokens, to group texts of similar length.
+    /// Its length in tokens, to group texts of similar length.
     tokens: usize,
     reply: oneshot::Sender<Result<Embedding>>,
 }
 
 /// How many of the oldest queued texts a worker chooses its run from (times `max_batch`).
 const CHOOSE_FROM_BATCHES: usize = 4;
-
-/// A text's length in tokens, estimated from its bytes (English averages ~4 bytes a token; the
-/// model splits what a worker took by the true counts).
-fn estimate_tokens(text: &str, max_tokens: usize) -> usize {
-    (text.len() / 4 + 2).min(max_tokens.max(1))
-}
 
 #[derive(Default)]
 struct State {
@@ -94,6 +90,7 @@ struct Shared {
     ready: Condvar,
     stats: LaneStats,
     model: String,
+    count_tokens: CountTokens,
 }
 
 pub struct Lane {
@@ -110,7 +107,7 @@ pub enum Admission {
 
 impl Lane {
     /// Starts the lane's worker threads for `model` (the metrics label).
-    pub fn start(model: &str, config: LaneConfig, make: MakeRunner) -> Lane {
+    pub fn start(model: &str, config: LaneConfig, make: MakeRunner, count_tokens: CountTokens) -> Lane {
         let config = LaneConfig {
             workers: config.workers.max(1),
             threads: config.threads.max(1),
@@ -124,6 +121,7 @@ impl Lane {
             ready: Condvar::new(),
             stats: LaneStats::default(),
             model: model.to_string(),
+            count_tokens,
             config: config.clone(),
         });
         let workers = (0..config.workers)
@@ -173,11 +171,16 @@ impl Lane {
     pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Embedding>> {
         let mut waiting = Vec::with_capacity(texts.len());
         {
-            let max_tokens = self.shared.config.max_tokens;
+            let jobs: Vec<(String, usize)> = texts
+                .into_iter()
+                .map(|text| {
+                    let tokens = (self.shared.count_tokens)(&text);
+                    (text, tokens)
+                })
+                .collect();
             let mut state = self.shared.state.lock();
-            for text in texts {
+            for (text, tokens) in jobs {
                 let (reply, rx) = oneshot::channel();
-                let tokens = estimate_tokens(&text, max_tokens);
                 state.jobs.push_back(Job { text, tokens, reply });
                 waiting.push(rx);
             }
@@ -251,7 +254,7 @@ impl Shared {
     }
 
     /// Takes from the queue the run that holds the oldest text: the first texts (at most
-    /// `CHOOSE_FROM_BATCHES × max_batch`) ordered by estimated tokens and split into runs of at
+    /// `CHOOSE_FROM_BATCHES × max_batch`) ordered by tokens and split into runs of at
     /// most `max_batch` texts by padded cost.
     fn oldest_run(&self, jobs: &mut VecDeque<Job>) -> Vec<Job> {
         let window = jobs.len().min(CHOOSE_FROM_BATCHES * self.config.max_batch);

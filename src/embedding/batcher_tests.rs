@@ -10,7 +10,7 @@ use futures_util::FutureExt;
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::mpsc;
 
-use super::{Admission, Lane, LaneConfig, MakeRunner, Runner};
+use super::{Admission, CountTokens, Lane, LaneConfig, MakeRunner, Runner};
 use crate::embedding::Embedding;
 use crate::error::{Error, Result};
 
@@ -106,12 +106,12 @@ fn lane(workers: usize, lone: bool, capacity: usize, nice: i32, gate_open: bool)
         threads: 1,
         lone,
         max_batch: 32,
-        max_tokens: 256,
         capacity,
         nice,
         eager: true,
     };
-    Setup { lane: Arc::new(Lane::start("test", config, make)), gate, runs, most_active }
+    let count_tokens: CountTokens = Arc::new(|t: &str| t.len());
+    Setup { lane: Arc::new(Lane::start("test", config, make, count_tokens)), gate, runs, most_active }
 }
 
 async fn next_run(runs: &mut mpsc::UnboundedReceiver<Run>) -> Run {

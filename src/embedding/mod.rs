@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
-use batcher::{Admission, Lane, LaneConfig, Runner};
+use batcher::{Admission, CountTokens, Lane, LaneConfig, Runner};
 pub use model::{Embedding, ModelSpec, OnnxModel};
 
 struct Loaded {
@@ -124,20 +124,30 @@ impl Embedder {
                 threads: config.intra_threads,
                 lone,
                 max_batch: config.max_batch,
-                max_tokens: model.spec.max_tokens,
                 capacity,
                 nice,
                 eager,
             };
             let name = &model.spec.name;
+            // Interactive requests are few texts each: they are tokenized to be grouped; bulk
+            // work (thousands of texts a call) is grouped by an estimate.
+            let (exact, estimate): (CountTokens, CountTokens) = {
+                let (a, b) = (model.clone(), model.clone());
+                (Arc::new(move |t: &str| a.count_tokens(t)), Arc::new(move |t: &str| b.estimate_tokens(t)))
+            };
             let interactive = Lane::start(
                 name,
                 lane("interactive", sessions, config.lone_session, config.max_queued, 0, true),
                 make.clone(),
+                exact,
             );
             let bulk_capacity = config.max_queued.max(config.max_texts);
-            let bulk =
-                Lane::start(name, lane("bulk", bulk_sessions, false, bulk_capacity, BULK_NICE, false), make);
+            let bulk = Lane::start(
+                name,
+                lane("bulk", bulk_sessions, false, bulk_capacity, BULK_NICE, false),
+                make,
+                estimate,
+            );
             tracing::info!(
                 "embedding model {name} loaded from {} (dim {}; {sessions} session(s) × {} thread(s){})",
                 dir.display(),

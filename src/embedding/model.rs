@@ -130,6 +130,23 @@ impl OnnxModel {
             .map_err(|e| model_err(&self.dir, e))
     }
 
+    /// `text`'s tokens as the model reads it (its window at most). A text of more than 4 bytes
+    /// per token of the window fills it (a token takes at most ~4 bytes of English) and is not
+    /// tokenized here.
+    pub fn count_tokens(&self, text: &str) -> usize {
+        let window = self.spec.max_tokens;
+        if text.len() > 4 * window {
+            return window;
+        }
+        self.tokenizer.encode_fast(text, true).map_or(window, |e| e.get_ids().len())
+    }
+
+    /// `text`'s tokens estimated from its bytes, without tokenizing (English averages ~4 bytes a
+    /// token).
+    pub fn estimate_tokens(&self, text: &str) -> usize {
+        (text.len() / 4 + 2).min(self.spec.max_tokens)
+    }
+
     /// Indices of `texts` ordered by token count (bulk jobs batch neighbours to pad little).
     pub fn length_order(&self, texts: &[&str]) -> Result<Vec<usize>> {
         let mut lens = Vec::with_capacity(texts.len());
