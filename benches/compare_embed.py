@@ -5,9 +5,10 @@
 
 Both sides embed the same N texts with the same model files (all-MiniLM-L6-v2 int8, as
 installed by scripts/setup-embedding.sh), the same batch size and the same intra-op thread
-count, end to end: tokenize (truncate at 256), group the texts into batches by token length,
-pad each batch to its longest text, run the model, mean-pool over the attention mask,
-L2-normalise. Throughput = N / wall time of all of that, after a warm-up of 64 texts.
+count and ONNX Runtime's default graph optimisation (`all`; the server's sessions use `basic`,
+see compare_text_path.py), end to end: tokenize (truncate at 256), group the texts into batches
+by token length, pad each batch to its longest text, run the model, mean-pool over the
+attention mask, L2-normalise. Throughput = N / wall time of all of that, after a warm-up of 64 texts.
 
 Texts (one per line in a file both sides read, written to --texts-out or a temp dir):
   1. the real-text dataset: $VICINITY_BENCH_DATA/gcide-minilm*/texts.jsonl (made by
@@ -259,7 +260,8 @@ def python_point(a, texts_file, batch, threads):
 
 def vicinity_point(a, texts_file, batch, threads):
     cmd = [str(a.embed_bench), "--model-dir", str(a.model_dir), "--ort-lib", str(a.ort_lib),
-           "--texts", str(texts_file), "--batch", str(batch), "--threads", str(threads)]
+           "--texts", str(texts_file), "--batch", str(batch), "--threads", str(threads),
+           "--optimization", "all"]
     best = None
     for _ in range(max(1, a.repeat)):
         r = run_json(cmd)

@@ -161,6 +161,9 @@ fn query_texts(path: &std::path::Path) -> Result<Vec<String>, String> {
         }
     }
     rows.sort_unstable_by_key(|(id, _)| *id);
+    if rows.is_empty() {
+        return Err(format!("{}: no line has \"split\": \"query\"", path.display()));
+    }
     if rows.iter().enumerate().any(|(i, (id, _))| *id != i) {
         return Err(format!("{}: query ids are not the rows 0..{}", path.display(), rows.len()));
     }
@@ -241,6 +244,9 @@ async fn main() -> Result<(), String> {
             })
             .collect(),
     );
+    if bodies.is_empty() {
+        return Err("no queries to send".into());
+    }
     let deadline = Instant::now() + Duration::from_secs_f64(a.seconds);
     let path = match a.embed {
         true => "/embed".to_string(),
