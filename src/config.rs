@@ -449,7 +449,8 @@ pub struct EmbeddingConfig {
     pub graph_optimization: GraphOptimization,
     /// Most texts one worker takes into a batch.
     pub max_batch: usize,
-    /// Texts waiting or running per lane; an HTTP request beyond it is answered 503.
+    /// Texts waiting or running per lane, a text counting once per 32 tokens; an HTTP request
+    /// beyond it is answered 503.
     pub max_queued: usize,
     /// Embedding cache capacity in bytes (0 disables it).
     pub cache_bytes: u64,

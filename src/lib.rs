@@ -21,6 +21,7 @@ pub mod files;
 pub mod id;
 pub mod import_cli;
 pub mod jobs;
+pub mod priority;
 pub mod serve;
 pub mod snapshots;
 pub mod storage;

@@ -169,26 +169,57 @@ pub(crate) fn prepare_vector(
 
 /// Index building (upserts, rebuilds, start-up fills) runs on a thread pool of its own: a long
 /// build never queues ahead of the searches on the shared pool (rayon runs a broadcast before
-/// outside work), and nothing a search waits for ever waits for a build's threads.
-fn build_pool() -> Option<&'static rayon::ThreadPool> {
-    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
-    POOL.get_or_init(|| {
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("index-build-{i}"))
-            .build()
-            .map_err(|e| {
-                tracing::error!("cannot start the index build pool ({e}); building on the shared pool")
-            })
-            .ok()
-    })
-    .as_ref()
+/// outside work), and nothing a search waits for ever waits for a build's threads. Import jobs'
+/// inserts run on a second such pool whose threads run at [`BULK_BUILD_NICE`], so that an import
+/// takes the cores requests leave (writers queued behind a job's insert wait the longer).
+fn build_pool(bulk: bool) -> Option<&'static rayon::ThreadPool> {
+    static POOLS: [std::sync::OnceLock<Option<rayon::ThreadPool>>; 2] =
+        [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+    POOLS[usize::from(bulk)]
+        .get_or_init(|| {
+            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+            let name = if bulk { "index-bulk" } else { "index-build" };
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(move |i| format!("{name}-{i}"))
+                .start_handler(move |_| {
+                    if bulk {
+                        crate::priority::set_thread_nice(BULK_BUILD_NICE, "import jobs' index inserts");
+                    }
+                })
+                .build()
+                .map_err(|e| {
+                    tracing::error!("cannot start the index build pool ({e}); building on the shared pool")
+                })
+                .ok()
+        })
+        .as_ref()
 }
 
-/// Runs `f` (an index insert) on the build pool.
+/// The nice value of import jobs' index inserts: below requests, above the bulk embedding
+/// (nice 19) that feeds them.
+const BULK_BUILD_NICE: i32 = 10;
+
+thread_local! {
+    /// Set while the thread runs an import job's writes ([`as_bulk`]).
+    static BULK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` (an import job's writes) so that the index inserts it makes run on the bulk pool.
+pub fn as_bulk<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            BULK.set(self.0);
+        }
+    }
+    let _reset = Reset(BULK.replace(true));
+    f()
+}
+
+/// Runs `f` (an index insert) on the build pool (the bulk one inside [`as_bulk`]).
 pub(crate) fn building<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    match build_pool() {
+    match build_pool(BULK.get()) {
         Some(pool) => pool.install(f),
         None => f(),
     }

@@ -50,7 +50,7 @@ pub struct LaneConfig {
     /// Add a lone worker of `workers × threads` threads (only when `workers > 1`).
     pub lone: bool,
     pub max_batch: usize,
-    /// Texts waiting or running at most.
+    /// Texts waiting or running at most, in the units [`Lane::admit`] is given.
     pub capacity: usize,
     /// The workers' OS nice value (0 = as the process; higher runs only when the cores are free).
     pub nice: i32,
@@ -134,7 +134,7 @@ impl Lane {
         for (name, lone, threads) in workers {
             let (shared, make) = (shared.clone(), make.clone());
             let spawned = std::thread::Builder::new().name(name).spawn(move || {
-                set_nice(shared.config.nice);
+                crate::priority::set_thread_nice(shared.config.nice, "embedding worker");
                 worker(&shared, lone, || make(threads));
             });
             if let Err(e) = spawned {
@@ -148,8 +148,9 @@ impl Lane {
         &self.shared.stats
     }
 
-    /// Room for `n` texts: waits for it, or refuses when the lane is full. A request larger
-    /// than the whole lane waits for the lane to be empty.
+    /// Room for texts that count as `n` (see `runs::queue_units`): waits for it, or refuses
+    /// when the lane is full. A request larger than the whole lane waits for the lane to be
+    /// empty.
     pub async fn admit(&self, n: usize, admission: Admission) -> Result<OwnedSemaphorePermit> {
         let config = &self.shared.config;
         let n = u32::try_from(n.clamp(1, config.capacity)).unwrap_or(u32::MAX);
@@ -158,7 +159,7 @@ impl Lane {
             Admission::Wait => self.room.clone().acquire_many_owned(n).await.map_err(closed),
             Admission::Refuse => self.room.clone().try_acquire_many_owned(n).map_err(|e| match e {
                 TryAcquireError::NoPermits => Error::Overloaded(format!(
-                    "the embedding queue is full ({} texts waiting or running in the {} lane, embedding.max_queued); retry after Retry-After",
+                    "the embedding queue is full ({} texts waiting or running in the {} lane, a text counting once per 32 tokens; embedding.max_queued); retry after Retry-After",
                     config.capacity, config.name
                 )),
                 TryAcquireError::Closed => Error::Internal("embedding workers stopped".into()),
@@ -307,17 +308,6 @@ fn worker(shared: &Shared, lone: bool, make: impl Fn() -> Result<Box<dyn Runner>
                 }
             }
         }
-    }
-}
-
-/// Sets the calling thread's nice value (on Linux, per thread). Raising it needs no privilege.
-fn set_nice(nice: i32) {
-    if nice == 0 {
-        return;
-    }
-    let tid = rustix::thread::gettid();
-    if let Err(e) = rustix::process::setpriority_process(Some(tid), nice) {
-        tracing::warn!("cannot lower the embedding worker's priority: {e}");
     }
 }
 

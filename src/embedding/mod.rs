@@ -256,7 +256,9 @@ impl Embedder {
                 Priority::Request => (&loaded.bulk, Admission::Refuse),
                 Priority::Job => (&loaded.bulk, Admission::Wait),
             };
-            let _room = lane.admit(missing.len(), admission).await?;
+            let units =
+                missing.iter().map(|&i| runs::queue_units(loaded.model.estimate_tokens(&texts[i]))).sum();
+            let _room = lane.admit(units, admission).await?;
             let fresh = lane.embed(missing.iter().map(|&i| texts[i].clone()).collect()).await?;
             for (&i, e) in missing.iter().zip(fresh) {
                 if let Some(cache) = self.cache.as_ref().filter(|_| self.cacheable(&texts[i])) {

@@ -10,6 +10,16 @@ pub const MAX_RUN_TOKENS: usize = 4096;
 /// run of one 23-token text takes as long as ~33 tokens of a large batch, on one thread or two.
 pub const RUN_OVERHEAD_TOKENS: usize = 10;
 
+/// Tokens a text counts as one of in a lane's bound (`embedding.max_queued`): a longer text
+/// counts once per this many, so the bound holds about as much work whatever the texts' length
+/// (a text of the model's whole window of 256 tokens costs ~20 times one of 20).
+pub const QUEUE_UNIT_TOKENS: usize = 32;
+
+/// What a text of `tokens` counts as in a lane's bound.
+pub fn queue_units(tokens: usize) -> usize {
+    tokens.div_ceil(QUEUE_UNIT_TOKENS).max(1)
+}
+
 /// Splits indices sorted by length into runs that cost the least in all: each run costs
 /// [`RUN_OVERHEAD_TOKENS`] plus its padded tokens (count × longest), holds at most `max_count`
 /// texts and at most [`MAX_RUN_TOKENS`] padded tokens (a longer text runs alone).
@@ -46,7 +56,12 @@ pub fn padding_groups(sorted: &[usize], len: impl Fn(usize) -> usize, max_count:
 
 #[cfg(test)]
 mod tests {
-    use super::{padding_groups, MAX_RUN_TOKENS, RUN_OVERHEAD_TOKENS};
+    use super::{padding_groups, queue_units, MAX_RUN_TOKENS, RUN_OVERHEAD_TOKENS};
+
+    #[test]
+    fn a_text_counts_once_per_32_tokens_in_the_queue_bound() {
+        assert_eq!([0, 1, 23, 32, 33, 64, 256].map(queue_units), [1, 1, 1, 1, 2, 2, 8]);
+    }
 
     /// The cheapest split into runs of at most `max_count`, by trying every split of a short list.
     fn brute_force(lens: &[usize], max_count: usize) -> usize {

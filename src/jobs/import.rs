@@ -544,7 +544,7 @@ fn commit(jobs: &Jobs, job: &Job, c: &Arc<Collection>, pending: &mut Pending) ->
     let last = pending.last;
     let mut batch = jobs.catalog().storage().batch();
     let written = job.stage(&mut batch, |r| r.done = last)?;
-    c.upsert_with(points, true, batch)?;
+    crate::collection::as_bulk(|| c.upsert_with(points, true, batch))?;
     job.set(written);
     Ok(())
 }

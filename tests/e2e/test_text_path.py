@@ -122,7 +122,7 @@ def test_a_bulk_import_keeps_interactive_text_queries_fast(url, server_factory):
                   json={"points": [{"id": i, "text": sentence(rng, 8)} for i in range(32)]})
         assert r.status_code == 200, r.text
         queries = [sentence(rng, 3 + i % 12) for i in range(50)]
-        idle_before = p99_of_text_queries(h, queries, 300)
+        idle_before = p99_of_text_queries(h, queries, 600)
 
         imports = server.data_dir / "import"
         imports.mkdir(parents=True, exist_ok=True)
@@ -137,13 +137,13 @@ def test_a_bulk_import_keeps_interactive_text_queries_fast(url, server_factory):
         while h.get(f"/jobs/{job}").json()["result"]["done"] == 0:
             assert time.monotonic() < deadline, "the import embedded nothing in 60 s"
             time.sleep(0.05)
-        busy = p99_of_text_queries(h, queries, 300)
+        busy = p99_of_text_queries(h, queries, 600)
         state = h.get(f"/jobs/{job}").json()["result"]
         assert state["state"] == "running", f"the import ended before the busy figure was taken: {state}"
         assert h.delete(f"/jobs/{job}").status_code == 200
         while h.get(f"/jobs/{job}").json()["result"]["state"] == "running":
             time.sleep(0.05)
-        idle_after = p99_of_text_queries(h, queries, 300)
+        idle_after = p99_of_text_queries(h, queries, 600)
 
     idle = max(idle_before, idle_after)
     print(f"text-query p99: idle {idle_before * 1000:.1f} / {idle_after * 1000:.1f} ms, "

@@ -10,7 +10,7 @@ use crate::common::repo_file;
 /// The modules of `src/` by layer, lowest first; a module may import only from lower layers.
 const LAYERS: &[&[&str]] = &[
     &["error"],
-    &["id", "files", "config"],
+    &["id", "files", "config", "priority"],
     &["storage", "embedding"],
     &["collection"],
     &["catalog"],
