@@ -159,8 +159,8 @@ impl Lane {
             Admission::Wait => self.room.clone().acquire_many_owned(n).await.map_err(closed),
             Admission::Refuse => self.room.clone().try_acquire_many_owned(n).map_err(|e| match e {
                 TryAcquireError::NoPermits => Error::Overloaded(format!(
-                    "the embedding queue is full ({} texts waiting or running in the {} lane, a text counting once per 32 tokens; embedding.max_queued); retry after Retry-After",
-                    config.capacity, config.name
+                    "the embedding queue is full ({} texts waiting or running in the {} lane, a text counting once per {} tokens; embedding.max_queued); retry after Retry-After",
+                    config.capacity, config.name, super::runs::QUEUE_UNIT_TOKENS
                 )),
                 TryAcquireError::Closed => Error::Internal("embedding workers stopped".into()),
             }),
